@@ -1,0 +1,37 @@
+# `make run` and `make test` do all the set-up on a fresh machine (Python 3.11 needed).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv run test lint bench lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(VENV)/bin/nas run --space mlp_psd
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+test: venv lint
+	$(PY) -m pytest -q -rs
+
+bench: venv
+	$(PY) benchmarks/bench_search.py
+
+# Re-pin every package after changing a dependency in pyproject.toml.
+lock: venv
+	{ sed -n '1,2p' requirements.lock; \
+	  $(PY) -m pip freeze --all --exclude-editable | grep -v -e '^nas-fpga' -e '^pip=='; \
+	} > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,119 @@
+"""Architecture-level estimate of the open flow (da4ml distributed arithmetic, xc7 logic).
+
+The formula, per dense layer with ``D`` nonzero CSD digits in its weights, ``n_out``
+outputs, input width ``b_in`` and weight width ``b_w``:
+
+* terms per output ``t = D / n_out``: each nonzero digit adds one shifted copy of an input;
+  the output's adder tree adds ``t`` terms and the bias, so the layer has ``D`` adders;
+* accumulator width ``w = b_in + b_w + ceil(log2(t + 1))``; an adder costs about one LUT
+  per bit on a 7-series carry chain, but shifted operands leave low bits unused and da4ml
+  shares common subexpressions, hence a coefficient below one;
+* ``LUT = c_add * sum(D * w) + c_act * sum(n_out * b_out)`` (the second term: ReLU,
+  rounding and saturation of each output kept at ``b_out`` bits);
+* adder tree depth ``ceil(log2(t + 1))`` levels plus one for the activation; at a clock
+  period ``P`` a pipeline stage holds ``floor(P / t_level)`` levels, and the layer takes
+  ``ceil(levels / levels_per_stage)`` cycles; the design's latency is the sum over layers;
+* ``FF = c_ff * pipeline register bits``: at the end of each stage of a layer, the partial
+  sums still alive (``n_out * ceil(t / 2**levels_done)`` of ``w`` bits, the outputs of
+  ``b_out`` bits at the last stage);
+* DSP = 0 and BRAM = 0: distributed arithmetic builds constant multiplications from adders
+  and keeps weights in logic.
+
+The coefficients below are priors from this reasoning, not yet fitted to synthesis results;
+``fit`` refits ``c_add``, ``c_act`` and ``c_ff`` by least squares once synthesized designs exist.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from nas.errors import UserError
+from nas.estimators.base import QUANTITIES, ResourceEstimate, ResourceEstimator
+from nas.estimators.design import DesignSummary, LayerSummary
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """Features of one layer that the coefficients multiply."""
+
+    adder_bits: float
+    activation_bits: float
+    register_bits: float
+    cycles: int
+
+
+def _accumulator_bits(layer: LayerSummary, terms: float) -> int:
+    return layer.input_bits + layer.weight_bits + math.ceil(math.log2(terms + 1.0))
+
+
+def layer_cost(layer: LayerSummary, levels_per_stage: int) -> LayerCost:
+    terms = layer.csd_digits / layer.n_out
+    width = _accumulator_bits(layer, terms)
+    out_bits = layer.output_bits or width
+    levels = math.ceil(math.log2(terms + 1.0)) + 1
+    cycles = max(1, math.ceil(levels / levels_per_stage))
+    register_bits = 0.0
+    for stage in range(1, cycles + 1):
+        if stage == cycles:
+            register_bits += layer.n_out * out_bits
+        else:
+            alive = math.ceil(terms / 2 ** (stage * levels_per_stage))
+            register_bits += layer.n_out * max(alive, 1) * width
+    return LayerCost(layer.csd_digits * width, layer.n_out * out_bits, register_bits, cycles)
+
+
+class ArchitectureEstimator(ResourceEstimator):
+    """Open-flow estimate from widths, bits and weight statistics (microseconds per design).
+
+    Parameters
+    ----------
+    clock_mhz: target clock; sets how many adder levels fit in one pipeline stage.
+    level_delay_ns: delay of one adder level with routing on a 7-series part.
+    c_add, c_act, c_ff: LUTs per adder bit, LUTs per activation bit, FFs per register bit.
+    """
+
+    flow = "open"
+    part_family = "xc7"
+
+    def __init__(self, clock_mhz: float = 200.0, level_delay_ns: float = 1.6,
+                 c_add: float = 0.55, c_act: float = 1.0, c_ff: float = 1.0):
+        if clock_mhz <= 0 or level_delay_ns <= 0:
+            raise UserError("clock_mhz and level_delay_ns must be positive")
+        self.clock_mhz = clock_mhz
+        self.level_delay_ns = level_delay_ns
+        self.c_add, self.c_act, self.c_ff = c_add, c_act, c_ff
+
+    @property
+    def levels_per_stage(self) -> int:
+        return max(1, int((1000.0 / self.clock_mhz) // self.level_delay_ns))
+
+    def _costs(self, design: DesignSummary) -> list[LayerCost]:
+        return [layer_cost(layer, self.levels_per_stage) for layer in design.layers]
+
+    def fit(self, designs: Sequence[DesignSummary], measured: np.ndarray) -> "ArchitectureEstimator":
+        """Least-squares coefficients from measured rows (columns as ``QUANTITIES``)."""
+        measured = np.asarray(measured, dtype=float)
+        if measured.shape != (len(designs), len(QUANTITIES)) or len(designs) < 2:
+            raise UserError(
+                f"fit needs at least 2 designs and a measured array of shape "
+                f"({len(designs)}, {len(QUANTITIES)}), got {measured.shape}"
+            )
+        costs = [self._costs(design) for design in designs]
+        lut_features = np.array([[sum(c.adder_bits for c in cs), sum(c.activation_bits for c in cs)]
+                                 for cs in costs])
+        ff_feature = np.array([sum(c.register_bits for c in cs) for cs in costs])
+        (self.c_add, self.c_act), *_ = np.linalg.lstsq(lut_features, measured[:, 0], rcond=None)
+        self.c_ff = float(ff_feature @ measured[:, 1] / (ff_feature @ ff_feature))
+        return self
+
+    def predict(self, designs: Sequence[DesignSummary]) -> list[ResourceEstimate]:
+        estimates = []
+        for design in designs:
+            costs = self._costs(design)
+            lut = sum(self.c_add * c.adder_bits + self.c_act * c.activation_bits for c in costs)
+            ff = sum(self.c_ff * c.register_bits for c in costs)
+            cycles = sum(c.cycles for c in costs)
+            estimates.append(ResourceEstimate(lut=lut, ff=ff, dsp=0.0, bram=0.0,
+                                              latency_cycles=cycles))
+        return estimates

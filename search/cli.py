@@ -1,0 +1,210 @@
+"""The ``nas`` command line: run, spaces, show, dashboard."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from nas.errors import UserError
+from rich.console import Console
+from rich.table import Table
+
+#: Tables are wide: when output is not a terminal (a file, CI), do not squeeze them to 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+
+DEFAULT_TRIALS = 60
+QUICK_TRIALS = 8
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the problem and where help is."""
+
+    def error(self, message: str):
+        err_console.print(f"nas: error: {message} (see '{self.prog} --help')", highlight=False)
+        raise SystemExit(2)
+
+
+def _add_location(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--space", required=True, help="space name (see 'nas spaces')")
+    parser.add_argument("--workdir", type=Path, default=Path("studies"),
+                        help="home of studies (default: studies/)")
+    parser.add_argument("--storage", help="Optuna storage URL (default: SQLite in the workdir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="nas", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    run = commands.add_parser("run", help="train the teacher and search students")
+    _add_location(run)
+    run.add_argument("--trials", type=int, help=f"complete trials wanted (default "
+                     f"{DEFAULT_TRIALS}, {QUICK_TRIALS} with --quick)")
+    run.add_argument("--timeout", type=float, help="stop searching after this many seconds")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--quick", action="store_true", help="a small run (about two minutes)")
+    run.add_argument("--no-synth", action="store_true", help="skip synthesis of the front")
+    run.add_argument("--part", help="target FPGA part (default: the space's, xc7a35t)")
+    run.add_argument("--clock-mhz", type=float, help="target clock (default: the space's)")
+
+    spaces = commands.add_parser("spaces", help="list the search spaces and parts")
+    spaces.set_defaults()
+
+    show = commands.add_parser("show", help="print the Pareto front of a study")
+    _add_location(show)
+    show.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    dashboard = commands.add_parser("dashboard", help="open the study in optuna-dashboard")
+    _add_location(dashboard)
+    dashboard.add_argument("--port", type=int, default=8080)
+    return parser
+
+
+def cmd_spaces(_args) -> int:
+    from nas.spaces import PARTS, SPACES
+
+    table = Table(title="Spaces")
+    for column in ("name", "inputs", "classes", "part", "clock", "description"):
+        table.add_column(column)
+    for space in SPACES.values():
+        table.add_row(space.name, str(space.n_inputs), str(space.n_classes), space.part_name,
+                      f"{space.clock_mhz:g} MHz", space.description)
+    console.print(table)
+    parts = Table(title="Parts")
+    for column in ("part", "family", "LUT", "FF", "DSP", "BRAM36"):
+        parts.add_column(column)
+    for part in PARTS.values():
+        parts.add_row(part.name, part.family, f"{part.lut:,}", f"{part.ff:,}", f"{part.dsp:,}",
+                      f"{part.bram36:,}")
+    console.print(parts)
+    return 0
+
+
+def print_front(study, space, as_json: bool = False) -> None:
+    from nas.search.front import front_rows, trial_counts
+
+    rows = front_rows(study, space.n_inputs, space.n_classes)
+    if as_json:
+        print(json.dumps({"space": space.name, "teacher_test_accuracy":
+                          study.user_attrs.get("teacher_test_accuracy"),
+                          "trials": trial_counts(study), "front": rows}, indent=2))
+        return
+    counts = trial_counts(study)
+    table = Table(title=f"Pareto front of {space.name} ({space.part_name}, {space.clock_mhz:g} MHz;"
+                        f" estimates, not synthesized)")
+    columns = ("trial", "val acc", "test acc", "LUT", "FF", "DSP", "LUT-eq", "latency",
+               "params", "nonzero", "shape", "bits (total.int)")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("shape", "bits (total.int)")
+                         else "right")
+    for row in rows:
+        table.add_row(str(row["trial"]), f"{row['val_accuracy']:.4f}",
+                      f"{row['test_accuracy']:.4f}", f"{row['est_lut']:,.0f}",
+                      f"{row['est_ff']:,.0f}", f"{row['est_dsp']:.0f}",
+                      f"{row['lut_equivalent']:,.0f}", f"{row['latency_cycles']:.0f}",
+                      str(row["n_params"]), str(row["nonzero_params"]), row["shape"], row["bits"])
+    console.print(table)
+    teacher = study.user_attrs.get("teacher_test_accuracy")
+    if teacher is not None:
+        console.print(f"teacher test accuracy {teacher:.4f}; trials: " +
+                      ", ".join(f"{n} {name}" for name, n in counts.items()))
+
+
+def cmd_run(args) -> int:
+    from nas.search.settings import RunSettings
+    from nas.spaces import get_space
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    space = get_space(args.space)
+    if args.quick:
+        space = space.quick()
+    space = space.with_target(args.part, args.clock_mhz)
+    trials = args.trials if args.trials is not None else (QUICK_TRIALS if args.quick
+                                                          else DEFAULT_TRIALS)
+    settings = RunSettings(space=space, trials=trials, seed=args.seed, workdir=args.workdir,
+                           storage=args.storage, timeout=args.timeout, quick=args.quick)
+    settings.validate()
+    from nas.search.front import trial_counts
+    from nas.search.study import create_or_continue, run_search
+
+    study = create_or_continue(settings)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), console=console)
+    task = progress.add_task("preparing", total=trials, counts="")
+
+    def on_trial(study):
+        counts = trial_counts(study)
+        progress.update(task, completed=min(counts["complete"], trials),
+                        counts=f"rejected {counts['rejected']}, failed {counts['failed']}")
+
+    try:
+        with progress:
+            study = run_search(settings, study,
+                               on_stage=lambda s: progress.update(task, description=s),
+                               on_trial=on_trial)
+            on_trial(study)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: completed trials are kept; run the same command again "
+                          "to continue the study")
+        return 130
+    print_front(study, space)
+    if args.no_synth:
+        console.print("synthesis of the front: skipped (--no-synth)")
+    else:
+        console.print("synthesis of the front: not available yet (open-flow synthesis is a "
+                      "later issue); the numbers above are estimates")
+    location = f"--workdir {args.workdir}" + (f" --storage '{args.storage}'" if args.storage else "")
+    console.print(f"dashboard: nas dashboard --space {space.name} {location}", highlight=False)
+    return 0
+
+
+def _open_study(args):
+    from nas.search.study import load_existing_study
+    from nas.search.workdir import StudyPaths
+    from nas.spaces import get_space
+
+    space = get_space(args.space)
+    paths = StudyPaths(args.workdir, space.name)
+    storage_url = args.storage or paths.default_storage
+    if args.storage is None and not (paths.root / "study.db").exists():
+        raise UserError(f"no study for space '{space.name}' in {args.workdir}: run "
+                        f"'nas run --space {space.name}' first (or pass its --workdir/--storage)")
+    study = load_existing_study(space.name, storage_url)
+    settings = study.user_attrs.get("settings", {})
+    space = space.with_target(settings.get("part"), settings.get("clock_mhz"))
+    return study, space, paths, storage_url
+
+
+def cmd_show(args) -> int:
+    study, space, _paths, _url = _open_study(args)
+    print_front(study, space, as_json=args.json)
+    return 0
+
+
+def cmd_dashboard(args) -> int:
+    import optuna_dashboard
+    from optuna.artifacts import FileSystemArtifactStore
+
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"--port {args.port} is out of range: use 1..65535")
+    _study, _space, paths, storage_url = _open_study(args)
+    console.print(f"optuna-dashboard on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
+    optuna_dashboard.run_server(storage_url, host="127.0.0.1", port=args.port,
+                                artifact_store=FileSystemArtifactStore(str(paths.artifacts)))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "spaces": cmd_spaces, "show": cmd_show, "dashboard": cmd_dashboard}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as error:
+        err_console.print(f"nas: error: {error}", highlight=False, soft_wrap=True)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The Pareto front of a study as table rows (terminal, JSON)."""
+
+import optuna
+from nas.search.objective import OBJECTIVES
+from nas.search.student import StudentConfig
+from optuna.trial import FrozenTrial, TrialState
+
+
+def is_feasible(trial: FrozenTrial) -> bool:
+    return all(value <= 0 for value in trial.user_attrs.get("constraints", [1.0]))
+
+
+def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
+    """Complete, feasible trials that no other such trial dominates, by trial number."""
+    feasible = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if is_feasible(t)]
+    directions = [1 if d == optuna.study.StudyDirection.MAXIMIZE else -1
+                  for d in study.directions]
+
+    def dominates(a: FrozenTrial, b: FrozenTrial) -> bool:
+        better = [s * x >= s * y for s, x, y in zip(directions, a.values, b.values, strict=True)]
+        return all(better) and a.values != b.values
+
+    return sorted((t for t in feasible if not any(dominates(o, t) for o in feasible)),
+                  key=lambda t: t.number)
+
+
+def shape_text(config: StudentConfig, n_inputs: int, n_classes: int) -> str:
+    return "-".join(str(n) for n in (n_inputs, *config.widths, n_classes))
+
+
+def bits_text(config: StudentConfig) -> str:
+    """``in 8.4 | w 8.1,8.1 | a 8.2``: total.integer bits of input, weights, activations."""
+    def pairs(bits, ints):
+        return ",".join(f"{b}.{i}" for b, i in zip(bits, ints, strict=True))
+    return (f"in {config.input_bits}.{config.input_int_bits} | "
+            f"w {pairs(config.weight_bits, config.weight_int_bits)} | "
+            f"a {pairs(config.act_bits, config.act_int_bits)}")
+
+
+def front_rows(study: optuna.Study, n_inputs: int, n_classes: int) -> list[dict]:
+    rows = []
+    for trial in pareto_front(study):
+        config = StudentConfig.from_dict(trial.user_attrs["config"])
+        attrs = trial.user_attrs
+        rows.append({
+            "trial": trial.number,
+            **dict(zip(OBJECTIVES, trial.values, strict=True)),
+            "test_accuracy": attrs["test_accuracy"],
+            "est_lut": attrs["est_lut"], "est_ff": attrs["est_ff"], "est_dsp": attrs["est_dsp"],
+            "n_params": attrs["n_params"], "nonzero_params": attrs["nonzero_params"],
+            "sparsity": attrs["achieved_sparsity"],
+            "shape": shape_text(config, n_inputs, n_classes), "bits": bits_text(config),
+        })
+    return rows
+
+
+def trial_counts(study: optuna.Study) -> dict[str, int]:
+    """Complete, rejected (cannot fit, pruned before training), failed and running trials."""
+    states = {"complete": TrialState.COMPLETE, "rejected": TrialState.PRUNED,
+              "failed": TrialState.FAIL, "running": TrialState.RUNNING}
+    return {name: len(study.get_trials(deepcopy=False, states=(state,)))
+            for name, state in states.items()}

@@ -1,0 +1,21 @@
+"""Named search spaces: data set, teacher, student ranges and target."""
+
+from nas.errors import UserError
+from nas.spaces.mlp_psd import SPACE as MLP_PSD
+from nas.spaces.parts import PARTS, Part, get_part
+from nas.spaces.space import Space, StudentRanges, TrainingRecipe
+
+SPACES: dict[str, Space] = {space.name: space for space in (MLP_PSD,)}
+
+__all__ = ["PARTS", "Part", "SPACES", "Space", "StudentRanges", "TrainingRecipe", "get_part",
+           "get_space"]
+
+
+def get_space(name: str) -> Space:
+    """The built-in space ``name``; a UserError listing the spaces otherwise."""
+    try:
+        return SPACES[name]
+    except KeyError:
+        raise UserError(
+            f"unknown space '{name}': use one of {', '.join(SPACES)} (see 'nas spaces')"
+        ) from None

@@ -1,0 +1,21 @@
+"""``mlp_psd``: 4-class pulse-shape discrimination of water-Cherenkov detector pulses."""
+
+from nas.spaces.space import Space, StudentRanges, TrainingRecipe
+from nas.spaces.wcd_pulses import CLASS_NAMES, WCDParameters, simulate
+
+_PARAMS = WCDParameters()
+
+SPACE = Space(
+    name="mlp_psd",
+    description=(
+        "WCD pulse-shape discrimination: 30 samples of an 8-bit ADC, 4 classes "
+        "(electromagnetic, muon, multi-particle, saturated), simulated pulses"
+    ),
+    n_inputs=_PARAMS.n_samples,
+    class_names=CLASS_NAMES,
+    simulate=simulate,
+    input_divisor=16.0,
+    n_per_class=5000,
+    student=StudentRanges(),
+    recipe=TrainingRecipe(),
+)

@@ -1,0 +1,123 @@
+"""What a search space is: data, teacher, student ranges, training recipe and target."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from nas.errors import UserError
+from nas.spaces.parts import Part, get_part
+
+IntRange = tuple[int, int]
+
+#: Largest fixed-point width the student may use anywhere (QKeras and hls4ml handle more,
+#: but nothing this small needs it and the estimator is only meant for this range).
+MAX_BITS = 16
+
+
+def _check_range(name: str, bounds: tuple, low: float, high: float) -> None:
+    lo, hi = bounds
+    if not (low <= lo <= hi <= high):
+        raise UserError(
+            f"student range {name}={list(bounds)} is out of range: "
+            f"use low <= high within [{low}, {high}]"
+        )
+
+
+@dataclass(frozen=True)
+class StudentRanges:
+    """Search ranges of the student: 1..max_hidden_layers QDense layers and their precisions.
+
+    Bits count the sign for weights; ``*_int_bits`` are integer bits above the binary point
+    (QKeras ``quantized_bits(bits, integer)``).
+    """
+
+    max_hidden_layers: int = 3
+    width: IntRange = (4, 64)
+    weight_bits: IntRange = (2, 12)
+    weight_int_bits: IntRange = (0, 1)
+    act_bits: IntRange = (2, 12)
+    act_int_bits: IntRange = (0, 3)
+    input_bits: IntRange = (3, 8)
+    input_int_bits: IntRange = (2, 4)
+    sparsity: tuple[float, float] = (0.0, 0.8)
+
+    def validate(self) -> None:
+        if not 1 <= self.max_hidden_layers <= 3:
+            raise UserError(
+                f"max_hidden_layers={self.max_hidden_layers} is out of range: use 1, 2 or 3"
+            )
+        _check_range("width", self.width, 1, 1024)
+        _check_range("weight_bits", self.weight_bits, 2, MAX_BITS)
+        _check_range("weight_int_bits", self.weight_int_bits, 0, MAX_BITS - 2)
+        _check_range("act_bits", self.act_bits, 2, MAX_BITS)
+        _check_range("act_int_bits", self.act_int_bits, 0, MAX_BITS - 1)
+        _check_range("input_bits", self.input_bits, 1, MAX_BITS)
+        _check_range("input_int_bits", self.input_int_bits, 0, MAX_BITS)
+        _check_range("sparsity", self.sparsity, 0.0, 0.95)
+
+
+@dataclass(frozen=True)
+class TrainingRecipe:
+    """How teacher and students are trained.
+
+    Distillation weight ``alpha`` (on the hard labels) and ``temperature`` are fixed, not
+    searched: they change no hardware cost, and searching them would spend trials on
+    accuracy noise (see README, "Distillation").
+    """
+
+    teacher_hidden: tuple[int, ...] = (64, 32)
+    teacher_epochs: int = 40
+    student_epochs: int = 30
+    batch_size: int = 256
+    learning_rate: float = 1e-2
+    alpha: float = 0.1
+    temperature: float = 2.0
+
+
+@dataclass(frozen=True)
+class Space:
+    """A named search space. ``simulate(seed, n_per_class)`` returns raw samples and labels;
+    the networks see ``raw / input_divisor`` (for an ADC: a divisor that brings the pulses of
+    interest near 1, which trains far better than scaling the full ADC range to [0, 1))."""
+
+    name: str
+    description: str
+    n_inputs: int
+    class_names: tuple[str, ...]
+    simulate: Callable[[int, int], tuple[np.ndarray, np.ndarray]]
+    input_divisor: float
+    n_per_class: int
+    student: StudentRanges = field(default_factory=StudentRanges)
+    recipe: TrainingRecipe = field(default_factory=TrainingRecipe)
+    part_name: str = "xc7a35t"
+    clock_mhz: float = 200.0
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def part(self) -> Part:
+        return get_part(self.part_name)
+
+    def with_target(self, part: str | None = None, clock_mhz: float | None = None) -> "Space":
+        """The same space aimed at another part or clock (validated)."""
+        space = replace(
+            self,
+            part_name=get_part(part).name if part else self.part_name,
+            clock_mhz=self.clock_mhz if clock_mhz is None else clock_mhz,
+        )
+        space.validate()
+        return space
+
+    def quick(self) -> "Space":
+        """A small version for trying the tool: fewer samples and epochs."""
+        recipe = replace(self.recipe, teacher_epochs=15, student_epochs=8)
+        return replace(self, n_per_class=min(self.n_per_class, 1500), recipe=recipe)
+
+    def validate(self) -> None:
+        self.student.validate()
+        if not 10.0 <= self.clock_mhz <= 1000.0:
+            raise UserError(
+                f"clock {self.clock_mhz} MHz is out of range: use --clock-mhz between 10 and 1000"
+            )
