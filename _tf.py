@@ -1,6 +1,7 @@
 """One place that imports TensorFlow the way QKeras and tfmot need it (Keras 2, see STACK.md)."""
 
 import os
+import warnings
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -25,6 +26,10 @@ def _import_quietly():
 
 
 tf, keras = _import_quietly()
+# Retracing notices and tf_keras's advice (HDF5 is legacy, unseeded initializers) are not the
+# user's to act on; they would break the progress display.
+tf.get_logger().setLevel("ERROR")
+warnings.filterwarnings("ignore", category=UserWarning, module=r"tf_keras\..*")
 
 __all__ = ["tf", "keras", "set_seed"]
 

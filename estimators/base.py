@@ -10,6 +10,8 @@ from nas.spaces.parts import Part
 
 #: Quantities an estimator predicts, in this order.
 QUANTITIES = ("lut", "ff", "dsp", "bram", "latency_cycles")
+#: The part's resources, in the order of ``ResourceEstimate.overuse``.
+RESOURCES = ("lut", "ff", "dsp", "bram36")
 
 
 @dataclass(frozen=True)

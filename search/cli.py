@@ -13,7 +13,7 @@ from rich.table import Table
 console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
-DEFAULT_TRIALS = 60
+DEFAULT_TRIALS = 200
 QUICK_TRIALS = 8
 
 
@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, help="stop searching after this many seconds")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--quick", action="store_true", help="a small run (about two minutes)")
+    run.add_argument("--sampler", default="tpe", choices=("tpe", "nsgaii", "random"),
+                     help="Optuna sampler (default: multivariate TPE)")
     run.add_argument("--no-synth", action="store_true", help="skip synthesis of the front")
     run.add_argument("--part", help="target FPGA part (default: the space's, xc7a35t)")
     run.add_argument("--clock-mhz", type=float, help="target clock (default: the space's)")
@@ -122,11 +124,14 @@ def cmd_run(args) -> int:
     trials = args.trials if args.trials is not None else (QUICK_TRIALS if args.quick
                                                           else DEFAULT_TRIALS)
     settings = RunSettings(space=space, trials=trials, seed=args.seed, workdir=args.workdir,
-                           storage=args.storage, timeout=args.timeout, quick=args.quick)
+                           storage=args.storage, timeout=args.timeout, quick=args.quick,
+                           sampler=args.sampler)
     settings.validate()
+    import optuna
     from nas.search.front import trial_counts
     from nas.search.study import create_or_continue, run_search
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = create_or_continue(settings)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), console=console)

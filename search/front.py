@@ -7,7 +7,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 
 def is_feasible(trial: FrozenTrial) -> bool:
-    return all(value <= 0 for value in trial.user_attrs.get("constraints", [1.0]))
+    return bool(trial.constraints) and all(value <= 0 for value in trial.constraints.values())
 
 
 def pareto_front(study: optuna.Study) -> list[FrozenTrial]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 from nas._tf import set_seed
-from nas.estimators.base import ResourceEstimate, ResourceEstimator
+from nas.estimators.base import RESOURCES, ResourceEstimate, ResourceEstimator
 from nas.search.data import DataSplits
 from nas.search.student import (
     StudentConfig,
@@ -50,11 +50,6 @@ def sample_student(trial: optuna.trial.BaseTrial, ranges: StudentRanges) -> Stud
                          tuple(a_int), input_bits, input_int_bits, round(sparsity, 4))
 
 
-def constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
-    """Soft constraint for the sampler: resource overuse of the part (<= 0 is feasible)."""
-    return trial.user_attrs.get("constraints", [1.0])
-
-
 def _weight_stats(model, config: StudentConfig) -> dict[str, float]:
     kernels = quantized_kernels(model, config)
     n_weights = sum(k.size for k in kernels)
@@ -80,7 +75,11 @@ class TrialRunner:
         for key, value in estimate.as_attrs(prefix).items():
             trial.set_user_attr(key, value)
         trial.set_user_attr(f"{prefix}lut_equivalent", estimate.lut_equivalent(part))
-        trial.set_user_attr("constraints", estimate.overuse(part))
+
+    def _set_constraints(self, trial: optuna.Trial, estimate: ResourceEstimate) -> None:
+        """Soft constraints the sampler reads: overuse of each resource (<= 0 fits the part)."""
+        for name, overuse in zip(RESOURCES, estimate.overuse(self.space.part), strict=True):
+            trial.set_constraint(name, overuse)
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, float, float]:
         try:
@@ -100,6 +99,7 @@ class TrialRunner:
         self._record_estimate(trial, prior, "prior_")
         reason = prior.misfit_reason(space.part)
         if reason:
+            self._set_constraints(trial, prior)
             trial.set_user_attr("rejected_reason", reason)
             raise optuna.TrialPruned(f"rejected before training: {reason}")
 
@@ -108,6 +108,7 @@ class TrialRunner:
                                       self.teacher_logits, space.n_classes, space.recipe)
         estimate = self.estimator.predict_one(trained_design(model, config))
         self._record_estimate(trial, estimate, "est_")
+        self._set_constraints(trial, estimate)
         val_acc = accuracy(model, self.data.x_val, self.data.y_val)
         test_acc = accuracy(model, self.data.x_test, self.data.y_test)
         stats = _weight_stats(model, config)

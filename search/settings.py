@@ -17,6 +17,7 @@ class RunSettings:
     storage: str | None = None
     timeout: float | None = None
     quick: bool = False
+    sampler: str = "tpe"
 
     @property
     def paths(self) -> StudyPaths:

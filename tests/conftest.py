@@ -1,0 +1,45 @@
+"""Shared fixtures: a tiny version of mlp_psd and one small study that several tests read."""
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def tiny_space():
+    """mlp_psd with 400 pulses per class and few epochs: real training, in seconds."""
+    from nas.spaces import get_space
+
+    space = get_space("mlp_psd").quick()
+    recipe = dataclasses.replace(space.recipe, teacher_epochs=10, student_epochs=4)
+    return dataclasses.replace(space, n_per_class=400, recipe=recipe)
+
+
+@pytest.fixture(scope="session")
+def small_study(tmp_path_factory):
+    """A 3-trial study in a temporary workdir; a design too big for the part is enqueued first."""
+    from nas.search.settings import RunSettings
+    from nas.search.study import create_or_continue, run_search
+
+    settings = RunSettings(space=tiny_space(), trials=3, seed=1,
+                           workdir=tmp_path_factory.mktemp("studies"))
+    study = create_or_continue(settings)
+    study.enqueue_trial(TOO_BIG_PARAMS)
+    run_search(settings, study)
+    return study, settings
+
+
+TOO_BIG_PARAMS = {"n_hidden": 3, "width_1": 64, "width_2": 64, "width_3": 64,
+                  "weight_bits_1": 12, "weight_bits_2": 12, "weight_bits_3": 12,
+                  "weight_bits_out": 12, "act_bits_1": 12, "act_bits_2": 12, "act_bits_3": 12}
+
+
+def run_nas(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The ``nas`` command in a fresh process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "nas", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)

@@ -1,0 +1,70 @@
+"""The command line as a user meets it: one-line errors with exit code 2, nothing written."""
+
+import json
+
+import pytest
+from conftest import run_nas
+
+
+def assert_user_error(result, message: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("nas: error:") and message in lines[0], lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--space", "no_such_space"], "unknown space 'no_such_space'"),
+    (["--space", "mlp_psd", "--part", "xc9vu13p"], "unknown part 'xc9vu13p'"),
+    (["--space", "mlp_psd", "--clock-mhz", "5000"], "--clock-mhz between 10 and 1000"),
+    (["--space", "mlp_psd", "--trials", "0"], "--trials 0 is out of range"),
+    (["--space", "mlp_psd", "--timeout", "-1"], "--timeout -1.0 is out of range"),
+    (["--space", "mlp_psd", "--trials", "many"], "invalid int value: 'many'"),
+    (["--space", "mlp_psd", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+    (["--space", "mlp_psd", "--storage", "sqlite:////no/such/folder/study.db"], "cannot open storage"),
+    (["--space", "mlp_psd", "--storage", "nosuchdb://host/x"], "cannot open storage"),
+])
+def test_run_rejects_bad_input_and_writes_nothing(tmp_path, args, message):
+    workdir = tmp_path / "studies"
+    result = run_nas("run", *args, "--workdir", str(workdir))
+    assert_user_error(result, message)
+    assert not workdir.exists()
+
+
+def test_unwritable_workdir(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    result = run_nas("run", "--space", "mlp_psd", "--workdir", str(blocker / "studies"))
+    assert_user_error(result, "is not writable")
+    assert blocker.read_text() == "not a folder"
+
+
+def test_show_without_a_study(tmp_path):
+    result = run_nas("show", "--space", "mlp_psd", "--workdir", str(tmp_path / "none"))
+    assert_user_error(result, "no study for space 'mlp_psd'")
+    assert not (tmp_path / "none").exists()
+
+
+def test_spaces_lists_spaces_and_parts():
+    result = run_nas("spaces")
+    assert result.returncode == 0
+    for name in ("mlp_psd", "xc7a35t", "xc7z020", "20,800"):
+        assert name in result.stdout
+
+
+@pytest.mark.slow
+def test_quick_run_then_show(tmp_path):
+    workdir = tmp_path / "studies"
+    result = run_nas("run", "--space", "mlp_psd", "--quick", "--trials", "2", "--no-synth",
+                     "--workdir", str(workdir))
+    assert result.returncode == 0, result.stderr
+    assert "Pareto front of mlp_psd" in result.stdout
+    assert f"nas dashboard --space mlp_psd --workdir {workdir}" in result.stdout
+    assert (workdir / "mlp_psd" / "study.db").exists()
+    shown = run_nas("show", "--space", "mlp_psd", "--workdir", str(workdir), "--json")
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    assert report["trials"]["complete"] == 2
+    assert report["front"] and all(0 <= row["test_accuracy"] <= 1 for row in report["front"])
+    assert 0.5 < report["teacher_test_accuracy"] <= 1

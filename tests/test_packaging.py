@@ -1,0 +1,44 @@
+"""The project installs as a wheel and as an editable install, with one import package ``nas``."""
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def test_editable_install_maps_nas_onto_the_repository_folders():
+    import nas.estimators
+    import nas.hls
+    import nas.search
+    import nas.spaces
+
+    assert Path(nas.__file__).resolve() == REPO / "__init__.py"
+    assert Path(nas.search.__file__).resolve() == REPO / "search" / "__init__.py"
+    assert Path(nas.spaces.__file__).resolve().parent == REPO / "spaces"
+
+
+def test_wheel_installs_and_runs(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path / "dist"), str(REPO)], check=True,
+                   capture_output=True)
+    wheel = next((tmp_path / "dist").glob("nas_fpga-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "nas/search/cli.py" in names and "nas/spaces/wcd_pulses.py" in names
+    assert not any(name.startswith(("tests/", "nas/tests/")) for name in names)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                    str(site), str(wheel)], check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    probe = subprocess.run([sys.executable, "-c", "import nas, nas.search.cli; print(nas.__file__)"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
+    assert Path(probe.stdout.strip()).is_relative_to(site)
+    listed = subprocess.run([sys.executable, "-m", "nas", "spaces"], capture_output=True,
+                            text=True, env=env, cwd=tmp_path)
+    assert listed.returncode == 0 and "mlp_psd" in listed.stdout
+    assert (site / "bin" / "nas").exists()

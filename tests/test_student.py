@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+from conftest import tiny_space
+from nas._tf import set_seed, tf
+from nas.errors import UserError
+from nas.search.student import (
+    StudentConfig,
+    distillation_loss,
+    quantized_kernels,
+    train_student,
+    trained_design,
+    weight_mantissas,
+)
+from nas.spaces import StudentRanges
+
+MIXED = StudentConfig(widths=(12, 6), weight_bits=(3, 5, 4), weight_int_bits=(0, 1, 1),
+                      act_bits=(4, 6), act_int_bits=(2, 2), input_bits=6, input_int_bits=4,
+                      sparsity=0.5)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    space = tiny_space()
+    x, y = space.simulate(5, 300)
+    x = (x / space.input_divisor).astype(np.float32)
+    teacher_logits = np.eye(4, dtype=np.float32)[y] * 4.0  # a confident stand-in teacher
+    set_seed(5)
+    model, losses = train_student(MIXED, x, y, teacher_logits, 4, space.recipe, epochs=6)
+    return model, losses
+
+
+def test_quantized_weights_take_at_most_2_to_the_bits_levels(trained):
+    model, _ = trained
+    for kernel, bits, integer in zip(quantized_kernels(model, MIXED), MIXED.weight_bits,
+                                     MIXED.weight_int_bits, strict=True):
+        assert len(np.unique(kernel)) <= 2**bits
+        mantissas = weight_mantissas(kernel, bits, integer)
+        assert np.allclose(mantissas * 2.0 ** -(bits - 1 - integer), kernel)
+        assert mantissas.min() >= -(2 ** (bits - 1)) and mantissas.max() <= 2 ** (bits - 1) - 1
+
+
+def test_pruning_reaches_the_target_sparsity(trained):
+    model, _ = trained
+    for name in ("dense_1", "dense_2", "logits"):
+        kernel = model.get_layer(name).kernel.numpy()
+        assert abs(np.mean(kernel == 0) - MIXED.sparsity) <= 0.02, name
+
+
+def test_distillation_loss_decreases(trained):
+    _, losses = trained
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_trained_design_counts_the_actual_nonzero_weights(trained):
+    model, _ = trained
+    design = trained_design(model, MIXED)
+    kernels = quantized_kernels(model, MIXED)
+    assert design.nonzero_weights == sum(np.count_nonzero(k) for k in kernels)
+    assert [layer.input_bits for layer in design.layers] == [6, 4, 6]
+
+
+def test_distillation_loss_terms():
+    labels = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+    logits = tf.constant([[2.0, -1.0], [0.5, 0.3]])
+    targets = tf.concat([labels, logits], axis=1)
+    # Student equal to teacher: only the hard-label part remains.
+    only_kl = distillation_loss(2, alpha=0.0, temperature=3.0)(targets, logits)
+    assert np.allclose(only_kl.numpy(), 0.0, atol=1e-5)
+    only_ce = distillation_loss(2, alpha=1.0, temperature=3.0)(targets, logits)
+    expected = tf.keras.losses.categorical_crossentropy(labels, logits, from_logits=True)
+    assert np.allclose(only_ce.numpy(), expected.numpy())
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"widths": (500,), "weight_bits": (8, 8), "weight_int_bits": (1, 1),
+      "act_bits": (8,), "act_int_bits": (2,)}, "width 500"),
+    ({"weight_bits": (1, 5, 4)}, "weight_bits 1"),
+    ({"act_bits": (4, 20)}, "act_bits 20"),
+    ({"sparsity": 0.99}, "sparsity 0.99"),
+])
+def test_config_out_of_range_is_a_user_error(changes, message):
+    config = StudentConfig(**{**MIXED.to_dict(), **changes})
+    with pytest.raises(UserError, match=message):
+        config.validate(StudentRanges())
+
+
+def test_integer_bits_must_fit_in_the_bits():
+    config = StudentConfig(**{**MIXED.to_dict(), "weight_int_bits": (3, 1, 1)})
+    with pytest.raises(UserError, match="3 integer bits do not fit in 3 bits: use at most 2"):
+        config.validate(StudentRanges(weight_int_bits=(0, 8)))
+
+
+def test_inconsistent_config_lengths_are_a_user_error():
+    with pytest.raises(UserError, match="2 hidden layers"):
+        StudentConfig(**{**MIXED.to_dict(), "weight_bits": (3, 5)})
+
+
+@pytest.mark.parametrize("ranges, message", [
+    (StudentRanges(weight_bits=(1, 8)), "weight_bits"),
+    (StudentRanges(act_bits=(4, 40)), "act_bits"),
+    (StudentRanges(width=(16, 8)), "width"),
+    (StudentRanges(max_hidden_layers=5), "max_hidden_layers"),
+])
+def test_space_ranges_out_of_range_are_user_errors(ranges, message):
+    with pytest.raises(UserError, match=message):
+        ranges.validate()

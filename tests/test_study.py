@@ -1,0 +1,83 @@
+"""A real 3-trial study (tiny data, few epochs): trials, records, artifacts, resume."""
+
+import dataclasses
+
+import numpy as np
+import optuna
+import pytest
+from conftest import TOO_BIG_PARAMS
+from nas.errors import UserError
+from nas.search.data import load_data
+from nas.search.front import front_rows, pareto_front
+from nas.search.objective import OBJECTIVES, load_student
+from nas.search.student import accuracy
+from nas.search.study import create_or_continue, run_search
+from optuna.trial import TrialState
+
+pytestmark = pytest.mark.slow
+
+RECORDED = ("config", "n_params", "nonzero_params", "achieved_sparsity", "val_accuracy",
+            "test_accuracy", "est_lut", "est_ff", "est_dsp", "est_bram", "est_latency_cycles",
+            "est_lut_equivalent", "prior_lut", "fits_part", "weights_artifact_id")
+
+
+def test_trials_complete_with_every_record(small_study):
+    study, _ = small_study
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(complete) == 3
+    assert study.metric_names == list(OBJECTIVES)
+    for trial in complete:
+        missing = [key for key in RECORDED if key not in trial.user_attrs]
+        assert not missing, missing
+        attrs = trial.user_attrs
+        assert trial.values[0] == attrs["val_accuracy"]
+        assert trial.values[1] == pytest.approx(attrs["est_lut_equivalent"])
+        assert trial.values[2] == attrs["est_latency_cycles"]
+        assert set(trial.constraints) == {"lut", "ff", "dsp", "bram36"}
+        assert (max(trial.constraints.values()) <= 0) == attrs["fits_part"]
+        assert 0.0 <= attrs["achieved_sparsity"] < 1.0
+        assert attrs["nonzero_params"] <= attrs["n_params"]
+        assert attrs["est_lut"] > 0 and attrs["est_latency_cycles"] >= len(attrs["config"]["widths"]) + 1
+    assert 0.5 < study.user_attrs["teacher_test_accuracy"] <= 1.0
+
+
+def test_design_that_cannot_fit_is_rejected_before_training(small_study):
+    study, _ = small_study
+    first = study.trials[0]
+    assert first.params["width_1"] == TOO_BIG_PARAMS["width_1"]
+    assert first.state == TrialState.PRUNED
+    assert "LUT" in first.user_attrs["rejected_reason"]
+    assert first.constraints["lut"] > 0
+    assert "val_accuracy" not in first.user_attrs
+
+
+def test_stored_weights_reproduce_the_recorded_test_accuracy(small_study):
+    study, settings = small_study
+    data = load_data(settings.space, settings.seed, settings.paths)
+    store = optuna.artifacts.FileSystemArtifactStore(str(settings.paths.artifacts))
+    for trial in study.get_trials(states=(TrialState.COMPLETE,)):
+        model, _config = load_student(trial, settings.space, store)
+        assert accuracy(model, data.x_test, data.y_test) == pytest.approx(
+            trial.user_attrs["test_accuracy"], abs=1e-9)
+
+
+def test_front_rows_are_non_dominated(small_study):
+    study, settings = small_study
+    rows = front_rows(study, settings.space.n_inputs, settings.space.n_classes)
+    assert rows and {row["trial"] for row in rows} == {t.number for t in pareto_front(study)}
+    values = np.array([[r["val_accuracy"], -r["lut_equivalent"], -r["latency_cycles"]]
+                       for r in rows])
+    for i, a in enumerate(values):
+        for j, b in enumerate(values):
+            assert i == j or not (np.all(b >= a) and np.any(b > a))
+
+
+def test_rerun_continues_the_study_and_other_settings_are_refused(small_study):
+    study, settings = small_study
+    before = {t.number: t.params for t in study.get_trials(states=(TrialState.COMPLETE,))}
+    more = dataclasses.replace(settings, trials=4)
+    run_search(more, create_or_continue(more))
+    after = {t.number: t.params for t in study.get_trials(states=(TrialState.COMPLETE,))}
+    assert len(after) == 4 and all(after[n] == params for n, params in before.items())
+    with pytest.raises(UserError, match="made with"):
+        create_or_continue(dataclasses.replace(settings, seed=2))
