@@ -13,6 +13,7 @@ from pathlib import Path
 
 import optuna
 from common import machine, reference_recipe
+
 from nas._tf import set_seed
 from nas.estimators import ArchitectureEstimator
 from nas.search.cli import DEFAULT_TRIALS

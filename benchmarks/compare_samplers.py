@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import optuna
 from common import hypervolume_2d, machine
+from optuna.trial import TrialState
+
 from nas.search.settings import RunSettings
 from nas.search.study import run_search
 from nas.spaces import get_space
-from optuna.trial import TrialState
 
 REFERENCE = (0.8, 25_000.0)
 

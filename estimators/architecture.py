@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from nas.errors import UserError
 from nas.estimators.base import QUANTITIES, ResourceEstimate, ResourceEstimator
 from nas.estimators.design import DesignSummary, LayerSummary

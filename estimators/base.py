@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from nas.estimators.design import DesignSummary
 from nas.spaces.parts import Part
 

@@ -7,6 +7,7 @@ weights and CSD digits) or from the trained, quantized weights (actual counts).
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
 from nas.estimators.csd import csd_digits, mean_csd_digits
 
 

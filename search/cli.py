@@ -5,9 +5,10 @@ import json
 import sys
 from pathlib import Path
 
-from nas.errors import UserError
 from rich.console import Console
 from rich.table import Table
+
+from nas.errors import UserError
 
 #: Tables are wide: when output is not a terminal (a file, CI), do not squeeze them to 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -113,9 +114,10 @@ def print_front(study, space, as_json: bool = False) -> None:
 
 
 def cmd_run(args) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from nas.search.settings import RunSettings
     from nas.spaces import get_space
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     space = get_space(args.space)
     if args.quick:
@@ -128,6 +130,7 @@ def cmd_run(args) -> int:
                            sampler=args.sampler)
     settings.validate()
     import optuna
+
     from nas.search.front import trial_counts
     from nas.search.study import create_or_continue, run_search
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 import numpy as np
+
 from nas.search.workdir import StudyPaths, write_atomically
 from nas.spaces.space import Space
 
@@ -34,11 +35,11 @@ def split(x: np.ndarray, y: np.ndarray, divisor: float) -> DataSplits:
 
 def load_data(space: Space, seed: int, paths: StudyPaths) -> DataSplits:
     """The space's splits for ``seed``, from the study folder's cache or made and cached."""
-    cache = paths.data(seed, space.n_per_class)
+    cache = paths.data(seed, space.n_events)
     if cache.exists():
         with np.load(cache) as arrays:
             return DataSplits(**{key: arrays[key] for key in arrays.files})
-    x, y = space.simulate(seed, space.n_per_class)
+    x, y = space.make_data(seed, space.n_events)
     data = split(x, y, space.input_divisor)
     write_atomically(cache, lambda tmp: np.savez_compressed(tmp, **data.arrays()))
     return data

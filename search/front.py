@@ -1,9 +1,10 @@
 """The Pareto front of a study as table rows (terminal, JSON)."""
 
 import optuna
+from optuna.trial import FrozenTrial, TrialState
+
 from nas.search.objective import OBJECTIVES
 from nas.search.student import StudentConfig
-from optuna.trial import FrozenTrial, TrialState
 
 
 def is_feasible(trial: FrozenTrial) -> bool:

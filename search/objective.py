@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
+
 from nas._tf import set_seed
 from nas.estimators.base import RESOURCES, ResourceEstimate, ResourceEstimator
 from nas.search.data import DataSplits

@@ -9,6 +9,7 @@ integer bits saturate large pulses early, fewer fractional bits drop the ADC's l
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
 from nas._tf import keras, tf
 from nas.errors import UserError
 from nas.estimators.design import DesignSummary, LayerSummary

@@ -5,6 +5,8 @@ import warnings
 from collections.abc import Callable
 
 import optuna
+from optuna.trial import TrialState
+
 from nas.errors import UserError
 from nas.estimators import ArchitectureEstimator
 from nas.search.data import load_data
@@ -12,7 +14,6 @@ from nas.search.objective import DIRECTIONS, OBJECTIVES, TrialRunner
 from nas.search.settings import RunSettings
 from nas.search.student import accuracy
 from nas.search.teacher import load_teacher, teacher_logits
-from optuna.trial import TrialState
 
 SAMPLERS = ("tpe", "nsgaii", "random")
 

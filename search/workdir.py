@@ -24,11 +24,11 @@ class StudyPaths:
     def artifacts(self) -> Path:
         return self.root / "artifacts"
 
-    def data(self, seed: int, n_per_class: int) -> Path:
-        return self.root / f"data_seed{seed}_n{n_per_class}.npz"
+    def data(self, seed: int, n_events: int) -> Path:
+        return self.root / f"data_seed{seed}_n{n_events}.npz"
 
-    def teacher(self, seed: int, n_per_class: int, epochs: int) -> Path:
-        return self.root / f"teacher_seed{seed}_n{n_per_class}_e{epochs}.h5"
+    def teacher(self, seed: int, n_events: int, epochs: int) -> Path:
+        return self.root / f"teacher_seed{seed}_n{n_events}_e{epochs}.h5"
 
     def check_writable(self) -> None:
         """A UserError unless the study folder exists or can be made, and can be written."""

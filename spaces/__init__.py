@@ -1,11 +1,13 @@
 """Named search spaces: data set, teacher, student ranges and target."""
 
 from nas.errors import UserError
+from nas.spaces.digits import SPACE as DIGITS
+from nas.spaces.mlp_gn import SPACE as MLP_GN
 from nas.spaces.mlp_psd import SPACE as MLP_PSD
 from nas.spaces.parts import PARTS, Part, get_part
 from nas.spaces.space import Space, StudentRanges, TrainingRecipe
 
-SPACES: dict[str, Space] = {space.name: space for space in (MLP_PSD,)}
+SPACES: dict[str, Space] = {space.name: space for space in (MLP_PSD, MLP_GN, DIGITS)}
 
 __all__ = ["PARTS", "Part", "SPACES", "Space", "StudentRanges", "TrainingRecipe", "get_part",
            "get_space"]

@@ -13,9 +13,9 @@ SPACE = Space(
     ),
     n_inputs=_PARAMS.n_samples,
     class_names=CLASS_NAMES,
-    simulate=simulate,
+    make_data=simulate,
     input_divisor=16.0,
-    n_per_class=5000,
+    n_events=20_000,
     student=StudentRanges(),
     recipe=TrainingRecipe(),
 )

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+
 from nas.errors import UserError
 from nas.spaces.parts import Part, get_part
 
@@ -76,17 +77,18 @@ class TrainingRecipe:
 
 @dataclass(frozen=True)
 class Space:
-    """A named search space. ``simulate(seed, n_per_class)`` returns raw samples and labels;
-    the networks see ``raw / input_divisor`` (for an ADC: a divisor that brings the pulses of
+    """A named search space. ``make_data(seed, n_events)`` returns raw samples and integer
+    labels (a simulator draws ``n_events``; a data set may have its own size); the networks see
+    ``raw / input_divisor`` (for an ADC: a divisor that brings the pulses of
     interest near 1, which trains far better than scaling the full ADC range to [0, 1))."""
 
     name: str
     description: str
     n_inputs: int
     class_names: tuple[str, ...]
-    simulate: Callable[[int, int], tuple[np.ndarray, np.ndarray]]
+    make_data: Callable[[int, int], tuple[np.ndarray, np.ndarray]]
     input_divisor: float
-    n_per_class: int
+    n_events: int
     student: StudentRanges = field(default_factory=StudentRanges)
     recipe: TrainingRecipe = field(default_factory=TrainingRecipe)
     part_name: str = "xc7a35t"
@@ -113,7 +115,7 @@ class Space:
     def quick(self) -> "Space":
         """A small version for trying the tool: fewer samples and epochs."""
         recipe = replace(self.recipe, teacher_epochs=15, student_epochs=8)
-        return replace(self, n_per_class=min(self.n_per_class, 1500), recipe=recipe)
+        return replace(self, n_events=min(self.n_events, 6000), recipe=recipe)
 
     def validate(self) -> None:
         self.student.validate()

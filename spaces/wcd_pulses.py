@@ -111,9 +111,11 @@ def digitize(rng: np.random.Generator, signal: np.ndarray, p: WCDParameters) -> 
     return np.clip(np.rint(analog), 0, 2**p.adc_bits - 1) + 0.0
 
 
-def simulate(seed: int, n_per_class: int, params: WCDParameters | None = None):
-    """``n_per_class`` traces of each class, shuffled: (ADC counts float32 (n, 30), labels int64)."""
+def simulate(seed: int, n_events: int, params: WCDParameters | None = None):
+    """``n_events`` traces, as many of each class, shuffled: ADC counts float32 (n, 30) and
+    labels int64."""
     p = params or WCDParameters()
+    n_per_class = n_events // len(CLASS_NAMES)
     rng = np.random.default_rng(seed)
     traces, labels = [], []
     for label in range(len(CLASS_NAMES)):

@@ -12,12 +12,12 @@ SHARED = REPO.parent / "shared"
 
 
 def tiny_space():
-    """mlp_psd with 400 pulses per class and few epochs: real training, in seconds."""
+    """mlp_psd with 1,600 pulses and few epochs: real training, in seconds."""
     from nas.spaces import get_space
 
     space = get_space("mlp_psd").quick()
     recipe = dataclasses.replace(space.recipe, teacher_epochs=10, student_epochs=4)
-    return dataclasses.replace(space, n_per_class=400, recipe=recipe)
+    return dataclasses.replace(space, n_events=1600, recipe=recipe)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from nas.errors import UserError
 from nas.estimators import QUANTITIES, ArchitectureEstimator, DesignSummary, LayerSummary
 from nas.estimators.csd import csd_digits, mean_csd_digits

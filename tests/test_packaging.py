@@ -1,6 +1,7 @@
 """The project installs as a wheel and as an editable install, with one import package ``nas``."""
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -24,8 +25,15 @@ def test_editable_install_maps_nas_onto_the_repository_folders():
 
 
 def test_wheel_installs_and_runs(tmp_path):
+    # Build from a copy of the tracked files: setuptools writes build/ beside the sources.
+    source = tmp_path / "source"
+    tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+                             cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    for name in tracked:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path / "dist"), str(REPO)], check=True,
+                    "-q", "-w", str(tmp_path / "dist"), str(source)], check=True,
                    capture_output=True)
     wheel = next((tmp_path / "dist").glob("nas_fpga-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()

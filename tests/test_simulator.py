@@ -3,6 +3,7 @@ import csv
 import numpy as np
 import pytest
 from conftest import SHARED
+
 from nas.spaces.wcd_pulses import CLASS_NAMES, pulse_shape, simulate
 
 REAL_PULSES = SHARED / "data" / "lago_pulses" / "lago_wcd_pulses.csv"
@@ -10,13 +11,13 @@ REAL_PULSES = SHARED / "data" / "lago_pulses" / "lago_wcd_pulses.csv"
 
 @pytest.fixture(scope="module")
 def simulated():
-    return simulate(seed=7, n_per_class=1000)
+    return simulate(seed=7, n_events=4000)
 
 
 def test_same_seed_same_pulses_other_seed_other_pulses():
-    x1, y1 = simulate(3, 50)
-    x2, y2 = simulate(3, 50)
-    x3, _ = simulate(4, 50)
+    x1, y1 = simulate(3, 200)
+    x2, y2 = simulate(3, 200)
+    x3, _ = simulate(4, 200)
     assert np.array_equal(x1, x2) and np.array_equal(y1, y2)
     assert not np.array_equal(x1, x3)
 

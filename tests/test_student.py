@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from conftest import tiny_space
+
 from nas._tf import set_seed, tf
 from nas.errors import UserError
 from nas.search.student import (
@@ -21,7 +22,7 @@ MIXED = StudentConfig(widths=(12, 6), weight_bits=(3, 5, 4), weight_int_bits=(0,
 @pytest.fixture(scope="module")
 def trained():
     space = tiny_space()
-    x, y = space.simulate(5, 300)
+    x, y = space.make_data(5, 1200)
     x = (x / space.input_divisor).astype(np.float32)
     teacher_logits = np.eye(4, dtype=np.float32)[y] * 4.0  # a confident stand-in teacher
     set_seed(5)

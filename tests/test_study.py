@@ -6,13 +6,14 @@ import numpy as np
 import optuna
 import pytest
 from conftest import TOO_BIG_PARAMS
+from optuna.trial import TrialState
+
 from nas.errors import UserError
 from nas.search.data import load_data
 from nas.search.front import front_rows, pareto_front
 from nas.search.objective import OBJECTIVES, load_student
 from nas.search.student import accuracy
 from nas.search.study import create_or_continue, run_search
-from optuna.trial import TrialState
 
 pytestmark = pytest.mark.slow
 
@@ -70,6 +71,21 @@ def test_front_rows_are_non_dominated(small_study):
     for i, a in enumerate(values):
         for j, b in enumerate(values):
             assert i == j or not (np.all(b >= a) and np.any(b > a))
+
+
+def test_same_seed_gives_the_same_trials(small_study, tmp_path):
+    """A second run with the same seed: same parameters; accuracies equal to 1e-6."""
+    study, settings = small_study
+    again = dataclasses.replace(settings, workdir=tmp_path)
+    repeat = create_or_continue(again)
+    repeat.enqueue_trial(TOO_BIG_PARAMS)
+    run_search(again, repeat)
+    first = {t.number: t for t in study.get_trials(states=(TrialState.COMPLETE,))}
+    second = {t.number: t for t in repeat.get_trials(states=(TrialState.COMPLETE,))}
+    assert sorted(second) == sorted(first)[:3]
+    for number, trial in second.items():
+        assert trial.params == first[number].params
+        assert trial.values == pytest.approx(first[number].values, abs=1e-6)
 
 
 def test_rerun_continues_the_study_and_other_settings_are_refused(small_study):
