@@ -27,7 +27,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _add_location(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--space", required=True, help="space name (see 'nas spaces')")
+    parser.add_argument("--space", required=True,
+                        help="space name (see 'nas spaces') or a YAML space file")
     parser.add_argument("--workdir", type=Path, default=Path("studies"),
                         help="home of studies (default: studies/)")
     parser.add_argument("--storage", help="Optuna storage URL (default: SQLite in the workdir)")
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--clock-mhz", type=float, help="target clock (default: the space's)")
 
     spaces = commands.add_parser("spaces", help="list the search spaces and parts")
-    spaces.set_defaults()
+    spaces.add_argument("--show", metavar="NAME",
+                        help="print a space (built-in or YAML file) in the YAML form")
 
     show = commands.add_parser("show", help="print the Pareto front of a study")
     _add_location(show)
@@ -63,9 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_spaces(_args) -> int:
-    from nas.spaces import PARTS, SPACES
+def cmd_spaces(args) -> int:
+    from nas.spaces import PARTS, SPACES, get_space
 
+    if args.show:
+        from nas.spaces.schema import to_yaml
+
+        print(to_yaml(get_space(args.show)), end="")
+        return 0
     table = Table(title="Spaces")
     for column in ("name", "inputs", "classes", "part", "clock", "description"):
         table.add_column(column)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from nas.errors import UserError
 from nas.search.workdir import StudyPaths
+from nas.spaces.sources import read_file
 from nas.spaces.space import Space
 
 
@@ -40,4 +41,6 @@ class RunSettings:
             raise UserError(f"--timeout {self.timeout} is out of range: use seconds > 0")
         if self.seed < 0:
             raise UserError(f"--seed {self.seed} is out of range: use 0 or more")
+        if self.space.data.file:  # read and checked now, so that a bad file writes nothing
+            read_file(self.space.data, self.space.n_inputs, self.space.n_classes)
         self.paths.check_writable()

@@ -5,6 +5,7 @@ import numpy as np
 from nas._tf import keras, set_seed
 from nas.search.data import DataSplits
 from nas.search.workdir import StudyPaths, write_atomically
+from nas.spaces.sources import cache_tag
 from nas.spaces.space import Space
 
 
@@ -28,7 +29,7 @@ def train_teacher(space: Space, data: DataSplits, seed: int) -> "keras.Model":
 
 def load_teacher(space: Space, data: DataSplits, seed: int, paths: StudyPaths) -> "keras.Model":
     """The cached teacher for this space, seed and recipe, trained and cached if missing."""
-    cache = paths.teacher(seed, space.n_events, space.recipe.teacher_epochs)
+    cache = paths.teacher(seed, cache_tag(space.data), space.recipe.teacher_epochs)
     if cache.exists():
         return keras.models.load_model(cache, compile=False)
     model = train_teacher(space, data, seed)

@@ -24,11 +24,11 @@ class StudyPaths:
     def artifacts(self) -> Path:
         return self.root / "artifacts"
 
-    def data(self, seed: int, n_events: int) -> Path:
-        return self.root / f"data_seed{seed}_n{n_events}.npz"
+    def data(self, seed: int, tag: str) -> Path:
+        return self.root / f"data_seed{seed}_{tag}.npz"
 
-    def teacher(self, seed: int, n_events: int, epochs: int) -> Path:
-        return self.root / f"teacher_seed{seed}_n{n_events}_e{epochs}.h5"
+    def teacher(self, seed: int, tag: str, epochs: int) -> Path:
+        return self.root / f"teacher_seed{seed}_{tag}_e{epochs}.h5"
 
     def check_writable(self) -> None:
         """A UserError unless the study folder exists or can be made, and can be written."""

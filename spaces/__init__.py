@@ -1,5 +1,7 @@
 """Named search spaces: data set, teacher, student ranges and target."""
 
+from pathlib import Path
+
 from nas.errors import UserError
 from nas.spaces.digits import SPACE as DIGITS
 from nas.spaces.mlp_gn import SPACE as MLP_GN
@@ -14,10 +16,15 @@ __all__ = ["PARTS", "Part", "SPACES", "Space", "StudentRanges", "TrainingRecipe"
 
 
 def get_space(name: str) -> Space:
-    """The built-in space ``name``; a UserError listing the spaces otherwise."""
+    """The built-in space ``name``, or the space in YAML file ``name`` (``*.yaml``/``*.yml``);
+    a UserError listing the spaces otherwise."""
+    if name.endswith((".yaml", ".yml")):
+        from nas.spaces.schema import load_space_file
+
+        return load_space_file(Path(name))
     try:
         return SPACES[name]
     except KeyError:
         raise UserError(
-            f"unknown space '{name}': use one of {', '.join(SPACES)} (see 'nas spaces')"
+            f"unknown space '{name}': use one of {', '.join(SPACES)} or a YAML file (see 'nas spaces')"
         ) from None

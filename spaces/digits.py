@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nas.spaces.space import Space, StudentRanges, TrainingRecipe
+from nas.spaces.space import DataSpec, Space, StudentRanges, TrainingRecipe
 
 
 def load_digits(seed: int, n_events: int):
@@ -19,9 +19,8 @@ SPACE = Space(
     description="handwritten digits, 8x8 pixels of 0-16, 10 classes: real data from scikit-learn",
     n_inputs=64,
     class_names=tuple(str(d) for d in range(10)),
-    make_data=load_digits,
+    data=DataSpec(dataset="sklearn_digits", n_events=1797),
     input_divisor=16.0,
-    n_events=1797,
     student=StudentRanges(width=(4, 64), input_bits=(2, 6), input_int_bits=(1, 1)),
     recipe=TrainingRecipe(teacher_hidden=(64, 32), teacher_epochs=60, student_epochs=60,
                           batch_size=64),

@@ -1,7 +1,7 @@
 """``mlp_gn``: gamma/neutron discrimination from the leading edge of CLYC pulses."""
 
-from nas.spaces.clyc_pulses import CLASS_NAMES, CLYCParameters, simulate
-from nas.spaces.space import Space, StudentRanges, TrainingRecipe
+from nas.spaces.clyc_pulses import CLASS_NAMES, CLYCParameters
+from nas.spaces.space import DataSpec, Space, StudentRanges, TrainingRecipe
 
 _PARAMS = CLYCParameters()
 
@@ -13,9 +13,8 @@ SPACE = Space(
     ),
     n_inputs=_PARAMS.n_samples,
     class_names=CLASS_NAMES,
-    make_data=simulate,
+    data=DataSpec(simulator="clyc_pulses", n_events=20_000),
     input_divisor=64.0,
-    n_events=20_000,
     student=StudentRanges(width=(2, 32), input_bits=(4, 10), input_int_bits=(2, 4)),
     recipe=TrainingRecipe(teacher_hidden=(48, 16)),
 )

@@ -1,7 +1,7 @@
 """``mlp_psd``: 4-class pulse-shape discrimination of water-Cherenkov detector pulses."""
 
-from nas.spaces.space import Space, StudentRanges, TrainingRecipe
-from nas.spaces.wcd_pulses import CLASS_NAMES, WCDParameters, simulate
+from nas.spaces.space import DataSpec, Space, StudentRanges, TrainingRecipe
+from nas.spaces.wcd_pulses import CLASS_NAMES, WCDParameters
 
 _PARAMS = WCDParameters()
 
@@ -13,9 +13,8 @@ SPACE = Space(
     ),
     n_inputs=_PARAMS.n_samples,
     class_names=CLASS_NAMES,
-    make_data=simulate,
+    data=DataSpec(simulator="wcd_pulses", n_events=20_000),
     input_divisor=16.0,
-    n_events=20_000,
     student=StudentRanges(),
     recipe=TrainingRecipe(),
 )

@@ -1,9 +1,6 @@
 """What a search space is: data, teacher, student ranges, training recipe and target."""
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-
-import numpy as np
 
 from nas.errors import UserError
 from nas.spaces.parts import Part, get_part
@@ -76,19 +73,48 @@ class TrainingRecipe:
 
 
 @dataclass(frozen=True)
+class DataSpec:
+    """Where a space's events come from: exactly one of ``simulator`` (a name in
+    ``nas.spaces.sources.SIMULATORS``), ``dataset`` (a data set shipped by a package) or
+    ``file`` (CSV, NPZ or HDF5).
+
+    ``n_events``: simulators draw this many, data sets and files use at most this many.
+    ``features`` and ``label`` name the arrays of an NPZ/HDF5 file (a CSV has a ``label``
+    column and every other column is an input); ``split``, if given, names a column/array
+    holding train/val/test (or 0/1/2) for a fixed split, otherwise events are shuffled by the
+    seed and split 60/20/20.
+    """
+
+    simulator: str | None = None
+    dataset: str | None = None
+    file: str | None = None
+    n_events: int = 20_000
+    features: str = "x"
+    label: str = "label"
+    split: str | None = None
+
+    def validate(self) -> None:
+        sources = [name for name in ("simulator", "dataset", "file") if getattr(self, name)]
+        if len(sources) != 1:
+            raise UserError("data needs exactly one of simulator, dataset or file "
+                            f"(got {', '.join(sources) or 'none'})")
+        if self.n_events < 10:
+            raise UserError(f"data n_events {self.n_events} is out of range: use at least 10")
+
+
+@dataclass(frozen=True)
 class Space:
-    """A named search space. ``make_data(seed, n_events)`` returns raw samples and integer
-    labels (a simulator draws ``n_events``; a data set may have its own size); the networks see
-    ``raw / input_divisor`` (for an ADC: a divisor that brings the pulses of
-    interest near 1, which trains far better than scaling the full ADC range to [0, 1))."""
+    """A named search space: its data, how inputs are scaled, teacher and training recipe,
+    student ranges and target. The networks see ``raw / input_divisor`` (for an ADC: a divisor
+    that brings the pulses of interest near 1, which trains far better than scaling the full
+    ADC range to [0, 1))."""
 
     name: str
     description: str
     n_inputs: int
     class_names: tuple[str, ...]
-    make_data: Callable[[int, int], tuple[np.ndarray, np.ndarray]]
+    data: DataSpec
     input_divisor: float
-    n_events: int
     student: StudentRanges = field(default_factory=StudentRanges)
     recipe: TrainingRecipe = field(default_factory=TrainingRecipe)
     part_name: str = "xc7a35t"
@@ -115,10 +141,15 @@ class Space:
     def quick(self) -> "Space":
         """A small version for trying the tool: fewer samples and epochs."""
         recipe = replace(self.recipe, teacher_epochs=15, student_epochs=8)
-        return replace(self, n_events=min(self.n_events, 6000), recipe=recipe)
+        data = replace(self.data, n_events=min(self.data.n_events, 6000))
+        return replace(self, data=data, recipe=recipe)
 
     def validate(self) -> None:
         self.student.validate()
+        self.data.validate()
+        if self.n_inputs < 1 or len(self.class_names) < 2 or self.input_divisor <= 0:
+            raise UserError(f"space '{self.name}' needs n_inputs >= 1, at least 2 classes and "
+                            f"a positive input divisor")
         if not 10.0 <= self.clock_mhz <= 1000.0:
             raise UserError(
                 f"clock {self.clock_mhz} MHz is out of range: use --clock-mhz between 10 and 1000"

@@ -17,7 +17,8 @@ def tiny_space():
 
     space = get_space("mlp_psd").quick()
     recipe = dataclasses.replace(space.recipe, teacher_epochs=10, student_epochs=4)
-    return dataclasses.replace(space, n_events=1600, recipe=recipe)
+    return dataclasses.replace(space, data=dataclasses.replace(space.data, n_events=1600),
+                               recipe=recipe)
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,15 @@ from nas.errors import UserError
 from nas.search.student import StudentConfig, accuracy, train_student
 from nas.spaces import SPACES, get_space
 from nas.spaces.clyc_pulses import simulate as simulate_clyc
+from nas.spaces.sources import load_events
 
 
 @pytest.mark.parametrize("name", sorted(SPACES))
 def test_space_makes_data_and_trains_a_tiny_student(name):
     space = get_space(name)
     space.validate()
-    x, y = space.make_data(0, 1200)
+    events = load_events(dataclasses.replace(space, data=dataclasses.replace(space.data, n_events=1200)), 0)
+    x, y = events.x, events.y
     assert x.shape == (len(y), space.n_inputs) and len(y) >= 1000
     assert set(np.unique(y)) == set(range(space.n_classes))
     assert np.all(np.isfinite(x)) and x.min() >= 0

@@ -13,6 +13,7 @@ from nas.search.student import (
     weight_mantissas,
 )
 from nas.spaces import StudentRanges
+from nas.spaces.wcd_pulses import simulate
 
 MIXED = StudentConfig(widths=(12, 6), weight_bits=(3, 5, 4), weight_int_bits=(0, 1, 1),
                       act_bits=(4, 6), act_int_bits=(2, 2), input_bits=6, input_int_bits=4,
@@ -22,8 +23,8 @@ MIXED = StudentConfig(widths=(12, 6), weight_bits=(3, 5, 4), weight_int_bits=(0,
 @pytest.fixture(scope="module")
 def trained():
     space = tiny_space()
-    x, y = space.make_data(5, 1200)
-    x = (x / space.input_divisor).astype(np.float32)
+    x, y = simulate(5, 1200)
+    x = (x / 16.0).astype(np.float32)
     teacher_logits = np.eye(4, dtype=np.float32)[y] * 4.0  # a confident stand-in teacher
     set_seed(5)
     model, losses = train_student(MIXED, x, y, teacher_logits, 4, space.recipe, epochs=6)
