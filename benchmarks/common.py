@@ -1,10 +1,8 @@
-"""Helpers shared by the benchmarks: machine facts and the 2-D hypervolume."""
+"""Helpers shared by the benchmarks: machine facts and the reference recipe."""
 
 import os
 import platform
 from importlib.metadata import version
-
-import numpy as np
 
 PACKAGES = ("tensorflow", "tf-keras", "qkeras", "tensorflow-model-optimization", "optuna", "numpy")
 
@@ -19,19 +17,6 @@ def machine() -> str:
     versions = ", ".join(f"{name} {version(name)}" for name in PACKAGES)
     return (f"{platform.node()}: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
             f"; {versions}")
-
-
-def hypervolume_2d(accuracy: np.ndarray, cost: np.ndarray, ref_accuracy: float,
-                   ref_cost: float) -> float:
-    """Area dominated by (accuracy up, cost down) points, bounded by the reference point."""
-    keep = (accuracy > ref_accuracy) & (cost < ref_cost)
-    points = sorted(zip(cost[keep], accuracy[keep], strict=True))
-    area, best = 0.0, ref_accuracy
-    for i, (c, a) in enumerate(points):
-        best = max(best, a)
-        next_cost = points[i + 1][0] if i + 1 < len(points) else ref_cost
-        area += (next_cost - c) * (best - ref_accuracy)
-    return area
 
 
 def reference_recipe():

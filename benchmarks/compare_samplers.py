@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-from common import hypervolume_2d, machine
+from common import machine
 from optuna.trial import TrialState
 
+from nas.search.front import hypervolume_2d
 from nas.search.settings import RunSettings
 from nas.search.study import run_search
 from nas.spaces import get_space
@@ -36,7 +37,7 @@ def main() -> None:
         for seed in args.seeds:
             for name in args.samplers:
                 settings = RunSettings(space=get_space("mlp_psd"), trials=args.trials, seed=seed,
-                                       workdir=Path(tmp) / name, sampler=name)
+                                       workdir=Path(tmp) / f"{name}_{seed}", sampler=name)
                 start = time.perf_counter()
                 study = run_search(settings)
                 done = study.get_trials(states=(TrialState.COMPLETE,))

@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_location(show)
     show.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    report = commands.add_parser("report", help="write the study's HTML report")
+    _add_location(report)
+    report.add_argument("--out", type=Path, help="HTML file (default <workdir>/<space>/report.html)")
+
     dashboard = commands.add_parser("dashboard", help="open the study in optuna-dashboard")
     _add_location(dashboard)
     dashboard.add_argument("--port", type=int, default=8080)
@@ -163,6 +167,8 @@ def cmd_run(args) -> int:
                           "to continue the study")
         return 130
     print_front(study, space)
+    report = publish_report(study, space, settings.paths)
+    console.print(f"report: {report}", highlight=False)
     if args.no_synth:
         console.print("synthesis of the front: skipped (--no-synth)")
     else:
@@ -196,6 +202,33 @@ def cmd_show(args) -> int:
     return 0
 
 
+def publish_report(study, space, paths) -> Path:
+    """Write the HTML report in the study folder and attach it to the study as an artifact."""
+    import optuna
+
+    from nas.search.report import write_report
+
+    path = write_report(study, space, paths.root / "report.html")
+    store = optuna.artifacts.FileSystemArtifactStore(str(paths.artifacts))
+    artifact_id = optuna.artifacts.upload_artifact(artifact_store=store, file_path=str(path),
+                                                   study_or_trial=study, mimetype="text/html")
+    study.set_user_attr("report_artifact_id", artifact_id)
+    return path
+
+
+def cmd_report(args) -> int:
+    from nas.search.report import write_report
+
+    study, space, paths, _url = _open_study(args)
+    out = args.out or paths.root / "report.html"
+    try:
+        write_report(study, space, out)
+    except OSError as error:
+        raise UserError(f"cannot write '{out}' ({error.strerror}): pick another --out") from None
+    console.print(f"report: {out}", highlight=False)
+    return 0
+
+
 def cmd_dashboard(args) -> int:
     import optuna_dashboard
     from optuna.artifacts import FileSystemArtifactStore
@@ -209,7 +242,8 @@ def cmd_dashboard(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "spaces": cmd_spaces, "show": cmd_show, "dashboard": cmd_dashboard}
+COMMANDS = {"run": cmd_run, "spaces": cmd_spaces, "show": cmd_show, "report": cmd_report,
+            "dashboard": cmd_dashboard}
 
 
 def main(argv: list[str] | None = None) -> int:

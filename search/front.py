@@ -1,5 +1,6 @@
 """The Pareto front of a study as table rows (terminal, JSON)."""
 
+import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
@@ -62,3 +63,16 @@ def trial_counts(study: optuna.Study) -> dict[str, int]:
               "failed": TrialState.FAIL, "running": TrialState.RUNNING}
     return {name: len(study.get_trials(deepcopy=False, states=(state,)))
             for name, state in states.items()}
+
+
+def hypervolume_2d(accuracy: np.ndarray, cost: np.ndarray, ref_accuracy: float,
+                   ref_cost: float) -> float:
+    """Area dominated by (accuracy up, cost down) points, bounded by the reference point."""
+    keep = (accuracy > ref_accuracy) & (cost < ref_cost)
+    points = sorted(zip(cost[keep], accuracy[keep], strict=True))
+    area, best = 0.0, ref_accuracy
+    for i, (c, a) in enumerate(points):
+        best = max(best, a)
+        next_cost = points[i + 1][0] if i + 1 < len(points) else ref_cost
+        area += (next_cost - c) * (best - ref_accuracy)
+    return area

@@ -1,0 +1,45 @@
+"""The HTML report: self-contained, with the fronts, hypervolume, designs and references."""
+
+import re
+
+import pytest
+from conftest import run_nas
+
+from nas.search.front import hypervolume_2d, pareto_front
+from nas.search.report import hypervolume_history, render
+
+pytestmark = pytest.mark.slow
+
+
+def test_hypervolume_2d_by_hand():
+    import numpy as np
+
+    # Points (acc, cost): (0.9, 10) and (0.8, 5); reference (0.5, 20).
+    area = hypervolume_2d(np.array([0.9, 0.8]), np.array([10.0, 5.0]), 0.5, 20.0)
+    assert area == pytest.approx((10 - 5) * 0.3 + (20 - 10) * 0.4)
+    assert hypervolume_2d(np.array([0.4]), np.array([30.0]), 0.5, 20.0) == 0.0
+
+
+def test_report_holds_the_figures_the_front_and_the_references(small_study):
+    study, settings = small_study
+    page = render(study, settings.space)
+    for title in ("Accuracy against LUT-equivalents", "Accuracy against latency",
+                  "Hypervolume over trials", "Pareto front designs", "Estimator against synthesis"):
+        assert f"<h2>{title}</h2>" in page
+    teacher = study.user_attrs["teacher_test_accuracy"]
+    assert f"teacher {teacher:.4f}" in page and "xc7a35t budget" in page
+    for trial in pareto_front(study):
+        assert f"<tr><td>{trial.number}</td>" in page
+    assert not re.search(r"<script[^>]+src=[\"']http", page)  # self-contained
+    assert page.count("Plotly.newPlot") == 3
+    numbers, volumes = hypervolume_history(study, settings.space)
+    assert all(a <= b for a, b in zip(volumes, volumes[1:], strict=False))
+
+
+def test_nas_report_writes_the_file(small_study, tmp_path):
+    _study, settings = small_study
+    out = tmp_path / "r.html"
+    result = run_nas("report", "--space", "mlp_psd", "--workdir", str(settings.workdir),
+                     "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().startswith("<!DOCTYPE html>")
