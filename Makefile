@@ -21,6 +21,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 test: venv lint
+	scripts/ensure_postgres.sh
 	$(PY) -m pytest -q -rs
 
 bench: venv

@@ -50,6 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-synth", action="store_true", help="skip synthesis of the front")
     run.add_argument("--part", help="target FPGA part (default: the space's, xc7a35t)")
     run.add_argument("--clock-mhz", type=float, help="target clock (default: the space's)")
+    run.add_argument("--workers", type=int, default=1,
+                     help="local worker processes sharing the study (default 1)")
+
+    worker = commands.add_parser("worker", help="join an existing study from any machine")
+    _add_location(worker)
+    worker.add_argument("--trials", type=int, default=1,
+                        help="complete trials this worker adds (default 1)")
+    worker.add_argument("--index", type=int, default=0,
+                        help="worker number: reseeds its sampler (default 0)")
 
     spaces = commands.add_parser("spaces", help="list the search spaces and parts")
     spaces.add_argument("--show", metavar="NAME",
@@ -140,6 +149,8 @@ def cmd_run(args) -> int:
                            storage=args.storage, timeout=args.timeout, quick=args.quick,
                            sampler=args.sampler)
     settings.validate()
+    if not 1 <= args.workers <= 64:
+        raise UserError(f"--workers {args.workers} is out of range: use 1..64")
     import optuna
 
     from nas.search.front import trial_counts
@@ -158,14 +169,22 @@ def cmd_run(args) -> int:
 
     try:
         with progress:
-            study = run_search(settings, study,
-                               on_stage=lambda s: progress.update(task, description=s),
-                               on_trial=on_trial)
+            if args.workers == 1:
+                study = run_search(settings, study,
+                                   on_stage=lambda s: progress.update(task, description=s),
+                                   on_trial=on_trial)
+            else:
+                run_workers(args, settings, study, on_stage=lambda s: progress.update(
+                    task, description=s), on_trial=on_trial)
             on_trial(study)
     except KeyboardInterrupt:
         err_console.print("interrupted: completed trials are kept; run the same command again "
                           "to continue the study")
         return 130
+    failed = trial_counts(study)["failed"]
+    if failed:
+        console.print(f"{failed} trials failed: their reasons are in the user attribute "
+                      f"fail_reason ('nas show --json' counts them)")
     print_front(study, space)
     report = publish_report(study, space, settings.paths)
     console.print(f"report: {report}", highlight=False)
@@ -176,6 +195,75 @@ def cmd_run(args) -> int:
                       "later issue); the numbers above are estimates")
     location = f"--workdir {args.workdir}" + (f" --storage '{args.storage}'" if args.storage else "")
     console.print(f"dashboard: nas dashboard --space {space.name} {location}", highlight=False)
+    return 0
+
+
+def run_workers(args, settings, study, on_stage, on_trial) -> None:
+    """Prepare data and teacher once, then ``--workers`` processes of ``nas worker`` that share
+    the study, each adding its share of the missing complete trials; logs in the study folder."""
+    import subprocess
+    import time
+
+    from optuna.trial import TrialState
+
+    from nas.search.study import count_trials, fail_dead_trials, prepare
+
+    fail_dead_trials(study)
+    prepare(settings, study, on_stage)
+    missing = max(settings.trials - count_trials(study, TrialState.COMPLETE), 0)
+    shares = [missing // args.workers + (i < missing % args.workers) for i in range(args.workers)]
+    on_stage(f"searching ({args.workers} workers)")
+    processes = []
+    for index, share in enumerate(shares):
+        if share == 0:
+            continue
+        command = [sys.executable, "-m", "nas", "worker", "--space", args.space,
+                   "--workdir", str(args.workdir), "--storage", settings.storage_url,
+                   "--trials", str(share), "--index", str(index + 1)]
+        log = (settings.paths.root / f"worker_{index + 1}.log").open("w")
+        processes.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))
+    try:
+        while any(process.poll() is None for process, _ in processes):
+            on_trial(study)
+            time.sleep(1.0)
+    finally:
+        for process, log in processes:
+            if process.poll() is None:
+                process.terminate()
+            process.wait()
+            log.close()
+    bad = [i + 1 for i, (process, _) in enumerate(processes) if process.returncode != 0]
+    if bad:
+        raise UserError(f"workers {bad} stopped with errors: see worker_N.log in "
+                        f"{settings.paths.root}")
+
+
+def cmd_worker(args) -> int:
+    import optuna
+
+    from nas.search.settings import RunSettings
+    from nas.search.study import load_existing_study, run_search
+    from nas.search.workdir import StudyPaths
+    from nas.spaces import get_space
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if args.trials < 1:
+        raise UserError(f"--trials {args.trials} is out of range: use 1 or more")
+    space = get_space(args.space)
+    storage_url = args.storage or StudyPaths(args.workdir, space.name).default_storage
+    study = load_existing_study(space.name, storage_url)
+    recorded = study.user_attrs.get("settings", {})
+    if recorded.get("quick"):
+        space = space.quick()
+    space = space.with_target(recorded.get("part"), recorded.get("clock_mhz"))
+    settings = RunSettings(space=space, trials=1, seed=recorded.get("seed", 0),
+                           workdir=args.workdir, storage=storage_url,
+                           quick=bool(recorded.get("quick")))
+    before = sum(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
+    run_search(settings, study, quota=args.trials, worker_index=args.index)
+    after = sum(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
+    console.print(f"worker {args.index}: study {space.name} has {after} complete trials "
+                  f"({after - before} added while this worker ran)")
     return 0
 
 
@@ -242,8 +330,8 @@ def cmd_dashboard(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "spaces": cmd_spaces, "show": cmd_show, "report": cmd_report,
-            "dashboard": cmd_dashboard}
+COMMANDS = {"run": cmd_run, "worker": cmd_worker, "spaces": cmd_spaces, "show": cmd_show,
+            "report": cmd_report, "dashboard": cmd_dashboard}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -69,6 +69,7 @@ class TrialRunner:
     estimator: ResourceEstimator
     artifact_store: optuna.artifacts.FileSystemArtifactStore
     seed: int
+    worker: str = ""
 
     def _record_estimate(self, trial: optuna.Trial, estimate: ResourceEstimate,
                          prefix: str) -> None:
@@ -93,6 +94,7 @@ class TrialRunner:
 
     def _run(self, trial: optuna.Trial) -> tuple[float, float, float]:
         space = self.space
+        trial.set_user_attr("worker", self.worker)
         config = sample_student(trial, space.student)
         trial.set_user_attr("config", config.to_dict())
         trial.set_user_attr("n_params", config.n_params(space.n_inputs, space.n_classes))

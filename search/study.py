@@ -1,15 +1,19 @@
 """The study: storage, sampler, the trial loop with its progress bar, and the Pareto front."""
 
+import hashlib
+import os
 import shutil
+import socket
 import warnings
 from collections.abc import Callable
 
+import numpy as np
 import optuna
 from optuna.trial import TrialState
 
 from nas.errors import UserError
 from nas.estimators import ArchitectureEstimator
-from nas.search.data import load_data
+from nas.search.data import DataSplits, load_data
 from nas.search.objective import DIRECTIONS, OBJECTIVES, TrialRunner
 from nas.search.settings import RunSettings
 from nas.search.student import accuracy
@@ -20,6 +24,58 @@ SAMPLERS = ("tpe", "nsgaii", "random")
 #: Attempts allowed per requested trial: rejected designs cost microseconds, but a space where
 #: nearly nothing fits must still end.
 ATTEMPTS_PER_TRIAL = 20
+#: A run stops after this many failed trials in a row: something is wrong beyond one design.
+MAX_FAILURES_IN_A_ROW = 5
+HEARTBEAT_S, GRACE_S = 10, 60
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_dead_trials(study: optuna.Study) -> list[int]:
+    """Mark FAIL the running trials whose worker process on this host is gone (killed, crashed);
+    returns their numbers. Trials of other hosts are left to the heartbeat."""
+    host = socket.gethostname()
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = trial.user_attrs.get("worker", "")
+        owner_host, _, pid = owner.rpartition(":")
+        if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+            study._storage.set_trial_user_attr(trial._trial_id, "fail_reason",
+                                               f"worker {owner} died during the trial")
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            failed.append(trial.number)
+    return failed
+
+
+class _QuotaCallback:
+    """Stops this process's optimize() once it has added ``quota`` complete trials, or after
+    ``MAX_FAILURES_IN_A_ROW`` failures in a row."""
+
+    def __init__(self, quota: int, on_trial: Callable[[optuna.Study], None]):
+        self.quota, self.on_trial = quota, on_trial
+        self.completed = self.failures_in_a_row = 0
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.state == TrialState.COMPLETE:
+            self.completed += 1
+            self.failures_in_a_row = 0
+        elif trial.state == TrialState.FAIL:
+            self.failures_in_a_row += 1
+        self.on_trial(study)
+        if self.completed >= self.quota or self.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
+            study.stop()
 
 
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
@@ -39,8 +95,16 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def open_storage(url: str) -> optuna.storages.BaseStorage:
+    """An RDB storage with heartbeats: a trial whose worker stops beating for ``GRACE_S`` is
+    failed by the next trial that starts anywhere (the cross-machine case; a worker that died
+    on this host is found at once by ``fail_dead_trials``)."""
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     try:
-        return optuna.storages.get_storage(url)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                              heartbeat_interval=HEARTBEAT_S,
+                                              grace_period=GRACE_S)
     except Exception as error:  # SQLAlchemy raises many kinds for a bad URL
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"cannot open storage '{url}' ({first_line}): "
@@ -88,36 +152,69 @@ def count_trials(study: optuna.Study, state: TrialState) -> int:
     return len(study.get_trials(deepcopy=False, states=(state,)))
 
 
-def run_search(settings: RunSettings, study: optuna.Study | None = None,
-               on_stage: Callable[[str], None] = lambda s: None,
-               on_trial: Callable[[optuna.Study], None] = lambda s: None) -> optuna.Study:
-    """Data -> teacher -> trials until ``settings.trials`` are complete (or the timeout).
+def _digest(arrays) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
 
-    ``study`` is the one ``create_or_continue`` opened (opened here when None); ``on_stage``
-    hears what is being prepared, ``on_trial`` is called after every trial. Re-running with
-    the same settings continues the study where it stopped.
-    """
-    settings.validate()
-    space = settings.space
-    study = study or create_or_continue(settings)
-    paths = settings.paths
+
+def check_fingerprint(study: optuna.Study, data: DataSplits, teacher) -> None:
+    """Every worker must train on the same data against the same teacher: the first records
+    their digests in the study, the others compare (a mismatch means other package versions
+    or another data file on that machine)."""
+    fingerprint = {"data": _digest(data.arrays().values()), "teacher": _digest(teacher.get_weights())}
+    recorded = study.user_attrs.get("fingerprint")
+    if recorded is None:
+        study.set_user_attr("fingerprint", fingerprint)
+    elif recorded != fingerprint:
+        changed = [key for key in fingerprint if fingerprint[key] != recorded[key]]
+        raise UserError(f"this machine's {' and '.join(changed)} differ from the study's: use the "
+                        f"same data file and requirements.lock as the machine that created it")
+
+
+def prepare(settings: RunSettings, study: optuna.Study,
+            on_stage: Callable[[str], None] = lambda s: None) -> TrialRunner:
+    """Data and teacher (cached in the study folder, deterministic from the seed, so every
+    worker gets the same) and the objective that uses them."""
+    space, paths = settings.space, settings.paths
+    paths.create()  # a worker on another machine starts with an empty workdir
     on_stage("simulating data")
     data = load_data(space, settings.seed, paths)
     on_stage("training the teacher")
     teacher = load_teacher(space, data, settings.seed, paths)
+    check_fingerprint(study, data, teacher)
     study.set_user_attr("teacher_test_accuracy", accuracy(teacher, data.x_test, data.y_test))
     study.set_user_attr("teacher_params", int(teacher.count_params()))
-    runner = TrialRunner(space, data, teacher_logits(teacher, data.x_train),
-                         ArchitectureEstimator(clock_mhz=space.clock_mhz),
-                         optuna.artifacts.FileSystemArtifactStore(str(paths.artifacts)),
-                         settings.seed)
-    remaining = settings.trials - count_trials(study, TrialState.COMPLETE)
-    if remaining <= 0:
+    return TrialRunner(space, data, teacher_logits(teacher, data.x_train),
+                       ArchitectureEstimator(clock_mhz=space.clock_mhz),
+                       optuna.artifacts.FileSystemArtifactStore(str(paths.artifacts)),
+                       settings.seed, worker_id())
+
+
+def run_search(settings: RunSettings, study: optuna.Study | None = None,
+               on_stage: Callable[[str], None] = lambda s: None,
+               on_trial: Callable[[optuna.Study], None] = lambda s: None,
+               quota: int | None = None, worker_index: int = 0) -> optuna.Study:
+    """Data -> teacher -> trials until ``settings.trials`` are complete (or the timeout).
+
+    ``study`` is the one ``create_or_continue`` opened (opened here when None); ``on_stage``
+    hears what is being prepared, ``on_trial`` is called after every trial. This process adds
+    ``quota`` complete trials (default: what the study lacks of ``settings.trials``), so that
+    re-running the same command continues the study where it stopped, and W workers with
+    quota K add exactly W*K. ``worker_index`` reseeds the sampler of each parallel worker.
+    """
+    settings.validate()
+    study = study or create_or_continue(settings)
+    fail_dead_trials(study)
+    runner = prepare(settings, study, on_stage)
+    if quota is None:
+        quota = settings.trials - count_trials(study, TrialState.COMPLETE)
+    if quota <= 0:
         return study
+    study.sampler = make_sampler(settings.sampler, settings.seed * 1000 + worker_index)
     on_stage("searching")
-    study.optimize(
-        runner, n_trials=remaining * ATTEMPTS_PER_TRIAL, timeout=settings.timeout,
-        catch=(Exception,), gc_after_trial=True,
-        callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=(TrialState.COMPLETE,)),
-                   lambda study, _trial: on_trial(study)])
+    study.optimize(runner, n_trials=quota * ATTEMPTS_PER_TRIAL, timeout=settings.timeout,
+                   catch=(Exception,), gc_after_trial=True,
+                   callbacks=[_QuotaCallback(quota, on_trial)])
     return study
