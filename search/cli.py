@@ -72,6 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_location(report)
     report.add_argument("--out", type=Path, help="HTML file (default <workdir>/<space>/report.html)")
 
+    export = commands.add_parser("export", help="write a trial as a bit-exact hls4ml project")
+    _add_location(export)
+    export.add_argument("--trial", type=int, required=True, help="trial number (see 'nas show')")
+    export.add_argument("--out", type=Path, required=True, help="project directory to write")
+    export.add_argument("--backend", default="Vivado", choices=("Vivado", "Vitis"))
+    export.add_argument("--part", help="target part (default: the study's)")
+    export.add_argument("--clock-mhz", type=float, help="target clock (default: the study's)")
+    export.add_argument("--strategy", default="Latency",
+                        choices=("Latency", "distributed_arithmetic"))
+    export.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    export.add_argument("--build", action="store_true",
+                        help="run C and logic synthesis when vendor tools are on PATH")
+
     dashboard = commands.add_parser("dashboard", help="open the study in optuna-dashboard")
     _add_location(dashboard)
     dashboard.add_argument("--port", type=int, default=8080)
@@ -241,47 +254,26 @@ def run_workers(args, settings, study, on_stage, on_trial) -> None:
 def cmd_worker(args) -> int:
     import optuna
 
-    from nas.search.settings import RunSettings
-    from nas.search.study import load_existing_study, run_search
-    from nas.search.workdir import StudyPaths
-    from nas.spaces import get_space
+    from nas.search.storage import open_existing
+    from nas.search.study import run_search
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if args.trials < 1:
         raise UserError(f"--trials {args.trials} is out of range: use 1 or more")
-    space = get_space(args.space)
-    storage_url = args.storage or StudyPaths(args.workdir, space.name).default_storage
-    study = load_existing_study(space.name, storage_url)
-    recorded = study.user_attrs.get("settings", {})
-    if recorded.get("quick"):
-        space = space.quick()
-    space = space.with_target(recorded.get("part"), recorded.get("clock_mhz"))
-    settings = RunSettings(space=space, trials=1, seed=recorded.get("seed", 0),
-                           workdir=args.workdir, storage=storage_url,
-                           quick=bool(recorded.get("quick")))
+    study, settings = open_existing(args.space, args.workdir, args.storage)
     before = sum(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
     run_search(settings, study, quota=args.trials, worker_index=args.index)
     after = sum(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
-    console.print(f"worker {args.index}: study {space.name} has {after} complete trials "
+    console.print(f"worker {args.index}: study {settings.space.name} has {after} complete trials "
                   f"({after - before} added while this worker ran)")
     return 0
 
 
 def _open_study(args):
-    from nas.search.study import load_existing_study
-    from nas.search.workdir import StudyPaths
-    from nas.spaces import get_space
+    from nas.search.storage import open_existing
 
-    space = get_space(args.space)
-    paths = StudyPaths(args.workdir, space.name)
-    storage_url = args.storage or paths.default_storage
-    if args.storage is None and not (paths.root / "study.db").exists():
-        raise UserError(f"no study for space '{space.name}' in {args.workdir}: run "
-                        f"'nas run --space {space.name}' first (or pass its --workdir/--storage)")
-    study = load_existing_study(space.name, storage_url)
-    settings = study.user_attrs.get("settings", {})
-    space = space.with_target(settings.get("part"), settings.get("clock_mhz"))
-    return study, space, paths, storage_url
+    study, settings = open_existing(args.space, args.workdir, args.storage)
+    return study, settings.space, settings.paths, settings.storage_url
 
 
 def cmd_show(args) -> int:
@@ -317,6 +309,24 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from nas.hls.api import VENDOR_TOOLS, export
+
+    result = export(args.space, args.trial, args.out, args.workdir, args.storage, args.backend,
+                    args.part, args.clock_mhz, args.strategy, args.force, args.build)
+    console.print(f"wrote {result.out}: {result.backend} {result.strategy}, {result.part} at "
+                  f"{result.clock_mhz:g} MHz; C simulation equals QKeras on "
+                  f"{100 * result.exact_fraction:.2f}% of {result.n_samples} test samples "
+                  f"(argmax {100 * result.argmax_fraction:.2f}%)", highlight=False)
+    if args.build:
+        from nas.hls.api import vendor_tools
+
+        if not vendor_tools():
+            console.print(f"vendor flow skipped: none of {', '.join(VENDOR_TOOLS)} is on PATH "
+                          f"(the project is written; build it where the tools are)")
+    return 0
+
+
 def cmd_dashboard(args) -> int:
     import optuna_dashboard
     from optuna.artifacts import FileSystemArtifactStore
@@ -331,7 +341,7 @@ def cmd_dashboard(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "worker": cmd_worker, "spaces": cmd_spaces, "show": cmd_show,
-            "report": cmd_report, "dashboard": cmd_dashboard}
+            "report": cmd_report, "export": cmd_export, "dashboard": cmd_dashboard}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from nas.estimators import ArchitectureEstimator
 from nas.search.data import DataSplits, load_data
 from nas.search.objective import DIRECTIONS, OBJECTIVES, TrialRunner
 from nas.search.settings import RunSettings
+from nas.search.storage import open_storage
 from nas.search.student import accuracy
 from nas.search.teacher import load_teacher, teacher_logits
 
@@ -26,7 +27,6 @@ SAMPLERS = ("tpe", "nsgaii", "random")
 ATTEMPTS_PER_TRIAL = 20
 #: A run stops after this many failed trials in a row: something is wrong beyond one design.
 MAX_FAILURES_IN_A_ROW = 5
-HEARTBEAT_S, GRACE_S = 10, 60
 
 
 def worker_id() -> str:
@@ -92,33 +92,6 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
         if name == "random":
             return optuna.samplers.RandomSampler(seed=seed)
     raise UserError(f"unknown sampler '{name}': use one of {', '.join(SAMPLERS)} (--sampler)")
-
-
-def open_storage(url: str) -> optuna.storages.BaseStorage:
-    """An RDB storage with heartbeats: a trial whose worker stops beating for ``GRACE_S`` is
-    failed by the next trial that starts anywhere (the cross-machine case; a worker that died
-    on this host is found at once by ``fail_dead_trials``)."""
-    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
-                                              heartbeat_interval=HEARTBEAT_S,
-                                              grace_period=GRACE_S)
-    except Exception as error:  # SQLAlchemy raises many kinds for a bad URL
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"cannot open storage '{url}' ({first_line}): "
-                        f"give a reachable Optuna storage URL with --storage") from None
-
-
-def load_existing_study(space_name: str, storage_url: str) -> optuna.Study:
-    storage = open_storage(storage_url)
-    try:
-        return optuna.load_study(study_name=space_name, storage=storage)
-    except KeyError:
-        raise UserError(f"no study for space '{space_name}' in {storage_url}: "
-                        f"run 'nas run --space {space_name}' first (or pass its --workdir/--storage)"
-                        ) from None
 
 
 def create_or_continue(settings: RunSettings) -> optuna.Study:

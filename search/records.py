@@ -1,0 +1,23 @@
+"""Results obtained after a trial finished (HLS export, synthesis), kept in the study.
+
+Optuna does not let a finished trial's attributes change, so each result is a study user
+attribute ``<kind>:trial_<number>`` holding a JSON record; artifacts of finished trials
+(projects, RTL, logs) are study artifacts whose ids the record lists.
+"""
+
+import optuna
+
+
+def _key(kind: str, trial_number: int) -> str:
+    return f"{kind}:trial_{trial_number}"
+
+
+def record_result(study: optuna.Study, kind: str, trial_number: int, record: dict) -> None:
+    study.set_user_attr(_key(kind, trial_number), record)
+
+
+def results(study: optuna.Study, kind: str) -> dict[int, dict]:
+    """Trial number -> record of one kind (``hls``, ``synth``)."""
+    prefix = f"{kind}:trial_"
+    return {int(key[len(prefix):]): value for key, value in study.user_attrs.items()
+            if key.startswith(prefix)}
