@@ -129,7 +129,7 @@ def print_front(study, space, as_json: bool = False) -> None:
     table = Table(title=f"Pareto front of {space.name} ({space.part_name}, {space.clock_mhz:g} MHz;"
                         f" estimates, not synthesized)")
     columns = ("trial", "val acc", "test acc", "LUT", "FF", "DSP", "LUT-eq", "latency",
-               "params", "nonzero", "shape", "bits (total.int)")
+               "params", "nonzero", "shape", "bits (total.int)", "HLS exact")
     for column in columns:
         table.add_column(column, justify="left" if column in ("shape", "bits (total.int)")
                          else "right")
@@ -138,7 +138,8 @@ def print_front(study, space, as_json: bool = False) -> None:
                       f"{row['test_accuracy']:.4f}", f"{row['est_lut']:,.0f}",
                       f"{row['est_ff']:,.0f}", f"{row['est_dsp']:.0f}",
                       f"{row['lut_equivalent']:,.0f}", f"{row['latency_cycles']:.0f}",
-                      str(row["n_params"]), str(row["nonzero_params"]), row["shape"], row["bits"])
+                      str(row["n_params"]), str(row["nonzero_params"]), row["shape"], row["bits"],
+                      "-" if row["hls_exact"] is None else f"{100 * row['hls_exact']:.1f}%")
     console.print(table)
     teacher = study.user_attrs.get("teacher_test_accuracy")
     if teacher is not None:

@@ -5,6 +5,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.search.objective import OBJECTIVES
+from nas.search.records import results
 from nas.search.student import StudentConfig
 
 
@@ -41,6 +42,8 @@ def bits_text(config: StudentConfig) -> str:
 
 
 def front_rows(study: optuna.Study, n_inputs: int, n_classes: int) -> list[dict]:
+    """One row per front design, with its HLS export check when it was exported."""
+    exported = results(study, "hls")
     rows = []
     for trial in pareto_front(study):
         config = StudentConfig.from_dict(trial.user_attrs["config"])
@@ -53,6 +56,7 @@ def front_rows(study: optuna.Study, n_inputs: int, n_classes: int) -> list[dict]
             "n_params": attrs["n_params"], "nonzero_params": attrs["nonzero_params"],
             "sparsity": attrs["achieved_sparsity"],
             "shape": shape_text(config, n_inputs, n_classes), "bits": bits_text(config),
+            "hls_exact": exported.get(trial.number, {}).get("exact_fraction"),
         })
     return rows
 
