@@ -1,15 +1,10 @@
 """Scale-out on a real PostgreSQL server: workers on "other machines" (own workdirs) join."""
 
-import glob
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import optuna
+import pg_server
 import pytest
 from conftest import run_nas
 from optuna.trial import TrialState
@@ -17,43 +12,12 @@ from optuna.trial import TrialState
 pytestmark = pytest.mark.slow
 
 
-def _pg_bin(name: str) -> str | None:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found[-1] if found else shutil.which(name)
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    """initdb refuses root: run the server's commands as the postgres user when we are root."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
 @pytest.fixture(scope="module")
 def postgres_url():
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not (initdb and pg_ctl):
+    if not pg_server.available():
         pytest.skip("PostgreSQL server binaries not found: .ci/run installs Debian's postgresql")
-    # Not under pytest's tmp folders: those are closed to the postgres user.
-    folder = Path(tempfile.mkdtemp(prefix="nas-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-    data = folder / "data"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    subprocess.run(_as_postgres([initdb, "-D", str(data), "-A", "trust", "-U", "postgres"]),
-                   check=True, capture_output=True)
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
-    subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-o", options, "-l",
-                                 str(folder / "log"), "-w", "start"]), check=True,
-                   capture_output=True)
-    try:
-        subprocess.run(_as_postgres([_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port),
-                                     "-U", "postgres", "nas"]), check=True, capture_output=True)
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/nas"
-    finally:
-        subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "stop"]),
-                       capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+    with pg_server.postgres_server() as url:
+        yield url
 
 
 def test_three_workers_on_postgres_add_exactly_their_trials(postgres_url, tmp_path):
