@@ -72,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_location(report)
     report.add_argument("--out", type=Path, help="HTML file (default <workdir>/<space>/report.html)")
 
+    synth = commands.add_parser("synth", help="synthesize designs with the open flow")
+    _add_location(synth)
+    which = synth.add_mutually_exclusive_group()
+    which.add_argument("--front", action="store_true", help="the Pareto front (the default)")
+    which.add_argument("--trials", help="trial numbers, comma-separated (e.g. 3,7,12)")
+    synth.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
+    synth.add_argument("--timeout", type=float, default=600.0,
+                       help="seconds per design before it is killed (default 600)")
+
     export = commands.add_parser("export", help="write a trial as a bit-exact hls4ml project")
     _add_location(export)
     export.add_argument("--trial", type=int, required=True, help="trial number (see 'nas show')")
@@ -121,9 +130,12 @@ def print_front(study, space, as_json: bool = False) -> None:
 
     rows = front_rows(study, space.n_inputs, space.n_classes)
     if as_json:
+        from nas.search.records import results
+
         print(json.dumps({"space": space.name, "teacher_test_accuracy":
                           study.user_attrs.get("teacher_test_accuracy"),
-                          "trials": trial_counts(study), "front": rows}, indent=2))
+                          "trials": trial_counts(study), "front": rows,
+                          "synthesis": results(study, "synth")}, indent=2))
         return
     counts = trial_counts(study)
     table = Table(title=f"Pareto front of {space.name} ({space.part_name}, {space.clock_mhz:g} MHz;"
@@ -205,8 +217,9 @@ def cmd_run(args) -> int:
     if args.no_synth:
         console.print("synthesis of the front: skipped (--no-synth)")
     else:
-        console.print("synthesis of the front: not available yet (open-flow synthesis is a "
-                      "later issue); the numbers above are estimates")
+        synthesize_and_show(study, space, args.space, args.workdir, settings.storage_url,
+                            front=True, jobs=2, timeout=600.0)
+        report = publish_report(study, space, settings.paths)
     location = f"--workdir {args.workdir}" + (f" --storage '{args.storage}'" if args.storage else "")
     console.print(f"dashboard: nas dashboard --space {space.name} {location}", highlight=False)
     return 0
@@ -278,8 +291,13 @@ def _open_study(args):
 
 
 def cmd_show(args) -> int:
+    from nas.search.records import results
+
     study, space, _paths, _url = _open_study(args)
     print_front(study, space, as_json=args.json)
+    synthesized = sorted(results(study, "synth"))
+    if synthesized and not args.json:
+        print_synthesis(study, space, synthesized)
     return 0
 
 
@@ -307,6 +325,73 @@ def cmd_report(args) -> int:
     except OSError as error:
         raise UserError(f"cannot write '{out}' ({error.strerror}): pick another --out") from None
     console.print(f"report: {out}", highlight=False)
+    return 0
+
+
+def synthesize_and_show(study, space, space_arg, workdir, storage_url, front: bool,
+                        trials: list[int] | None = None, jobs: int = 2,
+                        timeout: float = 600.0) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from nas.hls.synth import select_front, synthesize_trials
+
+    numbers = select_front(study) if front else trials
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        console=console)
+    with progress:
+        task = progress.add_task("open-flow synthesis", total=len(numbers))
+        synthesize_trials(study, space_arg, workdir, storage_url, numbers, jobs, timeout,
+                          on_done=lambda number, record: progress.advance(task))
+    print_synthesis(study, space, numbers)
+
+
+def print_synthesis(study, space, numbers: list[int]) -> None:
+    from nas.search.records import results
+
+    records = results(study, "synth")
+    table = Table(title=f"Open-flow synthesis ({space.part_name}, {space.clock_mhz:g} MHz; yosys "
+                        f"logic synthesis, no place and route): estimate / synthesized (error)")
+    for column in ("trial", "status", "LUT", "FF", "CARRY4", "DSP", "latency", "bit-exact"):
+        table.add_column(column, justify="right")
+
+    def pair(estimate, value):
+        if estimate is None or value in (None, 0):
+            return f"{estimate or 0:,.0f} / {value or 0:,.0f}"
+        return f"{estimate:,.0f} / {value:,.0f} ({100 * (estimate - value) / value:+.0f}%)"
+
+    for number in numbers:
+        record = records.get(number)
+        if record is None:
+            continue
+        estimate = record.get("estimate", {})
+        if record.get("lut") is None:
+            table.add_row(str(number), record["status"], record.get("reason", "")[:80], "", "", "",
+                          "", "")
+            continue
+        table.add_row(str(number), record["status"], pair(estimate.get("lut"), record["lut"]),
+                      pair(estimate.get("ff"), record["ff"]), str(record["carry4"]),
+                      str(record["dsp"]), pair(estimate.get("latency_cycles"),
+                                               record["latency_cycles"]),
+                      f"{100 * record['rtl_exact_fraction']:.1f}% of {record['n_samples']}")
+    console.print(table)
+
+
+def cmd_synth(args) -> int:
+    study, space, _paths, storage_url = _open_study(args)
+    trials = None
+    if args.trials:
+        try:
+            trials = [int(t) for t in args.trials.split(",")]
+        except ValueError:
+            raise UserError(f"--trials {args.trials}: give trial numbers like 3,7,12") from None
+        from nas.hls.api import finished_trial
+
+        for number in trials:
+            finished_trial(study, number)
+    if not 1 <= args.jobs <= 64 or args.timeout <= 0:
+        raise UserError("--jobs must be 1..64 and --timeout positive")
+    synthesize_and_show(study, space, args.space, args.workdir, storage_url,
+                        front=trials is None, trials=trials, jobs=args.jobs, timeout=args.timeout)
     return 0
 
 
@@ -342,7 +427,8 @@ def cmd_dashboard(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "worker": cmd_worker, "spaces": cmd_spaces, "show": cmd_show,
-            "report": cmd_report, "export": cmd_export, "dashboard": cmd_dashboard}
+            "report": cmd_report, "synth": cmd_synth, "export": cmd_export,
+            "dashboard": cmd_dashboard}
 
 
 def main(argv: list[str] | None = None) -> int:

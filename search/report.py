@@ -14,6 +14,7 @@ import plotly.io as pio
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.search.front import front_rows, hypervolume_2d, is_feasible, pareto_front
+from nas.search.records import results
 from nas.spaces.space import Space
 
 GREY, FRONT, TEACHER, BUDGET = "#b0b0b0", "#d62728", "#2ca02c", "#7f7f7f"
@@ -34,11 +35,13 @@ def _front_figure(study: optuna.Study, space: Space, x_key: str, x_title: str,
             mode="markers", name=name, marker={"color": color, "size": size},
             text=[f"trial {t.number}" for t in group],
             hovertemplate="%{text}<br>" + x_title + " %{x:,.0f}<br>val acc %{y:.4f}"))
-    synthesized = [t for t in front if f"synth_{x_key[4:]}" in t.user_attrs]
+    synth = results(study, "synth")
+    synthesized = [t for t in trials if synth.get(t.number, {}).get("status") == "ok"]
     if synthesized:
+        key = "lut" if x_key == "est_lut_equivalent" else "latency_cycles"
         figure.add_trace(go.Scatter(
-            x=[t.user_attrs[f"synth_{x_key[4:]}"] for t in synthesized],
-            y=[t.values[0] for t in synthesized], mode="markers", name="synthesized",
+            x=[synth[t.number][key] for t in synthesized],
+            y=[t.values[0] for t in synthesized], mode="markers", name="synthesized (open flow)",
             marker={"color": "black", "symbol": "x", "size": 10}))
     teacher = study.user_attrs.get("teacher_test_accuracy")
     if teacher is not None:
@@ -87,15 +90,23 @@ def _table(rows: list[dict]) -> str:
 
 
 def _estimator_section(study: optuna.Study) -> str:
-    synthesized = [t for t in _complete(study) if "synth_lut" in t.user_attrs]
-    if not synthesized:
+    synth = {n: r for n, r in results(study, "synth").items() if r.get("status") == "ok"}
+    if not synth:
         return ("<p>No design of this study has been synthesized yet: every resource and "
                 "latency number above is the estimator's.</p>")
-    rows = [(t.number, t.user_attrs["est_lut"], t.user_attrs["synth_lut"]) for t in synthesized]
-    body = "".join(f"<tr><td>{n}</td><td>{e:,.0f}</td><td>{s:,.0f}</td>"
-                   f"<td>{100 * (e - s) / s:+.1f}%</td></tr>" for n, e, s in rows)
-    return ("<table><tr><th>trial</th><th>estimated LUT</th><th>synthesized LUT</th>"
-            f"<th>error</th></tr>{body}</table>")
+    cells = []
+    for number, record in sorted(synth.items()):
+        row = [str(number)]
+        for key in ("lut", "ff", "latency_cycles"):
+            estimate, value = record["estimate"][key], record[key]
+            error = f"{100 * (estimate - value) / value:+.0f}%" if value else "-"
+            row.append(f"{estimate:,.0f} / {value:,.0f} ({error})")
+        row.append(f"{100 * record['rtl_exact_fraction']:.1f}%")
+        cells.append("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>")
+    return ("<p>Open flow: yosys logic synthesis for the 7-series part, no place and route. "
+            "Estimate / synthesized (error of the estimate).</p><table><tr><th>trial</th>"
+            "<th>LUT</th><th>FF</th><th>latency (cycles)</th><th>RTL bit-exact</th></tr>"
+            + "".join(cells) + "</table>")
 
 
 def render(study: optuna.Study, space: Space) -> str:

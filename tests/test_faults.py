@@ -28,7 +28,8 @@ def _states(storage: str) -> dict[int, optuna.trial.FrozenTrial]:
 
 def test_kill_9_mid_trial_then_the_same_command_continues(tmp_path):
     workdir = tmp_path / "studies"
-    command = ["run", "--space", "mlp_psd", "--quick", "--trials", "6", "--workdir", str(workdir)]
+    command = ["run", "--space", "mlp_psd", "--quick", "--trials", "6", "--no-synth",
+               "--workdir", str(workdir)]
     storage = f"sqlite:///{workdir / 'mlp_psd' / 'study.db'}"
     process = subprocess.Popen([sys.executable, "-m", "nas", *command],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -21,7 +21,7 @@ def postgres_url():
 
 
 def test_three_workers_on_postgres_add_exactly_their_trials(postgres_url, tmp_path):
-    created = run_nas("run", "--space", "mlp_psd", "--quick", "--trials", "1",
+    created = run_nas("run", "--space", "mlp_psd", "--quick", "--trials", "1", "--no-synth",
                       "--storage", postgres_url, "--workdir", str(tmp_path / "host0"))
     assert created.returncode == 0, created.stderr
     per_worker = 2

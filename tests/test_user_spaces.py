@@ -58,6 +58,9 @@ def test_user_csv_space_runs_two_trials_end_to_end(tmp_path):
     shown = run_nas("show", "--space", str(space_file), "--workdir", str(workdir), "--json")
     report = json.loads(shown.stdout)
     assert report["space"] == "user_space" and report["trials"]["complete"] == 2
+    # nas run ends with open-flow synthesis of the front: every design bit-exact in RTL.
+    assert report["synthesis"] and all(r["status"] == "ok" and r["rtl_exact_fraction"] == 1.0
+                                       for r in report["synthesis"].values())
     assert (workdir / "user_space" / "study.db").exists()
 
 

@@ -1,0 +1,149 @@
+"""Synthesis of study designs with the open flow, in parallel processes with a timeout each.
+
+Each design runs in its own process (``python -m nas.hls.synth``) so that a hung or crashed
+tool is killed and recorded without stopping the others; results go into the study as
+``synth:trial_<n>`` records (flow, part, clock, tool versions, resources, latency, the
+estimate of the same design, bit-exactness, reason of failure) and the design folder
+(Verilog, VHDL, yosys log and stats, test vectors) as a study artifact.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+
+from nas.errors import UserError
+from nas.search.records import record_result, results
+
+#: Front designs synthesized by ``nas run`` and ``nas synth --front``: beyond this many, an
+#: evenly spaced selection along the LUT axis (each synthesis takes 10-60 s on 2 cores).
+MAX_FRONT_DESIGNS = 12
+DEFAULT_TIMEOUT_S = 600.0
+
+
+def select_front(study: optuna.Study, cap: int = MAX_FRONT_DESIGNS) -> list[int]:
+    from nas.search.front import pareto_front
+
+    front = sorted(pareto_front(study), key=lambda t: t.values[1])
+    if len(front) > cap:
+        step = (len(front) - 1) / (cap - 1)
+        front = [front[round(k * step)] for k in range(cap)]
+    return [t.number for t in front]
+
+
+def _archive(folder: Path, target: Path) -> Path:
+    with tarfile.open(target, "w:gz") as tar:
+        tar.add(folder, arcname=folder.name)
+    return target
+
+
+def synthesize_trials(study: optuna.Study, space_arg: str, workdir: Path, storage: str,
+                      numbers: list[int], jobs: int = 1, timeout: float = DEFAULT_TIMEOUT_S,
+                      on_done=lambda number, record: None) -> dict[int, dict]:
+    """Synthesize trials ``numbers`` (skipping those already synthesized), at most ``jobs`` at a
+    time; returns the new records. A failure or timeout is recorded with its reason."""
+    from nas.search.storage import open_existing
+
+    if jobs < 1 or timeout <= 0:
+        raise UserError("synthesis needs --jobs >= 1 and --timeout > 0")
+    _, settings = open_existing(space_arg, workdir, storage)
+    done = results(study, "synth")
+    pending = [n for n in numbers if done.get(n, {}).get("status") != "ok"]
+    root = settings.paths.root / "synth"
+    root.mkdir(parents=True, exist_ok=True)
+    store = optuna.artifacts.FileSystemArtifactStore(str(settings.paths.artifacts))
+    running: list[tuple[int, subprocess.Popen, float, Path]] = []
+    new: dict[int, dict] = {}
+
+    def finish(number: int, process: subprocess.Popen, started: float, result_file: Path,
+               timed_out: bool) -> None:
+        trial = study.trials[number]
+        record = {"status": "failed", "seconds": time.perf_counter() - started,
+                  "estimate": {"lut": trial.user_attrs.get("est_lut"),
+                               "ff": trial.user_attrs.get("est_ff"),
+                               "latency_cycles": trial.user_attrs.get("est_latency_cycles")}}
+        if timed_out:
+            record.update(status="timeout", reason=f"synthesis took longer than {timeout:g} s")
+        elif result_file.exists():
+            record.update(json.loads(result_file.read_text()))
+        else:
+            tail = process.stderr.read().strip().splitlines()[-1:] if process.stderr else []
+            record["reason"] = f"exit code {process.returncode}: {' '.join(tail)[:300]}"
+        design = root / f"trial_{number}"
+        if design.exists():
+            with tempfile.TemporaryDirectory() as tmp:
+                archive = _archive(design, Path(tmp) / f"trial_{number}_rtl.tar.gz")
+                record["artifact_id"] = optuna.artifacts.upload_artifact(
+                    artifact_store=store, file_path=str(archive), study_or_trial=study,
+                    mimetype="application/gzip")
+        record_result(study, "synth", number, record)
+        new[number] = record
+        on_done(number, record)
+
+    queue = list(pending)
+    while queue or running:
+        while queue and len(running) < jobs:
+            number = queue.pop(0)
+            result_file = root / f"trial_{number}.json"
+            result_file.unlink(missing_ok=True)
+            command = [sys.executable, "-m", "nas.hls.synth", "--space", space_arg,
+                       "--workdir", str(workdir), "--storage", settings.storage_url,
+                       "--trial", str(number), "--out", str(root / f"trial_{number}"),
+                       "--result", str(result_file)]
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                       text=True)
+            running.append((number, process, time.perf_counter(), result_file))
+        time.sleep(0.2)
+        for item in list(running):
+            number, process, started, result_file = item
+            timed_out = process.poll() is None and time.perf_counter() - started > timeout
+            if timed_out:
+                process.kill()
+                process.wait()
+            if process.poll() is not None:
+                running.remove(item)
+                finish(number, process, started, result_file, timed_out)
+    return new
+
+
+def _synthesize_one(args) -> None:
+    """Body of one synthesis process: the trial's student through the open flow."""
+    import optuna
+
+    from nas.hls.open_flow import run_open_flow
+    from nas.search.data import load_data
+    from nas.search.objective import load_student
+    from nas.search.storage import open_existing
+    from nas.spaces.parts import get_part
+
+    study, settings = open_existing(args.space, Path(args.workdir), args.storage)
+    trial = study.trials[args.trial]
+    store = optuna.artifacts.FileSystemArtifactStore(str(settings.paths.artifacts))
+    model, config = load_student(trial, settings.space, store)
+    data = load_data(settings.space, settings.seed, settings.paths)
+    space = settings.space
+    result = run_open_flow(model, config, data.x_test, space.input_divisor, Path(args.out),
+                           get_part(space.part_name).full_name, space.clock_mhz)
+    record = {"status": "ok" if result.bit_exact else "not bit-exact", **result.to_dict()}
+    if not result.bit_exact:
+        record["reason"] = (f"RTL equals QKeras on {100 * result.rtl_exact_fraction:.2f}% of "
+                            f"the test set (trace {100 * result.trace_exact_fraction:.2f}%)")
+    Path(args.result).write_text(json.dumps(record))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="synthesize one trial (used by nas synth)")
+    for name in ("--space", "--workdir", "--storage", "--out", "--result"):
+        parser.add_argument(name, required=True)
+    parser.add_argument("--trial", type=int, required=True)
+    _synthesize_one(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
