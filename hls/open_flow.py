@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nas.errors import UserError
+from nas.hls.project import compare_outputs, raw_port
 from nas.hls.yosys import synthesize, yosys_version
 from nas.search.student import StudentConfig, dense_layer_names
 
@@ -66,10 +68,12 @@ def trace_student(model, config: StudentConfig, n_inputs: int, port: tuple[int, 
 
 
 def port_of(x_raw: np.ndarray, divisor: float) -> tuple[int, int, int]:
-    """(k, i, f) of the raw input: unsigned integers over a power-of-two divisor."""
-    bits = max(1, int(np.ceil(np.log2(float(x_raw.max()) + 1))))
-    shift = int(round(np.log2(divisor)))
-    return 0, bits - shift, shift
+    """(k, i, f) of the raw input port; the open flow needs raw integers over a power of two."""
+    port = raw_port(x_raw, divisor)
+    if port is None:
+        raise UserError("the open flow needs raw inputs that are non-negative integers and an "
+                        "input divisor that is a power of two: change the space's input.divisor")
+    return port
 
 
 def verilator_environment() -> None:
@@ -106,8 +110,8 @@ class OpenFlowResult:
         return asdict(self)
 
 
-def _exact_fraction(expected: np.ndarray, got: np.ndarray) -> float:
-    return float(np.all(expected == np.asarray(got).reshape(expected.shape), axis=1).mean())
+def _exact_fraction(expected: np.ndarray, got) -> float:
+    return compare_outputs(expected, np.asarray(got, dtype=np.float64)).exact_fraction
 
 
 def run_open_flow(model, config: StudentConfig, x_test: np.ndarray, divisor: float,

@@ -92,13 +92,19 @@ def accumulator_type(layer, low: float, high: float, in_frac: int) -> str:
     return fixed(integer + frac, integer)
 
 
-def raw_port_type(x_raw: np.ndarray, divisor: float) -> str | None:
-    """Exact type of raw integer inputs over a power-of-two divisor, or None."""
+def raw_port(x_raw: np.ndarray, divisor: float) -> tuple[int, int, int] | None:
+    """(sign, integer, fractional) bits that hold raw non-negative integer inputs over a
+    power-of-two divisor exactly; None for other inputs."""
     shift = math.log2(divisor)
     if shift != int(shift) or not np.all(x_raw == np.rint(x_raw)) or x_raw.min() < 0:
         return None
     bits = max(1, math.ceil(math.log2(float(x_raw.max()) + 1)))
-    return fixed(bits, bits - int(shift), signed=False)
+    return 0, bits - int(shift), int(shift)
+
+
+def raw_port_type(x_raw: np.ndarray, divisor: float) -> str | None:
+    port = raw_port(x_raw, divisor)
+    return None if port is None else fixed(port[1] + port[2], port[1], signed=False)
 
 
 def hls_config(model, config: StudentConfig, backend: str, strategy: str,
