@@ -1,7 +1,8 @@
 """Synthesis of study designs with the open flow, in parallel processes with a timeout each.
 
-Each design runs in its own process (``python -m nas.hls.synth``) so that a hung or crashed
-tool is killed and recorded without stopping the others; results go into the study as
+Each design runs in its own process (``python -m nas.hls.synth``), started from a thread pool
+here or from the workers of a Dask cluster, so that a hung or crashed tool is killed and
+recorded without stopping the others; results go into the study as
 ``synth:trial_<n>`` records (flow, part, clock, tool versions, resources, latency, the
 estimate of the same design, bit-exactness, reason of failure) and the design folder
 (Verilog, VHDL, yosys log and stats, test vectors) as a study artifact.
@@ -14,6 +15,8 @@ import sys
 import tarfile
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import as_completed as as_completed_local
 from pathlib import Path
 
 import optuna
@@ -43,11 +46,31 @@ def _archive(folder: Path, target: Path) -> Path:
     return target
 
 
+def run_design(command: list[str], result_file: str, timeout: float) -> dict:
+    """Run one synthesis process (here, or on a Dask worker); its record without estimate."""
+    started = time.perf_counter()
+    Path(result_file).unlink(missing_ok=True)
+    try:
+        process = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout", "reason": f"synthesis took longer than {timeout:g} s",
+                "seconds": time.perf_counter() - started}
+    if Path(result_file).exists():
+        return {**json.loads(Path(result_file).read_text()),
+                "seconds": time.perf_counter() - started}
+    tail = " ".join(process.stderr.strip().splitlines()[-1:])[:300]
+    return {"status": "failed", "reason": f"exit code {process.returncode}: {tail}",
+            "seconds": time.perf_counter() - started}
+
+
 def synthesize_trials(study: optuna.Study, space_arg: str, workdir: Path, storage: str,
                       numbers: list[int], jobs: int = 1, timeout: float = DEFAULT_TIMEOUT_S,
-                      on_done=lambda number, record: None) -> dict[int, dict]:
-    """Synthesize trials ``numbers`` (skipping those already synthesized), at most ``jobs`` at a
-    time; returns the new records. A failure or timeout is recorded with its reason."""
+                      on_done=lambda number, record: None,
+                      scheduler: str | None = None) -> dict[int, dict]:
+    """Synthesize trials ``numbers`` (skipping those already synthesized), ``jobs`` processes at
+    a time on this machine, or on the Dask cluster at ``scheduler`` (its workers need this
+    workdir at the same path and the storage URL); returns the new records. A failure or a
+    timeout is recorded with its reason and stops nothing else."""
     from nas.search.storage import open_existing
 
     if jobs < 1 or timeout <= 0:
@@ -55,26 +78,20 @@ def synthesize_trials(study: optuna.Study, space_arg: str, workdir: Path, storag
     _, settings = open_existing(space_arg, workdir, storage)
     done = results(study, "synth")
     pending = [n for n in numbers if done.get(n, {}).get("status") != "ok"]
-    root = settings.paths.root / "synth"
+    root = (settings.paths.root / "synth").resolve()
     root.mkdir(parents=True, exist_ok=True)
     store = optuna.artifacts.FileSystemArtifactStore(str(settings.paths.artifacts))
-    running: list[tuple[int, subprocess.Popen, float, Path]] = []
+    tasks = {n: ([sys.executable, "-m", "nas.hls.synth", "--space", space_arg,
+                  "--workdir", str(Path(workdir).resolve()), "--storage", settings.storage_url,
+                  "--trial", str(n), "--out", str(root / f"trial_{n}"),
+                  "--result", str(root / f"trial_{n}.json")], str(root / f"trial_{n}.json"))
+             for n in pending}
     new: dict[int, dict] = {}
 
-    def finish(number: int, process: subprocess.Popen, started: float, result_file: Path,
-               timed_out: bool) -> None:
-        trial = study.trials[number]
-        record = {"status": "failed", "seconds": time.perf_counter() - started,
-                  "estimate": {"lut": trial.user_attrs.get("est_lut"),
-                               "ff": trial.user_attrs.get("est_ff"),
-                               "latency_cycles": trial.user_attrs.get("est_latency_cycles")}}
-        if timed_out:
-            record.update(status="timeout", reason=f"synthesis took longer than {timeout:g} s")
-        elif result_file.exists():
-            record.update(json.loads(result_file.read_text()))
-        else:
-            tail = process.stderr.read().strip().splitlines()[-1:] if process.stderr else []
-            record["reason"] = f"exit code {process.returncode}: {' '.join(tail)[:300]}"
+    def finish(number: int, record: dict) -> None:
+        attrs = study.trials[number].user_attrs
+        record["estimate"] = {"lut": attrs.get("est_lut"), "ff": attrs.get("est_ff"),
+                              "latency_cycles": attrs.get("est_latency_cycles")}
         design = root / f"trial_{number}"
         if design.exists():
             with tempfile.TemporaryDirectory() as tmp:
@@ -86,29 +103,25 @@ def synthesize_trials(study: optuna.Study, space_arg: str, workdir: Path, storag
         new[number] = record
         on_done(number, record)
 
-    queue = list(pending)
-    while queue or running:
-        while queue and len(running) < jobs:
-            number = queue.pop(0)
-            result_file = root / f"trial_{number}.json"
-            result_file.unlink(missing_ok=True)
-            command = [sys.executable, "-m", "nas.hls.synth", "--space", space_arg,
-                       "--workdir", str(workdir), "--storage", settings.storage_url,
-                       "--trial", str(number), "--out", str(root / f"trial_{number}"),
-                       "--result", str(result_file)]
-            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                       text=True)
-            running.append((number, process, time.perf_counter(), result_file))
-        time.sleep(0.2)
-        for item in list(running):
-            number, process, started, result_file = item
-            timed_out = process.poll() is None and time.perf_counter() - started > timeout
-            if timed_out:
-                process.kill()
-                process.wait()
-            if process.poll() is not None:
-                running.remove(item)
-                finish(number, process, started, result_file, timed_out)
+    if scheduler:
+        from dask.distributed import Client, as_completed
+
+        try:
+            client = Client(scheduler, timeout=30)
+        except OSError as error:
+            raise UserError(f"cannot reach the Dask scheduler '{scheduler}' ({error}): give a "
+                            f"running scheduler's address with --scheduler") from None
+        with client:
+            futures = {client.submit(run_design, command, result_file, timeout, pure=False): n
+                       for n, (command, result_file) in tasks.items()}
+            for future in as_completed(futures):
+                finish(futures[future], future.result())
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(run_design, command, result_file, timeout): n
+                       for n, (command, result_file) in tasks.items()}
+            for future in as_completed_local(futures):
+                finish(futures[future], future.result())
     return new
 
 

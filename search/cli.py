@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
     synth.add_argument("--timeout", type=float, default=600.0,
                        help="seconds per design before it is killed (default 600)")
+    synth.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786) to fan "
+                       "out over; its workers need the workdir at the same path")
 
     export = commands.add_parser("export", help="write a trial as a bit-exact hls4ml project")
     _add_location(export)
@@ -330,7 +332,7 @@ def cmd_report(args) -> int:
 
 def synthesize_and_show(study, space, space_arg, workdir, storage_url, front: bool,
                         trials: list[int] | None = None, jobs: int = 2,
-                        timeout: float = 600.0) -> None:
+                        timeout: float = 600.0, scheduler: str | None = None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from nas.hls.synth import select_front, synthesize_trials
@@ -341,7 +343,8 @@ def synthesize_and_show(study, space, space_arg, workdir, storage_url, front: bo
     with progress:
         task = progress.add_task("open-flow synthesis", total=len(numbers))
         synthesize_trials(study, space_arg, workdir, storage_url, numbers, jobs, timeout,
-                          on_done=lambda number, record: progress.advance(task))
+                          on_done=lambda number, record: progress.advance(task),
+                          scheduler=scheduler)
     print_synthesis(study, space, numbers)
 
 
@@ -391,7 +394,8 @@ def cmd_synth(args) -> int:
     if not 1 <= args.jobs <= 64 or args.timeout <= 0:
         raise UserError("--jobs must be 1..64 and --timeout positive")
     synthesize_and_show(study, space, args.space, args.workdir, storage_url,
-                        front=trials is None, trials=trials, jobs=args.jobs, timeout=args.timeout)
+                        front=trials is None, trials=trials, jobs=args.jobs, timeout=args.timeout,
+                        scheduler=args.scheduler)
     return 0
 
 

@@ -97,3 +97,17 @@ def test_nas_synth_records_results_and_a_timeout(small_study):
     bad = run_nas("synth", "--space", "mlp_psd", "--workdir", str(settings.workdir),
                   "--trials", "0")
     assert bad.returncode == 2 and "trial 0 is pruned" in bad.stderr
+
+
+@pytest.mark.slow
+def test_synthesis_fans_out_over_a_dask_local_cluster(small_study):
+    from dask.distributed import LocalCluster
+
+    study, settings = small_study
+    numbers = [t.number for t in study.trials if t.state.name == "COMPLETE"][-2:]
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        records = synthesize_trials(study, "mlp_psd", settings.workdir, settings.storage_url,
+                                    numbers, scheduler=cluster.scheduler_address)
+    assert sorted(records) == sorted(numbers)
+    assert all(r["status"] == "ok" and r["rtl_exact_fraction"] == 1.0 for r in records.values())
