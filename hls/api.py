@@ -1,13 +1,21 @@
 """``nas.hls.export``: a trial of a study to a bit-exact hls4ml project (notebook or CLI)."""
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
 from nas.errors import UserError
-from nas.hls.project import ExportResult, write_project
+from nas.hls.open_flow import run_open_flow
+from nas.hls.project import (
+    BitExactnessError,
+    ExportResult,
+    check_output_dir,
+    raw_port,
+    write_project,
+)
 from nas.hls.reports import parse_project
 from nas.search.data import load_data
 from nas.search.objective import load_student
@@ -43,8 +51,10 @@ def export(space: str, trial: int, out: str | Path, workdir: str | Path = "studi
            clock_mhz: float | None = None, strategy: str = "Latency", force: bool = False,
            build: bool = False) -> ExportResult:
     """Write trial ``trial`` of the study of ``space`` as an hls4ml project in ``out``, check its
-    C simulation against the QKeras student on the whole test set, record the result in the
-    study (``hls:trial_<n>``), and with ``build`` run the vendor flow when its tools exist."""
+    C simulation against the QKeras student on the whole test set, add the open flow's RTL
+    (Verilog, VHDL, test vectors, yosys stats; Verilator-checked) in ``out/rtl``, record the
+    result in the study (``hls:trial_<n>``), and with ``build`` run the vendor flow when its
+    tools exist. Nothing is left in ``out`` unless every check passes."""
     study, settings = open_existing(space, Path(workdir), storage)
     frozen = finished_trial(study, trial)
     target = settings.space.with_target(part, clock_mhz)
@@ -54,10 +64,25 @@ def export(space: str, trial: int, out: str | Path, workdir: str | Path = "studi
     estimate = {"LUT": frozen.user_attrs["est_lut"], "FF": frozen.user_attrs["est_ff"],
                 "DSP": frozen.user_attrs["est_dsp"],
                 "latency (cycles)": frozen.user_attrs["est_latency_cycles"]}
-    result = write_project(model, config, data.x_test, settings.space.input_divisor, Path(out),
-                           get_part(target.part_name), target.clock_mhz, backend, strategy,
-                           force, estimate)
-    record = {**result.to_dict(), "vendor_build": "not requested"}
+    out = Path(out)
+    check_output_dir(out, force)
+    divisor, part = settings.space.input_divisor, get_part(target.part_name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.rtl.", dir=out.parent) as staging:
+        rtl = None
+        if raw_port(data.x_test * divisor, divisor) is not None:
+            rtl = run_open_flow(model, config, data.x_test, divisor, Path(staging) / "rtl",
+                                part.full_name, target.clock_mhz)
+            if not rtl.bit_exact:
+                raise BitExactnessError(
+                    f"the RTL equals the QKeras student on only {100 * rtl.rtl_exact_fraction:.2f}"
+                    f"% of the test set: nothing was written")
+        result = write_project(model, config, data.x_test, divisor, out, part, target.clock_mhz,
+                               backend, strategy, force, estimate)
+        if rtl is not None:
+            shutil.move(str(Path(staging) / "rtl"), str(out / "rtl"))
+    record = {**result.to_dict(), "vendor_build": "not requested",
+              "rtl": None if rtl is None else {**rtl.to_dict(), "rtl_dir": str(out / "rtl")}}
     if build:
         tools = vendor_tools()
         if tools:

@@ -220,6 +220,8 @@ def write_project(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
     if strategy not in STRATEGIES:
         raise UserError(f"unknown strategy '{strategy}': use one of {', '.join(STRATEGIES)}")
     check_output_dir(out, force)
+    if out.exists() and force:
+        shutil.rmtree(out)
     port_type = raw_port_type(x_test * divisor, divisor)
     hconf = hls_config(model, config, backend, strategy, port_type)
     expected = model.predict(x_test, batch_size=4096, verbose=0).astype(np.float64)
@@ -254,8 +256,8 @@ def write_project(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
                               version("hls4ml"), compile_seconds)
         (project / "bit_exactness.json").write_text(json.dumps(result.to_dict(), indent=2))
         (project / "README.md").write_text(project_readme(result, config, expected_resources))
-        if out.exists():
-            shutil.rmtree(out)
+        if out.exists():  # an empty folder the user made
+            out.rmdir()
         project.rename(out)
         return result
     finally:

@@ -407,7 +407,8 @@ def cmd_export(args) -> int:
     console.print(f"wrote {result.out}: {result.backend} {result.strategy}, {result.part} at "
                   f"{result.clock_mhz:g} MHz; C simulation equals QKeras on "
                   f"{100 * result.exact_fraction:.2f}% of {result.n_samples} test samples "
-                  f"(argmax {100 * result.argmax_fraction:.2f}%)", highlight=False)
+                  f"(argmax {100 * result.argmax_fraction:.2f}%); RTL with test vectors in "
+                  f"{result.out}/rtl", highlight=False)
     if args.build:
         from nas.hls.api import vendor_tools
 

@@ -86,9 +86,12 @@ def test_cli_export_records_the_result_and_refuses_bad_input(small_study, tmp_pa
     done = run_nas("export", *location, "--trial", str(trial.number), "--out", str(out), "--build")
     assert done.returncode == 0, done.stderr
     assert "vendor flow skipped" in done.stdout and (out / "firmware").is_dir()
+    assert (out / "rtl" / "verilog" / "src" / "student.v").exists()
+    assert (out / "rtl" / "test_inputs.txt").exists() and (out / "rtl" / "test_outputs.txt").exists()
     record = results(study.__class__(study.study_name, study._storage), "hls")[trial.number]
     assert record["exact_fraction"] >= 0.999 and record["argmax_fraction"] == 1.0
     assert "skipped" in record["vendor_build"]
+    assert record["rtl"]["bit_exact"] and record["rtl"]["lut"] > 0
     cases = [(["--trial", str(trial.number), "--out", str(out)], "exists and is not empty"),
              (["--trial", "0", "--out", str(tmp_path / "a")], "trial 0 is pruned"),
              (["--trial", "999", "--out", str(tmp_path / "b")], "trial 999 is not in study"),
