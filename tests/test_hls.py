@@ -92,6 +92,7 @@ def test_cli_export_records_the_result_and_refuses_bad_input(small_study, tmp_pa
     assert record["exact_fraction"] >= 0.999 and record["argmax_fraction"] == 1.0
     assert "skipped" in record["vendor_build"]
     assert record["rtl"]["bit_exact"] and record["rtl"]["lut"] > 0
+    assert (settings.paths.artifacts / record["artifact_id"]).exists()
     cases = [(["--trial", str(trial.number), "--out", str(out)], "exists and is not empty"),
              (["--trial", "0", "--out", str(tmp_path / "a")], "trial 0 is pruned"),
              (["--trial", "999", "--out", str(tmp_path / "b")], "trial 999 is not in study"),
