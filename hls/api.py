@@ -1,7 +1,6 @@
 """``nas.hls.export``: a trial of a study to a bit-exact hls4ml project (notebook or CLI)."""
 
 import shutil
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from nas.hls.project import (
 from nas.hls.reports import parse_project
 from nas.search.data import load_data
 from nas.search.objective import load_student
-from nas.search.records import record_result
+from nas.search.records import attach_folder, record_result
 from nas.search.storage import open_existing
 from nas.spaces.parts import get_part
 
@@ -41,16 +40,6 @@ def finished_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial
     if "weights_artifact_id" not in trial.user_attrs:
         raise UserError(f"trial {number} has no stored weights: export another trial")
     return trial
-
-
-def _attach(study: optuna.Study, store, folder: Path, name: str) -> str:
-    """The exported folder as a study artifact, so the dashboard reaches it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = Path(tmp) / name
-        with tarfile.open(archive, "w:gz") as tar:
-            tar.add(folder, arcname=folder.name)
-        return optuna.artifacts.upload_artifact(artifact_store=store, file_path=str(archive),
-                                                study_or_trial=study, mimetype="application/gzip")
 
 
 def vendor_tools() -> list[str]:
@@ -94,7 +83,7 @@ def export(space: str, trial: int, out: str | Path, workdir: str | Path = "studi
             shutil.move(str(Path(staging) / "rtl"), str(out / "rtl"))
     record = {**result.to_dict(), "vendor_build": "not requested",
               "rtl": None if rtl is None else {**rtl.to_dict(), "rtl_dir": str(out / "rtl")},
-              "artifact_id": _attach(study, store, out, f"trial_{trial}_hls_project.tar.gz")}
+              "artifact_id": attach_folder(study, store, out, f"trial_{trial}_hls_project.tar.gz")}
     if build:
         tools = vendor_tools()
         if tools:

@@ -12,8 +12,6 @@ import argparse
 import json
 import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import as_completed as as_completed_local
@@ -22,7 +20,7 @@ from pathlib import Path
 import optuna
 
 from nas.errors import UserError
-from nas.search.records import record_result, results
+from nas.search.records import attach_folder, record_result, results
 
 #: Front designs synthesized by ``nas run`` and ``nas synth --front``: beyond this many, an
 #: evenly spaced selection along the LUT axis (each synthesis takes 10-60 s on 2 cores).
@@ -38,12 +36,6 @@ def select_front(study: optuna.Study, cap: int = MAX_FRONT_DESIGNS) -> list[int]
         step = (len(front) - 1) / (cap - 1)
         front = [front[round(k * step)] for k in range(cap)]
     return [t.number for t in front]
-
-
-def _archive(folder: Path, target: Path) -> Path:
-    with tarfile.open(target, "w:gz") as tar:
-        tar.add(folder, arcname=folder.name)
-    return target
 
 
 def run_design(command: list[str], result_file: str, timeout: float) -> dict:
@@ -94,11 +86,8 @@ def synthesize_trials(study: optuna.Study, space_arg: str, workdir: Path, storag
                               "latency_cycles": attrs.get("est_latency_cycles")}
         design = root / f"trial_{number}"
         if design.exists():
-            with tempfile.TemporaryDirectory() as tmp:
-                archive = _archive(design, Path(tmp) / f"trial_{number}_rtl.tar.gz")
-                record["artifact_id"] = optuna.artifacts.upload_artifact(
-                    artifact_store=store, file_path=str(archive), study_or_trial=study,
-                    mimetype="application/gzip")
+            record["artifact_id"] = attach_folder(study, store, design,
+                                                  f"trial_{number}_rtl.tar.gz")
         record_result(study, "synth", number, record)
         new[number] = record
         on_done(number, record)

@@ -5,6 +5,10 @@ attribute ``<kind>:trial_<number>`` holding a JSON record; artifacts of finished
 (projects, RTL, logs) are study artifacts whose ids the record lists.
 """
 
+import tarfile
+import tempfile
+from pathlib import Path
+
 import optuna
 
 
@@ -21,3 +25,14 @@ def results(study: optuna.Study, kind: str) -> dict[int, dict]:
     prefix = f"{kind}:trial_"
     return {int(key[len(prefix):]): value for key, value in study.user_attrs.items()
             if key.startswith(prefix)}
+
+
+def attach_folder(study: optuna.Study, store: optuna.artifacts.FileSystemArtifactStore,
+                  folder: Path, name: str) -> str:
+    """``folder`` as a ``.tar.gz`` study artifact (reachable from optuna-dashboard); its id."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / name
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(folder, arcname=folder.name)
+        return optuna.artifacts.upload_artifact(artifact_store=store, file_path=str(archive),
+                                                study_or_trial=study, mimetype="application/gzip")
