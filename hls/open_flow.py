@@ -2,7 +2,8 @@
 simulation (bit-exact check) -> yosys ``synth_xilinx`` for a 7-series part.
 
 This is logic synthesis only: no place and route, no vendor timing closure. Latency in
-cycles is the pipeline depth of the generated RTL (input and output registers included);
+cycles is the pipeline depth of the generated RTL: an input sampled at clock edge t is on the
+output after edge t + latency;
 stages are cut by da4ml's delay model at ``clock period / 1 ns`` units per stage, an
 assumption that only vendor timing analysis can confirm.
 
@@ -155,7 +156,7 @@ def run_open_flow(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
         flow="open (da4ml + verilator + yosys synth_xilinx; logic synthesis, no place and route)",
         part=part_name, clock_mhz=clock_mhz, lut=counts["lut"], ff=counts["ff"],
         carry4=counts["carry4"], dsp=counts["dsp"], bram=counts["bram"],
-        latency_cycles=int(metadata["latency"]) + 1, pipeline_stages=int(metadata["latency"]),
+        latency_cycles=int(metadata["latency"]), pipeline_stages=int(metadata["latency"]),
         trace_exact_fraction=trace_exact, rtl_exact_fraction=rtl_exact, n_samples=len(x_test),
         bit_exact=trace_exact == 1.0 and rtl_exact == 1.0,
         da4ml_cost_estimate=float(metadata["cost"]),

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from nas.errors import UserError
 
-LUTS = tuple(f"LUT{n}" for n in range(1, 7))
+#: yosys leaves inverters as INV cells; each takes a LUT (a LUT1) in the fabric.
+LUTS = (*(f"LUT{n}" for n in range(1, 7)), "INV")
 FLIP_FLOPS = ("FDRE", "FDSE", "FDCE", "FDPE")
 DSPS = ("DSP48E1",)
 BRAMS = ("RAMB18E1", "RAMB36E1")
@@ -71,7 +72,7 @@ def synthesize(rtl_dir: Path, sources: list[str], top: str, timeout: float | Non
     script = "\n".join([
         f"read_verilog -defer {' '.join(sources)}",
         f"hierarchy -top {top}",
-        f"synth_xilinx -family xc7 -top {top} -flatten",
+        f"synth_xilinx -family xc7 -top {top} -flatten -noiopad",
         "tee -q -o stat.json stat -json",
         "tee -q -o stat.txt stat",
     ]) + "\n"

@@ -20,6 +20,7 @@ NEW_LAYOUT = """
       568   CARRY4
       744   FDRE
        28   FDSE
+      149   INV
       998   LUT2
       192   LUT3
        60   LUT6
@@ -32,6 +33,7 @@ OLD_LAYOUT = """
      CARRY4                        568
      FDRE                          744
      FDSE                           28
+     INV                           149
      LUT2                          998
      LUT3                          192
      LUT6                           60
@@ -39,7 +41,7 @@ OLD_LAYOUT = """
 
 
 def test_stat_parser_reads_both_yosys_layouts():
-    expected = {"lut": 998 + 192 + 60, "ff": 744 + 28, "carry4": 568, "dsp": 0, "bram": 0}
+    expected = {"lut": 998 + 192 + 60 + 149, "ff": 744 + 28, "carry4": 568, "dsp": 0, "bram": 0}
     assert counts_from_cells(parse_stat_text(NEW_LAYOUT)) == expected
     assert counts_from_cells(parse_stat_text(OLD_LAYOUT)) == expected
 
@@ -70,7 +72,7 @@ def test_mixed_student_is_bit_exact_in_verilator_and_synthesizes(student, tmp_pa
     assert result.bit_exact and result.rtl_exact_fraction == 1.0
     assert result.trace_exact_fraction == 1.0 and result.n_samples == len(x_test)
     assert result.lut > 0 and result.ff > 0 and result.dsp == 0 and result.bram == 0
-    assert result.latency_cycles == result.pipeline_stages + 1 >= 3
+    assert result.latency_cycles == result.pipeline_stages >= 2
     assert (tmp_path / "rtl" / "verilog" / "src" / "student.v").exists()
     assert list((tmp_path / "rtl" / "vhdl" / "src").glob("*.vhd"))
     assert "stat" in (tmp_path / "rtl" / "verilog" / "src" / "yosys.log").read_text()
