@@ -1,4 +1,5 @@
-"""The ``nas`` command line: run, spaces, show, dashboard."""
+"""nas: hardware-aware neural architecture search for FPGA classifiers (QKeras, Optuna,
+hls4ml, da4ml). Start with: nas run --space mlp_psd --quick"""
 
 import argparse
 import json
