@@ -46,13 +46,13 @@ def run_design(command: list[str], result_file: str, timeout: float) -> dict:
         process = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"status": "timeout", "reason": f"synthesis took longer than {timeout:g} s",
-                "seconds": time.perf_counter() - started}
+                "wall_seconds": time.perf_counter() - started}
     if Path(result_file).exists():
         return {**json.loads(Path(result_file).read_text()),
-                "seconds": time.perf_counter() - started}
+                "wall_seconds": time.perf_counter() - started}
     tail = " ".join(process.stderr.strip().splitlines()[-1:])[:300]
     return {"status": "failed", "reason": f"exit code {process.returncode}: {tail}",
-            "seconds": time.perf_counter() - started}
+            "wall_seconds": time.perf_counter() - started}
 
 
 def synthesize_trials(study: optuna.Study, space_arg: str, workdir: Path, storage: str,
