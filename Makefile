@@ -25,7 +25,8 @@ test: venv lint
 	$(PY) -m pytest -q -rs
 
 bench: venv
-	cd benchmarks && ../$(PY) bench_search.py && ../$(PY) bench_synth.py && ../$(PY) bench_scale.py
+	cd benchmarks && ../$(PY) bench_search.py && ../$(PY) bench_synth.py && ../$(PY) bench_scale.py && \
+	  ../$(PY) bench_estimators.py
 
 # Re-pin every package after changing a dependency in pyproject.toml.
 lock: venv

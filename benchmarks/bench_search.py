@@ -15,20 +15,21 @@ import optuna
 from common import machine, reference_recipe
 
 from nas._tf import set_seed
-from nas.estimators import ArchitectureEstimator
 from nas.search.cli import DEFAULT_TRIALS
 from nas.search.data import load_data
 from nas.search.front import front_rows, trial_counts
+from nas.search.objective import flow_estimators
 from nas.search.settings import RunSettings
-from nas.search.student import accuracy, train_student, trained_design
-from nas.search.study import run_search
+from nas.search.student import accuracy, train_student
+from nas.search.study import run_search, study_calibration
 from nas.search.teacher import load_teacher, teacher_logits
 from nas.spaces import get_space
 
 OUT = Path(__file__).parent / "out"
 
 
-def train_reference(settings: RunSettings) -> dict:
+def train_reference(settings: RunSettings, study) -> dict:
+    """The reference recipe, trained and estimated exactly as the study's trials are."""
     space, config = settings.space, reference_recipe()
     data = load_data(space, settings.seed, settings.paths)
     teacher = load_teacher(space, data, settings.seed, settings.paths)
@@ -37,8 +38,8 @@ def train_reference(settings: RunSettings) -> dict:
     model, _ = train_student(config, data.x_train, data.y_train,
                              teacher_logits(teacher, data.x_train), space.n_classes, space.recipe)
     seconds = time.perf_counter() - start
-    estimate = ArchitectureEstimator(clock_mhz=space.clock_mhz).predict_one(
-        trained_design(model, config))
+    _, estimator, describe = flow_estimators(study_calibration(study), space, data)
+    estimate = estimator.predict_one(describe(model, config))
     return {"shape": "30-15-4", "bits": "in 8.4 | w 8.1,8.1 | a 8.2", "sparsity": 0.2,
             "n_params": config.n_params(space.n_inputs, space.n_classes),
             "val_accuracy": accuracy(model, data.x_val, data.y_val),
@@ -60,7 +61,7 @@ def main() -> None:
         stages: dict[str, float] = {}
         study = run_search(settings, on_stage=lambda stage: stages.setdefault(stage, time.perf_counter()))
         search_seconds = time.perf_counter() - stages["searching"]
-        reference = train_reference(settings)
+        reference = train_reference(settings, study)
     counts = trial_counts(study)
     rows = front_rows(study, space.n_inputs, space.n_classes)
     as_accurate = [r for r in rows if r["test_accuracy"] >= reference["test_accuracy"]]

@@ -19,18 +19,16 @@ outputs, input width ``b_in`` and weight width ``b_w``:
 * DSP = 0 and BRAM = 0: distributed arithmetic builds constant multiplications from adders
   and keeps weights in logic.
 
-The coefficients below are priors from this reasoning, not yet fitted to synthesis results;
-``fit`` refits ``c_add``, ``c_act`` and ``c_ff`` by least squares once synthesized designs exist.
+``PRIOR`` holds the coefficients from this reasoning; the shipped calibration
+(``nas calibrate``) refits them on synthesized designs.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from nas.errors import UserError
-from nas.estimators.base import QUANTITIES, ResourceEstimate, ResourceEstimator
+from nas.estimators.base import ResourceEstimator
 from nas.estimators.design import DesignSummary, LayerSummary
 
 
@@ -64,57 +62,50 @@ def layer_cost(layer: LayerSummary, levels_per_stage: int) -> LayerCost:
     return LayerCost(layer.csd_digits * width, layer.n_out * out_bits, register_bits, cycles)
 
 
+#: The coefficients from the reasoning above, before any calibration (``c_add``, ``c_act``,
+#: ``c_ff``, cycles): a calibration file replaces them (``nas.estimators.calibration``).
+PRIOR = {"lut": (0.55, 1.0), "ff": (1.0,), "latency_cycles": (1.0,)}
+
+
 class ArchitectureEstimator(ResourceEstimator):
     """Open-flow estimate from widths, bits and weight statistics (microseconds per design).
 
     Parameters
     ----------
     clock_mhz: target clock; sets how many adder levels fit in one pipeline stage.
+    coefficients: per quantity, the coefficients of its features (``quantity_features``);
+        default: the uncalibrated ``PRIOR``.
     level_delay_ns: delay of one adder level with routing on a 7-series part.
-    c_add, c_act, c_ff: LUTs per adder bit, LUTs per activation bit, FFs per register bit.
     """
 
+    name = "architecture"
     flow = "open"
     part_family = "xc7"
+    quantity_features = {"lut": ("adder_bits", "activation_bits"), "ff": ("register_bits",),
+                         "latency_cycles": ("cycles",)}
+    feature_definitions = {
+        "adder_bits": "sum over layers of CSD digits x accumulator width",
+        "activation_bits": "sum over layers of outputs x output width",
+        "register_bits": "pipeline register bits of the adder trees (module docstring)",
+        "cycles": "pipeline stages at the clock, level_delay_ns per adder level",
+    }
 
-    def __init__(self, clock_mhz: float = 200.0, level_delay_ns: float = 1.6,
-                 c_add: float = 0.55, c_act: float = 1.0, c_ff: float = 1.0):
+    def __init__(self, clock_mhz: float = 200.0,
+                 coefficients: Mapping[str, Sequence[float]] = PRIOR,
+                 level_delay_ns: float = 1.6):
         if clock_mhz <= 0 or level_delay_ns <= 0:
             raise UserError("clock_mhz and level_delay_ns must be positive")
+        super().__init__(coefficients)
         self.clock_mhz = clock_mhz
         self.level_delay_ns = level_delay_ns
-        self.c_add, self.c_act, self.c_ff = c_add, c_act, c_ff
 
     @property
     def levels_per_stage(self) -> int:
         return max(1, int((1000.0 / self.clock_mhz) // self.level_delay_ns))
 
-    def _costs(self, design: DesignSummary) -> list[LayerCost]:
-        return [layer_cost(layer, self.levels_per_stage) for layer in design.layers]
-
-    def fit(self, designs: Sequence[DesignSummary], measured: np.ndarray) -> "ArchitectureEstimator":
-        """Least-squares coefficients from measured rows (columns as ``QUANTITIES``)."""
-        measured = np.asarray(measured, dtype=float)
-        if measured.shape != (len(designs), len(QUANTITIES)) or len(designs) < 2:
-            raise UserError(
-                f"fit needs at least 2 designs and a measured array of shape "
-                f"({len(designs)}, {len(QUANTITIES)}), got {measured.shape}"
-            )
-        costs = [self._costs(design) for design in designs]
-        lut_features = np.array([[sum(c.adder_bits for c in cs), sum(c.activation_bits for c in cs)]
-                                 for cs in costs])
-        ff_feature = np.array([sum(c.register_bits for c in cs) for cs in costs])
-        (self.c_add, self.c_act), *_ = np.linalg.lstsq(lut_features, measured[:, 0], rcond=None)
-        self.c_ff = float(ff_feature @ measured[:, 1] / (ff_feature @ ff_feature))
-        return self
-
-    def predict(self, designs: Sequence[DesignSummary]) -> list[ResourceEstimate]:
-        estimates = []
-        for design in designs:
-            costs = self._costs(design)
-            lut = sum(self.c_add * c.adder_bits + self.c_act * c.activation_bits for c in costs)
-            ff = sum(self.c_ff * c.register_bits for c in costs)
-            cycles = sum(c.cycles for c in costs)
-            estimates.append(ResourceEstimate(lut=lut, ff=ff, dsp=0.0, bram=0.0,
-                                              latency_cycles=cycles))
-        return estimates
+    def features(self, design: DesignSummary) -> dict[str, float]:
+        costs = [layer_cost(layer, self.levels_per_stage) for layer in design.layers]
+        return {"adder_bits": sum(c.adder_bits for c in costs),
+                "activation_bits": sum(c.activation_bits for c in costs),
+                "register_bits": sum(c.register_bits for c in costs),
+                "cycles": float(sum(c.cycles for c in costs))}

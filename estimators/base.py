@@ -1,12 +1,20 @@
-"""The estimator interface (scikit-learn's fit/predict shape) and what an estimate holds."""
+"""The estimator interface (scikit-learn's fit/predict shape) and what an estimate holds.
+
+Every estimator here is linear in features of a design: it computes named features of a
+design (``features``), and each quantity is a non-negative combination of some of them
+(``quantity_features``), fitted by non-negative least squares. Non-negative, because each
+feature counts hardware (adder bits, register bits) that can only add cost, which keeps the
+estimate monotonic where the calibration data are thin.
+"""
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import nnls
 
-from nas.estimators.design import DesignSummary
+from nas.errors import UserError
 from nas.spaces.parts import Part
 
 #: Quantities an estimator predicts, in this order.
@@ -47,20 +55,72 @@ class ResourceEstimate:
 class ResourceEstimator(abc.ABC):
     """Predicts LUT, FF, DSP, BRAM and latency cycles of designs for one flow and part family.
 
-    ``fit`` calibrates the estimator on synthesized designs (``measured`` rows hold the
-    quantities of ``QUANTITIES``); ``predict`` returns one estimate per design.
+    Subclasses name themselves (``name``, the key of their coefficients in a calibration
+    file), their flow and part family, define ``features`` and, per quantity, which features
+    its linear model uses (``quantity_features``; none: the quantity is always 0). ``fit``
+    calibrates the coefficients on synthesized designs (``measured`` rows hold the quantities
+    of ``QUANTITIES``); ``predict`` returns one estimate per design.
     """
 
+    name: str
     flow: str
     part_family: str
+    quantity_features: Mapping[str, tuple[str, ...]]
+    #: What each feature counts, written into calibration files.
+    feature_definitions: Mapping[str, str]
+
+    def __init__(self, coefficients: Mapping[str, Sequence[float]]):
+        self.coefficients = {q: tuple(float(c) for c in coefficients.get(q, ()))
+                             for q in QUANTITIES}
+        for quantity in QUANTITIES:
+            wanted = len(self.quantity_features.get(quantity, ()))
+            if len(self.coefficients[quantity]) != wanted:
+                raise UserError(f"{self.name} estimator: {quantity} needs {wanted} "
+                                f"coefficients, got {len(self.coefficients[quantity])}")
 
     @abc.abstractmethod
-    def fit(self, designs: Sequence[DesignSummary], measured: np.ndarray) -> "ResourceEstimator":
-        ...
+    def features(self, design) -> dict[str, float]:
+        """Named feature values of one design."""
 
-    @abc.abstractmethod
-    def predict(self, designs: Sequence[DesignSummary]) -> list[ResourceEstimate]:
-        ...
+    def _matrix(self, designs: Sequence, quantity: str) -> np.ndarray:
+        names = self.quantity_features.get(quantity, ())
+        table = [self.features(design) for design in designs]
+        return np.array([[row[name] for name in names] for row in table], dtype=float)
 
-    def predict_one(self, design: DesignSummary) -> ResourceEstimate:
+    def fit(self, designs: Sequence, measured: np.ndarray) -> "ResourceEstimator":
+        """Non-negative least-squares coefficients from measured rows (columns as
+        ``QUANTITIES``)."""
+        measured = np.asarray(measured, dtype=float)
+        if measured.shape != (len(designs), len(QUANTITIES)) or len(designs) < 2:
+            raise UserError(
+                f"fit needs at least 2 designs and a measured array of shape "
+                f"({len(designs)}, {len(QUANTITIES)}), got {measured.shape}"
+            )
+        for column, quantity in enumerate(QUANTITIES):
+            if self.quantity_features.get(quantity):
+                coefficients, _ = nnls(self._matrix(designs, quantity), measured[:, column])
+                self.coefficients[quantity] = tuple(float(c) for c in coefficients)
+        return self
+
+    def predict(self, designs: Sequence) -> list[ResourceEstimate]:
+        values = {}
+        for quantity in QUANTITIES:
+            if self.quantity_features.get(quantity):
+                values[quantity] = self._matrix(designs, quantity) @ np.array(
+                    self.coefficients[quantity])
+            else:
+                values[quantity] = np.zeros(len(designs))
+        return [ResourceEstimate(lut=float(values["lut"][i]), ff=float(values["ff"][i]),
+                                 dsp=float(values["dsp"][i]), bram=float(values["bram"][i]),
+                                 latency_cycles=max(1, int(np.floor(
+                                     values["latency_cycles"][i] + 0.5))))
+                for i in range(len(designs))]
+
+    def predict_one(self, design) -> ResourceEstimate:
         return self.predict([design])[0]
+
+    def models(self) -> dict[str, dict]:
+        """The fitted models, as a calibration file stores them."""
+        return {q: {"features": list(self.quantity_features[q]),
+                    "coefficients": list(self.coefficients[q])}
+                for q in QUANTITIES if self.quantity_features.get(q)}

@@ -61,3 +61,7 @@ class DesignSummary:
 
     def to_dict(self) -> dict:
         return {"layers": [asdict(layer) for layer in self.layers]}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "DesignSummary":
+        return cls(tuple(LayerSummary(**layer) for layer in values["layers"]))

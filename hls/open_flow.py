@@ -115,18 +115,10 @@ def _exact_fraction(expected: np.ndarray, got) -> float:
     return compare_outputs(expected, np.asarray(got, dtype=np.float64)).exact_fraction
 
 
-def run_open_flow(model, config: StudentConfig, x_test: np.ndarray, divisor: float,
-                  out: Path, part_name: str, clock_mhz: float) -> OpenFlowResult:
-    """Trace, write Verilog and VHDL into ``out``, simulate the Verilog in Verilator on
-    ``x_test``, synthesize it with yosys; every step timed."""
+def write_rtl(comb, out: Path, part_name: str, clock_mhz: float):
+    """Write the pipelined Verilog and VHDL of ``comb`` into ``out`` (replaced); returns the
+    Verilog model and its metadata (latency in cycles, da4ml's cost)."""
     from da4ml.codegen.rtl import RTLModel
-
-    seconds: dict[str, float] = {}
-    start = time.perf_counter()
-    expected = model.predict(x_test, batch_size=4096, verbose=0).astype(np.float64)
-    comb = trace_student(model, config, x_test.shape[1], port_of(x_test * divisor, divisor))
-    trace_exact = _exact_fraction(expected, comb.predict(x_test.astype(np.float64)))
-    seconds["trace"] = time.perf_counter() - start
 
     if out.exists():
         shutil.rmtree(out)
@@ -136,7 +128,29 @@ def run_open_flow(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
     verilog.write()
     RTLModel(comb, TOP, out / "vhdl", flavor="vhdl", latency_cutoff=period, clock_period=period,
              part_name=part_name, print_latency=False).write()
-    metadata = json.loads((out / "verilog" / "metadata.json").read_text())
+    return verilog, json.loads((out / "verilog" / "metadata.json").read_text())
+
+
+def synthesize_rtl(out: Path, timeout: float | None = None) -> dict:
+    """yosys on the Verilog that ``write_rtl`` wrote into ``out``."""
+    source = out / "verilog" / "src"
+    files = sorted(str(p.relative_to(source)) for p in source.rglob("*.v")
+                   if not p.name.endswith("_wrapper.v"))
+    return synthesize(source, files, TOP, timeout=timeout)
+
+
+def run_open_flow(model, config: StudentConfig, x_test: np.ndarray, divisor: float,
+                  out: Path, part_name: str, clock_mhz: float) -> OpenFlowResult:
+    """Trace, write Verilog and VHDL into ``out``, simulate the Verilog in Verilator on
+    ``x_test``, synthesize it with yosys; every step timed."""
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    expected = model.predict(x_test, batch_size=4096, verbose=0).astype(np.float64)
+    comb = trace_student(model, config, x_test.shape[1], port_of(x_test * divisor, divisor))
+    trace_exact = _exact_fraction(expected, comb.predict(x_test.astype(np.float64)))
+    seconds["trace"] = time.perf_counter() - start
+
+    verilog, metadata = write_rtl(comb, out, part_name, clock_mhz)
 
     start = time.perf_counter()
     verilator_environment()
@@ -145,10 +159,7 @@ def run_open_flow(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
     seconds["verilator"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    source = out / "verilog" / "src"
-    files = sorted(str(p.relative_to(source)) for p in source.rglob("*.v")
-                   if not p.name.endswith("_wrapper.v"))
-    counts = synthesize(source, files, TOP)
+    counts = synthesize_rtl(out)
     seconds["yosys"] = time.perf_counter() - start
     np.savetxt(out / "test_inputs.txt", x_test * divisor, fmt="%d")
     np.savetxt(out / "test_outputs.txt", expected, fmt="%.10g")

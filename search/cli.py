@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--clock-mhz", type=float, help="target clock (default: the space's)")
     run.add_argument("--workers", type=int, default=1,
                      help="local worker processes sharing the study (default 1)")
+    run.add_argument("--flow", default="open", choices=("open", "vitis"),
+                     help="what the estimates predict: open (da4ml + yosys, the default) or "
+                          "vitis (vendor HLS, Latency strategy)")
+    run.add_argument("--calibration", type=Path,
+                     help="calibration file from 'nas calibrate' (default: the flow's shipped one)")
 
     worker = commands.add_parser("worker", help="join an existing study from any machine")
     _add_location(worker)
@@ -96,6 +101,26 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="replace a non-empty --out")
     export.add_argument("--build", action="store_true",
                         help="run C and logic synthesis when vendor tools are on PATH")
+
+    calibrate = commands.add_parser("calibrate", help="fit a flow's estimators to synthesis "
+                                    "results and write a calibration file")
+    calibrate.add_argument("--flow", default="open", choices=("open", "vitis"),
+                           help="open: da4ml + yosys on xc7 (default); vitis: vendor HLS")
+    calibrate.add_argument("--generate", type=int, metavar="N",
+                           help="open flow: sample, train and synthesize N designs (resumable)")
+    calibrate.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
+    calibrate.add_argument("--timeout", type=float, default=900.0,
+                           help="seconds of yosys per design (default 900)")
+    calibrate.add_argument("--reports", type=Path, nargs="+", default=[], metavar="DIR",
+                           help="vitis flow: hls4ml project directories (or folders above them)")
+    calibrate.add_argument("--table", type=Path, nargs="+", default=[], metavar="CSV",
+                           help="vitis flow: result tables in the wa-hls4ml-search layout")
+    calibrate.add_argument("--workdir", type=Path, default=Path("studies"),
+                           help="home of generated designs: <workdir>/calibration/ (default "
+                                "studies/)")
+    calibrate.add_argument("--out", type=Path,
+                           help="calibration file (default <workdir>/calibration/<flow>.json)")
+    calibrate.add_argument("--seed", type=int, default=0)
 
     dashboard = commands.add_parser("dashboard", help="open the study in optuna-dashboard")
     _add_location(dashboard)
@@ -176,7 +201,7 @@ def cmd_run(args) -> int:
                                                           else DEFAULT_TRIALS)
     settings = RunSettings(space=space, trials=trials, seed=args.seed, workdir=args.workdir,
                            storage=args.storage, timeout=args.timeout, quick=args.quick,
-                           sampler=args.sampler)
+                           sampler=args.sampler, flow=args.flow, calibration=args.calibration)
     settings.validate()
     if not 1 <= args.workers <= 64:
         raise UserError(f"--workers {args.workers} is out of range: use 1..64")
@@ -219,6 +244,9 @@ def cmd_run(args) -> int:
     console.print(f"report: {report}", highlight=False)
     if args.no_synth:
         console.print("synthesis of the front: skipped (--no-synth)")
+    elif args.flow != "open":
+        console.print(f"synthesis of the front: skipped (the {args.flow} flow needs vendor tools: "
+                      f"'nas export --build' runs them)")
     else:
         synthesize_and_show(study, space, args.space, args.workdir, settings.storage_url,
                             front=True, jobs=2, timeout=600.0)
@@ -378,6 +406,11 @@ def print_synthesis(study, space, numbers: list[int]) -> None:
                                                record["latency_cycles"]),
                       f"{100 * record['rtl_exact_fraction']:.1f}% of {record['n_samples']}")
     console.print(table)
+    from nas.search.front import evidence_lines
+
+    for line in evidence_lines(study):
+        console.print(f"estimator ({study.user_attrs.get('estimator', '?')}) {line}",
+                      highlight=False)
 
 
 def cmd_synth(args) -> int:
@@ -419,6 +452,30 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    from nas.search.calibrate import calibrate
+
+    if args.generate is not None and args.generate < 5:
+        raise UserError(f"--generate {args.generate} is out of range: use 5 or more designs")
+    if not 1 <= args.jobs <= 64 or args.timeout <= 0:
+        raise UserError("--jobs must be 1..64 and --timeout positive")
+    home = args.workdir / "calibration"
+    out = args.out or home / f"{args.flow}.json"
+    if out.is_dir():
+        raise UserError(f"--out {out} is a directory: give a file name such as {out}/open.json")
+    try:
+        calibrate(args.flow, out, console, generate=args.generate,
+                  folder=home / f"{args.flow}_designs", jobs=args.jobs, timeout=args.timeout,
+                  reports=args.reports, tables=args.table, seed=args.seed)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: the designs synthesized so far are kept; run the same "
+                          "command again to continue")
+        return 130
+    console.print(f"wrote {out}; search with it: nas run --space NAME --flow {args.flow} "
+                  f"--calibration {out}", highlight=False)
+    return 0
+
+
 def cmd_dashboard(args) -> int:
     import optuna_dashboard
     from optuna.artifacts import FileSystemArtifactStore
@@ -434,7 +491,7 @@ def cmd_dashboard(args) -> int:
 
 COMMANDS = {"run": cmd_run, "worker": cmd_worker, "spaces": cmd_spaces, "show": cmd_show,
             "report": cmd_report, "synth": cmd_synth, "export": cmd_export,
-            "dashboard": cmd_dashboard}
+            "calibrate": cmd_calibrate, "dashboard": cmd_dashboard}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,3 +80,38 @@ def hypervolume_2d(accuracy: np.ndarray, cost: np.ndarray, ref_accuracy: float,
         next_cost = points[i + 1][0] if i + 1 < len(points) else ref_cost
         area += (next_cost - c) * (best - ref_accuracy)
     return area
+
+
+def estimator_evidence(study: optuna.Study) -> tuple[dict, dict]:
+    """The estimator's error on this study's synthesized (bit-exact) designs, and the held-out
+    error of the calibration it used (per quantity: MAPE, worst, R^2, exact fraction, n)."""
+    from nas.estimators.calibration import QUANTITIES, error_table
+
+    synth = [r for r in results(study, "synth").values() if r.get("status") == "ok"]
+    observed = {}
+    if synth:
+        estimate = np.array([[float(r["estimate"].get(q) or 0.0) for q in QUANTITIES]
+                             for r in synth])
+        measured = np.array([[float(r.get(q) or 0.0) for q in QUANTITIES] for r in synth])
+        observed = error_table(estimate, measured)
+    calibration = study.user_attrs.get("calibration", {})
+    name = study.user_attrs.get("estimator", "")
+    held_out = calibration.get("estimators", {}).get(name, {}).get("held_out_error", {})
+    return observed, held_out
+
+
+def evidence_lines(study: optuna.Study) -> list[str]:
+    """One line per quantity: error on the synthesized designs beside the calibration's."""
+    observed, held_out = estimator_evidence(study)
+    lines = []
+    for quantity in ("lut", "ff", "latency_cycles"):
+        if quantity not in observed:
+            continue
+        mine, theirs = observed[quantity], held_out.get(quantity)
+        line = (f"{quantity}: MAPE {mine['mape']:.1f}% (worst {mine['worst_ape']:.0f}%, exact "
+                f"{100 * mine['exact_fraction']:.0f}%) on {mine['n']} synthesized designs")
+        if theirs:
+            line += (f"; calibration held-out: MAPE {theirs['mape']:.1f}% on "
+                     f"{theirs['n']} designs")
+        lines.append(line)
+    return lines

@@ -1,6 +1,8 @@
 """One trial: sample a student, reject it if it cannot fit, train it, estimate it, record it."""
 
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import optuna
 
 from nas._tf import set_seed
 from nas.estimators.base import RESOURCES, ResourceEstimate, ResourceEstimator
+from nas.estimators.calibration import FLOWS, Calibration
 from nas.search.data import DataSplits
 from nas.search.student import (
     StudentConfig,
@@ -59,6 +62,30 @@ def _weight_stats(model, config: StudentConfig) -> dict[str, float]:
             "achieved_sparsity": 1.0 - nonzero / n_weights}
 
 
+def flow_estimators(calibration: Calibration, space: Space, data: DataSplits
+                    ) -> tuple[ResourceEstimator, ResourceEstimator, Callable]:
+    """The calibrated estimators of the flow: architecture-level (before training), value-aware
+    (after training), and how the latter sees a trained ``(model, config)``. The open flow's
+    value-aware estimator traces the student, which needs raw integer inputs over a power of
+    two; a space without them is estimated at architecture level throughout."""
+    spec = FLOWS[calibration.flow]
+    prior = calibration.estimator(spec.prior, space.clock_mhz)
+    if spec.value != "trace":
+        return prior, calibration.estimator(spec.value, space.clock_mhz), trained_design
+    from nas.hls.project import raw_port
+
+    port = raw_port(data.x_train * space.input_divisor, space.input_divisor)
+    if port is None:
+        return prior, prior, trained_design
+
+    def traced(model, config: StudentConfig) -> dict[str, float]:
+        from nas.estimators.trace import student_features
+
+        return student_features(model, config, port, space.clock_mhz, space.n_inputs)
+
+    return prior, calibration.estimator("trace"), traced
+
+
 @dataclass
 class TrialRunner:
     """Callable objective of the study; everything it needs is loaded once, before the study."""
@@ -66,7 +93,9 @@ class TrialRunner:
     space: Space
     data: DataSplits
     teacher_logits: np.ndarray
+    prior_estimator: ResourceEstimator
     estimator: ResourceEstimator
+    describe: Callable
     artifact_store: optuna.artifacts.FileSystemArtifactStore
     seed: int
     worker: str = ""
@@ -98,7 +127,8 @@ class TrialRunner:
         config = sample_student(trial, space.student)
         trial.set_user_attr("config", config.to_dict())
         trial.set_user_attr("n_params", config.n_params(space.n_inputs, space.n_classes))
-        prior = self.estimator.predict_one(config.expected_design(space.n_inputs, space.n_classes))
+        prior = self.prior_estimator.predict_one(
+            config.expected_design(space.n_inputs, space.n_classes))
         self._record_estimate(trial, prior, "prior_")
         reason = prior.misfit_reason(space.part)
         if reason:
@@ -109,7 +139,9 @@ class TrialRunner:
         set_seed(self.seed * 100_003 + trial.number)
         model, losses = train_student(config, self.data.x_train, self.data.y_train,
                                       self.teacher_logits, space.n_classes, space.recipe)
-        estimate = self.estimator.predict_one(trained_design(model, config))
+        start = time.perf_counter()
+        estimate = self.estimator.predict_one(self.describe(model, config))
+        trial.set_user_attr("estimate_seconds", time.perf_counter() - start)
         self._record_estimate(trial, estimate, "est_")
         self._set_constraints(trial, estimate)
         val_acc = accuracy(model, self.data.x_val, self.data.y_val)

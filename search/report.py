@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.search.front import front_rows, hypervolume_2d, is_feasible, pareto_front
+from nas.search.front import evidence_lines, front_rows, hypervolume_2d, is_feasible, pareto_front
 from nas.search.records import results
 from nas.spaces.space import Space
 
@@ -103,10 +103,12 @@ def _estimator_section(study: optuna.Study) -> str:
             row.append(f"{estimate:,.0f} / {value:,.0f} ({error})")
         row.append(f"{100 * record['rtl_exact_fraction']:.1f}%")
         cells.append("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>")
+    evidence = "".join(f"<li>{html.escape(line)}</li>" for line in evidence_lines(study))
     return ("<p>Open flow: yosys logic synthesis for the 7-series part, no place and route. "
             "Estimate / synthesized (error of the estimate).</p><table><tr><th>trial</th>"
             "<th>LUT</th><th>FF</th><th>latency (cycles)</th><th>RTL bit-exact</th></tr>"
-            + "".join(cells) + "</table>")
+            + "".join(cells) + f"</table><p>Error of the estimator "
+            f"({html.escape(str(study.user_attrs.get('estimator', '?')))}):</p><ul>{evidence}</ul>")
 
 
 def render(study: optuna.Study, space: Space) -> str:

@@ -56,5 +56,6 @@ def open_existing(space_arg: str, workdir: Path, storage: str | None) -> tuple[o
         space = space.quick()
     space = space.with_target(recorded.get("part"), recorded.get("clock_mhz"))
     settings = RunSettings(space=space, trials=1, seed=recorded.get("seed", 0), workdir=workdir,
-                           storage=storage_url, quick=bool(recorded.get("quick")))
+                           storage=storage_url, quick=bool(recorded.get("quick")),
+                           flow=recorded.get("flow", "open"))
     return study, settings

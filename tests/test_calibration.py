@@ -1,0 +1,295 @@
+"""Calibration: fit/predict round trips, calibration files, rows from reports and tables, the
+generate-synthesize-fit loop, and the search using a study's calibration."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SHARED, run_nas, tiny_space
+
+from nas.errors import UserError
+from nas.estimators.base import QUANTITIES
+from nas.estimators.calibration import (
+    SCHEMA,
+    Calibration,
+    default_calibration,
+    error_table,
+    fit_estimators,
+)
+from nas.estimators.design import DesignSummary, LayerSummary
+from nas.estimators.hls_layers import (
+    TABLE_TOOL,
+    HlsLayerEstimator,
+    rows_from_project,
+    rows_from_table,
+)
+from nas.estimators.trace import TRACE_FEATURES, TraceEstimator
+
+TABLE = SHARED / "calibration" / "wa_hls4ml_search" / "results_latency.csv"
+REPORTS = SHARED / "reports"
+needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="../shared is not beside the project")
+
+
+def _random_layers(rng, n: int) -> list[DesignSummary]:
+    designs = []
+    for _ in range(n):
+        layers = []
+        for _ in range(int(rng.integers(1, 4))):
+            n_in, n_out = int(rng.integers(4, 64)), int(rng.integers(2, 64))
+            nonzero = float(rng.integers(1, n_in * n_out))
+            layers.append(LayerSummary(n_in, n_out, int(rng.integers(2, 16)),
+                                       int(rng.integers(2, 16)), nonzero, 2 * nonzero, 0))
+        designs.append(DesignSummary(tuple(layers)))
+    return designs
+
+
+def test_trace_estimator_round_trip_with_known_coefficients():
+    rng = np.random.default_rng(1)
+    designs = [dict(zip(TRACE_FEATURES, rng.uniform(0, 5000, len(TRACE_FEATURES)), strict=True))
+               for _ in range(30)]
+    for design in designs:
+        design["stages"] = float(rng.integers(1, 9))
+    truth = TraceEstimator({"lut": (1.1, 1.3, 0.2, 0.5, 0.0, 0.7, 0.4, 2.0), "ff": (0.9, 0.3),
+                            "latency_cycles": (1.0,)})
+    measured = np.array([[getattr(e, q) for q in QUANTITIES] for e in truth.predict(designs)])
+    fitted = TraceEstimator().fit(designs, measured)
+    assert fitted.coefficients["lut"] == pytest.approx(truth.coefficients["lut"], abs=1e-6)
+    assert fitted.coefficients["ff"] == pytest.approx(truth.coefficients["ff"], abs=1e-6)
+    table = error_table(fitted.predict(designs), measured)
+    assert table["lut"]["mape"] < 1e-6 and table["latency_cycles"]["exact_fraction"] == 1.0
+    assert "dsp" not in table  # never nonzero in the data: not reported
+
+
+def test_hls_layer_estimator_round_trip_and_monotonic_interpolation():
+    rng = np.random.default_rng(2)
+    designs = _random_layers(rng, 60)
+    estimator = HlsLayerEstimator()
+    truth = {q: tuple(rng.uniform(0, 10, len(estimator.quantity_features[q])))
+             for q in estimator.quantity_features}
+    measured = np.array([[getattr(e, q) for q in QUANTITIES]
+                         for e in HlsLayerEstimator(truth).predict(designs)])
+    fitted = HlsLayerEstimator().fit(designs, measured)
+    assert error_table(fitted.predict(designs), measured)["lut"]["mape"] < 1e-3
+    # With the prior (cost grows with q), more bits never cost fewer LUTs.
+    luts = [HlsLayerEstimator().predict_one(DesignSummary((LayerSummary(
+        16, 8, bits, bits, 128, 256, 0),))).lut for bits in range(2, 17)]
+    assert all(a <= b for a, b in zip(luts, luts[1:], strict=False))
+
+
+def _calibration_file(tmp_path: Path, **changes) -> Path:
+    values = dataclasses.asdict(default_calibration("open"))
+    values.update(changes)
+    path = tmp_path / "cal.json"
+    path.write_text(json.dumps(values))
+    return path
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("not json {", "is not JSON"),
+    ('["a", "list"]', "has schema 'list'"),
+    ('{"schema": "nas-calibration/0"}', "has schema 'nas-calibration/0'"),
+    (json.dumps({"schema": SCHEMA, "flow": "open"}), "lacks part_family"),
+    (json.dumps({**dataclasses.asdict(default_calibration("open")), "extra": 1}),
+     "unknown keys extra"),
+])
+def test_calibration_file_errors(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(UserError, match=message):
+        Calibration.load(path)
+
+
+def test_calibration_file_flow_and_estimator_errors(tmp_path):
+    with pytest.raises(UserError, match="is for the 'open' flow, not 'vitis'"):
+        Calibration.load(_calibration_file(tmp_path), "vitis")
+    with pytest.raises(UserError, match="unknown or malformed estimator 'magic'"):
+        Calibration.load(_calibration_file(tmp_path, estimators={"magic": {"models": {}}}))
+    broken = dataclasses.asdict(default_calibration("open"))["estimators"]
+    broken["trace"]["models"]["lut"]["coefficients"] = [1.0]
+    with pytest.raises(UserError, match="lut needs 8 coefficients"):
+        Calibration.load(_calibration_file(tmp_path, estimators=broken))
+    with pytest.raises(UserError, match="cannot read calibration file"):
+        Calibration.load(tmp_path / "missing.json")
+
+
+def test_shipped_calibrations_load_and_cover_their_flows():
+    open_flow, vitis = default_calibration("open"), default_calibration("vitis")
+    assert set(open_flow.estimators) == {"architecture", "trace"}
+    assert set(vitis.estimators) == {"hls_layers"}
+    assert open_flow.tool_versions["yosys"].startswith("Yosys")
+    assert open_flow.data["n_designs"] >= 5 and len(open_flow.data["sha256"]) == 64
+    for calibration in (open_flow, vitis):
+        for entry in calibration.estimators.values():
+            assert entry["held_out_error"]["lut"]["n"] >= 1
+
+
+@needs_shared
+def test_every_shared_report_directory_becomes_rows_or_is_skipped():
+    from nas.hls.reports import parse_project
+
+    projects = sorted(p.parent for p in REPORTS.rglob("hls4ml_config.yml"))
+    dense = [p for p in projects if p.name.startswith("model_")]
+    assert len(dense) == 4
+    for project in projects:
+        rows = rows_from_project(project)
+        if project in dense:
+            (row,) = rows
+            record = next(r for r in parse_project(project) if r.flow == "hls_estimate")
+            assert row["measured"]["lut"] == record.lut and row["measured"]["ff"] == record.ff
+            shapes = [(x["n_in"], x["n_out"]) for x in row["design"]["layers"]]
+            assert shapes == [(16, 64), (64, 32), (32, 32), (32, 5)]
+            assert all(0 < x["nonzero_weights"] <= x["n_in"] * x["n_out"]
+                       for x in row["design"]["layers"])
+        else:  # the CNNs have no hls4ml_config.yml beside a dense Keras model
+            assert rows == []
+    quantized = rows_from_project(REPORTS / "hls4ml_tutorial" / "model_3__hls4ml_prj")[0]
+    assert {x["weight_bits"] for x in quantized["design"]["layers"]} == {6}
+
+
+@needs_shared
+def test_table_rows_and_vitis_fit(tmp_path):
+    rows = rows_from_table(TABLE)
+    assert len(rows) == 27  # 81 successful latency rows: 27 designs x 3 reuse factors
+    assert {x["design"]["layers"][0]["weight_bits"] for x in rows} == {2, 4, 6, 8, 10, 12, 14}
+    result = run_nas("calibrate", "--flow", "vitis", "--table", str(TABLE), "--reports",
+                     str(REPORTS), "--out", str(tmp_path / "vitis.json"))
+    assert result.returncode == 0, result.stderr
+    assert "held-out error" in result.stdout and "hls_layers" in result.stdout
+    calibration = Calibration.load(tmp_path / "vitis.json", "vitis")
+    assert calibration.data["n_designs"] == 31
+    assert TABLE_TOOL in calibration.tool_versions["hls"]
+    assert "Vivado HLS 2019.2" in calibration.tool_versions["hls"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--flow", "vitis", "--generate", "6"], "--generate makes open-flow designs"),
+    (["--generate", "6", "--table", "x.csv"], "calibrate the vendor flow"),
+    ([], "give --generate N"),
+    (["--flow", "vitis"], "give --reports DIR or --table CSV"),
+    (["--flow", "vitis", "--table", "missing.csv"], "cannot read missing.csv"),
+    (["--flow", "vitis", "--reports", "nowhere"], "not a directory"),
+    (["--generate", "2"], "--generate 2 is out of range"),
+])
+def test_calibrate_bad_input(tmp_path, args, message):
+    result = run_nas("calibrate", "--workdir", str(tmp_path / "w"), *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "w").exists()
+
+
+def test_table_with_wrong_columns(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("a,b\n1,2\n")
+    with pytest.raises(UserError, match="lacks the columns"):
+        rows_from_table(table)
+
+
+@pytest.mark.slow
+def test_generate_synthesize_fit_loop_resumes(tmp_path):
+    """6 real designs: trained, traced, synthesized by yosys, fitted; the second call only
+    makes the design the first did not."""
+    from rich.console import Console
+
+    from nas.estimators.generate import generate, read_rows
+    from nas.search.calibrate import calibrate
+
+    folder = tmp_path / "designs"
+    first, failures = generate(folder, 5, jobs=2)
+    assert failures == [] and len(first) == 5
+    out = tmp_path / "open.json"
+    calibration = calibrate("open", out, Console(width=200), generate=6, folder=folder, jobs=2)
+    rows = read_rows(folder)
+    assert sorted(r["index"] for r in rows) == list(range(6))
+    by_index = {r["index"]: r for r in rows}
+    assert all(by_index[r["index"]]["measured"] == r["measured"] for r in first)
+    assert all(r["measured"]["lut"] > 0 and r["measured"]["dsp"] == 0 for r in rows)
+    assert all(r["measured"]["latency_cycles"] == r["trace"]["stages"] for r in rows)
+    assert Calibration.load(out, "open").data["n_designs"] == 6
+    assert calibration.estimators["trace"]["held_out_error"]["latency_cycles"]["mape"] == 0.0
+
+
+@pytest.mark.slow
+def test_search_uses_the_calibration_given_and_keeps_it(tmp_path):
+    from nas.estimators.trace import student_features
+    from nas.hls.project import raw_port
+    from nas.search.data import load_data
+    from nas.search.objective import load_student
+    from nas.search.settings import RunSettings
+    from nas.search.study import create_or_continue, run_search, study_calibration
+
+    doubled = dataclasses.asdict(default_calibration("open"))["estimators"]
+    lut = doubled["trace"]["models"]["lut"]
+    lut["coefficients"] = [2 * c for c in lut["coefficients"]]
+    path = _calibration_file(tmp_path, estimators=doubled)
+    space = tiny_space()
+    settings = RunSettings(space=space, trials=1, seed=2, workdir=tmp_path / "w", calibration=path)
+    study = run_search(settings, create_or_continue(settings))
+    assert study.user_attrs["estimator"] == "trace"
+    assert study_calibration(study).estimators == Calibration.load(path).estimators
+    trial = next(t for t in study.trials if t.state.name == "COMPLETE")
+    model, config = load_student(trial, space, _store(settings))
+    data = load_data(space, settings.seed, settings.paths)
+    port = raw_port(data.x_train * space.input_divisor, space.input_divisor)
+    features = student_features(model, config, port, space.clock_mhz, space.n_inputs)
+    expected = Calibration.load(path).estimator("trace").predict_one(features)
+    default = default_calibration("open").estimator("trace").predict_one(features)
+    assert trial.user_attrs["est_lut"] == pytest.approx(expected.lut)
+    assert expected.lut == pytest.approx(2 * default.lut)
+    assert trial.user_attrs["estimate_seconds"] < 5
+    other = dataclasses.replace(settings, calibration=None)
+    create_or_continue(other)  # continuing without --calibration keeps the study's own
+    (tmp_path / "other.json").write_text(json.dumps(dataclasses.asdict(default_calibration("open"))))
+    with pytest.raises(UserError, match="made with another calibration"):
+        create_or_continue(dataclasses.replace(settings, calibration=tmp_path / "other.json"))
+
+
+def _store(settings):
+    import optuna
+
+    return optuna.artifacts.FileSystemArtifactStore(str(settings.paths.artifacts))
+
+
+def test_run_refuses_a_bad_calibration_file_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    result = run_nas("run", "--space", "mlp_psd", "--quick", "--workdir", str(tmp_path / "w"),
+                     "--calibration", str(bad))
+    assert result.returncode == 2 and "has schema None" in result.stderr
+    assert not (tmp_path / "w").exists()
+    vitis = tmp_path / "vitis.json"
+    vitis.write_text(json.dumps(dataclasses.asdict(default_calibration("vitis"))))
+    result = run_nas("run", "--space", "mlp_psd", "--quick", "--workdir", str(tmp_path / "w"),
+                     "--calibration", str(vitis))
+    assert result.returncode == 2 and "is for the 'vitis' flow, not 'open'" in result.stderr
+    assert not (tmp_path / "w").exists()
+
+
+def test_fit_estimators_holds_out_a_fifth():
+    rng = np.random.default_rng(3)
+    rows = [{"design": d.to_dict(), "measured": {"lut": float(rng.uniform(100, 1000)),
+                                                  "ff": 10.0, "dsp": 0.0, "bram": 0.0,
+                                                  "latency_cycles": 1.0}}
+            for d in _random_layers(rng, 20)]
+    calibration = fit_estimators("vitis", rows, 200.0, {}, {})
+    assert (calibration.data["n_fit"], calibration.data["n_held_out"]) == (16, 4)
+    assert calibration.estimators["hls_layers"]["held_out_error"]["lut"]["n"] == 4
+
+
+@pytest.mark.slow
+def test_vitis_flow_search_uses_the_hls_estimator(tmp_path):
+    from nas.search.storage import open_existing
+
+    result = run_nas("run", "--space", "mlp_psd", "--quick", "--trials", "1", "--flow", "vitis",
+                     "--workdir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "skipped (the vitis flow needs vendor tools" in result.stdout
+    study, settings = open_existing("mlp_psd", tmp_path, None)
+    assert settings.flow == "vitis" and study.user_attrs["estimator"] == "hls_layers"
+    assert study.user_attrs["calibration"]["flow"] == "vitis"
+    trial = next(t for t in study.trials if t.state.name == "COMPLETE")
+    assert trial.user_attrs["est_lut"] > 0 and "est_dsp" in trial.user_attrs
+    again = run_nas("run", "--space", "mlp_psd", "--quick", "--trials", "1", "--workdir",
+                    str(tmp_path))
+    assert again.returncode == 2 and "'flow': 'vitis'" in again.stderr
