@@ -121,11 +121,18 @@ def calibrate(flow: str, out: Path, console: Console, *, generate: int | None = 
             raise UserError("the vitis flow is calibrated from hls4ml projects or result "
                             "tables: give --reports DIR or --table CSV")
         rows = vendor_rows(reports, tables)
+    # A design that synthesizes to no logic is a constant classifier (training collapsed):
+    # no search keeps it, and percentage errors on zero are undefined.
+    constant = [row for row in rows if row["measured"]["lut"] == 0]
+    rows = [row for row in rows if row["measured"]["lut"] > 0]
+    if constant:
+        console.print(f"left out {len(constant)} designs that synthesize to no logic (constant "
+                      f"outputs)", highlight=False)
     if len(rows) < 5:
         raise UserError(f"only {len(rows)} designs to fit on: calibration needs at least 5 "
                         f"(a fifth is held out)")
-    calibration = fit_estimators(flow, rows, clock_mhz, tool_versions(rows), summarize(rows),
-                                 seed)
+    summary = {**summarize(rows), "left_out_constant_designs": len(constant)}
+    calibration = fit_estimators(flow, rows, clock_mhz, tool_versions(rows), summary, seed)
     calibration.save(out)
     console.print(error_table(calibration))
     return calibration
