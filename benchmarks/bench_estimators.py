@@ -73,7 +73,7 @@ def vitis_flow() -> list[tuple]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--designs", type=int, default=24)
+    parser.add_argument("--designs", type=int, default=16)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
