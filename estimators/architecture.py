@@ -79,6 +79,7 @@ class ArchitectureEstimator(ResourceEstimator):
     """
 
     name = "architecture"
+    prior = PRIOR
     flow = "open"
     part_family = "xc7"
     quantity_features = {"lut": ("adder_bits", "activation_bits"), "ff": ("register_bits",),
@@ -91,7 +92,7 @@ class ArchitectureEstimator(ResourceEstimator):
     }
 
     def __init__(self, clock_mhz: float = 200.0,
-                 coefficients: Mapping[str, Sequence[float]] = PRIOR,
+                 coefficients: Mapping[str, Sequence[float]] | None = None,
                  level_delay_ns: float = 1.6):
         if clock_mhz <= 0 or level_delay_ns <= 0:
             raise UserError("clock_mhz and level_delay_ns must be positive")

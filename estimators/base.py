@@ -68,8 +68,11 @@ class ResourceEstimator(abc.ABC):
     quantity_features: Mapping[str, tuple[str, ...]]
     #: What each feature counts, written into calibration files.
     feature_definitions: Mapping[str, str]
+    #: The coefficients before any calibration.
+    prior: Mapping[str, Sequence[float]]
 
-    def __init__(self, coefficients: Mapping[str, Sequence[float]]):
+    def __init__(self, coefficients: Mapping[str, Sequence[float]] | None = None):
+        coefficients = self.prior if coefficients is None else coefficients
         self.coefficients = {q: tuple(float(c) for c in coefficients.get(q, ()))
                              for q in QUANTITIES}
         for quantity in QUANTITIES:
@@ -82,10 +85,12 @@ class ResourceEstimator(abc.ABC):
     def features(self, design) -> dict[str, float]:
         """Named feature values of one design."""
 
-    def _matrix(self, designs: Sequence, quantity: str) -> np.ndarray:
-        names = self.quantity_features.get(quantity, ())
+    def _matrices(self, designs: Sequence) -> dict[str, np.ndarray]:
+        """Per quantity with a model, its feature matrix (each design's features made once)."""
         table = [self.features(design) for design in designs]
-        return np.array([[row[name] for name in names] for row in table], dtype=float)
+        return {quantity: np.array([[row[name] for name in names] for row in table],
+                                   dtype=float)
+                for quantity, names in self.quantity_features.items() if names}
 
     def fit(self, designs: Sequence, measured: np.ndarray) -> "ResourceEstimator":
         """Non-negative least-squares coefficients from measured rows (columns as
@@ -96,20 +101,15 @@ class ResourceEstimator(abc.ABC):
                 f"fit needs at least 2 designs and a measured array of shape "
                 f"({len(designs)}, {len(QUANTITIES)}), got {measured.shape}"
             )
-        for column, quantity in enumerate(QUANTITIES):
-            if self.quantity_features.get(quantity):
-                coefficients, _ = nnls(self._matrix(designs, quantity), measured[:, column])
-                self.coefficients[quantity] = tuple(float(c) for c in coefficients)
+        for quantity, matrix in self._matrices(designs).items():
+            coefficients, _ = nnls(matrix, measured[:, QUANTITIES.index(quantity)])
+            self.coefficients[quantity] = tuple(float(c) for c in coefficients)
         return self
 
     def predict(self, designs: Sequence) -> list[ResourceEstimate]:
-        values = {}
-        for quantity in QUANTITIES:
-            if self.quantity_features.get(quantity):
-                values[quantity] = self._matrix(designs, quantity) @ np.array(
-                    self.coefficients[quantity])
-            else:
-                values[quantity] = np.zeros(len(designs))
+        values = {quantity: np.zeros(len(designs)) for quantity in QUANTITIES}
+        for quantity, matrix in self._matrices(designs).items():
+            values[quantity] = matrix @ np.array(self.coefficients[quantity])
         return [ResourceEstimate(lut=float(values["lut"][i]), ff=float(values["ff"][i]),
                                  dsp=float(values["dsp"][i]), bram=float(values["bram"][i]),
                                  latency_cycles=max(1, int(np.floor(

@@ -47,20 +47,10 @@ FLOWS = {"open": FlowSpec("xc7", prior="architecture", value="trace"),
 HELD_OUT_FRACTION = 0.2
 
 
-def _architecture(coefficients: dict | None, clock_mhz: float) -> ResourceEstimator:
-    if coefficients is None:
-        return ArchitectureEstimator(clock_mhz)
-    return ArchitectureEstimator(clock_mhz, coefficients)
-
-
 def _trace(coefficients: dict | None, clock_mhz: float) -> ResourceEstimator:
     from nas.estimators.trace import TraceEstimator  # imports da4ml: only when asked for
 
-    return TraceEstimator() if coefficients is None else TraceEstimator(coefficients)
-
-
-def _hls_layers(coefficients: dict | None, clock_mhz: float) -> ResourceEstimator:
-    return HlsLayerEstimator() if coefficients is None else HlsLayerEstimator(coefficients)
+    return TraceEstimator(coefficients)
 
 
 def _summary(row: dict) -> DesignSummary:
@@ -71,9 +61,9 @@ def _summary(row: dict) -> DesignSummary:
 #: clock, and its design from a calibration data row.
 ESTIMATORS: dict[str, tuple[Callable[[dict | None, float], ResourceEstimator],
                             Callable[[dict], object]]] = {
-    "architecture": (_architecture, _summary),
+    "architecture": (lambda co, clock: ArchitectureEstimator(clock, co), _summary),
     "trace": (_trace, lambda row: row["trace"]),
-    "hls_layers": (_hls_layers, _summary),
+    "hls_layers": (lambda co, clock: HlsLayerEstimator(co), _summary),
 }
 
 

@@ -18,7 +18,6 @@ import csv
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +61,7 @@ class HlsLayerEstimator(ResourceEstimator):
     """Vendor HLS (Latency strategy) estimate from layer sizes, bits and nonzero weights."""
 
     name = "hls_layers"
+    prior = PRIOR
     flow = "vitis"
     part_family = "vu13p"
     quantity_features = {"lut": _PRODUCTS + _OUTPUTS, "ff": _PRODUCTS + _OUTPUTS,
@@ -72,9 +72,6 @@ class HlsLayerEstimator(ResourceEstimator):
         **{f"outputs_q{k}": f"layer outputs at the same precision near {k}" for k in KNOTS},
         "layers": "dense layers",
     }
-
-    def __init__(self, coefficients: Mapping[str, Sequence[float]] = PRIOR):
-        super().__init__(coefficients)
 
     def features(self, design: DesignSummary) -> dict[str, float]:
         values = dict.fromkeys((*_PRODUCTS, *_OUTPUTS), 0.0)

@@ -21,7 +21,7 @@ the same RTL closely, in a fraction of a second.
 """
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from da4ml.trace.pipeline import to_pipeline
 from da4ml.types import CombLogic, minimal_kif
@@ -105,6 +105,7 @@ class TraceEstimator(ResourceEstimator):
     (``trace_features``; the design passed to ``predict`` is that feature dict)."""
 
     name = "trace"
+    prior = PRIOR
     flow = "open"
     part_family = "xc7"
     quantity_features = {"lut": ("both_bits", "inverted_bits", "carry_only_bits", "n_add",
@@ -123,9 +124,6 @@ class TraceEstimator(ResourceEstimator):
         "input_bits": "bits of the input port",
         "stages": "pipeline stages at the clock = latency in cycles",
     }
-
-    def __init__(self, coefficients: Mapping[str, Sequence[float]] = PRIOR):
-        super().__init__(coefficients)
 
     def features(self, design: Mapping[str, float]) -> dict[str, float]:
         return dict(design)
