@@ -29,9 +29,9 @@ from da4ml.types import CombLogic, minimal_kif
 from nas.estimators.base import ResourceEstimator
 
 #: Names of the features, as stored in calibration rows and files.
-TRACE_FEATURES = ("adder_bits", "both_bits", "inverted_bits", "carry_only_bits", "n_add",
-                  "const_add_bits", "relu_bits", "mux_bits", "negate_bits", "register_bits",
-                  "input_bits", "stages", "output_bits")
+TRACE_FEATURES = ("both_bits", "inverted_bits", "carry_only_bits", "n_add", "const_add_bits",
+                  "relu_bits", "mux_bits", "negate_bits", "register_bits", "input_bits",
+                  "stages")
 
 
 def _lsb(qint) -> float:
@@ -73,8 +73,6 @@ def trace_features(comb: CombLogic, clock_mhz: float) -> dict[str, float]:
         if used[index] == 0 or width == 0:
             continue
         if op.opcode in (0, 1):
-            low = max(_lsb(ops[op.id0].qint), _lsb(ops[op.id1].qint) + op.data)
-            features["adder_bits"] += max(1.0, width - (low - _lsb(op.qint)))
             features["n_add"] += 1
             for name, bits in _adder_bits(op, ops[op.id0], ops[op.id1]).items():
                 features[name] += bits
@@ -90,7 +88,6 @@ def trace_features(comb: CombLogic, clock_mhz: float) -> dict[str, float]:
     features["register_bits"] = float(pipeline.reg_bits)
     features["stages"] = float(len(pipeline.solutions))
     features["input_bits"] = float(sum(sum(minimal_kif(q)) for q in comb.inp_qint))
-    features["output_bits"] = float(sum(sum(minimal_kif(q)) for q in comb.out_qint))
     return features
 
 

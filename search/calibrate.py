@@ -11,7 +11,7 @@ from rich.table import Table
 from nas.errors import UserError
 from nas.estimators.calibration import Calibration, fit_estimators
 
-#: Quantities of the error table, with the unit of their worst error.
+#: Quantities the error table shows, when the data have them.
 _SHOWN = ("lut", "ff", "dsp", "latency_cycles")
 
 

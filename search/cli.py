@@ -378,6 +378,7 @@ def synthesize_and_show(study, space, space_arg, workdir, storage_url, front: bo
 
 
 def print_synthesis(study, space, numbers: list[int]) -> None:
+    from nas.search.front import evidence_lines
     from nas.search.records import results
 
     records = results(study, "synth")
@@ -406,8 +407,6 @@ def print_synthesis(study, space, numbers: list[int]) -> None:
                                                record["latency_cycles"]),
                       f"{100 * record['rtl_exact_fraction']:.1f}% of {record['n_samples']}")
     console.print(table)
-    from nas.search.front import evidence_lines
-
     for line in evidence_lines(study):
         console.print(f"estimator ({study.user_attrs.get('estimator', '?')}) {line}",
                       highlight=False)
