@@ -82,7 +82,7 @@ def summarize(rows: Sequence[dict]) -> dict:
             "sources": sorted({row.get("source", "generated").split(":")[0] for row in rows})}
 
 
-def error_table(calibration: Calibration) -> Table:
+def held_out_table(calibration: Calibration) -> Table:
     table = Table(title=f"held-out error: {calibration.flow} flow, {calibration.part_family}, "
                         f"{calibration.data['n_held_out']} of {calibration.data['n_designs']} "
                         f"designs not used in the fit")
@@ -134,5 +134,5 @@ def calibrate(flow: str, out: Path, console: Console, *, generate: int | None = 
     summary = {**summarize(rows), "left_out_constant_designs": len(constant)}
     calibration = fit_estimators(flow, rows, clock_mhz, tool_versions(rows), summary, seed)
     calibration.save(out)
-    console.print(error_table(calibration))
+    console.print(held_out_table(calibration))
     return calibration
