@@ -24,7 +24,7 @@ test: venv lint
 	scripts/ensure_postgres.sh
 	$(PY) -m pytest -q -rs
 
-# The search against the manual workflow, 3 seeds, every front synthesized (about 75 min on
+# The search against the manual workflow, 3 seeds, every front synthesized (63 min on
 # 2 cores): writes benchmarks/RESULTS.md. bench-quick checks the harness in a few minutes.
 bench: venv
 	$(PY) benchmarks/bench_workflows.py

@@ -12,17 +12,14 @@ import time
 from pathlib import Path
 
 import optuna
-from common import machine, reference_recipe
+from common import machine, train_reference_model
 
-from nas._tf import set_seed
 from nas.search.cli import DEFAULT_TRIALS
-from nas.search.data import load_data
 from nas.search.front import front_rows, trial_counts
 from nas.search.objective import flow_estimators
 from nas.search.settings import RunSettings
-from nas.search.student import accuracy, train_student
+from nas.search.student import accuracy
 from nas.search.study import run_search, study_calibration
-from nas.search.teacher import load_teacher, teacher_logits
 from nas.spaces import get_space
 
 OUT = Path(__file__).parent / "out"
@@ -30,14 +27,8 @@ OUT = Path(__file__).parent / "out"
 
 def train_reference(settings: RunSettings, study) -> dict:
     """The reference recipe, trained and estimated exactly as the study's trials are."""
-    space, config = settings.space, reference_recipe()
-    data = load_data(space, settings.seed, settings.paths)
-    teacher = load_teacher(space, data, settings.seed, settings.paths)
-    set_seed(settings.seed)
-    start = time.perf_counter()
-    model, _ = train_student(config, data.x_train, data.y_train,
-                             teacher_logits(teacher, data.x_train), space.n_classes, space.recipe)
-    seconds = time.perf_counter() - start
+    space = settings.space
+    model, config, data, seconds = train_reference_model(settings)
     _, estimator, describe = flow_estimators(study_calibration(study), space, data)
     estimate = estimator.predict_one(describe(model, config))
     return {"shape": "30-15-4", "bits": "in 8.4 | w 8.1,8.1 | a 8.2", "sparsity": 0.2,

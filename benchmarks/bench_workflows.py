@@ -37,19 +37,17 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-from common import machine, reference_recipe, tool_versions
+from common import machine, reference_recipe, tool_versions, train_reference_model
 from optuna.trial import TrialState
 from results_md import render
 
-from nas._tf import set_seed
-from nas.estimators.calibration import QUANTITIES, error_table
 from nas.hls.open_flow import run_open_flow
 from nas.hls.synth import synthesize_trials
 from nas.search.data import load_data
-from nas.search.front import hypervolume_2d, is_feasible, trial_counts
+from nas.search.front import hypervolume_2d, is_feasible, synthesized_error, trial_counts
 from nas.search.records import results
 from nas.search.settings import RunSettings
-from nas.search.student import accuracy, train_student
+from nas.search.student import accuracy
 from nas.search.study import (
     ATTEMPTS_PER_TRIAL,
     create_or_continue,
@@ -57,7 +55,7 @@ from nas.search.study import (
     prepare,
     run_search,
 )
-from nas.search.teacher import load_teacher, teacher_logits
+from nas.search.teacher import load_teacher
 from nas.spaces import get_space
 from nas.spaces.parts import get_part
 
@@ -196,21 +194,18 @@ def run_search_method(method: str, settings: RunSettings, budget: Budget) -> dic
                       jobs=budget.jobs)
     synth_seconds = time.perf_counter() - start
     counts = trial_counts(study)
-    return {"designs": design_rows(study, numbers), "delivered_trial": delivered,
+    designs = design_rows(study, numbers)
+    return {"designs": designs, "delivered_trial": delivered,
             "trials": counts, "search_seconds": search_seconds, "synth_seconds": synth_seconds,
             "trials_per_hour": counts["complete"] / search_seconds * 3600,
-            "failed_synthesis": len(numbers) - len(design_rows(study, numbers))}
+            "failed_synthesis": len(numbers) - len(designs)}
 
 
 def run_reference(settings: RunSettings, out: Path) -> dict:
     """The reference recipe, trained as the trials are, and synthesized by the same open flow."""
-    space, config = settings.space, reference_recipe()
+    space = settings.space
     start = time.perf_counter()
-    data = load_data(space, settings.seed, settings.paths)  # cached: made before the searches
-    teacher = load_teacher(space, data, settings.seed, settings.paths)
-    set_seed(settings.seed)
-    model, _ = train_student(config, data.x_train, data.y_train,
-                             teacher_logits(teacher, data.x_train), space.n_classes, space.recipe)
+    model, config, data, _ = train_reference_model(settings)  # data and teacher: cached already
     result = run_open_flow(model, config, data.x_test, space.input_divisor, out,
                            get_part(space.part_name).full_name, space.clock_mhz)
     if not result.bit_exact:
@@ -242,7 +237,8 @@ def summarize(runs: dict[int, dict[str, dict]]) -> dict:
     per_method: dict[str, dict] = {m: {"hypervolume": [], "lut": [], "latency": [],
                                        "accuracy": [], "wall": [], "found": 0}
                                    for m in METHODS}
-    ratios = {"lut_reduction": [], "latency_ok": [], "hv_vs_random": []}
+    lut_reduction: list[float] = []
+    latency_ok: list[bool] = []
     for seed_runs in runs.values():
         reference = seed_runs["reference"]["designs"][0]
         for method in METHODS:
@@ -257,19 +253,16 @@ def summarize(runs: dict[int, dict[str, dict]]) -> dict:
                 entry["latency"].append(smallest["latency_cycles"])
                 entry["accuracy"].append(smallest["test_accuracy"])
         best = seed_runs["search"]["score"]["smallest_as_accurate"]
-        ratios["lut_reduction"].append(reference["lut"] / best["lut"] if best else 0.0)
-        ratios["latency_ok"].append(bool(best) and
-                                    best["latency_cycles"] <= reference["latency_cycles"])
+        lut_reduction.append(reference["lut"] / best["lut"] if best else 0.0)
+        latency_ok.append(bool(best) and best["latency_cycles"] <= reference["latency_cycles"])
     hv = {m: statistics.median(per_method[m]["hypervolume"]) for m in METHODS}
-    ratios["hv_vs_random"] = hv["search"] / hv["random"] if hv["random"] else float("inf")
-    lut_median = statistics.median(ratios["lut_reduction"])
+    hv_ratio = hv["search"] / hv["random"] if hv["random"] else float("inf")
+    lut_median = statistics.median(lut_reduction)
     return {"methods": per_method, "median_hypervolume": hv,
-            "lut_reduction_per_seed": ratios["lut_reduction"],
-            "latency_ok_per_seed": ratios["latency_ok"],
+            "lut_reduction_per_seed": lut_reduction, "latency_ok_per_seed": latency_ok,
             "targets": {"lut_reduction_median": lut_median,
-                        "lut_target_met": lut_median >= 3.0 and all(ratios["latency_ok"]),
-                        "hv_ratio_vs_random": ratios["hv_vs_random"],
-                        "hv_target_met": ratios["hv_vs_random"] >= 1.3}}
+                        "lut_target_met": lut_median >= 3.0 and all(latency_ok),
+                        "hv_ratio_vs_random": hv_ratio, "hv_target_met": hv_ratio >= 1.3}}
 
 
 def estimator_table(runs: dict[int, dict[str, dict]]) -> dict:
@@ -278,10 +271,7 @@ def estimator_table(runs: dict[int, dict[str, dict]]) -> dict:
                for d in seed_runs[m]["designs"]]
     if not designs:
         return {}
-    estimate = np.array([[float(d["estimate"].get(q) or 0.0) for q in QUANTITIES]
-                         for d in designs])
-    measured = np.array([[float(d.get(q) or 0.0) for q in QUANTITIES] for d in designs])
-    table = error_table(estimate, measured)
+    table = synthesized_error(designs)
     estimate_s = [d["estimate_seconds"] for d in designs if d.get("estimate_seconds")]
     synth_s = [d["synth_seconds"] for d in designs]
     return {"errors": table, "n": len(designs),

@@ -20,9 +20,30 @@ def machine() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    versions = ", ".join(f"{name} {tool_versions()[name]}" for name in PACKAGES)
+    versions = ", ".join(f"{name} {version(name)}" for name in PACKAGES)
     return (f"{platform.node()}: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
             f"; {versions}")
+
+
+def train_reference_model(settings):
+    """The reference recipe trained exactly as a study's trials are (same data, teacher and
+    recipe, seeded by the run's seed); returns the model, its configuration, the data splits
+    and the training seconds."""
+    import time
+
+    from nas._tf import set_seed
+    from nas.search.data import load_data
+    from nas.search.student import train_student
+    from nas.search.teacher import load_teacher, teacher_logits
+
+    space, config = settings.space, reference_recipe()
+    data = load_data(space, settings.seed, settings.paths)
+    teacher = load_teacher(space, data, settings.seed, settings.paths)
+    set_seed(settings.seed)
+    start = time.perf_counter()
+    model, _ = train_student(config, data.x_train, data.y_train,
+                             teacher_logits(teacher, data.x_train), space.n_classes, space.recipe)
+    return model, config, data, time.perf_counter() - start
 
 
 def reference_recipe():

@@ -82,18 +82,24 @@ def hypervolume_2d(accuracy: np.ndarray, cost: np.ndarray, ref_accuracy: float,
     return area
 
 
+def synthesized_error(records: list[dict]) -> dict:
+    """Error of each record's ``estimate`` against its synthesized numbers (the record's own
+    ``lut``, ``ff``, ... keys), per quantity; empty without records."""
+    from nas.estimators.calibration import QUANTITIES, error_table
+
+    if not records:
+        return {}
+    estimate = np.array([[float(r["estimate"].get(q) or 0.0) for q in QUANTITIES]
+                         for r in records])
+    measured = np.array([[float(r.get(q) or 0.0) for q in QUANTITIES] for r in records])
+    return error_table(estimate, measured)
+
+
 def estimator_evidence(study: optuna.Study) -> tuple[dict, dict]:
     """The estimator's error on this study's synthesized (bit-exact) designs, and the held-out
     error of the calibration it used (per quantity: MAPE, worst, R^2, exact fraction, n)."""
-    from nas.estimators.calibration import QUANTITIES, error_table
-
-    synth = [r for r in results(study, "synth").values() if r.get("status") == "ok"]
-    observed = {}
-    if synth:
-        estimate = np.array([[float(r["estimate"].get(q) or 0.0) for q in QUANTITIES]
-                             for r in synth])
-        measured = np.array([[float(r.get(q) or 0.0) for q in QUANTITIES] for r in synth])
-        observed = error_table(estimate, measured)
+    observed = synthesized_error([r for r in results(study, "synth").values()
+                                  if r.get("status") == "ok"])
     calibration = study.user_attrs.get("calibration", {})
     name = study.user_attrs.get("estimator", "")
     held_out = calibration.get("estimators", {}).get(name, {}).get("held_out_error", {})
