@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from common import machine
 
+from nas.app.generate import generate
 from nas.estimators.base import QUANTITIES
 from nas.estimators.calibration import ESTIMATORS, default_calibration, error_table, measured_matrix
-from nas.estimators.generate import generate
 
 TABLE = Path(__file__).resolve().parents[1].parent / "shared" / "calibration" / \
     "wa_hls4ml_search" / "results_latency.csv"

@@ -14,11 +14,11 @@ from pathlib import Path
 import optuna
 from common import machine, train_reference_model
 
-from nas.search.cli import DEFAULT_TRIALS
+from nas.app.commands import DEFAULT_TRIALS
+from nas.model.student import accuracy
 from nas.search.front import front_rows, trial_counts
 from nas.search.objective import flow_estimators
 from nas.search.settings import RunSettings
-from nas.search.student import accuracy
 from nas.search.study import run_search, study_calibration
 from nas.spaces import get_space
 

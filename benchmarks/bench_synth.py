@@ -11,15 +11,16 @@ from pathlib import Path
 
 from common import machine
 
-from nas.hls.synth import select_front, synthesize_trials
+from nas.app.synth import select_front, synthesize_trials
 from nas.search.storage import open_existing
+from nas.spaces import get_space
 
 
 def quick_study(workdir: Path, trials: int):
     subprocess.run([sys.executable, "-m", "nas", "run", "--space", "mlp_psd", "--quick",
                     "--trials", str(trials), "--no-synth", "--workdir", str(workdir)],
                    check=True, capture_output=True)
-    return open_existing("mlp_psd", workdir, None)
+    return open_existing(get_space("mlp_psd"), workdir, None)
 
 
 def main() -> None:
@@ -33,8 +34,7 @@ def main() -> None:
             study, settings = quick_study(Path(tmp) / f"jobs{jobs}", args.trials)
             numbers = select_front(study)
             start = time.perf_counter()
-            records = synthesize_trials(study, "mlp_psd", settings.workdir, settings.storage_url,
-                                        numbers, jobs=jobs)
+            records = synthesize_trials(study, settings, numbers, jobs=jobs)
             timings[jobs] = (time.perf_counter() - start, records)
     wall1, records = timings[1]
     wall2, _ = timings[2]

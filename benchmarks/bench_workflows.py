@@ -41,13 +41,14 @@ from common import machine, reference_recipe, tool_versions, train_reference_mod
 from optuna.trial import TrialState
 from results_md import render
 
+from nas.app.synth import synthesize_trials
 from nas.hls.open_flow import run_open_flow
-from nas.hls.synth import synthesize_trials
-from nas.search.data import load_data
+from nas.model.data import load_data
+from nas.model.student import accuracy
+from nas.model.teacher import load_teacher
 from nas.search.front import hypervolume_2d, is_feasible, synthesized_error, trial_counts
 from nas.search.records import results
 from nas.search.settings import RunSettings
-from nas.search.student import accuracy
 from nas.search.study import (
     ATTEMPTS_PER_TRIAL,
     create_or_continue,
@@ -55,7 +56,6 @@ from nas.search.study import (
     prepare,
     run_search,
 )
-from nas.search.teacher import load_teacher
 from nas.spaces import get_space
 from nas.spaces.parts import get_part
 
@@ -111,7 +111,7 @@ def run_manual(settings: RunSettings) -> optuna.Study:
     """Accuracy-only TPE; its trials are then copied into a study of the usual three objectives
     (the estimate is recorded by every trial), so that synthesis and reports treat it alike."""
     study = create_or_continue(settings)
-    fail_dead_trials(study)
+    fail_dead_trials(study, settings.storage_url)
     runner = prepare(settings, study)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -190,8 +190,7 @@ def run_search_method(method: str, settings: RunSettings, budget: Budget) -> dic
     if method == "manual" and delivered not in numbers:
         numbers.append(delivered)
     start = time.perf_counter()
-    synthesize_trials(study, settings.space.name, settings.workdir, settings.storage_url, numbers,
-                      jobs=budget.jobs)
+    synthesize_trials(study, settings, numbers, jobs=budget.jobs)
     synth_seconds = time.perf_counter() - start
     counts = trial_counts(study)
     designs = design_rows(study, numbers)

@@ -32,9 +32,9 @@ def train_reference_model(settings):
     import time
 
     from nas._tf import set_seed
-    from nas.search.data import load_data
-    from nas.search.student import train_student
-    from nas.search.teacher import load_teacher, teacher_logits
+    from nas.model.data import load_data
+    from nas.model.student import train_student
+    from nas.model.teacher import load_teacher, teacher_logits
 
     space, config = settings.space, reference_recipe()
     data = load_data(space, settings.seed, settings.paths)
@@ -50,7 +50,7 @@ def reference_recipe():
     """The published workflow's student (DESIGN.md): 30-15-4, 8-bit weights, activations and
     input, 20% sparsity, trained by distillation. Integer bits: weights 1 (range +-2),
     activations 2, input 4 of 8 (the ADC counts exactly, over the divisor 16)."""
-    from nas.search.student import StudentConfig
+    from nas.model.config import StudentConfig
 
     return StudentConfig(widths=(15,), weight_bits=(8, 8), weight_int_bits=(1, 1), act_bits=(8,),
                          act_int_bits=(2,), input_bits=8, input_int_bits=4, sparsity=0.2)

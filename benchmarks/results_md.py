@@ -2,8 +2,8 @@
 
 import statistics
 
+from nas.model.config import StudentConfig
 from nas.search.front import bits_text, shape_text
-from nas.search.student import StudentConfig
 
 LABELS = {"search": "1. default search (TPE, estimator-guided)",
           "random": "2. random sampler, same space",

@@ -51,7 +51,7 @@ def test_every_method_and_seed_is_run_on_the_stated_budget(quick_bench):
 
 @pytest.mark.slow
 def test_manual_workflow_searches_layers_only_at_the_fixed_precision(quick_bench):
-    from nas.search.student import StudentConfig
+    from nas.model.config import StudentConfig
 
     result, _ = quick_bench
     bench = _bench_module()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import SHARED, run_nas, tiny_space
 
-from nas.errors import UserError
+from nas.errors import NasError
 from nas.estimators.base import QUANTITIES
 from nas.estimators.calibration import (
     SCHEMA,
@@ -97,20 +97,20 @@ def _calibration_file(tmp_path: Path, **changes) -> Path:
 def test_calibration_file_errors(tmp_path, content, message):
     path = tmp_path / "bad.json"
     path.write_text(content)
-    with pytest.raises(UserError, match=message):
+    with pytest.raises(NasError, match=message):
         Calibration.load(path)
 
 
 def test_calibration_file_flow_and_estimator_errors(tmp_path):
-    with pytest.raises(UserError, match="is for the 'open' flow, not 'vitis'"):
+    with pytest.raises(NasError, match="is for the 'open' flow, not 'vitis'"):
         Calibration.load(_calibration_file(tmp_path), "vitis")
-    with pytest.raises(UserError, match="unknown or malformed estimator 'magic'"):
+    with pytest.raises(NasError, match="unknown or malformed estimator 'magic'"):
         Calibration.load(_calibration_file(tmp_path, estimators={"magic": {"models": {}}}))
     broken = dataclasses.asdict(default_calibration("open"))["estimators"]
     broken["trace"]["models"]["lut"]["coefficients"] = [1.0]
-    with pytest.raises(UserError, match="lut needs 8 coefficients"):
+    with pytest.raises(NasError, match="lut needs 8 coefficients"):
         Calibration.load(_calibration_file(tmp_path, estimators=broken))
-    with pytest.raises(UserError, match="cannot read calibration file"):
+    with pytest.raises(NasError, match="cannot read calibration file"):
         Calibration.load(tmp_path / "missing.json")
 
 
@@ -182,7 +182,7 @@ def test_calibrate_bad_input(tmp_path, args, message):
 def test_table_with_wrong_columns(tmp_path):
     table = tmp_path / "t.csv"
     table.write_text("a,b\n1,2\n")
-    with pytest.raises(UserError, match="lacks the columns"):
+    with pytest.raises(NasError, match="lacks the columns"):
         rows_from_table(table)
 
 
@@ -192,8 +192,8 @@ def test_generate_synthesize_fit_loop_resumes(tmp_path):
     makes the design the first did not."""
     from rich.console import Console
 
-    from nas.estimators.generate import generate, read_rows
-    from nas.search.calibrate import calibrate
+    from nas.app.calibrate import calibrate
+    from nas.app.generate import generate, read_rows
 
     folder = tmp_path / "designs"
     first, failures = generate(folder, 5, jobs=2)
@@ -213,8 +213,8 @@ def test_generate_synthesize_fit_loop_resumes(tmp_path):
 @pytest.mark.slow
 def test_search_uses_the_calibration_given_and_keeps_it(tmp_path):
     from nas.estimators.trace import student_features
-    from nas.hls.project import raw_port
-    from nas.search.data import load_data
+    from nas.model.data import load_data
+    from nas.model.port import raw_port
     from nas.search.objective import load_student
     from nas.search.settings import RunSettings
     from nas.search.study import create_or_continue, run_search, study_calibration
@@ -241,7 +241,7 @@ def test_search_uses_the_calibration_given_and_keeps_it(tmp_path):
     other = dataclasses.replace(settings, calibration=None)
     create_or_continue(other)  # continuing without --calibration keeps the study's own
     (tmp_path / "other.json").write_text(json.dumps(dataclasses.asdict(default_calibration("open"))))
-    with pytest.raises(UserError, match="made with another calibration"):
+    with pytest.raises(NasError, match="made with another calibration"):
         create_or_continue(dataclasses.replace(settings, calibration=tmp_path / "other.json"))
 
 
@@ -280,12 +280,13 @@ def test_fit_estimators_holds_out_a_fifth():
 @pytest.mark.slow
 def test_vitis_flow_search_uses_the_hls_estimator(tmp_path):
     from nas.search.storage import open_existing
+    from nas.spaces import get_space
 
     result = run_nas("run", "--space", "mlp_psd", "--quick", "--trials", "1", "--flow", "vitis",
                      "--workdir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "skipped (the vitis flow needs vendor tools" in result.stdout
-    study, settings = open_existing("mlp_psd", tmp_path, None)
+    study, settings = open_existing(get_space("mlp_psd"), tmp_path, None)
     assert settings.flow == "vitis" and study.user_attrs["estimator"] == "hls_layers"
     assert study.user_attrs["calibration"]["flow"] == "vitis"
     trial = next(t for t in study.trials if t.state.name == "COMPLETE")

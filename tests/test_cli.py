@@ -15,15 +15,16 @@ def assert_user_error(result, message: str) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--space", "no_such_space"], "unknown space 'no_such_space'"),
-    (["--space", "mlp_psd", "--part", "xc9vu13p"], "unknown part 'xc9vu13p'"),
-    (["--space", "mlp_psd", "--clock-mhz", "5000"], "--clock-mhz between 10 and 1000"),
+    (["--space", "no_such_space"], "--space 'no_such_space' is unknown"),
+    (["--space", "mlp_psd", "--part", "xc9vu13p"], "--part 'xc9vu13p' is unknown"),
+    (["--space", "mlp_psd", "--clock-mhz", "5000"], "--clock-mhz 5000.0 is out of range"),
     (["--space", "mlp_psd", "--trials", "0"], "--trials 0 is out of range"),
     (["--space", "mlp_psd", "--timeout", "-1"], "--timeout -1.0 is out of range"),
     (["--space", "mlp_psd", "--trials", "many"], "invalid int value: 'many'"),
     (["--space", "mlp_psd", "--no-such-option"], "unrecognized arguments: --no-such-option"),
-    (["--space", "mlp_psd", "--storage", "sqlite:////no/such/folder/study.db"], "cannot open storage"),
-    (["--space", "mlp_psd", "--storage", "nosuchdb://host/x"], "cannot open storage"),
+    (["--space", "mlp_psd", "--storage", "sqlite:////no/such/folder/study.db"], "cannot be opened"),
+    (["--space", "mlp_psd", "--storage", "nosuchdb://host/x"],
+     "--storage 'nosuchdb://host/x' cannot be opened"),
 ])
 def test_run_rejects_bad_input_and_writes_nothing(tmp_path, args, message):
     workdir = tmp_path / "studies"

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 from conftest import SHARED, run_nas
 from test_cli import assert_user_error
@@ -13,8 +14,9 @@ import nas.hls.project as hls_export
 from nas._tf import set_seed
 from nas.hls.project import BitExactnessError, write_project
 from nas.hls.reports import parse_project
+from nas.model.config import StudentConfig, quantized_kernels
+from nas.model.student import train_student
 from nas.search.records import results
-from nas.search.student import StudentConfig, quantized_kernels, train_student
 from nas.spaces import get_part
 from nas.spaces.wcd_pulses import simulate
 
@@ -88,7 +90,8 @@ def test_cli_export_records_the_result_and_refuses_bad_input(small_study, tmp_pa
     assert "vendor flow skipped" in done.stdout and (out / "firmware").is_dir()
     assert (out / "rtl" / "verilog" / "src" / "student.v").exists()
     assert (out / "rtl" / "test_inputs.txt").exists() and (out / "rtl" / "test_outputs.txt").exists()
-    record = results(study.__class__(study.study_name, study._storage), "hls")[trial.number]
+    fresh = optuna.load_study(study_name=study.study_name, storage=settings.storage_url)
+    record = results(fresh, "hls")[trial.number]
     assert record["exact_fraction"] >= 0.999 and record["argmax_fraction"] == 1.0
     assert "skipped" in record["vendor_build"]
     assert record["rtl"]["bit_exact"] and record["rtl"]["lut"] > 0
@@ -97,7 +100,7 @@ def test_cli_export_records_the_result_and_refuses_bad_input(small_study, tmp_pa
              (["--trial", "0", "--out", str(tmp_path / "a")], "trial 0 is pruned"),
              (["--trial", "999", "--out", str(tmp_path / "b")], "trial 999 is not in study"),
              (["--trial", str(trial.number), "--out", str(tmp_path / "c"), "--part", "xc3s50"],
-              "unknown part 'xc3s50'")]
+              "--part 'xc3s50' is unknown")]
     for args, message in cases:
         assert_user_error(run_nas("export", *location, *args), message)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prj"]
@@ -145,11 +148,11 @@ def test_fixture_details_and_rpt_fallback(tmp_path):
 
 
 def test_parser_errors(tmp_path):
-    from nas.errors import UserError
+    from nas.errors import NasError
 
-    with pytest.raises(UserError, match="is not a directory"):
+    with pytest.raises(NasError, match="is not a directory"):
         parse_project(tmp_path / "absent")
-    with pytest.raises(UserError, match="no synthesis report"):
+    with pytest.raises(NasError, match="no synthesis report"):
         parse_project(tmp_path)
 
 

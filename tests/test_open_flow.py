@@ -1,50 +1,30 @@
 """The open flow: da4ml trace, Verilator simulation, yosys synthesis, nas synth."""
 
+from pathlib import Path
+
 import numpy as np
+import optuna
 import pytest
 from conftest import run_nas
 from test_hls import MIXED, student  # noqa: F401  (the trained mixed-precision student)
 
-from nas.errors import UserError
+from nas.app.synth import synthesize_trials
+from nas.errors import NasError
 from nas.hls.open_flow import port_of, quantize_half_even, run_open_flow
-from nas.hls.synth import synthesize_trials
-from nas.hls.yosys import counts_from_cells, parse_stat_text, yosys_command
+from nas.hls.yosys import counts_from_cells, parse_stat_json, yosys_command
 from nas.search.front import estimator_evidence
 from nas.search.records import results
 
-NEW_LAYOUT = """
-=== student ===
-
-        +----------Local Count, excluding submodules.
-        |
-     3616 cells
-      568   CARRY4
-      744   FDRE
-       28   FDSE
-      149   INV
-      998   LUT2
-      192   LUT3
-       60   LUT6
-"""
-OLD_LAYOUT = """
-=== student ===
-
-   Number of wires:               6158
-   Number of cells:               3616
-     CARRY4                        568
-     FDRE                          744
-     FDSE                           28
-     INV                           149
-     LUT2                          998
-     LUT3                          192
-     LUT6                           60
-"""
+STAT_JSON = """{"modules": {"\\\\student": {"num_cells_by_type": {
+  "CARRY4": 568, "FDRE": 744, "FDSE": 28, "INV": 149, "LUT2": 998, "LUT3": 192, "LUT6": 60,
+  "DSP48E1": 2, "RAMB18E1": 1, "$scopeinfo": 3}}}}"""
 
 
-def test_stat_parser_reads_both_yosys_layouts():
-    expected = {"lut": 998 + 192 + 60 + 149, "ff": 744 + 28, "carry4": 568, "dsp": 0, "bram": 0}
-    assert counts_from_cells(parse_stat_text(NEW_LAYOUT)) == expected
-    assert counts_from_cells(parse_stat_text(OLD_LAYOUT)) == expected
+def test_stat_json_counts_inverters_as_luts_and_half_brams():
+    cells = parse_stat_json(STAT_JSON, "student")
+    assert cells["scopeinfo"] == 3
+    assert counts_from_cells(cells) == {"lut": 998 + 192 + 60 + 149, "ff": 744 + 28,
+                                        "carry4": 568, "dsp": 2, "bram": 0.5}
 
 
 def test_half_even_rounding_matches_qkeras_on_every_adc_value():
@@ -62,7 +42,7 @@ def test_half_even_rounding_matches_qkeras_on_every_adc_value():
 
 def test_bad_custom_yosys_is_a_user_error(monkeypatch):
     monkeypatch.setenv("NAS_YOSYS", "/no/such/yosys")
-    with pytest.raises(UserError, match="NAS_YOSYS"):
+    with pytest.raises(NasError, match="NAS_YOSYS"):
         yosys_command()
 
 
@@ -80,19 +60,40 @@ def test_mixed_student_is_bit_exact_in_verilator_and_synthesizes(student, tmp_pa
     assert result.versions["yosys"].startswith("Yosys") and result.versions["da4ml"] == "0.6.0"
 
 
+HANGING_YOSYS = """#!/bin/sh
+echo $$ > "$HANG_PID_FILE"
+exec sleep 600
+"""
+
+
 @pytest.mark.slow
-def test_nas_synth_records_results_and_a_timeout(small_study):
+def test_a_hung_tool_is_killed_at_the_timeout_with_its_process_group(small_study, tmp_path,
+                                                                     monkeypatch):
+    """yosys hangs (a stand-in that sleeps): the job is recorded as a timeout, and the hung
+    tool, a grandchild of this process, is gone."""
     study, settings = small_study
     trial = next(t for t in study.trials if t.state.name == "COMPLETE")
-    timed_out = synthesize_trials(study, "mlp_psd", settings.workdir, settings.storage_url,
-                                  [trial.number], jobs=1, timeout=0.5)
+    fake, pid_file = tmp_path / "yosys", tmp_path / "yosys.pid"
+    fake.write_text(HANGING_YOSYS)
+    fake.chmod(0o755)
+    monkeypatch.setenv("NAS_YOSYS", str(fake))
+    monkeypatch.setenv("HANG_PID_FILE", str(pid_file))
+    timed_out = synthesize_trials(study, settings, [trial.number], jobs=1, timeout=45)
     assert timed_out[trial.number]["status"] == "timeout"
-    assert "longer than 0.5 s" in timed_out[trial.number]["reason"]
+    assert "longer than 45 s" in timed_out[trial.number]["reason"]
+    hung = Path(f"/proc/{int(pid_file.read_text())}/stat")  # yosys was reached, then killed
+    assert not hung.exists() or hung.read_text().split(") ")[1].startswith("Z")  # gone or a zombie
+
+
+@pytest.mark.slow
+def test_nas_synth_records_results(small_study):
+    study, settings = small_study
+    trial = next(t for t in study.trials if t.state.name == "COMPLETE")
     done = run_nas("synth", "--space", "mlp_psd", "--workdir", str(settings.workdir),
                    "--trials", str(trial.number), "--jobs", "1")
     assert done.returncode == 0, done.stderr
     assert "no place and route" in done.stdout
-    fresh = study.__class__(study.study_name, study._storage)
+    fresh = optuna.load_study(study_name=study.study_name, storage=settings.storage_url)
     record = results(fresh, "synth")[trial.number]
     assert record["status"] == "ok" and record["rtl_exact_fraction"] == 1.0
     assert record["lut"] > 0 and record["estimate"]["lut"] == trial.user_attrs["est_lut"]
@@ -115,7 +116,6 @@ def test_synthesis_fans_out_over_a_dask_local_cluster(small_study):
     numbers = [t.number for t in study.trials if t.state.name == "COMPLETE"][-2:]
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster:
-        records = synthesize_trials(study, "mlp_psd", settings.workdir, settings.storage_url,
-                                    numbers, scheduler=cluster.scheduler_address)
+        records = synthesize_trials(study, settings, numbers, scheduler=cluster.scheduler_address)
     assert sorted(records) == sorted(numbers)
     assert all(r["status"] == "ok" and r["rtl_exact_fraction"] == 1.0 for r in records.values())

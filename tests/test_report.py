@@ -5,8 +5,8 @@ import re
 import pytest
 from conftest import run_nas
 
+from nas.app.report import hypervolume_history, render
 from nas.search.front import hypervolume_2d, pareto_front
-from nas.search.report import hypervolume_history, render
 
 pytestmark = pytest.mark.slow
 

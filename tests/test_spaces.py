@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from nas._tf import set_seed
-from nas.errors import UserError
-from nas.search.student import StudentConfig, accuracy, train_student
+from nas.errors import NasError
+from nas.model.student import StudentConfig, accuracy, train_student
 from nas.spaces import SPACES, get_space
 from nas.spaces.clyc_pulses import simulate as simulate_clyc
 from nas.spaces.sources import load_events
@@ -47,5 +47,5 @@ def test_clyc_gammas_rise_faster_and_the_balance_is_the_iaea_one():
 
 
 def test_unknown_space_names_the_known_ones():
-    with pytest.raises(UserError, match="mlp_psd, mlp_gn, digits"):
+    with pytest.raises(NasError, match="mlp_psd, mlp_gn, digits"):
         get_space("mlp_nope")

@@ -3,15 +3,10 @@ import pytest
 from conftest import tiny_space
 
 from nas._tf import set_seed, tf
-from nas.errors import UserError
-from nas.search.student import (
-    StudentConfig,
-    distillation_loss,
-    quantized_kernels,
-    train_student,
-    trained_design,
-    weight_mantissas,
-)
+from nas.errors import NasError
+from nas.estimators.design import trained_design
+from nas.model.config import StudentConfig, quantized_kernels, weight_mantissas
+from nas.model.student import distillation_loss, train_student
 from nas.spaces import StudentRanges
 from nas.spaces.wcd_pulses import simulate
 
@@ -82,18 +77,18 @@ def test_distillation_loss_terms():
 ])
 def test_config_out_of_range_is_a_user_error(changes, message):
     config = StudentConfig(**{**MIXED.to_dict(), **changes})
-    with pytest.raises(UserError, match=message):
+    with pytest.raises(NasError, match=message):
         config.validate(StudentRanges())
 
 
 def test_integer_bits_must_fit_in_the_bits():
     config = StudentConfig(**{**MIXED.to_dict(), "weight_int_bits": (3, 1, 1)})
-    with pytest.raises(UserError, match="3 integer bits do not fit in 3 bits: use at most 2"):
+    with pytest.raises(NasError, match="integer bits 3 do not fit in 3 bits: use at most 2"):
         config.validate(StudentRanges(weight_int_bits=(0, 8)))
 
 
 def test_inconsistent_config_lengths_are_a_user_error():
-    with pytest.raises(UserError, match="2 hidden layers"):
+    with pytest.raises(ValueError, match="2 hidden layers"):
         StudentConfig(**{**MIXED.to_dict(), "weight_bits": (3, 5)})
 
 
@@ -104,5 +99,5 @@ def test_inconsistent_config_lengths_are_a_user_error():
     (StudentRanges(max_hidden_layers=5), "max_hidden_layers"),
 ])
 def test_space_ranges_out_of_range_are_user_errors(ranges, message):
-    with pytest.raises(UserError, match=message):
+    with pytest.raises(NasError, match=message):
         ranges.validate()

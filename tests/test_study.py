@@ -8,11 +8,12 @@ import pytest
 from conftest import TOO_BIG_PARAMS
 from optuna.trial import TrialState
 
-from nas.errors import UserError
-from nas.search.data import load_data
+from nas.errors import NasError
+from nas.model.data import load_data
+from nas.model.student import accuracy
 from nas.search.front import front_rows, pareto_front
-from nas.search.objective import OBJECTIVES, load_student
-from nas.search.student import accuracy
+from nas.search.objective import load_student
+from nas.search.settings import OBJECTIVES
 from nas.search.study import create_or_continue, run_search
 
 pytestmark = pytest.mark.slow
@@ -95,5 +96,5 @@ def test_rerun_continues_the_study_and_other_settings_are_refused(small_study):
     run_search(more, create_or_continue(more))
     after = {t.number: t.params for t in study.get_trials(states=(TrialState.COMPLETE,))}
     assert len(after) == 4 and all(after[n] == params for n, params in before.items())
-    with pytest.raises(UserError, match="made with"):
+    with pytest.raises(NasError, match="made with"):
         create_or_continue(dataclasses.replace(settings, seed=2))

@@ -9,7 +9,7 @@ import yaml
 from conftest import run_nas
 from test_cli import assert_user_error
 
-from nas.errors import UserError
+from nas.errors import NasError
 from nas.spaces import get_space
 from nas.spaces.schema import space_to_dict, to_yaml
 from nas.spaces.sources import load_events, read_file
@@ -156,7 +156,7 @@ DATA_CASES = {
 @pytest.mark.parametrize("case", sorted(DATA_CASES))
 def test_bad_data_file_is_a_one_line_user_error(tmp_path, case):
     spec = _data_case(tmp_path, case)
-    with pytest.raises(UserError) as raised:
+    with pytest.raises(NasError) as raised:
         read_file(spec, N_INPUTS, 3)
     message = str(raised.value)
     assert DATA_CASES[case] in message and "\n" not in message
@@ -178,10 +178,10 @@ YAML_CASES = {
     "unknown_nested": ({"student": {"widths": [4, 8]}}, "student.widths is an unknown key"),
     "wrong_type": ({"input": {"n_inputs": "six", "divisor": 64.0}}, "input.n_inputs is 'six' (str)"),
     "range_list": ({"student": {"weight_bits": 8}}, "student.weight_bits is 8"),
-    "bits_range": ({"student": {"weight_bits": [1, 30]}}, "weight_bits=[1, 30] is out of range"),
+    "bits_range": ({"student": {"weight_bits": [1, 30]}}, "range weight_bits [1, 30] is out of range"),
     "missing_section": ({"classes": None}, "classes is"),
     "objectives": ({"objectives": ["val_accuracy"]}, "searches exactly"),
-    "part": ({"target": {"part": "xc2064"}}, "unknown part 'xc2064'"),
+    "part": ({"target": {"part": "xc2064"}}, "target.part 'xc2064' is unknown"),
     "two_sources": ({"data_extra": {"simulator": "wcd_pulses"}}, "exactly one of"),
 }
 
@@ -193,7 +193,7 @@ def test_bad_yaml_space_is_a_one_line_user_error(tmp_path, case):
     write_csv(tmp_path / "events.csv", x, y)
     data = {"file": "events.csv", **changes.pop("data_extra", {})}
     path = write_space(tmp_path, data, **changes)
-    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises(NasError, match=message.replace("(", r"\(").replace(")", r"\)")
                        .replace("[", r"\[").replace("]", r"\]")):
         get_space(str(path))
 
@@ -201,9 +201,9 @@ def test_bad_yaml_space_is_a_one_line_user_error(tmp_path, case):
 def test_invalid_yaml_syntax_and_missing_space_file(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: [unclosed\n")
-    with pytest.raises(UserError, match="is not valid YAML"):
+    with pytest.raises(NasError, match="is not valid YAML"):
         get_space(str(broken))
-    with pytest.raises(UserError, match="does not exist"):
+    with pytest.raises(NasError, match="does not exist"):
         get_space(str(tmp_path / "absent.yaml"))
 
 

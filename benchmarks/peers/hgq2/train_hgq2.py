@@ -1,0 +1,235 @@
+# ruff: noqa: E402  (the Keras backend is chosen before keras is imported)
+"""HGQ2 peer: train an MLP with learned per-weight/per-activation bit widths and an EBOPs penalty,
+keep HGQ2's Pareto front of (val accuracy up, EBOPs down) checkpoints, and convert a spread of
+them to pipelined Verilog with da4ml.
+
+Runs in ``.venv-hgq2`` (see setup.sh), never in the project's own venv. Example::
+
+    .venv-hgq2/bin/python benchmarks/peers/hgq2/train_hgq2.py --data data.npz --hidden 16 \
+        --beta-max 1e-4 --epochs 600 --seed 0 --clock-mhz 200 --out out/hgq2_16
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse
+import json
+import math
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import keras
+import numpy as np
+from da4ml.codegen import RTLModel
+from da4ml.converter import trace_model
+from da4ml.trace import comb_trace
+from hgq.config import LayerConfigScope, QuantizerConfig, QuantizerConfigScope
+from hgq.constraints import MinMax
+from hgq.layers import QDense
+from hgq.utils import trace_minmax
+from hgq.utils.sugar import BetaScheduler, FreeEBOPs, ParetoFront, PieceWiseSchedule
+
+TOP = "student"
+BATCH = 512
+LEARNING_RATE = 3e-3
+BETA_START = 1e-7
+WARMUP_FRACTION = 0.1
+#: cosine decay with warm restarts: one cycle per this many epochs (at least 1 epoch)
+RESTART_CYCLES = 12
+CKPT_NAME = re.compile(r"epoch=(\d+)_val_accuracy=([0-9.eE+-]+)_ebops=([0-9.eE+-]+)\.keras$")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    path: Path
+    epoch: int
+    val_accuracy: float
+    ebops: float
+
+
+def build_model(n_inputs: int, hidden: list[int], n_classes: int,
+                input_kif: tuple[int, int, int]) -> keras.Model:
+    """QDense(+ReLU) layers; the first layer's input quantizer is the trainable per-input one."""
+    k, i, f = input_kif
+    iq = QuantizerConfig("kif", "datalane", k0=k, i0=i, f0=f, overflow_mode="SAT",
+                         ic=MinMax(-8, i), fc=MinMax(-8, f), homogeneous_axis=(0,))
+    with (QuantizerConfigScope(q_type="kbi", place=("weight", "bias"), overflow_mode="SAT_SYM"),
+          QuantizerConfigScope(q_type="kif", place="datalane", overflow_mode="WRAP"),
+          LayerConfigScope(enable_ebops=True, beta0=BETA_START)):
+        inputs = keras.Input((n_inputs,), name="x")
+        h = inputs
+        for index, width in enumerate(hidden):
+            h = QDense(width, activation="relu", name=f"dense_{index}",
+                       iq_conf=iq if index == 0 else None)(h)
+        logits = QDense(n_classes, name="logits", iq_conf=iq if not hidden else None)(h)
+    return keras.Model(inputs, logits, name=TOP)
+
+
+def beta_schedule(epochs: int, beta_max: float) -> PieceWiseSchedule:
+    """beta held at BETA_START for the first WARMUP_FRACTION of the epochs, then log ramp."""
+    warm = max(1, round(WARMUP_FRACTION * epochs))
+    return PieceWiseSchedule([(0, BETA_START, "constant"), (warm, BETA_START, "log"),
+                              (max(warm + 1, epochs - 1), beta_max, "constant")])
+
+
+class Progress(keras.callbacks.Callback):
+    def __init__(self, epochs: int, every: int) -> None:
+        super().__init__()
+        self.epochs, self.every, self.start = epochs, every, time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        if (epoch + 1) % self.every == 0 or epoch + 1 == self.epochs:
+            print(f"epoch {epoch + 1}/{self.epochs}: loss {logs.get('loss', 0):.4f} "
+                  f"val_acc {logs.get('val_accuracy', 0):.4f} ebops {logs.get('ebops', 0):,.0f} "
+                  f"beta {logs.get('beta', 0):.2e} ({time.perf_counter() - self.start:.0f} s)", flush=True)
+
+
+def train(model: keras.Model, data: dict[str, np.ndarray], beta_max: float, epochs: int,
+          pareto_dir: Path) -> None:
+    steps = math.ceil(len(data["x_train"]) / BATCH)
+    lr = keras.optimizers.schedules.CosineDecayRestarts(
+        LEARNING_RATE, first_decay_steps=steps * max(1, epochs // RESTART_CYCLES), t_mul=1.0, m_mul=0.9,
+        alpha=1e-2)
+    model.compile(optimizer=keras.optimizers.Adam(lr),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    callbacks = [BetaScheduler(beta_schedule(epochs, beta_max)), FreeEBOPs(),
+                 ParetoFront(pareto_dir, ["val_accuracy", "ebops"], [1, -1]),
+                 Progress(epochs, max(1, epochs // 10))]
+    model.fit(data["x_train"], data["y_train"], batch_size=BATCH, epochs=epochs, shuffle=True,
+              validation_data=(data["x_val"], data["y_val"]), callbacks=callbacks, verbose=0)
+
+
+def pareto_checkpoints(pareto_dir: Path) -> list[Checkpoint]:
+    found = []
+    for path in pareto_dir.glob("*.keras"):
+        match = CKPT_NAME.search(path.name)
+        if match:
+            found.append(Checkpoint(path, int(match[1]), float(match[2]), float(match[3])))
+    return sorted(found, key=lambda c: c.ebops)
+
+
+def spread(checkpoints: list[Checkpoint], limit: int) -> list[Checkpoint]:
+    """At most ``limit`` checkpoints, the ones nearest to targets evenly spaced in log EBOPs."""
+    if len(checkpoints) <= limit:
+        return checkpoints
+    logs = np.log([max(c.ebops, 1.0) for c in checkpoints])
+    chosen = {int(np.argmin(np.abs(logs - t))) for t in np.linspace(logs[0], logs[-1], limit)}
+    return [checkpoints[i] for i in sorted(chosen)]
+
+
+def logits(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """The model's outputs in inference mode, as float64 (one call: no tf.function retracing)."""
+    return np.asarray(keras.ops.convert_to_numpy(model(x, training=False)), dtype=np.float64)
+
+
+def exact_fraction(expected: np.ndarray, got: np.ndarray) -> float:
+    """Fraction of samples whose every output is bit-for-bit equal."""
+    return float(np.mean(np.all(expected == got.reshape(expected.shape), axis=1)))
+
+
+def convert(ckpt: Checkpoint, data: dict[str, np.ndarray], args: argparse.Namespace, out: Path) -> dict:
+    """Reload, fix the WRAP integer bits on train+val, write Verilog, check the trace bit for bit."""
+    model = keras.models.load_model(ckpt.path, compile=False)
+    calibration = np.concatenate([data["x_train"], data["x_val"]])
+    ebops = trace_minmax(model, calibration, batch_size=4096)
+    val_logits = logits(model, data["x_val"])
+    test_logits = logits(model, data["x_test"])
+
+    inputs, outputs = trace_model(model, inputs_kif=args.input_kif)
+    comb = comb_trace(inputs, outputs)
+    trace_logits = comb.predict(data["x_test"].astype(np.float64))
+
+    if out.exists():
+        shutil.rmtree(out)
+    clock_ns = 1000.0 / args.clock_mhz
+    RTLModel(comb, TOP, out / "verilog", flavor="verilog", latency_cutoff=clock_ns, clock_period=clock_ns,
+             print_latency=False).write()
+    metadata = json.loads((out / "verilog" / "metadata.json").read_text())
+    np.save(out / "test_logits.npy", test_logits)
+    design = {
+        "checkpoint": ckpt.path.name, "epoch": ckpt.epoch + 1,
+        "val_accuracy": float(np.mean(val_logits.argmax(1) == data["y_val"])),
+        "test_accuracy": float(np.mean(test_logits.argmax(1) == data["y_test"])),
+        "ebops": ebops, "ebops_training": ckpt.ebops, "val_accuracy_training": ckpt.val_accuracy,
+        "latency_cycles": int(metadata["latency"]), "da4ml_cost": float(metadata["cost"]),
+        "trace_exact_fraction": exact_fraction(test_logits, trace_logits), "n_test": len(test_logits),
+        "hidden": args.hidden, "beta_max": args.beta_max, "epochs": args.epochs, "seed": args.seed,
+        "clock_mhz": args.clock_mhz, "input_kif": list(args.input_kif),
+        "versions": {name: version(name) for name in ("hgq2", "keras", "tensorflow", "da4ml")},
+    }
+    (out / "design.json").write_text(json.dumps(design, indent=2) + "\n")
+    return design
+
+
+def load_data(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as npz:
+        data = {key: npz[key] for key in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
+    for key in ("x_train", "x_val", "x_test"):
+        data[key] = data[key].astype(np.float32)
+    return data
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="npz with x/y_train, x/y_val, x/y_test")
+    parser.add_argument("--hidden", type=int, action="append", default=[],
+                        help="hidden layer width; repeat for more layers")
+    parser.add_argument("--beta-max", type=float, default=1e-4)
+    parser.add_argument("--epochs", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--clock-mhz", type=float, default=200.0)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--input-kif", default="0,4,4",
+                        type=lambda s: tuple(int(v) for v in s.split(",")),
+                        help="(k,i,f) of the raw input port, e.g. 0,4,4 for 8-bit ADC counts / 16")
+    parser.add_argument("--max-checkpoints", type=int, default=8)
+    args = parser.parse_args(argv)
+    if len(args.input_kif) != 3:
+        parser.error("--input-kif takes three integers k,i,f")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    keras.utils.set_random_seed(args.seed)
+    data = load_data(args.data)
+    n_classes = int(max(data["y_train"].max(), data["y_val"].max(), data["y_test"].max())) + 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    pareto_dir = args.out / "pareto"
+    if pareto_dir.exists():
+        shutil.rmtree(pareto_dir)
+
+    model = build_model(data["x_train"].shape[1], args.hidden, n_classes, args.input_kif)
+    arch = "-".join(str(n) for n in (data["x_train"].shape[1], *args.hidden, n_classes))
+    print(f"HGQ2 {arch}, beta_max {args.beta_max:g}, {args.epochs} epochs, seed {args.seed}", flush=True)
+    train(model, data, args.beta_max, args.epochs, pareto_dir)
+    train_seconds = time.perf_counter() - start
+
+    front = pareto_checkpoints(pareto_dir)
+    chosen = spread(front, args.max_checkpoints)
+    print(f"Pareto front: {len(front)} checkpoints, converting {len(chosen)}", flush=True)
+    for old in args.out.glob("ckpt_*"):
+        shutil.rmtree(old)
+    for k, ckpt in enumerate(chosen):
+        design = convert(ckpt, data, args, args.out / f"ckpt_{k}")
+        print(f"ckpt_{k}: epoch {design['epoch']} val {design['val_accuracy']:.4f} "
+              f"test {design['test_accuracy']:.4f} ebops {design['ebops']:,} "
+              f"cost {design['da4ml_cost']:,.0f} latency {design['latency_cycles']} "
+              f"trace exact {design['trace_exact_fraction']:.4f}", flush=True)
+    total = time.perf_counter() - start
+    (args.out / "run.json").write_text(json.dumps(
+        {"train_seconds": train_seconds, "total_seconds": total, "pareto_size": len(front),
+         "converted": len(chosen)}, indent=2) + "\n")
+    print(f"total {total:.1f} s (training {train_seconds:.1f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""nas: hardware-aware neural architecture search for FPGA classifiers (QKeras, Optuna,
+hls4ml, da4ml). Start with: nas run --space mlp_psd --quick"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from nas.app.commands import COMMANDS, DEFAULT_TRIALS, QUICK_TRIALS
+from nas.app.render import err_console
+from nas.errors import InvalidValue, NasError
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the problem and where help is."""
+
+    def error(self, message: str):
+        err_console.print(f"nas: error: {message} (see '{self.prog} --help')", highlight=False)
+        raise SystemExit(2)
+
+
+def _add_location(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--space", required=True,
+                        help="space name (see 'nas spaces') or a YAML space file")
+    parser.add_argument("--workdir", type=Path, default=Path("studies"),
+                        help="home of studies (default: studies/)")
+    parser.add_argument("--storage", help="Optuna storage URL (default: SQLite in the workdir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="nas", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    run = commands.add_parser("run", help="train the teacher and search students")
+    _add_location(run)
+    run.add_argument("--trials", type=int, help=f"complete trials wanted (default "
+                     f"{DEFAULT_TRIALS}, {QUICK_TRIALS} with --quick)")
+    run.add_argument("--timeout", type=float, help="stop searching after this many seconds")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--quick", action="store_true", help="a small run (about two minutes)")
+    run.add_argument("--sampler", default="tpe", choices=("tpe", "nsgaii", "random"),
+                     help="Optuna sampler (default: multivariate TPE)")
+    run.add_argument("--no-synth", action="store_true", help="skip synthesis of the front")
+    run.add_argument("--part", help="target FPGA part (default: the space's, xc7a35t)")
+    run.add_argument("--clock-mhz", type=float, help="target clock (default: the space's)")
+    run.add_argument("--workers", type=int, default=1,
+                     help="local worker processes sharing the study (default 1)")
+    run.add_argument("--flow", default="open", choices=("open", "vitis"),
+                     help="what the estimates predict: open (da4ml + yosys, the default) or "
+                          "vitis (vendor HLS, Latency strategy)")
+    run.add_argument("--calibration", type=Path,
+                     help="calibration file from 'nas calibrate' (default: the flow's shipped one)")
+
+    worker = commands.add_parser("worker", help="join an existing study from any machine")
+    _add_location(worker)
+    worker.add_argument("--trials", type=int, default=1,
+                        help="complete trials this worker adds (default 1)")
+    worker.add_argument("--index", type=int, default=0,
+                        help="worker number: reseeds its sampler (default 0)")
+
+    spaces = commands.add_parser("spaces", help="list the search spaces and parts")
+    spaces.add_argument("--show", metavar="NAME",
+                        help="print a space (built-in or YAML file) in the YAML form")
+
+    show = commands.add_parser("show", help="print the Pareto front of a study")
+    _add_location(show)
+    show.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    report = commands.add_parser("report", help="write the study's HTML report")
+    _add_location(report)
+    report.add_argument("--out", type=Path, help="HTML file (default <workdir>/<space>/report.html)")
+
+    synth = commands.add_parser("synth", help="synthesize designs with the open flow")
+    _add_location(synth)
+    which = synth.add_mutually_exclusive_group()
+    which.add_argument("--front", action="store_true", help="the Pareto front (the default)")
+    which.add_argument("--trials", help="trial numbers, comma-separated (e.g. 3,7,12)")
+    synth.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
+    synth.add_argument("--timeout", type=float, default=600.0,
+                       help="seconds per design before it is killed (default 600)")
+    synth.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786) to fan "
+                       "out over; its workers need the workdir at the same path")
+
+    export = commands.add_parser("export", help="write a trial as a bit-exact hls4ml project")
+    _add_location(export)
+    export.add_argument("--trial", type=int, required=True, help="trial number (see 'nas show')")
+    export.add_argument("--out", type=Path, required=True, help="project directory to write")
+    export.add_argument("--backend", default="Vivado", choices=("Vivado", "Vitis"))
+    export.add_argument("--part", help="target part (default: the study's)")
+    export.add_argument("--clock-mhz", type=float, help="target clock (default: the study's)")
+    export.add_argument("--strategy", default="Latency",
+                        choices=("Latency", "distributed_arithmetic"))
+    export.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    export.add_argument("--build", action="store_true",
+                        help="run C and logic synthesis when vendor tools are on PATH")
+
+    calibrate = commands.add_parser("calibrate", help="fit a flow's estimators to synthesis "
+                                    "results and write a calibration file")
+    calibrate.add_argument("--flow", default="open", choices=("open", "vitis"),
+                           help="open: da4ml + yosys on xc7 (default); vitis: vendor HLS")
+    calibrate.add_argument("--generate", type=int, metavar="N",
+                           help="open flow: sample, train and synthesize N designs (resumable)")
+    calibrate.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
+    calibrate.add_argument("--timeout", type=float, default=900.0,
+                           help="seconds of yosys per design (default 900)")
+    calibrate.add_argument("--reports", type=Path, nargs="+", default=[], metavar="DIR",
+                           help="vitis flow: hls4ml project directories (or folders above them)")
+    calibrate.add_argument("--table", type=Path, nargs="+", default=[], metavar="CSV",
+                           help="vitis flow: result tables in the wa-hls4ml-search layout")
+    calibrate.add_argument("--workdir", type=Path, default=Path("studies"),
+                           help="home of generated designs: <workdir>/calibration/ (default "
+                                "studies/)")
+    calibrate.add_argument("--out", type=Path,
+                           help="calibration file (default <workdir>/calibration/<flow>.json)")
+    calibrate.add_argument("--seed", type=int, default=0)
+
+    dashboard = commands.add_parser("dashboard", help="open the study in optuna-dashboard")
+    _add_location(dashboard)
+    dashboard.add_argument("--port", type=int, default=8080)
+    return parser
+
+
+def flag(setting: str) -> str:
+    """The option a setting is given with (``clock_mhz`` -> ``--clock-mhz``)."""
+    return "--" + setting.replace("_", "-") if setting in _SETTINGS_WITH_FLAGS else setting
+
+
+#: Settings that library errors name and that the command line takes as options.
+_SETTINGS_WITH_FLAGS = {"space", "trials", "timeout", "seed", "sampler", "part", "clock_mhz",
+                        "workers", "storage", "workdir", "flow", "calibration", "jobs", "out",
+                        "force", "trial", "backend", "strategy", "port", "generate", "reports"}
+
+
+def message(error: NasError) -> str:
+    """The one line the user reads: library wording, with flags for the settings it names."""
+    return error.worded(flag) if isinstance(error, InvalidValue) else str(error)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except NasError as error:
+        err_console.print(f"nas: error: {message(error)}", highlight=False, soft_wrap=True)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""The ``nas`` commands. Each turns its arguments into objects once (the space, the study and
+its settings) and hands them to the library; the modules that import TensorFlow are imported
+inside the commands that train or trace, so that listing spaces or a mistyped option answers
+at once."""
+
+import argparse
+
+import optuna
+from rich.progress import TextColumn
+
+from nas.app.render import (
+    console,
+    err_console,
+    print_front,
+    print_spaces,
+    print_synthesis,
+    progress_bar,
+)
+from nas.errors import InvalidValue, NasError
+from nas.search.front import trial_counts
+from nas.search.records import artifact_store, results
+from nas.search.settings import RunSettings
+from nas.search.storage import open_existing
+from nas.spaces import PARTS, SPACES, get_space
+from nas.spaces.schema import to_yaml
+
+DEFAULT_TRIALS = 200
+QUICK_TRIALS = 8
+
+
+def _in_range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise InvalidValue(name, value, f"use {low:g}..{high:g}")
+
+
+def _open_study(args: argparse.Namespace) -> tuple[optuna.Study, RunSettings]:
+    return open_existing(get_space(args.space), args.workdir, args.storage)
+
+
+def cmd_spaces(args: argparse.Namespace) -> int:
+    if args.show:
+        print(to_yaml(get_space(args.show)), end="")
+        return 0
+    print_spaces(SPACES.values(), PARTS.values())
+    return 0
+
+
+def _run_settings(args: argparse.Namespace) -> RunSettings:
+    space = get_space(args.space)
+    if args.quick:
+        space = space.quick()
+    space = space.with_target(args.part, args.clock_mhz)
+    trials = args.trials if args.trials is not None else (QUICK_TRIALS if args.quick
+                                                          else DEFAULT_TRIALS)
+    settings = RunSettings(space=space, trials=trials, seed=args.seed, workdir=args.workdir,
+                           storage=args.storage, timeout=args.timeout, quick=args.quick,
+                           sampler=args.sampler, flow=args.flow, calibration=args.calibration)
+    settings.validate()
+    _in_range("workers", args.workers, 1, 64)
+    return settings
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from nas.app.report import publish_report
+    from nas.app.workers import run_workers
+    from nas.search.study import create_or_continue, run_search
+
+    settings = _run_settings(args)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = create_or_continue(settings)
+    progress = progress_bar(TextColumn("{task.fields[counts]}"))
+    task = progress.add_task("preparing", total=settings.trials, counts="")
+
+    def on_stage(stage: str) -> None:
+        progress.update(task, description=stage)
+
+    def on_trial(study: optuna.Study) -> None:
+        counts = trial_counts(study)
+        progress.update(task, completed=min(counts["complete"], settings.trials),
+                        counts=f"rejected {counts['rejected']}, failed {counts['failed']}")
+
+    try:
+        with progress:
+            if args.workers == 1:
+                run_search(settings, study, on_stage=on_stage, on_trial=on_trial)
+            else:
+                run_workers(settings, args.space, args.workers, study, on_stage, on_trial)
+            on_trial(study)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: completed trials are kept; run the same command again "
+                          "to continue the study")
+        return 130
+    failed = trial_counts(study)["failed"]
+    if failed:
+        console.print(f"{failed} trials failed: their reasons are in the user attribute "
+                      f"fail_reason ('nas show --json' counts them)")
+    space = settings.space
+    print_front(study, space)
+    console.print(f"report: {publish_report(study, space, settings.paths)}", highlight=False)
+    if args.no_synth:
+        console.print("synthesis of the front: skipped (--no-synth)")
+    elif args.flow != "open":
+        console.print(f"synthesis of the front: skipped (the {args.flow} flow needs vendor tools: "
+                      f"'nas export --build' runs them)")
+    else:
+        synthesize_and_show(study, settings, front=True)
+        publish_report(study, space, settings.paths)
+    location = f"--workdir {args.workdir}" + (f" --storage '{args.storage}'" if args.storage else "")
+    console.print(f"dashboard: nas dashboard --space {args.space} {location}", highlight=False)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from nas.search.study import run_search
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _in_range("trials", args.trials, 1, float("inf"))
+    study, settings = _open_study(args)
+    before = trial_counts(study)["complete"]
+    run_search(settings, study, quota=args.trials, worker_index=args.index)
+    after = trial_counts(study)["complete"]
+    console.print(f"worker {args.index}: study {settings.space.name} has {after} complete trials "
+                  f"({after - before} added while this worker ran)")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    study, settings = _open_study(args)
+    print_front(study, settings.space, as_json=args.json)
+    synthesized = sorted(results(study, "synth"))
+    if synthesized and not args.json:
+        print_synthesis(study, settings.space, synthesized)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from nas.app.report import write_report
+
+    study, settings = _open_study(args)
+    out = args.out or settings.paths.root / "report.html"
+    try:
+        write_report(study, settings.space, out)
+    except OSError as error:
+        raise InvalidValue("out", f"'{out}'", "pick another file",
+                           problem=f"cannot be written ({error.strerror})") from None
+    console.print(f"report: {out}", highlight=False)
+    return 0
+
+
+def synthesize_and_show(study: optuna.Study, settings: RunSettings, front: bool,
+                        trials: list[int] | None = None, jobs: int = 2, timeout: float = 600.0,
+                        scheduler: str | None = None) -> None:
+    from nas.app.synth import select_front, synthesize_trials
+
+    numbers = select_front(study) if front else trials
+    progress = progress_bar(elapsed=False)
+    with progress:
+        task = progress.add_task("open-flow synthesis", total=len(numbers))
+        synthesize_trials(study, settings, numbers, jobs, timeout,
+                          on_done=lambda number, record: progress.advance(task),
+                          scheduler=scheduler)
+    print_synthesis(study, settings.space, numbers)
+
+
+def _trial_numbers(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",")]
+    except ValueError:
+        raise InvalidValue("trials", text, "give trial numbers like 3,7,12",
+                           problem="is not a list of numbers") from None
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from nas.app.export import finished_trial
+
+    _in_range("jobs", args.jobs, 1, 64)
+    if args.timeout <= 0:
+        raise InvalidValue("timeout", args.timeout, "use seconds > 0")
+    study, settings = _open_study(args)
+    trials = _trial_numbers(args.trials) if args.trials else None
+    for number in trials or []:
+        finished_trial(study, number)
+    synthesize_and_show(study, settings, front=trials is None, trials=trials, jobs=args.jobs,
+                        timeout=args.timeout, scheduler=args.scheduler)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from nas.app.export import VENDOR_TOOLS, export_trial, vendor_tools
+
+    study, settings = _open_study(args)
+    result = export_trial(study, settings, args.trial, args.out, args.backend, args.part,
+                          args.clock_mhz, args.strategy, args.force, args.build)
+    console.print(f"wrote {result.out}: {result.backend} {result.strategy}, {result.part} at "
+                  f"{result.clock_mhz:g} MHz; C simulation equals QKeras on "
+                  f"{100 * result.exact_fraction:.2f}% of {result.n_samples} test samples "
+                  f"(argmax {100 * result.argmax_fraction:.2f}%); RTL with test vectors in "
+                  f"{result.out}/rtl", highlight=False)
+    if args.build and not vendor_tools():
+        console.print(f"vendor flow skipped: none of {', '.join(VENDOR_TOOLS)} is on PATH "
+                      f"(the project is written; build it where the tools are)")
+    return 0
+
+
+def _check_calibrate_sources(args: argparse.Namespace) -> None:
+    """The open flow generates its designs; the vitis flow reads reports and tables."""
+    if args.flow == "open":
+        if args.reports or args.table:
+            raise NasError("--reports and --table calibrate the vendor flow: add --flow vitis")
+        if args.generate is None:
+            raise NasError("the open flow is calibrated on generated designs: give --generate N")
+        _in_range("generate", args.generate, 5, float("inf"))
+    else:
+        if args.generate is not None:
+            raise NasError("--generate makes open-flow designs: use --flow open, or give "
+                           "--reports/--table for the vitis flow")
+        if not (args.reports or args.table):
+            raise NasError("the vitis flow is calibrated from hls4ml projects or result tables: "
+                           "give --reports DIR or --table CSV")
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from nas.app.calibrate import calibrate
+
+    _check_calibrate_sources(args)
+    _in_range("jobs", args.jobs, 1, 64)
+    if args.timeout <= 0:
+        raise InvalidValue("timeout", args.timeout, "use seconds > 0")
+    home = args.workdir / "calibration"
+    out = args.out or home / f"{args.flow}.json"
+    if out.is_dir():
+        raise InvalidValue("out", out, f"give a file name such as {out}/open.json",
+                           problem="is a directory")
+    try:
+        calibrate(args.flow, out, console, generate=args.generate,
+                  folder=home / f"{args.flow}_designs", jobs=args.jobs, timeout=args.timeout,
+                  reports=args.reports, tables=args.table, seed=args.seed)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: the designs synthesized so far are kept; run the same "
+                          "command again to continue")
+        return 130
+    console.print(f"wrote {out}; search with it: nas run --space NAME --flow {args.flow} "
+                  f"--calibration {out}", highlight=False)
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import optuna_dashboard
+
+    _in_range("port", args.port, 1, 65535)
+    _study, settings = _open_study(args)
+    console.print(f"optuna-dashboard on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
+    optuna_dashboard.run_server(settings.storage_url, host="127.0.0.1", port=args.port,
+                                artifact_store=artifact_store(settings.paths))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "worker": cmd_worker, "spaces": cmd_spaces, "show": cmd_show,
+            "report": cmd_report, "synth": cmd_synth, "export": cmd_export,
+            "calibrate": cmd_calibrate, "dashboard": cmd_dashboard}

@@ -1,0 +1,191 @@
+"""Calibration data of the open flow: designs sampled across the student space, trained
+briefly (real weights, pruned to their sparsity), traced, written as RTL and synthesized.
+
+Each design is a row of ``rows.jsonl`` in the calibration folder (configuration, layer
+summary, trace features, synthesized counts, seconds per step, tool versions) and its weights
+``design_<index>.npz``. Design ``index`` is drawn from its own seed, so an interrupted
+generation continues where it stopped: the rows present are kept, the missing ones are made.
+"""
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
+from importlib.metadata import version
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import optuna
+
+from nas._tf import set_seed
+from nas.estimators.architecture import ArchitectureEstimator
+from nas.estimators.design import expected_design, trained_design
+from nas.estimators.trace import TRACE_FEATURES, student_features, trace_features
+from nas.hls.open_flow import port_of, synthesize_rtl, trace_student, write_rtl
+from nas.hls.yosys import yosys_version
+from nas.model.config import StudentConfig
+from nas.model.data import split
+from nas.model.student import build_student, train_student
+from nas.model.weights import load_weights, save_weights
+from nas.search.objective import sample_student
+from nas.spaces import SPACES
+from nas.spaces.sources import load_events
+
+#: Epochs of each calibration design's training: enough for weights that look trained (their
+#: value distribution, and the target sparsity reached by pruning), far less than a search.
+GENERATE_EPOCHS = 3
+#: Designs whose architecture-level LUT prior exceeds this are redrawn: the flow is calibrated
+#: where the search works (designs that fit an xc7a35t, with the prior's margin), and bigger
+#: designs take minutes of yosys each.
+MAX_PRIOR_LUT = 30_000
+DEFAULT_TIMEOUT_S = 900.0
+ROWS = "rows.jsonl"
+
+_cache: dict = {}
+
+
+def sample_config(seed: int, index: int):
+    """Design ``index``: a random student of the mlp_psd ranges whose prior fits the cap."""
+    space = SPACES["mlp_psd"]
+    prior = ArchitectureEstimator()
+    for attempt in range(100):
+        sampler = optuna.samplers.RandomSampler(seed=(seed * 1_000_003 + index) * 101 + attempt)
+        study = optuna.create_study(sampler=sampler)
+        config = sample_student(study.ask(), space.student)
+        design = expected_design(config, space.n_inputs, space.n_classes)
+        if prior.predict_one(design).lut <= MAX_PRIOR_LUT:
+            return config
+    raise RuntimeError(f"no design under {MAX_PRIOR_LUT} prior LUTs in 100 draws")
+
+
+def _data(seed: int):
+    """The mlp_psd data of a quick run (cached per process)."""
+    if seed not in _cache:
+        space = SPACES["mlp_psd"].quick()
+        _cache[seed] = (space, split(load_events(space, seed), space.input_divisor))
+    return _cache[seed]
+
+
+def build_row(index: int, seed: int, folder: str, part_name: str, clock_mhz: float,
+              timeout: float) -> dict:
+    """Train, trace, write and synthesize design ``index``; its calibration row."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space, data = _data(seed)
+    config = sample_config(seed, index)
+    seconds = {}
+    start = time.perf_counter()
+    set_seed(seed * 7919 + index)
+    recipe = replace(space.recipe, alpha=1.0)  # labels only: no teacher needed for weights
+    no_teacher = np.zeros((len(data.y_train), space.n_classes), dtype=np.float32)
+    model, _ = train_student(config, data.x_train, data.y_train, no_teacher, space.n_classes,
+                             recipe, epochs=GENERATE_EPOCHS)
+    seconds["train"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    port = port_of(data.x_test * space.input_divisor, space.input_divisor)
+    comb = trace_student(model, config, space.n_inputs, port)
+    features = trace_features(comb, clock_mhz)
+    seconds["trace_features"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    out = Path(folder) / f"design_{index}"
+    _, metadata = write_rtl(comb, out, part_name, clock_mhz)
+    counts = synthesize_rtl(out, timeout=timeout)
+    seconds["synthesis"] = time.perf_counter() - start
+    save_weights(model, Path(folder) / f"design_{index}.npz")
+    stats = (out / "verilog" / "src" / "stat.json").read_text()
+    (Path(folder) / f"design_{index}_stat.json").write_text(stats)
+    shutil.rmtree(out)
+    return {
+        "index": index, "config": config.to_dict(),
+        "design": trained_design(model, config).to_dict(),
+        "trace": features, "port": list(port),
+        "measured": {"lut": counts["lut"], "ff": counts["ff"], "carry4": counts["carry4"],
+                     "dsp": counts["dsp"], "bram": counts["bram"],
+                     "latency_cycles": int(metadata["latency"])},
+        "part": part_name, "clock_mhz": clock_mhz, "seconds": seconds,
+        "versions": _versions(yosys_version()),
+    }
+
+
+def _versions(yosys: str) -> dict[str, str]:
+    return {"da4ml": version("da4ml"), "yosys": yosys, "qkeras": version("qkeras"),
+            "tensorflow": version("tensorflow")}
+
+
+def read_rows(folder: Path) -> list[dict]:
+    """The rows generated so far (a line cut short by an interruption is dropped)."""
+    path = folder / ROWS
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def _rebuild(folder: Path, row: dict):
+    config = StudentConfig.from_dict(row["config"])
+    layers = row["design"]["layers"]
+    model = build_student(config, layers[0]["n_in"], layers[-1]["n_out"])
+    load_weights(model, folder / f"design_{row['index']}.npz")
+    return model, config
+
+
+def refresh_features(folder: Path, rows: list[dict]) -> int:
+    """Recompute the trace features of rows made with other feature definitions, from their
+    stored weights (no synthesis needed), and rewrite the rows file; returns how many."""
+    stale = [row for row in rows if set(row["trace"]) != set(TRACE_FEATURES)]
+    for row in stale:
+        model, config = _rebuild(folder, row)
+        row["trace"] = student_features(model, config, tuple(row["port"]), row["clock_mhz"],
+                                        row["design"]["layers"][0]["n_in"])
+    if stale:
+        tmp = folder / (ROWS + ".tmp")
+        tmp.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        tmp.replace(folder / ROWS)
+    return len(stale)
+
+
+def generate(folder: Path, n_designs: int, jobs: int = 1, seed: int = 0,
+             part_name: str = "xc7a35tcpg236-1", clock_mhz: float = 200.0,
+             timeout: float = DEFAULT_TIMEOUT_S,
+             on_progress: Callable[[int, int, dict | None], None] = lambda done, total, row: None,
+             ) -> tuple[list[dict], list[str]]:
+    """Make designs ``0..n_designs-1`` that ``folder`` does not hold yet, ``jobs`` processes at
+    a time; returns all rows and the failures of this call (index and reason)."""
+    if n_designs < 1 or jobs < 1 or timeout <= 0:
+        raise ValueError("calibration needs at least 1 design, 1 job and a positive timeout")
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = read_rows(folder)
+    done = {row["index"] for row in rows}
+    pending = [i for i in range(n_designs) if i not in done]
+    failures: list[str] = []
+    on_progress(n_designs - len(pending), n_designs, None)
+    if not pending:
+        return rows, failures
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool, \
+            (folder / ROWS).open("a") as sink:
+        futures = {pool.submit(build_row, i, seed, str(folder), part_name, clock_mhz, timeout): i
+                   for i in pending}
+        try:
+            for future in as_completed(futures):
+                try:
+                    row = future.result()
+                except Exception as error:  # one design's failure stops nothing else
+                    failures.append(f"design {futures[future]}: {type(error).__name__}: {error}")
+                    continue
+                sink.write(json.dumps(row) + "\n")
+                sink.flush()
+                rows.append(row)
+                on_progress(len(rows), n_designs, row)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return rows, failures

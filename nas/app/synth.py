@@ -1,0 +1,124 @@
+"""Synthesis of study designs with the open flow, each in its own process with a timeout.
+
+For every design this writes a ``SynthesisJob`` (the trial's configuration, its weights file,
+the test inputs, part, clock) and runs it with ``nas.hls.job`` from a thread pool here or on
+the workers of a Dask cluster; results go into the study as ``synth:trial_<n>`` records (flow,
+part, clock, tool versions, resources, latency, the estimate of the same design, bit-exactness,
+reason of failure) and the design folder (Verilog, VHDL, yosys log and stats, test vectors) as
+a study artifact.
+"""
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import as_completed as as_completed_local
+from pathlib import Path
+
+import numpy as np
+import optuna
+
+from nas.errors import InvalidValue, ToolError
+from nas.hls.job import SynthesisJob, command, run_process
+from nas.model.data import load_data
+from nas.search.front import pareto_front
+from nas.search.records import artifact_store, attach_folder, download_weights, record_result, results
+from nas.search.settings import RunSettings
+from nas.spaces.parts import get_part
+
+#: Front designs synthesized by ``nas run`` and ``nas synth --front``: beyond this many, an
+#: evenly spaced selection along the LUT axis (each synthesis takes 10-60 s on 2 cores).
+MAX_FRONT_DESIGNS = 12
+DEFAULT_TIMEOUT_S = 600.0
+
+
+def select_front(study: optuna.Study, cap: int = MAX_FRONT_DESIGNS) -> list[int]:
+    front = sorted(pareto_front(study), key=lambda t: t.values[1])
+    if len(front) > cap:
+        step = (len(front) - 1) / (cap - 1)
+        front = [front[round(k * step)] for k in range(cap)]
+    return [t.number for t in front]
+
+
+def _write_jobs(study: optuna.Study, settings: RunSettings, numbers: list[int],
+                root: Path) -> dict[int, Path]:
+    """One job file per trial in ``root`` (weights and test inputs beside them)."""
+    space = settings.space
+    x_test = root / "x_test.npy"
+    np.save(x_test, load_data(space, settings.seed, settings.paths).x_test)
+    store = artifact_store(settings.paths)
+    jobs = {}
+    for number in numbers:
+        trial = study.trials[number]
+        weights = root / f"trial_{number}_weights.npz"
+        weights.unlink(missing_ok=True)  # from an earlier attempt
+        download_weights(trial, store, weights)
+        job = SynthesisJob(config=trial.user_attrs["config"], n_inputs=space.n_inputs,
+                           n_classes=space.n_classes, weights=str(weights), x_test=str(x_test),
+                           divisor=space.input_divisor, part=get_part(space.part_name).full_name,
+                           clock_mhz=space.clock_mhz, out=str(root / f"trial_{number}"),
+                           result=str(root / f"trial_{number}.json"))
+        jobs[number] = root / f"trial_{number}.job.json"
+        job.save(jobs[number])
+    return jobs
+
+
+def _run_on_dask(scheduler: str, tasks: dict[int, tuple], timeout: float, finish) -> None:
+    from dask.distributed import Client, as_completed
+
+    try:
+        client = Client(scheduler, timeout=30)
+    except OSError as error:
+        raise ToolError(f"cannot reach the Dask scheduler '{scheduler}' ({error}): give a running "
+                        f"scheduler's address") from None
+    with client:
+        futures = {client.submit(run_process, line, result, timeout, pure=False): number
+                   for number, (line, result) in tasks.items()}
+        for future in as_completed(futures):
+            finish(futures[future], future.result())
+
+
+def _run_here(jobs: int, tasks: dict[int, tuple], timeout: float, finish) -> None:
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run_process, line, result, timeout): number
+                   for number, (line, result) in tasks.items()}
+        for future in as_completed_local(futures):
+            finish(futures[future], future.result())
+
+
+def synthesize_trials(study: optuna.Study, settings: RunSettings, numbers: list[int],
+                      jobs: int = 1, timeout: float = DEFAULT_TIMEOUT_S,
+                      on_done: Callable[[int, dict], None] = lambda number, record: None,
+                      scheduler: str | None = None) -> dict[int, dict]:
+    """Synthesize trials ``numbers`` (skipping those already synthesized), ``jobs`` processes at
+    a time on this machine, or on the Dask cluster at ``scheduler`` (its workers need this
+    workdir at the same path, and the same Python installation path); returns the new records.
+    A failure or a timeout is recorded with its reason and stops nothing else."""
+    if jobs < 1:
+        raise InvalidValue("jobs", jobs, "use 1 or more")
+    if timeout <= 0:
+        raise InvalidValue("timeout", timeout, "use seconds > 0")
+    done = results(study, "synth")
+    pending = [n for n in numbers if done.get(n, {}).get("status") != "ok"]
+    root = (settings.paths.root / "synth").resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    store = artifact_store(settings.paths)
+    tasks = {number: (command(job_file), str(root / f"trial_{number}.json"))
+             for number, job_file in _write_jobs(study, settings, pending, root).items()}
+    new: dict[int, dict] = {}
+
+    def finish(number: int, record: dict) -> None:
+        attrs = study.trials[number].user_attrs
+        record["estimate"] = {"lut": attrs.get("est_lut"), "ff": attrs.get("est_ff"),
+                              "latency_cycles": attrs.get("est_latency_cycles")}
+        design = root / f"trial_{number}"
+        if design.exists():
+            record["artifact_id"] = attach_folder(study, store, design,
+                                                  f"trial_{number}_rtl.tar.gz")
+        record_result(study, "synth", number, record)
+        new[number] = record
+        on_done(number, record)
+
+    if scheduler:
+        _run_on_dask(scheduler, tasks, timeout, finish)
+    else:
+        _run_here(jobs, tasks, timeout, finish)
+    return new

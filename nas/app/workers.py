@@ -1,0 +1,52 @@
+"""``nas run --workers N``: local ``nas worker`` processes that share one study."""
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import optuna
+
+from nas.errors import NasError
+from nas.search.front import trial_counts
+from nas.search.settings import RunSettings
+from nas.search.study import fail_dead_trials, prepare
+
+
+def shares(missing: int, workers: int) -> list[int]:
+    """Complete trials each worker adds so that together they add ``missing``."""
+    return [missing // workers + (i < missing % workers) for i in range(workers)]
+
+
+def run_workers(settings: RunSettings, space_argument: str, workers: int, study: optuna.Study,
+                on_stage: Callable[[str], None], on_trial: Callable[[optuna.Study], None]) -> None:
+    """Prepare data and teacher once, then ``workers`` processes of ``nas worker`` (given the
+    space as the user named it) that share the study, each adding its share of the missing
+    complete trials; their logs are ``worker_N.log`` in the study folder."""
+    fail_dead_trials(study, settings.storage_url)
+    prepare(settings, study, on_stage)
+    missing = max(settings.trials - trial_counts(study)["complete"], 0)
+    on_stage(f"searching ({workers} workers)")
+    processes = []
+    for index, share in enumerate(shares(missing, workers)):
+        if share == 0:
+            continue
+        command = [sys.executable, "-m", "nas", "worker", "--space", space_argument,
+                   "--workdir", str(settings.workdir), "--storage", settings.storage_url,
+                   "--trials", str(share), "--index", str(index + 1)]
+        log = (settings.paths.root / f"worker_{index + 1}.log").open("w")
+        processes.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))
+    try:
+        while any(process.poll() is None for process, _ in processes):
+            on_trial(study)
+            time.sleep(1.0)
+    finally:
+        for process, log in processes:
+            if process.poll() is None:
+                process.terminate()
+            process.wait()
+            log.close()
+    failed = [i + 1 for i, (process, _) in enumerate(processes) if process.returncode != 0]
+    if failed:
+        raise NasError(f"workers {failed} stopped with errors: see worker_N.log in "
+                       f"{settings.paths.root}")

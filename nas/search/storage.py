@@ -1,0 +1,73 @@
+"""Optuna storages for studies, and opening an existing study with the settings it was made with."""
+
+import functools
+import warnings
+from pathlib import Path
+
+import optuna
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from nas.errors import InvalidValue, StudyError
+from nas.model.workdir import StudyPaths
+from nas.search.settings import RunSettings
+from nas.spaces.space import Space
+
+HEARTBEAT_S, GRACE_S = 10, 60
+
+
+def shown_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, fit to print or log."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@")[-1] if "@" in url else url
+
+
+@functools.cache
+def open_storage(url: str) -> optuna.storages.BaseStorage:
+    """The RDB storage at ``url`` (one per URL and process), with heartbeats: a trial whose
+    worker stops beating for ``GRACE_S`` is failed by the next trial that starts anywhere (the
+    cross-machine case; a worker that died on this host is found at once by
+    ``fail_dead_trials``)."""
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                              heartbeat_interval=HEARTBEAT_S,
+                                              grace_period=GRACE_S)
+    except Exception as error:  # SQLAlchemy raises many kinds for a bad URL
+        text = str(error).strip().replace(url, shown_url(url))
+        first_line = text.splitlines()[0] if text else type(error).__name__
+        raise InvalidValue("storage", f"'{shown_url(url)}'", "give a reachable Optuna storage URL",
+                           problem=f"cannot be opened ({first_line})") from None
+
+
+def load_existing_study(space_name: str, storage: optuna.storages.BaseStorage,
+                        where: str) -> optuna.Study:
+    try:
+        return optuna.load_study(study_name=space_name, storage=storage)
+    except KeyError:
+        raise StudyError(f"no study for space '{space_name}' in {where}: run the search first, "
+                         f"or point at the workdir or storage it was made in") from None
+
+
+def open_existing(space: Space, workdir: Path, storage: str | None
+                  ) -> tuple[optuna.Study, RunSettings]:
+    """The study of ``space`` and the settings it was made with (seed, quick, part, clock,
+    flow), so that its data, teacher and targets are found again."""
+    paths = StudyPaths(workdir, space.name)
+    if storage is None and not (paths.root / "study.db").exists():
+        raise StudyError(f"no study for space '{space.name}' in {workdir}: run the search first, "
+                         f"or point at the workdir or storage it was made in")
+    storage_url = storage or paths.default_storage
+    study = load_existing_study(space.name, open_storage(storage_url), shown_url(storage_url))
+    recorded = study.user_attrs.get("settings", {})
+    if recorded.get("quick"):
+        space = space.quick()
+    space = space.with_target(recorded.get("part"), recorded.get("clock_mhz"))
+    settings = RunSettings(space=space, trials=1, seed=recorded.get("seed", 0), workdir=workdir,
+                           storage=storage_url, quick=bool(recorded.get("quick")),
+                           flow=recorded.get("flow", "open"))
+    return study, settings

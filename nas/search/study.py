@@ -1,0 +1,213 @@
+"""The study: storage, sampler, the trial loop with its progress bar, and the Pareto front."""
+
+import hashlib
+import os
+import shutil
+import socket
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from nas.errors import InvalidValue, StudyError
+from nas.estimators.calibration import Calibration
+from nas.model.data import DataSplits, load_data
+from nas.model.student import accuracy
+from nas.model.teacher import load_teacher, teacher_logits
+from nas.search.front import trial_counts
+from nas.search.objective import TrialRunner, flow_estimators
+from nas.search.records import artifact_store
+from nas.search.settings import DIRECTIONS, OBJECTIVES, RunSettings
+from nas.search.storage import open_storage, shown_url
+
+SAMPLERS = ("tpe", "nsgaii", "random")
+
+#: Attempts allowed per requested trial: rejected designs cost microseconds, but a space where
+#: nearly nothing fits must still end.
+ATTEMPTS_PER_TRIAL = 20
+#: A run stops after this many failed trials in a row: something is wrong beyond one design.
+MAX_FAILURES_IN_A_ROW = 5
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_dead_trials(study: optuna.Study, storage_url: str) -> list[int]:
+    """Mark FAIL the running trials whose worker process on this host is gone (killed, crashed);
+    returns their numbers. Trials of other hosts are left to the heartbeat."""
+    host = socket.gethostname()
+    storage = open_storage(storage_url)
+    study_id = storage.get_study_id_from_name(study.study_name)
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = trial.user_attrs.get("worker", "")
+        owner_host, _, pid = owner.rpartition(":")
+        if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+            storage.set_trial_user_attr(trial_id, "fail_reason",
+                                        f"worker {owner} died during the trial")
+            storage.set_trial_state_values(trial_id, TrialState.FAIL)
+            failed.append(trial.number)
+    return failed
+
+
+class _QuotaCallback:
+    """Stops this process's optimize() once it has added ``quota`` complete trials, or after
+    ``MAX_FAILURES_IN_A_ROW`` failures in a row."""
+
+    def __init__(self, quota: int, on_trial: Callable[[optuna.Study], None]):
+        self.quota, self.on_trial = quota, on_trial
+        self.completed = self.failures_in_a_row = 0
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.state == TrialState.COMPLETE:
+            self.completed += 1
+            self.failures_in_a_row = 0
+        elif trial.state == TrialState.FAIL:
+            self.failures_in_a_row += 1
+        self.on_trial(study)
+        if self.completed >= self.quota or self.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
+            study.stop()
+
+
+def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    """``tpe`` (the default, chosen by measurement: see README) is multivariate TPE; ``group``
+    handles the layers that only some trials have. TPE and NSGA-II read the fits-the-part
+    constraints that each trial sets."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if name == "tpe":
+            return optuna.samplers.TPESampler(multivariate=True, group=True, seed=seed,
+                                              n_startup_trials=10)
+        if name == "nsgaii":
+            return optuna.samplers.NSGAIISampler(population_size=16, seed=seed)
+        if name == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+    raise InvalidValue("sampler", f"'{name}'", f"use one of {', '.join(SAMPLERS)}", problem="is unknown")
+
+
+def create_or_continue(settings: RunSettings) -> optuna.Study:
+    """Open the study, creating the folder and storage if needed; nothing is left behind on error."""
+    paths = settings.paths
+    created = paths.create()
+    try:
+        storage = open_storage(settings.storage_url)
+        study = optuna.create_study(storage=storage, study_name=settings.space.name,
+                                    directions=list(DIRECTIONS), load_if_exists=True,
+                                    sampler=make_sampler(settings.sampler, settings.seed))
+        recorded = study.user_attrs.get("settings")
+        if recorded is not None and recorded != settings.identity():
+            raise StudyError(
+                f"the study in {shown_url(settings.storage_url)} was made with {recorded}, not "
+                f"{settings.identity()}: use the same options, or another workdir")
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(list(OBJECTIVES))
+    record_calibration(study, settings)
+    study.set_user_attr("settings", settings.identity())
+    study.set_user_attr("space", settings.space.name)
+    study.set_user_attr("objectives", dict(zip(OBJECTIVES, DIRECTIONS, strict=True)))
+    return study
+
+
+def record_calibration(study: optuna.Study, settings: RunSettings) -> None:
+    """Keep the calibration in the study, so that every trial of it, on any machine and after
+    any upgrade, is estimated with the same coefficients; a different ``--calibration`` for
+    an existing study is refused."""
+    recorded = study.user_attrs.get("calibration")
+    if recorded is None:
+        study.set_user_attr("calibration", asdict(settings.load_calibration()))
+    elif settings.calibration is not None and asdict(settings.load_calibration()) != recorded:
+        raise StudyError(f"the study in {shown_url(settings.storage_url)} was made with another "
+                         f"calibration (created {recorded.get('created')}): leave out the "
+                         f"calibration to continue it, or use another workdir")
+
+
+def study_calibration(study: optuna.Study) -> Calibration:
+    return Calibration(**study.user_attrs["calibration"])
+
+
+def _digest(arrays) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def check_fingerprint(study: optuna.Study, data: DataSplits, teacher) -> None:
+    """Every worker must train on the same data against the same teacher: the first records
+    their digests in the study, the others compare (a mismatch means other package versions
+    or another data file on that machine)."""
+    fingerprint = {"data": _digest(data.arrays().values()), "teacher": _digest(teacher.get_weights())}
+    recorded = study.user_attrs.get("fingerprint")
+    if recorded is None:
+        study.set_user_attr("fingerprint", fingerprint)
+    elif recorded != fingerprint:
+        changed = [key for key in fingerprint if fingerprint[key] != recorded[key]]
+        raise StudyError(f"this machine's {' and '.join(changed)} differ from the study's: use the "
+                        f"same data file and requirements.lock as the machine that created it")
+
+
+def prepare(settings: RunSettings, study: optuna.Study,
+            on_stage: Callable[[str], None] = lambda s: None) -> TrialRunner:
+    """Data and teacher (cached in the study folder, deterministic from the seed, so every
+    worker gets the same) and the objective that uses them."""
+    space, paths = settings.space, settings.paths
+    paths.create()  # a worker on another machine starts with an empty workdir
+    on_stage("simulating data")
+    data = load_data(space, settings.seed, paths)
+    on_stage("training the teacher")
+    teacher = load_teacher(space, data, settings.seed, paths)
+    check_fingerprint(study, data, teacher)
+    study.set_user_attr("teacher_test_accuracy", accuracy(teacher, data.x_test, data.y_test))
+    study.set_user_attr("teacher_params", int(teacher.count_params()))
+    prior, estimator, describe = flow_estimators(study_calibration(study), space, data)
+    study.set_user_attr("estimator", estimator.name)
+    return TrialRunner(space, data, teacher_logits(teacher, data.x_train), prior, estimator,
+                       describe, artifact_store(paths), settings.seed, worker_id())
+
+
+def run_search(settings: RunSettings, study: optuna.Study | None = None,
+               on_stage: Callable[[str], None] = lambda s: None,
+               on_trial: Callable[[optuna.Study], None] = lambda s: None,
+               quota: int | None = None, worker_index: int = 0) -> optuna.Study:
+    """Data -> teacher -> trials until ``settings.trials`` are complete (or the timeout).
+
+    ``study`` is the one ``create_or_continue`` opened (opened here when None); ``on_stage``
+    hears what is being prepared, ``on_trial`` is called after every trial. This process adds
+    ``quota`` complete trials (default: what the study lacks of ``settings.trials``), so that
+    re-running the same command continues the study where it stopped, and W workers with
+    quota K add exactly W*K. ``worker_index`` reseeds the sampler of each parallel worker.
+    """
+    settings.validate()
+    study = study or create_or_continue(settings)
+    fail_dead_trials(study, settings.storage_url)
+    runner = prepare(settings, study, on_stage)
+    if quota is None:
+        quota = settings.trials - trial_counts(study)["complete"]
+    if quota <= 0:
+        return study
+    study.sampler = make_sampler(settings.sampler, settings.seed * 1000 + worker_index)
+    on_stage("searching")
+    study.optimize(runner, n_trials=quota * ATTEMPTS_PER_TRIAL, timeout=settings.timeout,
+                   catch=(Exception,), gc_after_trial=True,
+                   callbacks=[_QuotaCallback(quota, on_trial)])
+    return study

@@ -1,0 +1,164 @@
+"""Spaces as YAML: the schema a user writes (``nas run --space my_space.yaml``) and the form
+``nas spaces --show NAME`` prints, so that a built-in space can be copied and edited.
+
+    name: my_space
+    description: what the task is
+    data: {file: events.csv, label: label, split: null, n_events: 20000}
+    input: {n_inputs: 30, divisor: 16.0}
+    classes: [electromagnetic, muon, multi-particle, saturated]
+    teacher: {hidden: [64, 32], epochs: 40}
+    training: {student_epochs: 30, batch_size: 256, learning_rate: 0.01, alpha: 0.1,
+               temperature: 2.0}
+    student: {max_hidden_layers: 3, width: [4, 64], weight_bits: [2, 12], ...}
+    objectives: [val_accuracy, lut_equivalent, latency_cycles]
+    target: {part: xc7a35t, clock_mhz: 200.0}
+
+Every key but ``name``, ``data``, ``input`` and ``classes`` may be left out (defaults as
+above). A relative ``data.file`` is read from the YAML file's folder.
+"""
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nas.errors import DataError, InvalidValue
+from nas.spaces.space import DataSpec, Space, StudentRanges, TrainingRecipe
+
+OBJECTIVES = ["val_accuracy", "lut_equivalent", "latency_cycles"]
+SECTIONS = ("name", "description", "data", "input", "classes", "teacher", "training",
+            "student", "objectives", "target")
+REQUIRED = ("name", "data", "input", "classes")
+
+
+def space_to_dict(space: Space) -> dict[str, Any]:
+    recipe = space.recipe
+    data = {k: v for k, v in dataclasses.asdict(space.data).items() if v is not None}
+    return {
+        "name": space.name,
+        "description": space.description,
+        "data": data,
+        "input": {"n_inputs": space.n_inputs, "divisor": space.input_divisor},
+        "classes": list(space.class_names),
+        "teacher": {"hidden": list(recipe.teacher_hidden), "epochs": recipe.teacher_epochs},
+        "training": {k: getattr(recipe, k) for k in _training_keys()},
+        "student": {k: list(v) if isinstance(v, tuple) else v
+                    for k, v in dataclasses.asdict(space.student).items()},
+        "objectives": list(OBJECTIVES),
+        "target": {"part": space.part_name, "clock_mhz": space.clock_mhz},
+    }
+
+
+def to_yaml(space: Space) -> str:
+    return yaml.safe_dump(space_to_dict(space), sort_keys=False, default_flow_style=None,
+                          width=100)
+
+
+def _training_keys() -> list[str]:
+    return [f.name for f in dataclasses.fields(TrainingRecipe) if not f.name.startswith("teacher")]
+
+
+class _Reader:
+    """Reads one YAML file's sections, with errors that name the file and the key."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, key: str, problem: str, fix: str) -> DataError:
+        return DataError(f"{self.source}: {key} {problem}: {fix}")
+
+    def section(self, values: dict, key: str, allowed: list[str]) -> dict:
+        section = values.get(key, {})
+        if not isinstance(section, dict):
+            raise self.fail(key, f"is a {type(section).__name__}", "give a mapping of keys")
+        unknown = sorted(set(section) - set(allowed))
+        if unknown:
+            raise self.fail(f"{key}.{unknown[0]}", "is an unknown key",
+                            f"use one of {', '.join(allowed)}")
+        return section
+
+    def typed(self, key: str, value: Any, default: Any) -> Any:
+        """``value`` checked against the type of ``default`` (tuples from YAML lists)."""
+        expected = str if default is None else type(default)
+        if expected is tuple:
+            if not isinstance(value, list) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                raise self.fail(key, f"is {value!r}", "give a list of numbers, like [2, 12]")
+            if len(default) == 2 and len(value) != 2:
+                raise self.fail(key, f"has {len(value)} values", "give [low, high]")
+            return tuple(value)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise self.fail(key, f"is {value!r} ({type(value).__name__})",
+                            f"give a {expected.__name__}")
+        return value
+
+    def dataclass_from(self, values: dict, key: str, cls, renames: dict | None = None):
+        """Build ``cls`` from section ``key``; ``renames`` maps YAML keys to field names."""
+        renames = renames or {}
+        defaults = cls()
+        fields = {renames.get(f.name, f.name): f.name for f in dataclasses.fields(cls)}
+        section = self.section(values, key, list(fields))
+        return dataclasses.replace(defaults, **{
+            fields[k]: self.typed(f"{key}.{k}", v, getattr(defaults, fields[k]))
+            for k, v in section.items()})
+
+
+def space_from_dict(values: Any, source: str, base_dir: Path) -> Space:
+    reader = _Reader(source)
+    if not isinstance(values, dict):
+        raise DataError(f"{source}: is not a YAML mapping: start from 'nas spaces --show mlp_psd'")
+    unknown = sorted(set(values) - set(SECTIONS))
+    if unknown:
+        raise reader.fail(unknown[0], "is an unknown key", f"use one of {', '.join(SECTIONS)}")
+    missing = [key for key in REQUIRED if key not in values]
+    if missing:
+        raise reader.fail(missing[0], "is missing", "every space needs name, data, input, classes")
+    name = reader.typed("name", values["name"], "")
+    if not name.replace("_", "").replace("-", "").isalnum():
+        raise reader.fail("name", f"'{name}' is not a plain name", "use letters, digits, _ and -")
+    data = reader.dataclass_from(values, "data", DataSpec)
+    data = dataclasses.replace(data, simulator=data.simulator or None, dataset=data.dataset or None)
+    if data.file:
+        data = dataclasses.replace(data, file=str((base_dir / data.file).resolve()))
+    inputs = reader.section(values, "input", ["n_inputs", "divisor"])
+    n_inputs = reader.typed("input.n_inputs", inputs.get("n_inputs"), 0)
+    divisor = reader.typed("input.divisor", inputs.get("divisor", 1.0), 1.0)
+    classes = values["classes"]
+    if not isinstance(classes, list) or len(classes) < 2:
+        raise reader.fail("classes", f"is {classes!r}", "give a list of at least 2 class names")
+    teacher = reader.section(values, "teacher", ["hidden", "epochs"])
+    recipe = reader.dataclass_from(values, "training", TrainingRecipe)
+    recipe = dataclasses.replace(
+        recipe,
+        teacher_hidden=reader.typed("teacher.hidden", teacher.get("hidden", [64, 32]), ()),
+        teacher_epochs=reader.typed("teacher.epochs", teacher.get("epochs", 40), 0))
+    student = reader.dataclass_from(values, "student", StudentRanges)
+    objectives = values.get("objectives", OBJECTIVES)
+    if objectives != OBJECTIVES:
+        raise reader.fail("objectives", f"is {objectives!r}",
+                          f"this version searches exactly {OBJECTIVES}")
+    target = reader.section(values, "target", ["part", "clock_mhz"])
+    space = Space(name=name, description=reader.typed("description", values.get("description", ""), ""),
+                  n_inputs=n_inputs, class_names=tuple(str(c) for c in classes), data=data,
+                  input_divisor=divisor, student=student, recipe=recipe)
+    try:
+        return space.with_target(target.get("part"), target.get("clock_mhz"))
+    except InvalidValue as error:
+        keys = {"part": "target.part", "clock_mhz": "target.clock_mhz"}
+        raise DataError(f"{source}: {error.worded(lambda name: keys.get(name, name))}") from None
+
+
+def load_space_file(path: Path) -> Space:
+    """A user space from its YAML file, validated (``DataError`` naming the file otherwise)."""
+    if not path.is_file():
+        raise DataError(f"space file '{path}' does not exist: give the path of a YAML space "
+                        f"(start from 'nas spaces --show mlp_psd')")
+    try:
+        values = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        first = str(error).splitlines()[0]
+        raise DataError(f"{path}: is not valid YAML ({first}): fix the file") from None
+    return space_from_dict(values, str(path), path.parent)
