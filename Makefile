@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint bench bench-quick bench-more lock clean
+.PHONY: venv peer run test lint bench bench-quick bench-more lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,28 +14,35 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
+# The benchmark's peer, HGQ2 + da4ml, in its own virtual environment (.venv-hgq2): hgq2
+# replaces QKeras, so it cannot share ours.
+peer:
+	bash benchmarks/peers/hgq2/setup.sh
+
 run: venv
 	$(VENV)/bin/nas run --space mlp_psd
 
 lint: venv
 	$(VENV)/bin/ruff check .
 
-test: venv lint
+test: venv lint peer
 	scripts/ensure_postgres.sh
 	$(PY) -m pytest -q -rs
 
-# The search against the manual workflow, 3 seeds, every front synthesized (63 min on
-# 2 cores): writes benchmarks/RESULTS.md. bench-quick checks the harness in a few minutes.
-bench: venv
-	$(PY) benchmarks/bench_workflows.py
+# The default search against random sampling, the manual workflow, the reference recipe and
+# HGQ2, 3 seeds, every delivered design synthesized: writes benchmarks/RESULTS.json and
+# RESULTS.md (see README for its duration). bench-quick checks the harness in minutes.
+bench: venv peer
+	$(PY) benchmarks/bench_workflows.py --workdir benchmarks/out/work
+	cd benchmarks && ../$(PY) render_results.py
 
-bench-quick: venv
+bench-quick: venv peer
 	$(PY) benchmarks/bench_workflows.py --quick
 
 # Throughput, synthesis, storage scaling and estimator benchmarks (about 60 min on 2 cores).
 bench-more: venv
-	cd benchmarks && ../$(PY) bench_search.py && ../$(PY) bench_synth.py && ../$(PY) bench_scale.py && \
-	  ../$(PY) bench_estimators.py
+	cd benchmarks && ../$(PY) compare_search.py --workdir out/compare && ../$(PY) bench_synth.py && \
+	  ../$(PY) bench_scale.py && ../$(PY) bench_estimators.py && ../$(PY) render_results.py
 
 # Re-pin every package after changing a dependency in pyproject.toml.
 lock: venv
@@ -45,4 +52,4 @@ lock: venv
 	mv requirements.lock.new requirements.lock
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-hgq2 build *.egg-info

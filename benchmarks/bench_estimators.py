@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import machine
+from harness import machine, tool_versions
 
 from nas.app.generate import generate
 from nas.estimators.base import QUANTITIES
@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    print(f"{datetime.date.today()}; {machine()}")
+    print(f"{datetime.date.today()}; {machine()}; {tool_versions()}")
     lines = open_flow(args.designs, args.jobs, args.seed) + vitis_flow()
     header = (f"{'flow':6} {'estimator':13} {'quantity':15} {'MAPE %':>7} {'worst %':>8} "
               f"{'R^2':>6} {'exact':>6} {'target':>7} {'ms/design':>10} {'synthesis/estimate':>19}")

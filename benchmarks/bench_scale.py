@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import optuna
-from common import machine
+from harness import machine, tool_versions
 from optuna.trial import TrialState
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -39,7 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=24)
     args = parser.parse_args()
-    print(machine())
+    print(machine(), tool_versions())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, workers in (("SQLite, 1 worker", 1), ("SQLite, 2 workers", 2)):

@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import machine
+from harness import machine, tool_versions
 
 from nas.app.synth import select_front, synthesize_trials
 from nas.search.storage import open_existing
@@ -27,12 +27,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=10)
     args = parser.parse_args()
-    print(machine())
+    print(machine(), tool_versions())
     timings = {}
     with tempfile.TemporaryDirectory() as tmp:
         for jobs in (1, 2):
             study, settings = quick_study(Path(tmp) / f"jobs{jobs}", args.trials)
-            numbers = select_front(study)
+            numbers = select_front(study, settings.space)
             start = time.perf_counter()
             records = synthesize_trials(study, settings, numbers, jobs=jobs)
             timings[jobs] = (time.perf_counter() - start, records)

@@ -6,7 +6,7 @@ from nas._tf import set_seed, tf
 from nas.errors import NasError
 from nas.estimators.design import trained_design
 from nas.model.config import StudentConfig, quantized_kernels, weight_mantissas
-from nas.model.student import distillation_loss, train_student
+from nas.model.student import Distillation, train_student
 from nas.spaces import StudentRanges
 from nas.spaces.wcd_pulses import simulate
 
@@ -61,9 +61,9 @@ def test_distillation_loss_terms():
     logits = tf.constant([[2.0, -1.0], [0.5, 0.3]])
     targets = tf.concat([labels, logits], axis=1)
     # Student equal to teacher: only the hard-label part remains.
-    only_kl = distillation_loss(2, alpha=0.0, temperature=3.0)(targets, logits)
+    only_kl = Distillation(alpha=0.0, temperature=3.0).loss(2)(targets, logits)
     assert np.allclose(only_kl.numpy(), 0.0, atol=1e-5)
-    only_ce = distillation_loss(2, alpha=1.0, temperature=3.0)(targets, logits)
+    only_ce = Distillation(alpha=1.0, temperature=3.0).loss(2)(targets, logits)
     expected = tf.keras.losses.categorical_crossentropy(labels, logits, from_logits=True)
     assert np.allclose(only_ce.numpy(), expected.numpy())
 

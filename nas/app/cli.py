@@ -8,6 +8,7 @@ from pathlib import Path
 from nas.app.commands import COMMANDS, DEFAULT_TRIALS, QUICK_TRIALS
 from nas.app.render import err_console
 from nas.errors import InvalidValue, NasError
+from nas.spaces.space import PRECISIONS
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -47,6 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--flow", default="open", choices=("open", "vitis"),
                      help="what the estimates predict: open (da4ml + yosys, the default) or "
                           "vitis (vendor HLS, Latency strategy)")
+    run.add_argument("--precision", choices=PRECISIONS,
+                     help="bit widths learned per weight in training, or searched per layer "
+                          "(default: the space's, learned)")
+    run.add_argument("--objectives", type=int, choices=(2, 3),
+                     help="2: accuracy and LUT-equivalents, latency a constraint; 3: latency "
+                          "too (default: the space's, 2)")
+    run.add_argument("--max-latency-cycles", type=int,
+                     help="designs with more cycles are infeasible (default: the space's; 0: "
+                          "no limit)")
     run.add_argument("--calibration", type=Path,
                      help="calibration file from 'nas calibrate' (default: the flow's shipped one)")
 
@@ -64,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="print the Pareto front of a study")
     _add_location(show)
     show.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    show.add_argument("--min-accuracy", type=float, help="lowest validation accuracy shown "
+                      "(default: the space's floor, else the teacher's test accuracy - 0.02)")
+    show.add_argument("--max-lut", type=float, help="most LUT-equivalents (estimate)")
+    show.add_argument("--max-latency-cycles", type=int, help="most latency cycles (estimate)")
 
     report = commands.add_parser("report", help="write the study's HTML report")
     _add_location(report)
@@ -127,7 +141,8 @@ def flag(setting: str) -> str:
 #: Settings that library errors name and that the command line takes as options.
 _SETTINGS_WITH_FLAGS = {"space", "trials", "timeout", "seed", "sampler", "part", "clock_mhz",
                         "workers", "storage", "workdir", "flow", "calibration", "jobs", "out",
-                        "force", "trial", "backend", "strategy", "port", "generate", "reports"}
+                        "force", "trial", "backend", "strategy", "port", "generate", "reports",
+                        "precision", "objectives", "max_latency_cycles", "min_accuracy"}
 
 
 def message(error: NasError) -> str:

@@ -17,14 +17,14 @@ from nas.app.render import (
     progress_bar,
 )
 from nas.errors import InvalidValue, NasError
-from nas.search.front import trial_counts
+from nas.search.front import Limits, accuracy_floor, trial_counts
 from nas.search.records import artifact_store, results
 from nas.search.settings import RunSettings
 from nas.search.storage import open_existing
 from nas.spaces import PARTS, SPACES, get_space
 from nas.spaces.schema import to_yaml
 
-DEFAULT_TRIALS = 200
+DEFAULT_TRIALS = 100
 QUICK_TRIALS = 8
 
 
@@ -49,7 +49,8 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
     space = get_space(args.space)
     if args.quick:
         space = space.quick()
-    space = space.with_target(args.part, args.clock_mhz)
+    space = space.with_search(args.precision, args.objectives).with_target(
+        args.part, args.clock_mhz, args.max_latency_cycles)
     trials = args.trials if args.trials is not None else (QUICK_TRIALS if args.quick
                                                           else DEFAULT_TRIALS)
     settings = RunSettings(space=space, trials=trials, seed=args.seed, workdir=args.workdir,
@@ -95,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"{failed} trials failed: their reasons are in the user attribute "
                       f"fail_reason ('nas show --json' counts them)")
     space = settings.space
-    print_front(study, space)
+    print_front(study, space, Limits(min_accuracy=accuracy_floor(study, space)))
     console.print(f"report: {publish_report(study, space, settings.paths)}", highlight=False)
     if args.no_synth:
         console.print("synthesis of the front: skipped (--no-synth)")
@@ -126,7 +127,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     study, settings = _open_study(args)
-    print_front(study, settings.space, as_json=args.json)
+    floor = accuracy_floor(study, settings.space) if args.min_accuracy is None else args.min_accuracy
+    _in_range("min_accuracy", floor, 0.0, 1.0)
+    limits = Limits(floor, args.max_lut, args.max_latency_cycles)
+    print_front(study, settings.space, limits, as_json=args.json)
     synthesized = sorted(results(study, "synth"))
     if synthesized and not args.json:
         print_synthesis(study, settings.space, synthesized)
@@ -152,7 +156,7 @@ def synthesize_and_show(study: optuna.Study, settings: RunSettings, front: bool,
                         scheduler: str | None = None) -> None:
     from nas.app.synth import select_front, synthesize_trials
 
-    numbers = select_front(study) if front else trials
+    numbers = select_front(study, settings.space) if front else trials
     progress = progress_bar(elapsed=False)
     with progress:
         task = progress.add_task("open-flow synthesis", total=len(numbers))

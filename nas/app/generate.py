@@ -30,7 +30,7 @@ from nas.model.config import StudentConfig
 from nas.model.data import split
 from nas.model.student import build_student, train_student
 from nas.model.weights import load_weights, save_weights
-from nas.search.objective import sample_student
+from nas.search.sampling import sample_student
 from nas.spaces import SPACES
 from nas.spaces.sources import load_events
 

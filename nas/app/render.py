@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nas.search.front import evidence_lines, front_rows, trial_counts
+from nas.search.front import Limits, evidence_lines, front_rows, pareto_front, trial_counts
 from nas.search.records import results
 from nas.spaces.parts import Part
 from nas.spaces.space import Space
@@ -44,17 +44,30 @@ def print_spaces(spaces: Iterable[Space], parts: Iterable[Part]) -> None:
     console.print(table)
 
 
-def print_front(study: optuna.Study, space: Space, as_json: bool = False) -> None:
-    rows = front_rows(study, space.n_inputs, space.n_classes)
+def _limits_text(limits: Limits) -> str:
+    parts = [f"val acc >= {limits.min_accuracy:.4f}"]
+    if limits.max_lut is not None:
+        parts.append(f"LUT-eq <= {limits.max_lut:,.0f}")
+    if limits.max_latency_cycles is not None:
+        parts.append(f"latency <= {limits.max_latency_cycles}")
+    return ", ".join(parts)
+
+
+def print_front(study: optuna.Study, space: Space, limits: Limits, as_json: bool = False) -> None:
+    """The Pareto front of the designs within ``limits`` (the whole front stays in the study)."""
+    trials = pareto_front(study, limits)
+    rows = front_rows(study, trials, space.n_inputs, space.n_classes)
     counts = trial_counts(study)
+    whole = len(pareto_front(study))
     if as_json:
         print(json.dumps({"space": space.name, "teacher_test_accuracy":
                           study.user_attrs.get("teacher_test_accuracy"),
-                          "trials": counts, "front": rows,
-                          "synthesis": results(study, "synth")}, indent=2))
+                          "trials": counts, "limits": limits.__dict__, "whole_front_size": whole,
+                          "front": rows, "synthesis": results(study, "synth")}, indent=2))
         return
-    table = Table(title=f"Pareto front of {space.name} ({space.part_name}, {space.clock_mhz:g} MHz;"
-                        f" estimates, not synthesized)")
+    table = Table(title=f"Pareto front of {space.name} within {_limits_text(limits)}: "
+                        f"{len(rows)} of the {whole} designs of the whole front "
+                        f"({space.part_name}, {space.clock_mhz:g} MHz; estimates, not synthesized)")
     columns = ("trial", "val acc", "test acc", "LUT", "FF", "DSP", "LUT-eq", "latency",
                "params", "nonzero", "shape", "bits (total.int)", "HLS exact")
     for column in columns:

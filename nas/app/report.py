@@ -15,17 +15,19 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nas.model.workdir import StudyPaths
 from nas.search.front import (
+    accuracy_floor,
     evidence_lines,
     front_rows,
     hypervolume_2d,
     is_feasible,
     pareto_front,
     trial_counts,
+    useful_front,
 )
 from nas.search.records import artifact_store, results
 from nas.spaces.space import Space
 
-GREY, FRONT, TEACHER, BUDGET = "#b0b0b0", "#d62728", "#2ca02c", "#7f7f7f"
+GREY, FRONT_ALL, FRONT, TEACHER, BUDGET = "#b0b0b0", "#ff9896", "#d62728", "#2ca02c", "#7f7f7f"
 
 
 def _complete(study: optuna.Study) -> list[FrozenTrial]:
@@ -34,12 +36,17 @@ def _complete(study: optuna.Study) -> list[FrozenTrial]:
 
 def _front_figure(study: optuna.Study, space: Space, x_key: str, x_title: str,
                   budget: float | None) -> go.Figure:
-    trials, front = _complete(study), pareto_front(study)
+    """Validation accuracy against an estimated cost: every trial, the whole front, the useful
+    front and the synthesized designs; LUTs on a log axis (fronts span 100 to 20,000), accuracy
+    from a little below the floor."""
+    trials, front, useful = _complete(study), pareto_front(study), useful_front(study, space)
+    floor = accuracy_floor(study, space)
     figure = go.Figure()
     for name, group, color, size in (("all trials", trials, GREY, 6),
-                                     ("Pareto front (3 objectives)", front, FRONT, 10)):
+                                     ("Pareto front", front, FRONT_ALL, 8),
+                                     (f"useful front (val acc >= {floor:.4f})", useful, FRONT, 11)):
         figure.add_trace(go.Scatter(
-            x=[t.user_attrs[x_key] for t in group], y=[t.values[0] for t in group],
+            x=[t.user_attrs[x_key] for t in group], y=[t.user_attrs["val_accuracy"] for t in group],
             mode="markers", name=name, marker={"color": color, "size": size},
             text=[f"trial {t.number}" for t in group],
             hovertemplate="%{text}<br>" + x_title + " %{x:,.0f}<br>val acc %{y:.4f}"))
@@ -49,7 +56,8 @@ def _front_figure(study: optuna.Study, space: Space, x_key: str, x_title: str,
         key = "lut" if x_key == "est_lut_equivalent" else "latency_cycles"
         figure.add_trace(go.Scatter(
             x=[synth[t.number][key] for t in synthesized],
-            y=[t.values[0] for t in synthesized], mode="markers", name="synthesized (open flow)",
+            y=[t.user_attrs["val_accuracy"] for t in synthesized], mode="markers",
+            name="synthesized (open flow)",
             marker={"color": "black", "symbol": "x", "size": 10}))
     teacher = study.user_attrs.get("teacher_test_accuracy")
     if teacher is not None:
@@ -61,6 +69,10 @@ def _front_figure(study: optuna.Study, space: Space, x_key: str, x_title: str,
                          annotation_text=f"{space.part_name} budget")
     figure.update_layout(xaxis_title=x_title + " (estimated)", yaxis_title="validation accuracy",
                          height=420, margin={"t": 30})
+    if x_key == "est_lut_equivalent":
+        figure.update_xaxes(type="log")
+    best = max((t.user_attrs["val_accuracy"] for t in trials), default=1.0)
+    figure.update_yaxes(range=[max(0.0, floor - 0.05), min(1.0, max(best, teacher or 0.0) + 0.005)])
     return figure
 
 
@@ -97,11 +109,24 @@ def _table(rows: list[dict]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _failures(records: dict[int, dict]) -> str:
+    failed = {n: r for n, r in records.items() if r.get("status") != "ok"}
+    if not failed:
+        return ""
+    rows = "".join(f"<tr><td>{n}</td><td>{html.escape(r.get('status', '?'))}</td>"
+                   f"<td>{html.escape(r.get('reason', ''))}</td></tr>" for n, r in sorted(failed.items()))
+    return (f"<p>{len(failed)} of {len(records)} synthesized designs are not results (a design "
+            f"counts only when its RTL is bit-exact):</p><table><tr><th>trial</th><th>status</th>"
+            f"<th>reason</th></tr>{rows}</table>")
+
+
 def _estimator_section(study: optuna.Study) -> str:
-    synth = {n: r for n, r in results(study, "synth").items() if r.get("status") == "ok"}
+    records = results(study, "synth")
+    synth = {n: r for n, r in records.items() if r.get("status") == "ok"}
     if not synth:
-        return ("<p>No design of this study has been synthesized yet: every resource and "
-                "latency number above is the estimator's.</p>")
+        tried = "" if not records else " bit-exact"
+        return (f"<p>No design of this study has been{tried} synthesized yet: every resource "
+                f"and latency number above is the estimator's.</p>" + _failures(records))
     cells = []
     for number, record in sorted(synth.items()):
         row = [str(number)]
@@ -116,7 +141,8 @@ def _estimator_section(study: optuna.Study) -> str:
             "Estimate / synthesized (error of the estimate).</p><table><tr><th>trial</th>"
             "<th>LUT</th><th>FF</th><th>latency (cycles)</th><th>RTL bit-exact</th></tr>"
             + "".join(cells) + f"</table><p>Error of the estimator "
-            f"({html.escape(str(study.user_attrs.get('estimator', '?')))}):</p><ul>{evidence}</ul>")
+            f"({html.escape(str(study.user_attrs.get('estimator', '?')))}):</p><ul>{evidence}</ul>"
+            + _failures(records))
 
 
 def render(study: optuna.Study, space: Space) -> str:
@@ -132,7 +158,9 @@ def render(study: optuna.Study, space: Space) -> str:
         for i, (title, figure) in enumerate(figures))
     counts = trial_counts(study)
     teacher = study.user_attrs.get("teacher_test_accuracy", float("nan"))
-    rows = front_rows(study, space.n_inputs, space.n_classes)
+    useful = useful_front(study, space)
+    rows = front_rows(study, useful, space.n_inputs, space.n_classes)
+    floor = accuracy_floor(study, space)
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>nas: {html.escape(space.name)}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}
@@ -146,7 +174,9 @@ complete, {counts['rejected']} rejected before training (cannot fit), {counts['f
 <p>Resources and latency are estimates of the open flow (distributed arithmetic, 7-series
 logic synthesis, no place and route) unless marked synthesized.</p>
 {plots}
-<h2>Pareto front designs</h2>{_table(rows)}
+<h2>Useful front: {len(rows)} designs at validation accuracy {floor:.4f} or more</h2>
+<p>The whole front has {len(pareto_front(study))} designs; 'nas show --min-accuracy A --max-lut L
+--max-latency-cycles C' picks another operating point.</p>{_table(rows)}
 <h2>Estimator against synthesis</h2>{_estimator_section(study)}
 </body></html>
 """

@@ -19,23 +19,20 @@ import optuna
 from nas.errors import InvalidValue, ToolError
 from nas.hls.job import SynthesisJob, command, run_process
 from nas.model.data import load_data
-from nas.search.front import pareto_front
+from nas.search.front import useful_front
 from nas.search.records import artifact_store, attach_folder, download_weights, record_result, results
 from nas.search.settings import RunSettings
 from nas.spaces.parts import get_part
+from nas.spaces.space import Space
 
-#: Front designs synthesized by ``nas run`` and ``nas synth --front``: beyond this many, an
-#: evenly spaced selection along the LUT axis (each synthesis takes 10-60 s on 2 cores).
-MAX_FRONT_DESIGNS = 12
 DEFAULT_TIMEOUT_S = 600.0
 
 
-def select_front(study: optuna.Study, cap: int = MAX_FRONT_DESIGNS) -> list[int]:
-    front = sorted(pareto_front(study), key=lambda t: t.values[1])
-    if len(front) > cap:
-        step = (len(front) - 1) / (cap - 1)
-        front = [front[round(k * step)] for k in range(cap)]
-    return [t.number for t in front]
+def select_front(study: optuna.Study, space: Space) -> list[int]:
+    """The designs ``nas run`` and ``nas synth --front`` synthesize: the whole useful front
+    (``nas.search.front.useful_front``), smallest first."""
+    front = useful_front(study, space)
+    return [t.number for t in sorted(front, key=lambda t: t.user_attrs["est_lut_equivalent"])]
 
 
 def _write_jobs(study: optuna.Study, settings: RunSettings, numbers: list[int],

@@ -6,6 +6,8 @@ quantized to ``input_bits`` unsigned bits of which ``input_int_bits`` are intege
 integer bits saturate large pulses early, fewer fractional bits drop the ADC's low bits.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from nas._tf import keras, tf
@@ -42,20 +44,29 @@ def build_student(config: StudentConfig, n_inputs: int, n_classes: int) -> "kera
     return keras.Model(inputs, x, name="student")
 
 
-def distillation_loss(n_classes: int, alpha: float, temperature: float):
-    """Hinton-style distillation. ``y_true`` holds the one-hot label then the teacher's
-    logits; the loss is ``alpha * CE(label) + (1 - alpha) * T^2 * KL(teacher_T || student_T)``."""
+@dataclass(frozen=True)
+class Distillation:
+    """Hinton-style distillation: ``alpha`` weighs the hard labels, ``temperature`` softens
+    both networks' outputs."""
 
-    def loss(y_true, student_logits):
-        labels, teacher_logits = y_true[:, :n_classes], y_true[:, n_classes:]
-        hard = keras.losses.categorical_crossentropy(labels, student_logits, from_logits=True)
-        soft_teacher = tf.nn.softmax(teacher_logits / temperature)
-        log_student = tf.nn.log_softmax(student_logits / temperature)
-        log_teacher = tf.math.log(soft_teacher + 1e-12)
-        kl = tf.reduce_sum(soft_teacher * (log_teacher - log_student), axis=-1)
-        return alpha * hard + (1.0 - alpha) * temperature**2 * kl
+    alpha: float
+    temperature: float
 
-    return loss
+    def loss(self, n_classes: int):
+        """``y_true`` holds the one-hot label then the teacher's logits; the loss is
+        ``alpha * CE(label) + (1 - alpha) * T^2 * KL(teacher_T || student_T)``."""
+        alpha, temperature = self.alpha, self.temperature
+
+        def loss(y_true, student_logits):
+            labels, teacher_logits = y_true[:, :n_classes], y_true[:, n_classes:]
+            hard = keras.losses.categorical_crossentropy(labels, student_logits, from_logits=True)
+            soft_teacher = tf.nn.softmax(teacher_logits / temperature)
+            log_student = tf.nn.log_softmax(student_logits / temperature)
+            log_teacher = tf.math.log(soft_teacher + 1e-12)
+            kl = tf.reduce_sum(soft_teacher * (log_teacher - log_student), axis=-1)
+            return alpha * hard + (1.0 - alpha) * temperature**2 * kl
+
+        return loss
 
 
 def distillation_targets(labels: np.ndarray, teacher_logits: np.ndarray, n_classes: int):
@@ -77,9 +88,11 @@ def _pruning_schedule(sparsity: float, steps_per_epoch: int, epochs: int):
 
 def train_student(config: StudentConfig, x_train: np.ndarray, y_train: np.ndarray,
                   teacher_logits: np.ndarray, n_classes: int, recipe: TrainingRecipe,
-                  epochs: int | None = None) -> tuple["keras.Model", list[float]]:
-    """Train by distillation with magnitude pruning; return the stripped model and the loss
-    per epoch. Raises FloatingPointError when the loss becomes NaN."""
+                  epochs: int | None = None, distillation: Distillation | None = None
+                  ) -> tuple["keras.Model", list[float]]:
+    """Train by distillation (the recipe's unless given) with magnitude pruning; return the
+    stripped model and the loss per epoch. Raises FloatingPointError when the loss becomes NaN."""
+    distillation = distillation or Distillation(recipe.alpha, recipe.temperature)
     import tensorflow_model_optimization as tfmot
 
     epochs = epochs or recipe.student_epochs
@@ -92,7 +105,7 @@ def train_student(config: StudentConfig, x_train: np.ndarray, y_train: np.ndarra
             model, pruning_schedule=_pruning_schedule(config.sparsity, steps_per_epoch, epochs))
         callbacks.append(tfmot.sparsity.keras.UpdatePruningStep())
     trained.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
-                    loss=distillation_loss(n_classes, recipe.alpha, recipe.temperature))
+                    loss=distillation.loss(n_classes))
     history = trained.fit(x_train, distillation_targets(y_train, teacher_logits, n_classes),
                           epochs=epochs, batch_size=recipe.batch_size, verbose=0,
                           callbacks=callbacks)
@@ -105,5 +118,8 @@ def train_student(config: StudentConfig, x_train: np.ndarray, y_train: np.ndarra
 
 
 def accuracy(model: "keras.Model", x: np.ndarray, y: np.ndarray) -> float:
-    logits = model.predict(x, batch_size=4096, verbose=0)
+    """Fraction of ``x`` whose largest logit is the label (the model called directly, in
+    batches like ``predict``'s: ``predict`` first builds a function for every new model)."""
+    logits = np.concatenate([model(x[start:start + 4096], training=False).numpy()
+                             for start in range(0, len(x), 4096)])
     return float(np.mean(np.argmax(logits, axis=1) == y))

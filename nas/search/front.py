@@ -1,4 +1,7 @@
-"""The Pareto front of a study as table rows (terminal, JSON)."""
+"""The Pareto front of a study, the part of it worth building (above an accuracy floor, within a
+user's limits), and its table rows (terminal, JSON, report)."""
+
+from dataclasses import dataclass
 
 import numpy as np
 import optuna
@@ -7,17 +10,47 @@ from optuna.trial import FrozenTrial, TrialState
 from nas.estimators.calibration import QUANTITIES, error_table
 from nas.model.config import StudentConfig
 from nas.search.records import results
-from nas.search.settings import OBJECTIVES
+from nas.spaces.space import Space
+
+#: Without a floor of its own, a space's useful designs are those at most this far below the
+#: teacher's test accuracy.
+BELOW_TEACHER = 0.02
 
 
 def is_feasible(trial: FrozenTrial) -> bool:
     return bool(trial.constraints) and all(value <= 0 for value in trial.constraints.values())
 
 
-def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
-    """Complete, feasible trials that no other such trial dominates, by trial number."""
+@dataclass(frozen=True)
+class Limits:
+    """What a user wants of a design: validation accuracy at least ``min_accuracy``, at most
+    ``max_lut`` LUT-equivalents and ``max_latency_cycles`` (estimates; None: no limit)."""
+
+    min_accuracy: float = 0.0
+    max_lut: float | None = None
+    max_latency_cycles: int | None = None
+
+    def admit(self, trial: FrozenTrial) -> bool:
+        attrs = trial.user_attrs
+        return (attrs["val_accuracy"] >= self.min_accuracy
+                and (self.max_lut is None or attrs["est_lut_equivalent"] <= self.max_lut)
+                and (self.max_latency_cycles is None
+                     or attrs["est_latency_cycles"] <= self.max_latency_cycles))
+
+
+def accuracy_floor(study: optuna.Study, space: Space) -> float:
+    """The space's ``min_accuracy``, or the teacher's test accuracy minus ``BELOW_TEACHER``."""
+    if space.min_accuracy:
+        return space.min_accuracy
+    return max(0.0, study.user_attrs.get("teacher_test_accuracy", 0.0) - BELOW_TEACHER)
+
+
+def pareto_front(study: optuna.Study, limits: Limits | None = None) -> list[FrozenTrial]:
+    """Complete, feasible trials within ``limits`` that no other such trial dominates, by trial
+    number (the whole front without limits)."""
+    limits = limits or Limits()
     feasible = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                if is_feasible(t)]
+                if is_feasible(t) and limits.admit(t)]
     directions = [1 if d == optuna.study.StudyDirection.MAXIMIZE else -1
                   for d in study.directions]
 
@@ -42,16 +75,23 @@ def bits_text(config: StudentConfig) -> str:
             f"a {pairs(config.act_bits, config.act_int_bits)}")
 
 
-def front_rows(study: optuna.Study, n_inputs: int, n_classes: int) -> list[dict]:
-    """One row per front design, with its HLS export check when it was exported."""
+def useful_front(study: optuna.Study, space: Space) -> list[FrozenTrial]:
+    """The front above the space's accuracy floor: what is shown, synthesized and reported."""
+    return pareto_front(study, Limits(min_accuracy=accuracy_floor(study, space)))
+
+
+def front_rows(study: optuna.Study, trials: list[FrozenTrial], n_inputs: int,
+               n_classes: int) -> list[dict]:
+    """One row per design, with its HLS export check when it was exported."""
     exported = results(study, "hls")
     rows = []
-    for trial in pareto_front(study):
+    for trial in trials:
         config = StudentConfig.from_dict(trial.user_attrs["config"])
         attrs = trial.user_attrs
         rows.append({
-            "trial": trial.number,
-            **dict(zip(OBJECTIVES, trial.values, strict=True)),
+            "trial": trial.number, "val_accuracy": attrs["val_accuracy"],
+            "lut_equivalent": attrs["est_lut_equivalent"],
+            "latency_cycles": attrs["est_latency_cycles"],
             "test_accuracy": attrs["test_accuracy"],
             "est_lut": attrs["est_lut"], "est_ff": attrs["est_ff"], "est_dsp": attrs["est_dsp"],
             "n_params": attrs["n_params"], "nonzero_params": attrs["nonzero_params"],

@@ -1,4 +1,5 @@
-"""One trial: sample a student, reject it if it cannot fit, train it, estimate it, record it."""
+"""One trial: sample a student, reject it if it cannot fit, train it (screened first, when its
+precision is learned), estimate it, record it."""
 
 import tempfile
 import time
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
+from optuna.trial import TrialState
 
 from nas._tf import set_seed
 from nas.estimators.base import RESOURCES, ResourceEstimate, ResourceEstimator
@@ -15,37 +17,13 @@ from nas.estimators.calibration import FLOWS, Calibration
 from nas.estimators.design import expected_design, trained_design
 from nas.model.config import StudentConfig, quantized_kernels
 from nas.model.data import DataSplits
+from nas.model.learned import LearnedTrainer
 from nas.model.port import raw_port
-from nas.model.student import accuracy, build_student, train_student
+from nas.model.student import Distillation, accuracy, build_student, train_student
 from nas.model.weights import load_weights, save_weights
 from nas.search.records import download_weights
-from nas.spaces.space import Space, StudentRanges
-
-SPARSITY_STEP = 0.05
-
-
-def sample_student(trial: optuna.trial.BaseTrial, ranges: StudentRanges) -> StudentConfig:
-    """The student configuration a trial proposes within the space's ranges."""
-    n_hidden = trial.suggest_int("n_hidden", 1, ranges.max_hidden_layers)
-    widths, w_bits, w_int, a_bits, a_int = [], [], [], [], []
-    for i in range(n_hidden + 1):
-        is_hidden = i < n_hidden
-        tag = str(i + 1) if is_hidden else "out"
-        if is_hidden:
-            widths.append(trial.suggest_int(f"width_{tag}", *ranges.width, log=True))
-        w_bits.append(trial.suggest_int(f"weight_bits_{tag}", *ranges.weight_bits))
-        w_int.append(trial.suggest_int(f"weight_int_bits_{tag}", *ranges.weight_int_bits))
-        if is_hidden:
-            a_bits.append(trial.suggest_int(f"act_bits_{tag}", *ranges.act_bits))
-            a_int.append(trial.suggest_int(f"act_int_bits_{tag}", *ranges.act_int_bits))
-    input_bits = trial.suggest_int("input_bits", *ranges.input_bits)
-    input_int_bits = min(trial.suggest_int("input_int_bits", *ranges.input_int_bits), input_bits)
-    sparsity = trial.suggest_float("sparsity", *ranges.sparsity, step=SPARSITY_STEP)
-    # Integer bits cannot reach the total: clip rather than reject, the sampler learns either way.
-    w_int = [min(i, b - 1) for i, b in zip(w_int, w_bits, strict=True)]
-    a_int = [min(i, b) for i, b in zip(a_int, a_bits, strict=True)]
-    return StudentConfig(tuple(widths), tuple(w_bits), tuple(w_int), tuple(a_bits),
-                         tuple(a_int), input_bits, input_int_bits, round(sparsity, 4))
+from nas.search.sampling import LearnedPlan, sample_distillation, sample_learned, sample_student
+from nas.spaces.space import Space
 
 
 def _weight_stats(model, config: StudentConfig) -> dict[str, float]:
@@ -78,6 +56,39 @@ def flow_estimators(calibration: Calibration, space: Space, data: DataSplits
     return prior, calibration.estimator("trace"), traced
 
 
+#: Screening: a learned student is trained on after ``screen_epochs`` unless an earlier
+#: trial's screened design was this much more accurate with no more LUT-equivalents, or
+#: fewer than ``SCREEN_STARTUP`` trials have been screened.
+SCREEN_MARGIN = 0.003
+SCREEN_STARTUP = 10
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A trained student as the search scores it."""
+
+    val_accuracy: float
+    estimate: ResourceEstimate
+    lut_equivalent: float
+
+
+def screened_points(study: optuna.Study) -> list[tuple[float, float]]:
+    """(validation accuracy, LUT-equivalent) of every complete trial's screened design."""
+    return [(t.user_attrs["screen_val_accuracy"], t.user_attrs["screen_lut_equivalent"])
+            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if "screen_val_accuracy" in t.user_attrs]
+
+
+def promising(point: tuple[float, float], earlier: list[tuple[float, float]]) -> bool:
+    """Whether a screened design deserves full training: no earlier screened design beats it
+    by ``SCREEN_MARGIN`` of accuracy at no more LUT-equivalents (always, for the first
+    ``SCREEN_STARTUP``)."""
+    accuracy_, lut = point
+    return len(earlier) < SCREEN_STARTUP or not any(
+        other_accuracy >= accuracy_ + SCREEN_MARGIN and other_lut <= lut
+        for other_accuracy, other_lut in earlier)
+
+
 @dataclass
 class TrialRunner:
     """Callable objective of the study; everything it needs is loaded once, before the study."""
@@ -100,11 +111,14 @@ class TrialRunner:
         trial.set_user_attr(f"{prefix}lut_equivalent", estimate.lut_equivalent(part))
 
     def _set_constraints(self, trial: optuna.Trial, estimate: ResourceEstimate) -> None:
-        """Soft constraints the sampler reads: overuse of each resource (<= 0 fits the part)."""
+        """Soft constraints the sampler reads, each <= 0 when met: overuse of each resource
+        of the part, and cycles beyond the space's latency limit (when it has one)."""
         for name, overuse in zip(RESOURCES, estimate.overuse(self.space.part), strict=True):
             trial.set_constraint(name, overuse)
+        if self.space.max_latency_cycles:
+            trial.set_constraint("latency", estimate.latency_cycles - self.space.max_latency_cycles)
 
-    def __call__(self, trial: optuna.Trial) -> tuple[float, float, float]:
+    def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         try:
             return self._run(trial)
         except optuna.TrialPruned:
@@ -113,12 +127,9 @@ class TrialRunner:
             trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}")
             raise
 
-    def _run(self, trial: optuna.Trial) -> tuple[float, float, float]:
+    def _reject_if_too_big(self, trial: optuna.Trial, config: StudentConfig) -> None:
+        """Estimate ``config`` before training; a design that cannot fit the part is pruned."""
         space = self.space
-        trial.set_user_attr("worker", self.worker)
-        config = sample_student(trial, space.student)
-        trial.set_user_attr("config", config.to_dict())
-        trial.set_user_attr("n_params", config.n_params(space.n_inputs, space.n_classes))
         prior = self.prior_estimator.predict_one(
             expected_design(config, space.n_inputs, space.n_classes))
         self._record_estimate(trial, prior, "prior_")
@@ -128,18 +139,70 @@ class TrialRunner:
             trial.set_user_attr("rejected_reason", reason)
             raise optuna.TrialPruned(f"rejected before training: {reason}")
 
+    def _evaluate(self, model, config: StudentConfig) -> Evaluation:
+        estimate = self.estimator.predict_one(self.describe(model, config))
+        return Evaluation(accuracy(model, self.data.x_val, self.data.y_val), estimate,
+                          estimate.lut_equivalent(self.space.part))
+
+    def _train_learned(self, trial: optuna.Trial, plan: LearnedPlan,
+                       distillation: Distillation) -> tuple:
+        """Train ``screen_epochs``, then on to ``learned_epochs`` when the screened design is
+        promising; the trial records both fidelities."""
+        recipe, data = self.space.recipe, self.data
+        trainer = LearnedTrainer(plan.arch, plan.beta, data.x_train, data.y_train,
+                                 self.teacher_logits, self.space.n_classes, recipe, distillation,
+                                 recipe.learned_epochs)
+        if recipe.screen_epochs:
+            earlier = screened_points(trial.study)
+            trainer.train(recipe.screen_epochs)
+            model, config = trainer.freeze()
+            screened = self._evaluate(model, config)
+            trial.set_user_attr("screen_val_accuracy", screened.val_accuracy)
+            trial.set_user_attr("screen_lut_equivalent", screened.lut_equivalent)
+            if not promising((screened.val_accuracy, screened.lut_equivalent), earlier):
+                trial.set_user_attr("epochs", recipe.screen_epochs)
+                return model, config, trainer.losses, screened
+        trainer.train(recipe.learned_epochs)
+        model, config = trainer.freeze()
+        trial.set_user_attr("epochs", recipe.learned_epochs)
+        return model, config, trainer.losses, None
+
+    def _train(self, trial: optuna.Trial) -> tuple:
+        """The trained student of the trial's proposal: model, configuration, losses and its
+        evaluation when it is already made."""
+        space = self.space
+        if space.student.precision == "learned":
+            plan = sample_learned(trial, space.student)
+            self._reject_if_too_big(trial, plan.nominal_config())
+            distillation = sample_distillation(trial, space)
+            set_seed(self.seed * 100_003 + trial.number)
+            return self._train_learned(trial, plan, distillation)
+        config = sample_student(trial, space.student)
+        self._reject_if_too_big(trial, config)
+        distillation = sample_distillation(trial, space)
         set_seed(self.seed * 100_003 + trial.number)
         model, losses = train_student(config, self.data.x_train, self.data.y_train,
-                                      self.teacher_logits, space.n_classes, space.recipe)
+                                      self.teacher_logits, space.n_classes, space.recipe,
+                                      distillation=distillation)
+        trial.set_user_attr("epochs", space.recipe.student_epochs)
+        return model, config, losses, None
+
+    def _run(self, trial: optuna.Trial) -> tuple[float, ...]:
+        space = self.space
+        trial.set_user_attr("worker", self.worker)
+        model, config, losses, evaluation = self._train(trial)
+        trial.set_user_attr("config", config.to_dict())
+        trial.set_user_attr("n_params", config.n_params(space.n_inputs, space.n_classes))
         start = time.perf_counter()
-        estimate = self.estimator.predict_one(self.describe(model, config))
+        evaluation = evaluation or self._evaluate(model, config)
         trial.set_user_attr("estimate_seconds", time.perf_counter() - start)
+        estimate = evaluation.estimate
         self._record_estimate(trial, estimate, "est_")
         self._set_constraints(trial, estimate)
-        val_acc = accuracy(model, self.data.x_val, self.data.y_val)
-        test_acc = accuracy(model, self.data.x_test, self.data.y_test)
         stats = _weight_stats(model, config)
-        attrs = {"val_accuracy": val_acc, "test_accuracy": test_acc, "final_loss": losses[-1],
+        attrs = {"val_accuracy": evaluation.val_accuracy,
+                 "test_accuracy": accuracy(model, self.data.x_test, self.data.y_test),
+                 "final_loss": losses[-1],
                  "nonzero_params": stats["nonzero_weights"] + (config.n_params(
                      space.n_inputs, space.n_classes) - stats["n_weights"]),
                  "achieved_sparsity": stats["achieved_sparsity"],
@@ -147,7 +210,10 @@ class TrialRunner:
                  "weights_artifact_id": self._store_weights(trial, model)}
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
-        return val_acc, estimate.lut_equivalent(space.part), estimate.latency_cycles
+        values = {"val_accuracy": evaluation.val_accuracy,
+                  "lut_equivalent": evaluation.lut_equivalent,
+                  "latency_cycles": estimate.latency_cycles}
+        return tuple(values[name] for name in space.objectives)
 
     def _store_weights(self, trial: optuna.Trial, model) -> str:
         with tempfile.TemporaryDirectory() as tmp:

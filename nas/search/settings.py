@@ -7,11 +7,13 @@ from nas.errors import InvalidValue
 from nas.estimators.calibration import FLOWS, Calibration, load_calibration
 from nas.model.workdir import StudyPaths
 from nas.spaces.sources import read_file
-from nas.spaces.space import Space
+from nas.spaces.space import OBJECTIVE_SETS, Space
 
-#: Objective names, as the dashboard shows them, and their directions.
-OBJECTIVES = ("val_accuracy", "lut_equivalent", "latency_cycles")
-DIRECTIONS = ("maximize", "minimize", "minimize")
+#: Direction of each objective (names as the dashboard shows them).
+DIRECTION = {"val_accuracy": "maximize", "lut_equivalent": "minimize", "latency_cycles": "minimize"}
+#: What a study made before these settings existed was searched with.
+LEGACY_IDENTITY = {"precision": "searched", "objectives": list(OBJECTIVE_SETS[1]),
+                   "max_latency_cycles": 0}
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,11 @@ class RunSettings:
 
     def identity(self) -> dict:
         """What must stay the same for a study to be continued."""
-        return {"seed": self.seed, "quick": self.quick, "part": self.space.part_name,
-                "clock_mhz": self.space.clock_mhz, "flow": self.flow}
+        space = self.space
+        return {"seed": self.seed, "quick": self.quick, "part": space.part_name,
+                "clock_mhz": space.clock_mhz, "flow": self.flow,
+                "precision": space.student.precision, "objectives": list(space.objectives),
+                "max_latency_cycles": space.max_latency_cycles}
 
     def load_calibration(self) -> Calibration:
         """The ``--calibration`` file, checked to be of the flow, or the flow's default."""

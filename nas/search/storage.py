@@ -10,7 +10,7 @@ from sqlalchemy.exc import ArgumentError
 
 from nas.errors import InvalidValue, StudyError
 from nas.model.workdir import StudyPaths
-from nas.search.settings import RunSettings
+from nas.search.settings import LEGACY_IDENTITY, RunSettings
 from nas.spaces.space import Space
 
 HEARTBEAT_S, GRACE_S = 10, 60
@@ -63,10 +63,11 @@ def open_existing(space: Space, workdir: Path, storage: str | None
                          f"or point at the workdir or storage it was made in")
     storage_url = storage or paths.default_storage
     study = load_existing_study(space.name, open_storage(storage_url), shown_url(storage_url))
-    recorded = study.user_attrs.get("settings", {})
+    recorded = {**LEGACY_IDENTITY, **study.user_attrs.get("settings", {})}
     if recorded.get("quick"):
         space = space.quick()
-    space = space.with_target(recorded.get("part"), recorded.get("clock_mhz"))
+    space = space.with_search(recorded["precision"], len(recorded["objectives"])).with_target(
+        recorded.get("part"), recorded.get("clock_mhz"), recorded["max_latency_cycles"])
     settings = RunSettings(space=space, trials=1, seed=recorded.get("seed", 0), workdir=workdir,
                            storage=storage_url, quick=bool(recorded.get("quick")),
                            flow=recorded.get("flow", "open"))

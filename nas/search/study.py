@@ -20,7 +20,7 @@ from nas.model.teacher import load_teacher, teacher_logits
 from nas.search.front import trial_counts
 from nas.search.objective import TrialRunner, flow_estimators
 from nas.search.records import artifact_store
-from nas.search.settings import DIRECTIONS, OBJECTIVES, RunSettings
+from nas.search.settings import DIRECTION, LEGACY_IDENTITY, RunSettings
 from nas.search.storage import open_storage, shown_url
 
 SAMPLERS = ("tpe", "nsgaii", "random")
@@ -107,9 +107,12 @@ def create_or_continue(settings: RunSettings) -> optuna.Study:
     try:
         storage = open_storage(settings.storage_url)
         study = optuna.create_study(storage=storage, study_name=settings.space.name,
-                                    directions=list(DIRECTIONS), load_if_exists=True,
+                                    directions=[DIRECTION[o] for o in settings.space.objectives],
+                                    load_if_exists=True,
                                     sampler=make_sampler(settings.sampler, settings.seed))
         recorded = study.user_attrs.get("settings")
+        if recorded is not None:
+            recorded = {**LEGACY_IDENTITY, **recorded}
         if recorded is not None and recorded != settings.identity():
             raise StudyError(
                 f"the study in {shown_url(settings.storage_url)} was made with {recorded}, not "
@@ -120,11 +123,11 @@ def create_or_continue(settings: RunSettings) -> optuna.Study:
         raise
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names(list(OBJECTIVES))
+        study.set_metric_names(list(settings.space.objectives))
     record_calibration(study, settings)
     study.set_user_attr("settings", settings.identity())
     study.set_user_attr("space", settings.space.name)
-    study.set_user_attr("objectives", dict(zip(OBJECTIVES, DIRECTIONS, strict=True)))
+    study.set_user_attr("objectives", {o: DIRECTION[o] for o in settings.space.objectives})
     return study
 
 

@@ -7,11 +7,12 @@
     input: {n_inputs: 30, divisor: 16.0}
     classes: [electromagnetic, muon, multi-particle, saturated]
     teacher: {hidden: [64, 32], epochs: 40}
-    training: {student_epochs: 30, batch_size: 256, learning_rate: 0.01, alpha: 0.1,
-               temperature: 2.0}
-    student: {max_hidden_layers: 3, width: [4, 64], weight_bits: [2, 12], ...}
-    objectives: [val_accuracy, lut_equivalent, latency_cycles]
-    target: {part: xc7a35t, clock_mhz: 200.0}
+    training: {student_epochs: 30, learned_epochs: 100, screen_epochs: 30, batch_size: 256,
+               learning_rate: 0.01, alpha: 0.1, temperature: 2.0}
+    student: {max_hidden_layers: 3, width: [4, 64], weight_bits: [2, 12], ...,
+              precision: learned, beta: [1.0e-06, 0.0003], alpha: [], temperature: []}
+    objectives: [val_accuracy, lut_equivalent]        # or add latency_cycles
+    target: {part: xc7a35t, clock_mhz: 200.0, max_latency_cycles: 0, min_accuracy: 0.0}
 
 Every key but ``name``, ``data``, ``input`` and ``classes`` may be left out (defaults as
 above). A relative ``data.file`` is read from the YAML file's folder.
@@ -24,9 +25,9 @@ from typing import Any
 import yaml
 
 from nas.errors import DataError, InvalidValue
-from nas.spaces.space import DataSpec, Space, StudentRanges, TrainingRecipe
+from nas.spaces.space import OBJECTIVE_SETS, DataSpec, Space, StudentRanges, TrainingRecipe
 
-OBJECTIVES = ["val_accuracy", "lut_equivalent", "latency_cycles"]
+TARGET_KEYS = {"part": "", "clock_mhz": 200.0, "max_latency_cycles": 0, "min_accuracy": 0.0}
 SECTIONS = ("name", "description", "data", "input", "classes", "teacher", "training",
             "student", "objectives", "target")
 REQUIRED = ("name", "data", "input", "classes")
@@ -45,8 +46,10 @@ def space_to_dict(space: Space) -> dict[str, Any]:
         "training": {k: getattr(recipe, k) for k in _training_keys()},
         "student": {k: list(v) if isinstance(v, tuple) else v
                     for k, v in dataclasses.asdict(space.student).items()},
-        "objectives": list(OBJECTIVES),
-        "target": {"part": space.part_name, "clock_mhz": space.clock_mhz},
+        "objectives": list(space.objectives),
+        "target": {"part": space.part_name, "clock_mhz": space.clock_mhz,
+                   "max_latency_cycles": space.max_latency_cycles,
+                   "min_accuracy": space.min_accuracy},
     }
 
 
@@ -136,18 +139,21 @@ def space_from_dict(values: Any, source: str, base_dir: Path) -> Space:
         teacher_hidden=reader.typed("teacher.hidden", teacher.get("hidden", [64, 32]), ()),
         teacher_epochs=reader.typed("teacher.epochs", teacher.get("epochs", 40), 0))
     student = reader.dataclass_from(values, "student", StudentRanges)
-    objectives = values.get("objectives", OBJECTIVES)
-    if objectives != OBJECTIVES:
-        raise reader.fail("objectives", f"is {objectives!r}",
-                          f"this version searches exactly {OBJECTIVES}")
-    target = reader.section(values, "target", ["part", "clock_mhz"])
+    objectives = values.get("objectives", list(OBJECTIVE_SETS[0]))
+    if not isinstance(objectives, list) or tuple(objectives) not in OBJECTIVE_SETS:
+        raise reader.fail("objectives", f"is {objectives!r}", "this version searches "
+                          f"{list(OBJECTIVE_SETS[0])} or {list(OBJECTIVE_SETS[1])}")
+    target = reader.section(values, "target", list(TARGET_KEYS))
+    goals = {key: reader.typed(f"target.{key}", target[key], TARGET_KEYS[key])
+             for key in ("max_latency_cycles", "min_accuracy") if key in target}
     space = Space(name=name, description=reader.typed("description", values.get("description", ""), ""),
                   n_inputs=n_inputs, class_names=tuple(str(c) for c in classes), data=data,
-                  input_divisor=divisor, student=student, recipe=recipe)
+                  input_divisor=divisor, student=student, recipe=recipe,
+                  objectives=tuple(objectives), **goals)
     try:
         return space.with_target(target.get("part"), target.get("clock_mhz"))
     except InvalidValue as error:
-        keys = {"part": "target.part", "clock_mhz": "target.clock_mhz"}
+        keys = {key: f"target.{key}" for key in TARGET_KEYS}
         raise DataError(f"{source}: {error.worded(lambda name: keys.get(name, name))}") from None
 
 

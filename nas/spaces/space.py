@@ -6,6 +6,13 @@ from nas.errors import DataError, InvalidValue
 from nas.spaces.parts import Part, get_part
 
 IntRange = tuple[int, int]
+#: How a student's bit widths are chosen: searched per layer by Optuna, or learned per weight
+#: by gradient (``nas.model.learned``).
+PRECISIONS = ("learned", "searched")
+#: The search's objectives: accuracy and LUT-equivalents, and optionally latency (otherwise
+#: latency is a constraint, ``Space.max_latency_cycles``).
+OBJECTIVE_SETS = (("val_accuracy", "lut_equivalent"),
+                  ("val_accuracy", "lut_equivalent", "latency_cycles"))
 
 #: Largest fixed-point width the student may use anywhere (QKeras and hls4ml handle more,
 #: but nothing this small needs it and the estimator is only meant for this range).
@@ -24,7 +31,10 @@ class StudentRanges:
     """Search ranges of the student: 1..max_hidden_layers QDense layers and their precisions.
 
     Bits count the sign for weights; ``*_int_bits`` are integer bits above the binary point
-    (QKeras ``quantized_bits(bits, integer)``).
+    (QKeras ``quantized_bits(bits, integer)``). With ``precision`` "learned", the weight and
+    activation bits and the sparsity are learned in training (their ranges are not used) and
+    ``beta``, the strength of the resource penalty, is searched (log scale). ``alpha`` and
+    ``temperature`` are the distillation's ranges; empty: the recipe's fixed values.
     """
 
     max_hidden_layers: int = 3
@@ -36,6 +46,10 @@ class StudentRanges:
     input_bits: IntRange = (3, 8)
     input_int_bits: IntRange = (2, 4)
     sparsity: tuple[float, float] = (0.0, 0.8)
+    precision: str = "learned"
+    beta: tuple[float, float] = (1e-6, 3e-4)
+    alpha: tuple[float, ...] = ()
+    temperature: tuple[float, ...] = ()
 
     def validate(self) -> None:
         if not 1 <= self.max_hidden_layers <= 3:
@@ -48,20 +62,36 @@ class StudentRanges:
         _check_range("input_bits", self.input_bits, 1, MAX_BITS)
         _check_range("input_int_bits", self.input_int_bits, 0, MAX_BITS)
         _check_range("sparsity", self.sparsity, 0.0, 0.95)
+        if self.precision not in PRECISIONS:
+            raise InvalidValue("precision", f"'{self.precision}'", f"use one of {', '.join(PRECISIONS)}",
+                               problem="is unknown")
+        _check_range("beta", self.beta, 0.0, 1.0)
+        for name in ("alpha", "temperature"):
+            bounds = getattr(self, name)
+            if len(bounds) not in (0, 2):
+                raise InvalidValue(f"student range {name}", list(bounds), "give [] (the recipe's "
+                                   "value) or [low, high]")
+            if bounds:
+                _check_range(name, bounds, 0.0 if name == "alpha" else 0.1,
+                             1.0 if name == "alpha" else 20.0)
 
 
 @dataclass(frozen=True)
 class TrainingRecipe:
     """How teacher and students are trained.
 
-    Distillation weight ``alpha`` (on the hard labels) and ``temperature`` are fixed, not
-    searched: they change no hardware cost, and searching them would spend trials on
-    accuracy noise (see README, "Distillation").
+    ``student_epochs`` train a student of searched precision, ``learned_epochs`` one of learned
+    precision; a learned student is first trained ``screen_epochs`` (0: no screening) and
+    trained on only when it looks promising (``nas.search.objective``). Distillation weight
+    ``alpha`` (on the hard labels) and ``temperature`` are these values unless the space's
+    student ranges search them.
     """
 
     teacher_hidden: tuple[int, ...] = (64, 32)
     teacher_epochs: int = 40
     student_epochs: int = 30
+    learned_epochs: int = 100
+    screen_epochs: int = 30
     batch_size: int = 256
     learning_rate: float = 1e-2
     alpha: float = 0.1
@@ -115,6 +145,12 @@ class Space:
     recipe: TrainingRecipe = field(default_factory=TrainingRecipe)
     part_name: str = "xc7a35t"
     clock_mhz: float = 200.0
+    objectives: tuple[str, ...] = OBJECTIVE_SETS[0]
+    #: A design with more cycles than this is infeasible (0: no limit).
+    max_latency_cycles: int = 0
+    #: Designs below this validation accuracy are left out of what is shown, synthesized and
+    #: reported (they stay in the study); 0: the teacher's test accuracy minus 2 points.
+    min_accuracy: float = 0.0
 
     @property
     def n_classes(self) -> int:
@@ -124,19 +160,36 @@ class Space:
     def part(self) -> Part:
         return get_part(self.part_name)
 
-    def with_target(self, part: str | None = None, clock_mhz: float | None = None) -> "Space":
-        """The same space aimed at another part or clock (validated)."""
+    def with_target(self, part: str | None = None, clock_mhz: float | None = None,
+                    max_latency_cycles: int | None = None) -> "Space":
+        """The same space aimed at another part, clock or latency limit (validated)."""
         space = replace(
             self,
             part_name=get_part(part).name if part else self.part_name,
             clock_mhz=self.clock_mhz if clock_mhz is None else clock_mhz,
+            max_latency_cycles=(self.max_latency_cycles if max_latency_cycles is None
+                                else max_latency_cycles),
         )
+        space.validate()
+        return space
+
+    def with_search(self, precision: str | None = None, n_objectives: int | None = None
+                    ) -> "Space":
+        """The same space searched with another precision mode or number of objectives."""
+        student = self.student if precision is None else replace(self.student, precision=precision)
+        objectives = self.objectives
+        if n_objectives is not None:
+            if n_objectives not in (2, 3):
+                raise InvalidValue("objectives", n_objectives, "use 2 (accuracy, LUT) or 3 (and latency)")
+            objectives = OBJECTIVE_SETS[n_objectives - 2]
+        space = replace(self, student=student, objectives=objectives)
         space.validate()
         return space
 
     def quick(self) -> "Space":
         """A small version for trying the tool: fewer samples and epochs."""
-        recipe = replace(self.recipe, teacher_epochs=15, student_epochs=8)
+        recipe = replace(self.recipe, teacher_epochs=15, student_epochs=8, learned_epochs=30,
+                         screen_epochs=10)
         data = replace(self.data, n_events=min(self.data.n_events, 6000))
         return replace(self, data=data, recipe=recipe)
 
@@ -148,3 +201,15 @@ class Space:
                             f"a positive input divisor")
         if not 10.0 <= self.clock_mhz <= 1000.0:
             raise InvalidValue("clock_mhz", self.clock_mhz, "use a clock between 10 and 1000 MHz")
+        if self.objectives not in OBJECTIVE_SETS:
+            raise InvalidValue("objectives", list(self.objectives),
+                               f"use {list(OBJECTIVE_SETS[0])} or {list(OBJECTIVE_SETS[1])}",
+                               problem="is not a set this version searches")
+        if self.max_latency_cycles < 0:
+            raise InvalidValue("max_latency_cycles", self.max_latency_cycles, "use 0 (no limit) or more")
+        if not 0.0 <= self.min_accuracy < 1.0:
+            raise InvalidValue("min_accuracy", self.min_accuracy, "use 0 (the teacher's minus 2 points) "
+                               "up to below 1")
+        if not 0 <= self.recipe.screen_epochs < self.recipe.learned_epochs:
+            raise InvalidValue("screen_epochs", self.recipe.screen_epochs,
+                               "use 0 (no screening) up to fewer than learned_epochs")

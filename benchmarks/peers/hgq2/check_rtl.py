@@ -24,10 +24,11 @@ TOP = "student"
 
 
 def simulate(verilog_dir: Path, x: np.ndarray) -> np.ndarray:
-    """Verilator-compile the Verilog as written (da4ml's binder, no regeneration) and run it on ``x``."""
+    """Verilator-compile the design and run it on ``x``: da4ml writes the sources again from
+    the saved pipeline (the same text) and compiles them with its binder."""
     pipeline = Pipeline.load(str(verilog_dir / "model" / "pipeline.json"))
     rtl = RTLModel(pipeline, TOP, verilog_dir, flavor="verilog")
-    rtl._compile(nproc=1, openmp=False)  # compile() would first rewrite the sources
+    rtl.compile(nproc=1, openmp=False)
     return np.asarray(rtl.predict(x.astype(np.float64)), dtype=np.float64)
 
 

@@ -1,0 +1,164 @@
+"""``benchmarks/RESULTS.md`` and the README's results blocks, written from the JSON results
+alone (``RESULTS.json`` of ``bench_workflows.py``, ``results/compare_search.json``), so that
+no figure is typed by hand. ``python render_results.py`` writes them again from the committed
+JSON; the tests check that the committed files equal what this writes.
+
+A README block sits between ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->``.
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from harness import hypervolume, median, smallest_at
+
+HERE = Path(__file__).parent
+README = HERE.parent / "README.md"
+COMPARE = HERE / "results" / "compare_search.json"
+LABELS = {"default": "default search (`nas run`)", "random": "random sampler, same space",
+          "manual": "manual workflow (accuracy-only TPE, fixed 8-bit, 20 %)",
+          "reference": "reference recipe 30-15-4", "hgq2": "HGQ2 + da4ml (peer)"}
+
+
+def _spread(values: list[float], fmt: str = "{:,.0f}") -> str:
+    if not values:
+        return "none"
+    text = fmt.format(median(values))
+    return text if len(values) == 1 else f"{text} [{fmt.format(min(values))} .. {fmt.format(max(values))}]"
+
+
+def _by(result: dict, method: str, seed: int) -> list[dict]:
+    return [d for d in result["designs"] if d["method"] == method and d["seed"] == seed]
+
+
+def targets_table(result: dict) -> list[str]:
+    lines = ["| target | measured | goal | met | detail |", "|---|---|---|---|---|"]
+    for t in result["targets"]:
+        lines.append(f"| {t['name']} | {t['measured']:.2f} | {t['comparison']} {t['goal']:g} | "
+                     f"{'yes' if t['met'] else 'no'} | {t['detail']} |")
+    return lines
+
+
+def methods_table(result: dict) -> list[str]:
+    """Per method: at each accuracy the smallest design's LUTs (median of seeds), hypervolume."""
+    levels = result["accuracies"]
+    head = ["method", *(f"LUT at >= {100 * a:.1f} %" for a in levels), "hypervolume",
+            "designs (bit-exact)", "minutes per seed"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for method in result["methods"]:
+        per_seed = [_by(result, method, seed) for seed in result["seeds"]]
+        cells = []
+        for level in levels:
+            found = [s["lut"] for s in (smallest_at(d, level) for d in per_seed) if s]
+            cells.append(f"{_spread(found)} ({len(found)}/{len(per_seed)})")
+        volumes = [hypervolume(d) for d in per_seed]
+        exact = sum(d["bit_exact"] for designs in per_seed for d in designs)
+        total = sum(len(designs) for designs in per_seed)
+        runs = [result["runs"][str(seed)][method] for seed in result["seeds"]]
+        minutes = [(r["search_seconds"] + r["synth_seconds"]) / 60 for r in runs]
+        lines.append(f"| {LABELS[method]} | " + " | ".join(cells) +
+                     f" | {_spread(volumes, '{:,.1f}')} | {total} ({exact}) | {_spread(minutes, '{:.1f}')} |")
+    return lines
+
+
+def designs_table(result: dict, accuracy: float) -> list[str]:
+    lines = ["| seed | " + " | ".join(LABELS[m] for m in result["methods"]) + " |",
+             "|" + "---|" * (len(result["methods"]) + 1)]
+    for seed in result["seeds"]:
+        cells = []
+        for method in result["methods"]:
+            best = smallest_at(_by(result, method, seed), accuracy)
+            cells.append("none" if best is None else
+                         f"{best['lut']:,} LUT, {best['latency_cycles']} cycles, "
+                         f"{100 * best['test_accuracy']:.2f} %")
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render(result: dict) -> str:
+    tools = ", ".join(f"{k} {v}" for k, v in sorted(result["tools"].items()))
+    peer = ", ".join(f"{k} {v}" for k, v in sorted(result["peer_tools"].items())) or "none"
+    lines = [
+        "# Benchmark: the search against the manual workflow, random sampling and HGQ2",
+        "",
+        "Written by `make bench` (`benchmarks/bench_workflows.py`, whose docstring describes the "
+        "methods; this file is rendered from `RESULTS.json` by `render_results.py`). Every number "
+        "is from open-flow synthesis (da4ml RTL, Verilator bit-exact on the whole test set, yosys "
+        "`synth_xilinx` for xc7, logic synthesis without place and route); only bit-exact designs "
+        "count.",
+        "",
+        f"- Date: {result['date']}; this invocation took {result['total_minutes']:.0f} min",
+        f"- Machine: {result['machine']}",
+        f"- Tools: {tools}",
+        f"- Peer (its own virtual environment): {peer}",
+        f"- Budget: {result['budget']}",
+        f"- Hypervolume of (test accuracy, LUT) above accuracy {result['hv_reference'][0]} and "
+        f"under {result['hv_reference'][1]:,.0f} LUT (larger is better). Figures: median of "
+        f"seeds [min .. max].",
+        "", "## Targets", "", *targets_table(result),
+        "", "## Per method", "", *methods_table(result),
+    ]
+    for level in result["accuracies"]:
+        lines += ["", f"## Smallest design at >= {100 * level:.1f} % test accuracy, per seed", "",
+                  *designs_table(result, level)]
+    return "\n".join(lines) + "\n"
+
+
+def compare_table(compare: dict) -> list[str]:
+    head = ["variant", "complete trials", "search (s)", "synthesized (bit-exact)", "hypervolume",
+            "smallest at >= 98.0 %", "smallest at >= 98.5 %"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, run in compare["variants"].items():
+        designs = run["designs"]
+        cells = []
+        for level in ("0.98", "0.985"):
+            best = run["smallest"][level]
+            cells.append("none" if best is None else
+                         f"{best['lut']:,} LUT ({100 * best['test_accuracy']:.2f} %)")
+        lines.append(f"| {name} | {run['trials']['complete']} | {run['search_seconds']:.0f} | "
+                     f"{len(designs)} ({sum(d['bit_exact'] for d in designs)}) | "
+                     f"{run['hypervolume']:.1f} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def readme_blocks() -> dict[str, str]:
+    """The README's generated blocks, from the committed JSON."""
+    result = json.loads((HERE / "RESULTS.json").read_text())
+    blocks = {"bench": "\n".join(
+        [f"Measured {result['date']} ({result['machine']}; {result['budget']}):", "",
+         *targets_table(result), "", *methods_table(result)])}
+    if COMPARE.exists():
+        compare = json.loads(COMPARE.read_text())
+        blocks["compare"] = "\n".join(
+            [f"Measured {compare['date']} ({compare['machine']}), seed {compare['seed']}, "
+             f"{compare['trials']} complete trials per variant:", "", *compare_table(compare)])
+    return blocks
+
+
+def with_blocks(text: str, blocks: dict[str, str]) -> str:
+    """``text`` with every results block replaced by its rendering."""
+    for name, body in blocks.items():
+        pattern = re.compile(rf"(<!-- results:{name} -->\n).*?(<!-- /results:{name} -->)", re.S)
+        if not pattern.search(text):
+            raise ValueError(f"README.md has no block '{name}'")
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
+    return text
+
+
+def write_results(result: dict, out: Path) -> str:
+    """RESULTS.json and RESULTS.md in ``out``; the rendered text."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "RESULTS.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
+    text = render(json.loads((out / "RESULTS.json").read_text()))
+    (out / "RESULTS.md").write_text(text)
+    return text
+
+
+def main() -> None:
+    (HERE / "RESULTS.md").write_text(render(json.loads((HERE / "RESULTS.json").read_text())))
+    README.write_text(with_blocks(README.read_text(), readme_blocks()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

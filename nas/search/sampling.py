@@ -1,0 +1,90 @@
+"""What a trial proposes: a student of searched precision (every layer's bits chosen by the
+sampler) or the plan of a learned-precision student (architecture and penalty strength; the
+bits are learned in training), and the distillation it is trained with."""
+
+from dataclasses import dataclass
+
+import optuna
+
+from nas.model.config import StudentConfig
+from nas.model.learned import LearnedArchitecture
+from nas.model.student import Distillation
+from nas.spaces.space import Space, StudentRanges
+
+SPARSITY_STEP = 0.05
+#: What the estimator before training assumes of a learned student's bits (the penalty
+#: decides them in training): enough to reject architectures that cannot fit the part even
+#: with the few bits a strong penalty leaves.
+NOMINAL_WEIGHT_BITS, NOMINAL_ACT_BITS, NOMINAL_SPARSITY = 4, 5, 0.5
+
+
+def _widths(trial: optuna.trial.BaseTrial, ranges: StudentRanges) -> list[int]:
+    n_hidden = trial.suggest_int("n_hidden", 1, ranges.max_hidden_layers)
+    return [trial.suggest_int(f"width_{i + 1}", *ranges.width, log=True) for i in range(n_hidden)]
+
+
+def _input_format(trial: optuna.trial.BaseTrial, ranges: StudentRanges) -> tuple[int, int]:
+    bits = trial.suggest_int("input_bits", *ranges.input_bits)
+    return bits, min(trial.suggest_int("input_int_bits", *ranges.input_int_bits), bits)
+
+
+def sample_student(trial: optuna.trial.BaseTrial, ranges: StudentRanges) -> StudentConfig:
+    """The searched-precision student a trial proposes within the space's ranges."""
+    n_hidden = trial.suggest_int("n_hidden", 1, ranges.max_hidden_layers)
+    widths, w_bits, w_int, a_bits, a_int = [], [], [], [], []
+    for i in range(n_hidden + 1):
+        is_hidden = i < n_hidden
+        tag = str(i + 1) if is_hidden else "out"
+        if is_hidden:
+            widths.append(trial.suggest_int(f"width_{tag}", *ranges.width, log=True))
+        w_bits.append(trial.suggest_int(f"weight_bits_{tag}", *ranges.weight_bits))
+        w_int.append(trial.suggest_int(f"weight_int_bits_{tag}", *ranges.weight_int_bits))
+        if is_hidden:
+            a_bits.append(trial.suggest_int(f"act_bits_{tag}", *ranges.act_bits))
+            a_int.append(trial.suggest_int(f"act_int_bits_{tag}", *ranges.act_int_bits))
+    input_bits, input_int_bits = _input_format(trial, ranges)
+    sparsity = trial.suggest_float("sparsity", *ranges.sparsity, step=SPARSITY_STEP)
+    # Integer bits cannot reach the total: clip rather than reject, the sampler learns either way.
+    w_int = [min(i, b - 1) for i, b in zip(w_int, w_bits, strict=True)]
+    a_int = [min(i, b) for i, b in zip(a_int, a_bits, strict=True)]
+    return StudentConfig(tuple(widths), tuple(w_bits), tuple(w_int), tuple(a_bits),
+                         tuple(a_int), input_bits, input_int_bits, round(sparsity, 4))
+
+
+@dataclass(frozen=True)
+class LearnedPlan:
+    """A learned-precision student before training: its architecture and the strength of the
+    resource penalty."""
+
+    arch: LearnedArchitecture
+    beta: float
+
+    def nominal_config(self) -> StudentConfig:
+        """The student the estimator before training assumes (``NOMINAL_*`` bits)."""
+        n_layers = len(self.arch.widths) + 1
+        return StudentConfig(self.arch.widths, (NOMINAL_WEIGHT_BITS,) * n_layers, (0,) * n_layers,
+                             (NOMINAL_ACT_BITS,) * (n_layers - 1), (2,) * (n_layers - 1),
+                             self.arch.input_bits, self.arch.input_int_bits, NOMINAL_SPARSITY)
+
+
+def sample_learned(trial: optuna.trial.BaseTrial, ranges: StudentRanges) -> LearnedPlan:
+    """The learned-precision plan a trial proposes: depth, widths, input format, penalty."""
+    widths = _widths(trial, ranges)
+    input_bits, input_int_bits = _input_format(trial, ranges)
+    beta = trial.suggest_float("beta", *ranges.beta, log=True)
+    return LearnedPlan(LearnedArchitecture(tuple(widths), input_bits, input_int_bits), beta)
+
+
+def _value(trial: optuna.trial.BaseTrial, name: str, bounds: tuple[float, ...],
+           default: float) -> float:
+    """``default`` without bounds, the one value of equal bounds, else a searched value."""
+    if not bounds:
+        return default
+    return trial.suggest_float(name, *bounds) if bounds[0] < bounds[1] else bounds[0]
+
+
+def sample_distillation(trial: optuna.trial.BaseTrial, space: Space) -> Distillation:
+    """The recipe's distillation, or values searched within the space's ranges."""
+    ranges, recipe = space.student, space.recipe
+    return Distillation(_value(trial, "alpha", ranges.alpha, recipe.alpha),
+                        _value(trial, "temperature", ranges.temperature, recipe.temperature))
