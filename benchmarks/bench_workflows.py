@@ -179,7 +179,7 @@ def run_method(method: str, settings: RunSettings, budget: Budget, root: Path) -
         study = create_or_continue(settings)  # only to read the teacher's accuracy
         prepare(settings, study)
         start = time.perf_counter()
-        run = peer_hgq2.run_peer(data, space.input_divisor, settings.seed, space.clock_mhz,
+        run = peer_hgq2.run_peer(data, settings.seed, space.clock_mhz,
                                  root / "runs", budget.schedules, accuracy_floor(study, space),
                                  2 if budget.quick else 8, budget.jobs)
         return {**run, "search_seconds": run["train_seconds"],

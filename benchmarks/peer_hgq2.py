@@ -17,7 +17,6 @@ import numpy as np
 from nas.hls.open_flow import verilator_environment
 from nas.hls.yosys import yosys_version
 from nas.model.data import DataSplits
-from nas.model.port import raw_port
 
 HERE = Path(__file__).parent
 PEER = HERE / "peers" / "hgq2"
@@ -75,7 +74,7 @@ def _check(ckpt: Path, x_test: np.ndarray, yosys: str) -> dict:
     return _check_rtl_module().check(ckpt, x_test, yosys)
 
 
-def run_peer(data: DataSplits, divisor: float, seed: int, clock_mhz: float, root: Path,
+def run_peer(data: DataSplits, seed: int, clock_mhz: float, root: Path,
              schedules: tuple[Schedule, ...], min_accuracy: float, max_checkpoints: int,
              jobs: int) -> dict:
     """Train every schedule (runs already in ``root`` are kept), synthesize the checkpoints at
@@ -83,7 +82,7 @@ def run_peer(data: DataSplits, divisor: float, seed: int, clock_mhz: float, root
     root.mkdir(parents=True, exist_ok=True)
     data_file = root / "data.npz"
     np.savez(data_file, **data.arrays())
-    port = raw_port(data.x_train * divisor, divisor)
+    port = data.stage.port[0]  # the ADC's format, the same for every input
     for schedule in schedules:
         out = root / schedule.name
         if not (out / "run.json").exists():

@@ -16,6 +16,7 @@ from harness import hypervolume, median, smallest_at
 HERE = Path(__file__).parent
 README = HERE.parent / "README.md"
 COMPARE = HERE / "results" / "compare_search.json"
+DATASETS = HERE / "results" / "datasets.json"
 LABELS = {"default": "default search (`nas run`)", "random": "random sampler, same space",
           "manual": "manual workflow (accuracy-only TPE, fixed 8-bit, 20 %)",
           "reference": "reference recipe 30-15-4", "hgq2": "HGQ2 + da4ml (peer)"}
@@ -122,6 +123,31 @@ def compare_table(compare: dict) -> list[str]:
     return lines
 
 
+def datasets_table(datasets: dict) -> list[str]:
+    head = ["data set", "inputs (signed, decades)", "events (test)", "baseline LR / MLP",
+            "teacher", "best student", "front: LUT", "RTL exact", "C-sim exact",
+            "LUT MAPE of the estimate", "targets met"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, run in datasets["datasets"].items():
+        designs = run["designs"]
+        base = run["baselines"]
+        luts = sorted(d["lut"] for d in designs)
+        best = max((d["test_accuracy"] for d in designs), default=0.0)
+        met = sum(run["checks"].values())
+        lut_error = "n/a" if run["lut_error"] is None else f"{run['lut_error']['mape']:.1f} %"
+        lines.append(
+            f"| {name} | {run['n_inputs']} ({'yes' if run['signed_inputs'] else 'no'}, "
+            f"{run['decades']:.1f}) | {run['n_events']} ({run['test_events']}) | "
+            f"{100 * base['logistic_regression']:.1f} / {100 * base['mlp']:.1f} % | "
+            f"{100 * run['teacher_test_accuracy']:.1f} % | {100 * best:.1f} % | "
+            f"{len(designs)} designs, {luts[0] if luts else 0:,}-{luts[-1] if luts else 0:,} | "
+            f"{sum(d['bit_exact'] for d in designs)}/{len(designs)} | "
+            f"{sum(d['hls_exact_fraction'] == 1.0 for d in designs)}/{len(designs)} | "
+            f"{lut_error} | "
+            f"{met}/{len(run['checks'])} |")
+    return lines
+
+
 def readme_blocks() -> dict[str, str]:
     """The README's generated blocks, from the committed JSON."""
     result = json.loads((HERE / "RESULTS.json").read_text())
@@ -133,6 +159,11 @@ def readme_blocks() -> dict[str, str]:
         blocks["compare"] = "\n".join(
             [f"Measured {compare['date']} ({compare['machine']}), seed {compare['seed']}, "
              f"{compare['trials']} complete trials per variant:", "", *compare_table(compare)])
+    if DATASETS.exists():
+        datasets = json.loads(DATASETS.read_text())
+        blocks["datasets"] = "\n".join(
+            [f"Measured {datasets['date']} ({datasets['machine']}), seed {datasets['seed']}, "
+             f"{datasets['trials']} complete trials each:", "", *datasets_table(datasets)])
     return blocks
 
 

@@ -38,5 +38,9 @@ class ToolError(NasError):
     """An external tool or service is missing or does not answer."""
 
 
+class DataWarning(UserWarning):
+    """Data that will work, but not as well as they could: the message names the fix."""
+
+
 class BitExactnessError(NasError):
     """Firmware does not reproduce the trained model closely enough."""

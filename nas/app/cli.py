@@ -3,11 +3,12 @@ hls4ml, da4ml). Start with: nas run --space mlp_psd --quick"""
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from nas.app.commands import COMMANDS, DEFAULT_TRIALS, QUICK_TRIALS
 from nas.app.render import err_console
-from nas.errors import InvalidValue, NasError
+from nas.errors import DataWarning, InvalidValue, NasError
 from nas.spaces.space import PRECISIONS
 
 
@@ -150,7 +151,19 @@ def message(error: NasError) -> str:
     return error.worded(flag) if isinstance(error, InvalidValue) else str(error)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings about the user's data, on one line each; others as Python prints them."""
+    if issubclass(category, DataWarning):
+        err_console.print(f"nas: warning: {message}", highlight=False, soft_wrap=True)
+    else:
+        _python_warning(message, category, filename, lineno, file, line)
+
+
+_python_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

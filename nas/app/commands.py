@@ -157,6 +157,9 @@ def synthesize_and_show(study: optuna.Study, settings: RunSettings, front: bool,
     from nas.app.synth import select_front, synthesize_trials
 
     numbers = select_front(study, settings.space) if front else trials
+    if not numbers:
+        console.print("synthesis: no design of the useful front to synthesize")
+        return
     progress = progress_bar(elapsed=False)
     with progress:
         task = progress.add_task("open-flow synthesis", total=len(numbers))

@@ -14,7 +14,6 @@ from nas.hls.open_flow import run_open_flow
 from nas.hls.project import ExportResult, check_output_dir, write_project
 from nas.hls.reports import parse_project
 from nas.model.data import load_data
-from nas.model.port import raw_port
 from nas.search.objective import load_student
 from nas.search.records import artifact_store, attach_folder, record_result
 from nas.search.settings import RunSettings
@@ -65,20 +64,17 @@ def export_trial(study: optuna.Study, settings: RunSettings, trial: int, out: st
     divisor, part = settings.space.input_divisor, get_part(target.part_name)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.rtl.", dir=out.parent) as staging:
-        rtl = None
-        if raw_port(data.x_test * divisor, divisor) is not None:
-            rtl = run_open_flow(model, config, data.x_test, divisor, Path(staging) / "rtl",
-                                part.full_name, target.clock_mhz)
-            if not rtl.bit_exact:
-                raise BitExactnessError(
-                    f"the RTL equals the QKeras student on only {100 * rtl.rtl_exact_fraction:.2f}"
-                    f"% of the test set: nothing was written")
+        rtl = run_open_flow(model, config, data.x_test, divisor, Path(staging) / "rtl",
+                            part.full_name, target.clock_mhz)
+        if not rtl.bit_exact:
+            raise BitExactnessError(
+                f"the RTL equals the QKeras student on only {100 * rtl.rtl_exact_fraction:.2f}"
+                f"% of the test set: nothing was written")
         result = write_project(model, config, data.x_test, divisor, out, part, target.clock_mhz,
                                backend, strategy, force, estimate)
-        if rtl is not None:
-            shutil.move(str(Path(staging) / "rtl"), str(out / "rtl"))
+        shutil.move(str(Path(staging) / "rtl"), str(out / "rtl"))
     record = {**result.to_dict(), "vendor_build": "not requested",
-              "rtl": None if rtl is None else {**rtl.to_dict(), "rtl_dir": str(out / "rtl")},
+              "rtl": {**rtl.to_dict(), "rtl_dir": str(out / "rtl")},
               "artifact_id": attach_folder(study, store, out, f"trial_{trial}_hls_project.tar.gz")}
     if build:
         tools = vendor_tools()

@@ -24,10 +24,10 @@ from nas._tf import set_seed
 from nas.estimators.architecture import ArchitectureEstimator
 from nas.estimators.design import expected_design, trained_design
 from nas.estimators.trace import TRACE_FEATURES, student_features, trace_features
-from nas.hls.open_flow import port_of, synthesize_rtl, trace_student, write_rtl
+from nas.hls.open_flow import synthesize_rtl, trace_student, write_rtl
 from nas.hls.yosys import yosys_version
-from nas.model.config import StudentConfig
-from nas.model.data import split
+from nas.model.config import InputStage, StudentConfig
+from nas.model.data import prepared, split
 from nas.model.student import build_student, train_student
 from nas.model.weights import load_weights, save_weights
 from nas.search.sampling import sample_student
@@ -65,7 +65,7 @@ def _data(seed: int):
     """The mlp_psd data of a quick run (cached per process)."""
     if seed not in _cache:
         space = SPACES["mlp_psd"].quick()
-        _cache[seed] = (space, split(load_events(space, seed), space.input_divisor))
+        _cache[seed] = (space, prepared(space, split(load_events(space, seed), space.input_divisor)))
     return _cache[seed]
 
 
@@ -74,7 +74,7 @@ def build_row(index: int, seed: int, folder: str, part_name: str, clock_mhz: flo
     """Train, trace, write and synthesize design ``index``; its calibration row."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space, data = _data(seed)
-    config = sample_config(seed, index)
+    config = replace(sample_config(seed, index), inputs=data.stage)
     seconds = {}
     start = time.perf_counter()
     set_seed(seed * 7919 + index)
@@ -85,8 +85,7 @@ def build_row(index: int, seed: int, folder: str, part_name: str, clock_mhz: flo
     seconds["train"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    port = port_of(data.x_test * space.input_divisor, space.input_divisor)
-    comb = trace_student(model, config, space.n_inputs, port)
+    comb = trace_student(model, config, data.stage)
     features = trace_features(comb, clock_mhz)
     seconds["trace_features"] = time.perf_counter() - start
 
@@ -102,7 +101,7 @@ def build_row(index: int, seed: int, folder: str, part_name: str, clock_mhz: flo
     return {
         "index": index, "config": config.to_dict(),
         "design": trained_design(model, config).to_dict(),
-        "trace": features, "port": list(port),
+        "trace": features,
         "measured": {"lut": counts["lut"], "ff": counts["ff"], "carry4": counts["carry4"],
                      "dsp": counts["dsp"], "bram": counts["bram"],
                      "latency_cycles": int(metadata["latency"])},
@@ -144,8 +143,10 @@ def refresh_features(folder: Path, rows: list[dict]) -> int:
     stale = [row for row in rows if set(row["trace"]) != set(TRACE_FEATURES)]
     for row in stale:
         model, config = _rebuild(folder, row)
-        row["trace"] = student_features(model, config, tuple(row["port"]), row["clock_mhz"],
-                                        row["design"]["layers"][0]["n_in"])
+        # rows made before configurations held the input stage recorded the port alone
+        n_inputs = row["design"]["layers"][0]["n_in"]
+        stage = config.inputs or InputStage((tuple(row["port"]),) * n_inputs)
+        row["trace"] = student_features(model, config, stage, row["clock_mhz"])
     if stale:
         tmp = folder / (ROWS + ".tmp")
         tmp.write_text("".join(json.dumps(row) + "\n" for row in rows))

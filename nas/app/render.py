@@ -65,6 +65,11 @@ def print_front(study: optuna.Study, space: Space, limits: Limits, as_json: bool
                           "trials": counts, "limits": limits.__dict__, "whole_front_size": whole,
                           "front": rows, "synthesis": results(study, "synth")}, indent=2))
         return
+    if not rows:
+        console.print(f"none of the {whole} designs of the front of {space.name} is within "
+                      f"{_limits_text(limits)}: 'nas show --min-accuracy 0' lists them all",
+                      highlight=False)
+        return
     table = Table(title=f"Pareto front of {space.name} within {_limits_text(limits)}: "
                         f"{len(rows)} of the {whole} designs of the whole front "
                         f"({space.part_name}, {space.clock_mhz:g} MHz; estimates, not synthesized)")

@@ -28,6 +28,7 @@ from da4ml.types import CombLogic, minimal_kif
 
 from nas.estimators.base import ResourceEstimator
 from nas.hls.open_flow import trace_student
+from nas.model.config import InputStage
 
 #: Names of the features, as stored in calibration rows and files.
 TRACE_FEATURES = ("both_bits", "inverted_bits", "carry_only_bits", "n_add", "const_add_bits",
@@ -127,7 +128,6 @@ class TraceEstimator(ResourceEstimator):
         return dict(design)
 
 
-def student_features(model, config, port: tuple[int, int, int], clock_mhz: float,
-                     n_inputs: int) -> dict[str, float]:
-    """``trace_features`` of a trained student whose raw input port is ``port``."""
-    return trace_features(trace_student(model, config, n_inputs, port), clock_mhz)
+def student_features(model, config, stage: InputStage, clock_mhz: float) -> dict[str, float]:
+    """``trace_features`` of a trained student whose inputs arrive as ``stage`` says."""
+    return trace_features(trace_student(model, config, stage), clock_mhz)

@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.errors import DataError
 from nas.hls.project import compare_outputs
 from nas.hls.yosys import synthesize, yosys_version
-from nas.model.config import StudentConfig, dense_layer_names
-from nas.model.port import raw_port
+from nas.model.config import InputStage, StudentConfig, dense_layer_names
+from nas.model.port import port_values, stage_of
 
 TOP = "student"
 
@@ -51,13 +50,17 @@ def quantize_half_even(v, k: int, i: int, f: int):
     return v.quantize(k=k, i=i, f=f, overflow_mode="SAT")
 
 
-def trace_student(model, config: StudentConfig, n_inputs: int, port: tuple[int, int, int]):
-    """da4ml combinational logic of the student; ``port`` is the raw input's (k, i, f)."""
+def trace_student(model, config: StudentConfig, stage: InputStage):
+    """da4ml combinational logic of the student whose inputs arrive as ``stage`` says."""
     from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
 
-    inputs = FixedVariableArrayInput(n_inputs, hwconf=HWConfig(1, -1, -1))
-    h = inputs.quantize(*port)
-    h = quantize_half_even(h, 0, config.input_int_bits, config.input_bits - config.input_int_bits)
+    inputs = FixedVariableArrayInput(len(stage.port), hwconf=HWConfig(1, -1, -1))
+    h = inputs.quantize(*(np.array(column) for column in zip(*stage.port, strict=True)))
+    if stage.conditioned:
+        h = (h - np.array(stage.offsets)) * 2.0 ** np.array(stage.shifts, dtype=np.float64)
+    signed = int(stage.signed)
+    h = quantize_half_even(h, signed, config.input_int_bits,
+                           config.input_bits - signed - config.input_int_bits)
     for index, name in enumerate(dense_layer_names(config)):
         layer = model.get_layer(name)
         kernel = np.asarray(layer.kernel_quantizer_internal(layer.kernel), dtype=np.float64)
@@ -67,15 +70,6 @@ def trace_student(model, config: StudentConfig, n_inputs: int, port: tuple[int, 
             bits, integer = config.act_bits[index], config.act_int_bits[index]
             h = quantize_half_even(h.relu(), 0, integer, bits - integer)
     return comb_trace(inputs, h)
-
-
-def port_of(x_raw: np.ndarray, divisor: float) -> tuple[int, int, int]:
-    """(k, i, f) of the raw input port; the open flow needs raw integers over a power of two."""
-    port = raw_port(x_raw, divisor)
-    if port is None:
-        raise DataError("the open flow needs raw inputs that are non-negative integers and an "
-                        "input divisor that is a power of two: change the space's input.divisor")
-    return port
 
 
 def verilator_environment() -> None:
@@ -149,7 +143,8 @@ def run_open_flow(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     expected = model.predict(x_test, batch_size=4096, verbose=0).astype(np.float64)
-    comb = trace_student(model, config, x_test.shape[1], port_of(x_test * divisor, divisor))
+    stage = stage_of(config, x_test, divisor)
+    comb = trace_student(model, config, stage)
     trace_exact = _exact_fraction(expected, comb.predict(x_test.astype(np.float64)))
     seconds["trace"] = time.perf_counter() - start
 
@@ -164,7 +159,7 @@ def run_open_flow(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
     start = time.perf_counter()
     counts = synthesize_rtl(out)
     seconds["yosys"] = time.perf_counter() - start
-    np.savetxt(out / "test_inputs.txt", x_test * divisor, fmt="%d")
+    np.savetxt(out / "test_inputs.txt", port_values(x_test, stage), fmt="%d")
     np.savetxt(out / "test_outputs.txt", expected, fmt="%.10g")
     return OpenFlowResult(
         flow="open (da4ml + verilator + yosys synth_xilinx; logic synthesis, no place and route)",

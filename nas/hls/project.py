@@ -31,8 +31,8 @@ import numpy as np
 
 from nas._tf import keras
 from nas.errors import BitExactnessError, InvalidValue
-from nas.model.config import StudentConfig, dense_layer_names
-from nas.model.port import raw_port
+from nas.model.config import InputStage, StudentConfig, dense_layer_names
+from nas.model.port import stage_of
 from nas.spaces.parts import Part
 
 BACKENDS = ("Vivado", "Vitis")
@@ -90,13 +90,25 @@ def accumulator_type(layer, low: float, high: float, in_frac: int) -> str:
     return fixed(integer + frac, integer)
 
 
-def raw_port_type(x_raw: np.ndarray, divisor: float) -> str | None:
-    port = raw_port(x_raw, divisor)
-    return None if port is None else fixed(port[1] + port[2], port[1], signed=False)
+def covering_type(formats: list[tuple[int, int, int]]) -> str:
+    """One hls4ml type that holds every ``(k, i, f)`` format exactly."""
+    sign = max(k for k, _, _ in formats)
+    integer = max(i for _, i, _ in formats)
+    fraction = max(f for _, _, f in formats)
+    return fixed(sign + integer + fraction, sign + integer, bool(sign))
+
+
+def _condition_types(stage: InputStage) -> dict[str, str]:
+    """Exact types of the conditioning ``x * 2**shift - offset * 2**shift`` (hls4ml's
+    BatchNormalization: ``data * scale + bias``)."""
+    shifts = stage.shifts
+    bias = [(1, i + s, f - s) for (_, i, f), s in zip(stage.port, shifts, strict=True)]
+    return {"scale": fixed(max(shifts) - min(shifts) + 1, max(shifts) + 1, signed=False),
+            "bias": covering_type(bias), "result": covering_type(stage.conditioned_formats())}
 
 
 def hls_config(model, config: StudentConfig, backend: str, strategy: str,
-               port_type: str | None) -> dict:
+               stage: InputStage) -> dict:
     import hls4ml
 
     with keras2_for_hls4ml():
@@ -105,8 +117,10 @@ def hls_config(model, config: StudentConfig, backend: str, strategy: str,
     layers = hconf["LayerName"]
     quantizer = model.get_layer("input_quant").activation
     in_type = quantizer_type(quantizer, "RND_CONV", "SAT")
-    layers["adc"]["Precision"]["result"] = port_type or in_type
+    layers["adc"]["Precision"]["result"] = covering_type(list(stage.port))
     layers["input_quant"]["Precision"]["result"] = in_type
+    if stage.conditioned:
+        layers["condition"]["Precision"].update(_condition_types(stage))
     low, high, frac = quantizer_range(quantizer)
     for i, name in enumerate(dense_layer_names(config)):
         layer = model.get_layer(name)
@@ -210,8 +224,8 @@ def write_project(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
     check_output_dir(out, force)
     if out.exists() and force:
         shutil.rmtree(out)
-    port_type = raw_port_type(x_test * divisor, divisor)
-    hconf = hls_config(model, config, backend, strategy, port_type)
+    stage = stage_of(config, x_test, divisor)
+    hconf = hls_config(model, config, backend, strategy, stage)
     expected = model.predict(x_test, batch_size=4096, verbose=0).astype(np.float64)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -239,7 +253,7 @@ def write_project(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
                 f"samples): first difference at sample {check.first_mismatch}, layer "
                 f"'{first_differing_layer(model, hls_model, sample)}'; nothing was written")
         result = ExportResult(str(out), backend, strategy, part.full_name, clock_mhz,
-                              port_type or hconf["LayerName"]["adc"]["Precision"]["result"],
+                              hconf["LayerName"]["adc"]["Precision"]["result"],
                               check.n_samples, check.exact_fraction, check.argmax_fraction,
                               version("hls4ml"), compile_seconds)
         (project / "bit_exactness.json").write_text(json.dumps(result.to_dict(), indent=2))

@@ -15,6 +15,38 @@ BIAS_EXTRA_INT_BITS = 3
 
 
 @dataclass(frozen=True)
+class InputStage:
+    """What the firmware does with its inputs before the student's input quantizer: each
+    arrives in its port format ``(k, i, f)`` and, when ``offsets`` are given, is conditioned to
+    ``(x - offset) * 2**shift`` (``nas.model.port``)."""
+
+    port: tuple[tuple[int, int, int], ...]
+    offsets: tuple[float, ...] = ()
+    shifts: tuple[int, ...] = ()
+
+    @property
+    def conditioned(self) -> bool:
+        return bool(self.offsets)
+
+    @property
+    def signed(self) -> bool:
+        """Whether the values reaching the input quantizer can be negative."""
+        return self.conditioned or any(k for k, _, _ in self.port)
+
+    def conditioned_formats(self) -> list[tuple[int, int, int]]:
+        """(k, i, f) of each conditioned input: the port shifted (one more integer bit for
+        the subtraction of the offset)."""
+        if not self.conditioned:
+            return list(self.port)
+        return [(1, i + 1 + s, f - s) for (_, i, f), s in zip(self.port, self.shifts, strict=True)]
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "InputStage":
+        return cls(tuple(tuple(p) for p in values["port"]), tuple(values.get("offsets", ())),
+                   tuple(values.get("shifts", ())))
+
+
+@dataclass(frozen=True)
 class StudentConfig:
     """One student. Per dense layer (the hidden ones, then the logits layer): weight bits
     (sign included) and integer bits; per hidden layer: width, activation bits and integer bits."""
@@ -27,6 +59,9 @@ class StudentConfig:
     input_bits: int
     input_int_bits: int
     sparsity: float
+    #: The port and conditioning (None: integer inputs of the space's divisor, found from the
+    #: data, as studies made before input stages were recorded).
+    inputs: InputStage | None = None
 
     def __post_init__(self):
         n_hidden = len(self.widths)
@@ -41,8 +76,9 @@ class StudentConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "StudentConfig":
         fields = {key: tuple(value) if isinstance(value, list) else value
-                  for key, value in values.items()}
-        return cls(**fields)
+                  for key, value in values.items() if key != "inputs"}
+        inputs = values.get("inputs")
+        return cls(**fields, inputs=None if inputs is None else InputStage.from_dict(inputs))
 
     def to_dict(self) -> dict:
         return asdict(self)

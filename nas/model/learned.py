@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nas._tf import keras, tf
-from nas.model.config import BIAS_EXTRA_INT_BITS, StudentConfig, layer_names
-from nas.model.student import Distillation, build_student, distillation_targets
+from nas.model.config import BIAS_EXTRA_INT_BITS, InputStage, StudentConfig, layer_names
+from nas.model.student import Distillation, build_student, distillation_targets, input_layers
 
 LN2 = math.log(2.0)
 #: Range of the learned fractional bits: weights may be coarser than 1 (negative f), but at
@@ -123,17 +123,15 @@ class LearnedArchitecture:
     widths: tuple[int, ...]
     input_bits: int
     input_int_bits: int
+    inputs: InputStage | None = None
 
 
 def build_learned(arch: LearnedArchitecture, n_inputs: int, n_classes: int,
                   beta: tf.Variable) -> "keras.Model":
-    """The trainable model: QKeras input quantizer, then LearnedDense (+ LearnedReLU) layers.
-    ``beta`` (a variable, so that a schedule can move it) scales the EBOPs penalty."""
-    from qkeras import QActivation, quantized_bits
-
+    """The trainable model: the input stage and quantizer, then LearnedDense (+ LearnedReLU)
+    layers. ``beta`` (a variable, so that a schedule can move it) scales the EBOPs penalty."""
     inputs = keras.Input((n_inputs,), name="adc")
-    x = QActivation(quantized_bits(arch.input_bits, arch.input_int_bits, keep_negative=False,
-                                   alpha=1), name="input_quant")(inputs)
+    x = input_layers(inputs, arch.inputs, arch.input_bits, arch.input_int_bits)
     input_bits = lambda: tf.constant(float(arch.input_bits))  # noqa: E731
     for i, name in enumerate(layer_names(len(arch.widths))):
         units = arch.widths[i] if i < len(arch.widths) else n_classes
@@ -165,7 +163,8 @@ def _signed_format(values: np.ndarray, frac: int) -> tuple[int, int]:
     return 1 + integer + frac, integer
 
 
-def frozen_values(model: "keras.Model") -> tuple[StudentConfig, list[np.ndarray]]:
+def frozen_values(model: "keras.Model", inputs: InputStage | None
+                  ) -> tuple[StudentConfig, list[np.ndarray]]:
     """The fixed-point student the learned model stands for: its configuration and weights
     (kernel and bias of each layer, in ``build_student`` order). Per layer, the weights keep
     their learned grid (the layer's format is the widest), the bias is rounded to the layer's
@@ -196,7 +195,7 @@ def frozen_values(model: "keras.Model") -> tuple[StudentConfig, list[np.ndarray]
     zeros = sum(int(np.sum(w == 0)) for w in weights[::2])
     config = StudentConfig(tuple(layer.units for layer in dense[:-1]), tuple(w_bits),
                            tuple(w_int), tuple(a_bits), tuple(a_int), quant["bits"],
-                           quant["integer"], round(zeros / n_weights, 4))
+                           quant["integer"], round(zeros / n_weights, 4), inputs)
     return config, weights
 
 
@@ -249,6 +248,7 @@ class LearnedTrainer:
                  distillation: Distillation, epochs: int):
         self.beta, self.epochs, self.n_classes = beta, epochs, n_classes
         self.n_inputs = x_train.shape[1]
+        self.inputs = arch.inputs
         self.strength = tf.Variable(0.0, trainable=False, dtype=tf.float32)
         self.model = build_learned(arch, self.n_inputs, n_classes, self.strength)
         targets = distillation_targets(y_train, teacher_logits, n_classes)
@@ -268,7 +268,10 @@ class LearnedTrainer:
                 raise FloatingPointError("student training diverged (NaN loss)")
 
     def freeze(self) -> tuple["keras.Model", StudentConfig]:
-        config, weights = frozen_values(self.model)
+        config, weights = frozen_values(self.model, self.inputs)
         frozen = build_student(config, self.n_inputs, self.n_classes)
-        frozen.set_weights(weights)
+        dense = [w for layer in frozen.layers if layer.name.startswith(("dense_", "logits"))
+                 for w in layer.weights]
+        for variable, value in zip(dense, weights, strict=True):
+            variable.assign(value)
         return frozen, config

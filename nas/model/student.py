@@ -1,9 +1,10 @@
 """The student: a QKeras MLP described by a ``StudentConfig``, and how it is trained.
 
-Layers: input quantizer -> [QDense -> quantized ReLU] x 1..3 -> QDense logits. No softmax:
-the firmware takes the argmax of the logits. Inputs (ADC counts over the space's divisor) are
-quantized to ``input_bits`` unsigned bits of which ``input_int_bits`` are integer bits: fewer
-integer bits saturate large pulses early, fewer fractional bits drop the ADC's low bits.
+Layers: [conditioning] -> input quantizer -> [QDense -> quantized ReLU] x 1..3 -> QDense
+logits. No softmax: the firmware takes the argmax of the logits. Inputs (as the port receives
+them, ``nas.model.port``) are conditioned when the input stage says so, then quantized to
+``input_bits`` bits (signed when conditioned) of which ``input_int_bits`` are integer bits:
+fewer integer bits saturate large inputs early, fewer fractional bits drop low bits.
 """
 
 from dataclasses import dataclass
@@ -11,13 +12,43 @@ from dataclasses import dataclass
 import numpy as np
 
 from nas._tf import keras, tf
-from nas.model.config import BIAS_EXTRA_BITS, BIAS_EXTRA_INT_BITS, StudentConfig, dense_layer_names
+from nas.model.config import (
+    BIAS_EXTRA_BITS,
+    BIAS_EXTRA_INT_BITS,
+    InputStage,
+    StudentConfig,
+    dense_layer_names,
+)
 from nas.spaces.space import TrainingRecipe
 
 
 def _quantizers():
     from qkeras import quantized_bits, quantized_relu
     return quantized_bits, quantized_relu
+
+
+#: The conditioning layer is a batch normalization whose variance plus epsilon is exactly one
+#: in float32, so that it computes ``(x - mean) * gamma`` exactly, as hls4ml's BatchNormalization
+#: does in fixed point: mean = offset, gamma = 2**shift.
+CONDITION_EPSILON = 2.0**-10
+
+
+def input_layers(inputs, stage: InputStage | None, bits: int, integer: int):
+    """The conditioning (when ``stage`` has one) and the input quantizer on ``inputs``."""
+    from qkeras import QActivation, quantized_bits
+
+    x = inputs
+    if stage is not None and stage.conditioned:
+        condition = keras.layers.BatchNormalization(epsilon=CONDITION_EPSILON, name="condition",
+                                                    trainable=False)
+        x = condition(x)
+        condition.set_weights([2.0 ** np.array(stage.shifts, dtype=np.float32),
+                               np.zeros(len(stage.shifts), dtype=np.float32),
+                               np.array(stage.offsets, dtype=np.float32),
+                               np.full(len(stage.shifts), 1.0 - CONDITION_EPSILON, np.float32)])
+    signed = stage is not None and stage.signed
+    return QActivation(quantized_bits(bits, integer, keep_negative=signed, alpha=1),
+                       name="input_quant")(x)
 
 
 def build_student(config: StudentConfig, n_inputs: int, n_classes: int) -> "keras.Model":
@@ -27,9 +58,7 @@ def build_student(config: StudentConfig, n_inputs: int, n_classes: int) -> "kera
 
     quantized_bits, quantized_relu = _quantizers()
     inputs = keras.Input((n_inputs,), name="adc")
-    x = QActivation(quantized_bits(config.input_bits, config.input_int_bits,
-                                   keep_negative=False, alpha=1),
-                    name="input_quant")(inputs)
+    x = input_layers(inputs, config.inputs, config.input_bits, config.input_int_bits)
     names = dense_layer_names(config)
     for i, name in enumerate(names):
         bits, integer = config.weight_bits[i], config.weight_int_bits[i]
@@ -95,7 +124,7 @@ def train_student(config: StudentConfig, x_train: np.ndarray, y_train: np.ndarra
     distillation = distillation or Distillation(recipe.alpha, recipe.temperature)
     import tensorflow_model_optimization as tfmot
 
-    epochs = epochs or recipe.student_epochs
+    epochs = epochs or recipe.epochs(recipe.student_epochs, len(x_train))
     model = build_student(config, x_train.shape[1], n_classes)
     steps_per_epoch = int(np.ceil(len(x_train) / recipe.batch_size))
     callbacks = [keras.callbacks.TerminateOnNaN()]

@@ -18,7 +18,6 @@ from nas.estimators.design import expected_design, trained_design
 from nas.model.config import StudentConfig, quantized_kernels
 from nas.model.data import DataSplits
 from nas.model.learned import LearnedTrainer
-from nas.model.port import raw_port
 from nas.model.student import Distillation, accuracy, build_student, train_student
 from nas.model.weights import load_weights, save_weights
 from nas.search.records import download_weights
@@ -37,21 +36,17 @@ def _weight_stats(model, config: StudentConfig) -> dict[str, float]:
 def flow_estimators(calibration: Calibration, space: Space, data: DataSplits
                     ) -> tuple[ResourceEstimator, ResourceEstimator, Callable]:
     """The calibrated estimators of the flow: architecture-level (before training), value-aware
-    (after training), and how the latter sees a trained ``(model, config)``. The open flow's
-    value-aware estimator traces the student, which needs raw integer inputs over a power of
-    two; a space without them is estimated at architecture level throughout."""
+    (after training), and how the latter sees a trained ``(model, config)``: the open flow's
+    value-aware estimator traces the student (its input stage comes with it)."""
     spec = FLOWS[calibration.flow]
     prior = calibration.estimator(spec.prior, space.clock_mhz)
     if spec.value != "trace":
         return prior, calibration.estimator(spec.value, space.clock_mhz), trained_design
-    port = raw_port(data.x_train * space.input_divisor, space.input_divisor)
-    if port is None:
-        return prior, prior, trained_design
 
     def traced(model, config: StudentConfig) -> dict[str, float]:
         from nas.estimators.trace import student_features
 
-        return student_features(model, config, port, space.clock_mhz, space.n_inputs)
+        return student_features(model, config, config.inputs, space.clock_mhz)
 
     return prior, calibration.estimator("trace"), traced
 
@@ -149,22 +144,24 @@ class TrialRunner:
         """Train ``screen_epochs``, then on to ``learned_epochs`` when the screened design is
         promising; the trial records both fidelities."""
         recipe, data = self.space.recipe, self.data
+        epochs = recipe.epochs(recipe.learned_epochs, len(data.y_train))
+        screen = round(recipe.screen_epochs * epochs / recipe.learned_epochs)
         trainer = LearnedTrainer(plan.arch, plan.beta, data.x_train, data.y_train,
                                  self.teacher_logits, self.space.n_classes, recipe, distillation,
-                                 recipe.learned_epochs)
-        if recipe.screen_epochs:
+                                 epochs)
+        if screen:
             earlier = screened_points(trial.study)
-            trainer.train(recipe.screen_epochs)
+            trainer.train(screen)
             model, config = trainer.freeze()
             screened = self._evaluate(model, config)
             trial.set_user_attr("screen_val_accuracy", screened.val_accuracy)
             trial.set_user_attr("screen_lut_equivalent", screened.lut_equivalent)
             if not promising((screened.val_accuracy, screened.lut_equivalent), earlier):
-                trial.set_user_attr("epochs", recipe.screen_epochs)
+                trial.set_user_attr("epochs", screen)
                 return model, config, trainer.losses, screened
-        trainer.train(recipe.learned_epochs)
+        trainer.train(epochs)
         model, config = trainer.freeze()
-        trial.set_user_attr("epochs", recipe.learned_epochs)
+        trial.set_user_attr("epochs", epochs)
         return model, config, trainer.losses, None
 
     def _train(self, trial: optuna.Trial) -> tuple:
@@ -172,19 +169,19 @@ class TrialRunner:
         evaluation when it is already made."""
         space = self.space
         if space.student.precision == "learned":
-            plan = sample_learned(trial, space.student)
+            plan = sample_learned(trial, space.student, self.data.stage)
             self._reject_if_too_big(trial, plan.nominal_config())
             distillation = sample_distillation(trial, space)
             set_seed(self.seed * 100_003 + trial.number)
             return self._train_learned(trial, plan, distillation)
-        config = sample_student(trial, space.student)
+        config = sample_student(trial, space.student, self.data.stage)
         self._reject_if_too_big(trial, config)
         distillation = sample_distillation(trial, space)
         set_seed(self.seed * 100_003 + trial.number)
         model, losses = train_student(config, self.data.x_train, self.data.y_train,
                                       self.teacher_logits, space.n_classes, space.recipe,
                                       distillation=distillation)
-        trial.set_user_attr("epochs", space.recipe.student_epochs)
+        trial.set_user_attr("epochs", len(losses))
         return model, config, losses, None
 
     def _run(self, trial: optuna.Trial) -> tuple[float, ...]:

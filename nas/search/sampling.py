@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import optuna
 
-from nas.model.config import StudentConfig
+from nas.model.config import InputStage, StudentConfig
 from nas.model.learned import LearnedArchitecture
 from nas.model.student import Distillation
 from nas.spaces.space import Space, StudentRanges
@@ -23,13 +23,18 @@ def _widths(trial: optuna.trial.BaseTrial, ranges: StudentRanges) -> list[int]:
     return [trial.suggest_int(f"width_{i + 1}", *ranges.width, log=True) for i in range(n_hidden)]
 
 
-def _input_format(trial: optuna.trial.BaseTrial, ranges: StudentRanges) -> tuple[int, int]:
+def _input_format(trial: optuna.trial.BaseTrial, ranges: StudentRanges,
+                  stage: InputStage | None) -> tuple[int, int]:
+    """Input quantizer bits and integer bits (which cannot reach the total, less the sign)."""
     bits = trial.suggest_int("input_bits", *ranges.input_bits)
-    return bits, min(trial.suggest_int("input_int_bits", *ranges.input_int_bits), bits)
+    signed = int(stage is not None and stage.signed)
+    return bits, min(trial.suggest_int("input_int_bits", *ranges.input_int_bits), bits - signed)
 
 
-def sample_student(trial: optuna.trial.BaseTrial, ranges: StudentRanges) -> StudentConfig:
-    """The searched-precision student a trial proposes within the space's ranges."""
+def sample_student(trial: optuna.trial.BaseTrial, ranges: StudentRanges,
+                   stage: InputStage | None = None) -> StudentConfig:
+    """The searched-precision student a trial proposes within the space's ranges, its inputs
+    arriving as ``stage`` says."""
     n_hidden = trial.suggest_int("n_hidden", 1, ranges.max_hidden_layers)
     widths, w_bits, w_int, a_bits, a_int = [], [], [], [], []
     for i in range(n_hidden + 1):
@@ -42,13 +47,13 @@ def sample_student(trial: optuna.trial.BaseTrial, ranges: StudentRanges) -> Stud
         if is_hidden:
             a_bits.append(trial.suggest_int(f"act_bits_{tag}", *ranges.act_bits))
             a_int.append(trial.suggest_int(f"act_int_bits_{tag}", *ranges.act_int_bits))
-    input_bits, input_int_bits = _input_format(trial, ranges)
+    input_bits, input_int_bits = _input_format(trial, ranges, stage)
     sparsity = trial.suggest_float("sparsity", *ranges.sparsity, step=SPARSITY_STEP)
     # Integer bits cannot reach the total: clip rather than reject, the sampler learns either way.
     w_int = [min(i, b - 1) for i, b in zip(w_int, w_bits, strict=True)]
     a_int = [min(i, b) for i, b in zip(a_int, a_bits, strict=True)]
     return StudentConfig(tuple(widths), tuple(w_bits), tuple(w_int), tuple(a_bits),
-                         tuple(a_int), input_bits, input_int_bits, round(sparsity, 4))
+                         tuple(a_int), input_bits, input_int_bits, round(sparsity, 4), stage)
 
 
 @dataclass(frozen=True)
@@ -64,15 +69,17 @@ class LearnedPlan:
         n_layers = len(self.arch.widths) + 1
         return StudentConfig(self.arch.widths, (NOMINAL_WEIGHT_BITS,) * n_layers, (0,) * n_layers,
                              (NOMINAL_ACT_BITS,) * (n_layers - 1), (2,) * (n_layers - 1),
-                             self.arch.input_bits, self.arch.input_int_bits, NOMINAL_SPARSITY)
+                             self.arch.input_bits, self.arch.input_int_bits, NOMINAL_SPARSITY,
+                             self.arch.inputs)
 
 
-def sample_learned(trial: optuna.trial.BaseTrial, ranges: StudentRanges) -> LearnedPlan:
+def sample_learned(trial: optuna.trial.BaseTrial, ranges: StudentRanges,
+                   stage: InputStage | None = None) -> LearnedPlan:
     """The learned-precision plan a trial proposes: depth, widths, input format, penalty."""
     widths = _widths(trial, ranges)
-    input_bits, input_int_bits = _input_format(trial, ranges)
+    input_bits, input_int_bits = _input_format(trial, ranges, stage)
     beta = trial.suggest_float("beta", *ranges.beta, log=True)
-    return LearnedPlan(LearnedArchitecture(tuple(widths), input_bits, input_int_bits), beta)
+    return LearnedPlan(LearnedArchitecture(tuple(widths), input_bits, input_int_bits, stage), beta)
 
 
 def _value(trial: optuna.trial.BaseTrial, name: str, bounds: tuple[float, ...],

@@ -12,11 +12,11 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from nas.errors import InvalidValue, StudyError
+from nas.errors import DataWarning, InvalidValue, StudyError
 from nas.estimators.calibration import Calibration
-from nas.model.data import DataSplits, load_data
+from nas.model.data import DataSplits, check_splits, load_data
 from nas.model.student import accuracy
-from nas.model.teacher import load_teacher, teacher_logits
+from nas.model.teacher import check_teacher, load_teacher, teacher_logits
 from nas.search.front import trial_counts
 from nas.search.objective import TrialRunner, flow_estimators
 from nas.search.records import artifact_store
@@ -177,8 +177,12 @@ def prepare(settings: RunSettings, study: optuna.Study,
     paths.create()  # a worker on another machine starts with an empty workdir
     on_stage("simulating data")
     data = load_data(space, settings.seed, paths)
+    for problem in check_splits(data, space.n_classes):
+        warnings.warn(problem, DataWarning, stacklevel=2)
+    study.set_user_attr("input_stage", asdict(data.stage))
     on_stage("training the teacher")
     teacher = load_teacher(space, data, settings.seed, paths)
+    study.set_user_attr("teacher_val_accuracy", check_teacher(teacher, data))
     check_fingerprint(study, data, teacher)
     study.set_user_attr("teacher_test_accuracy", accuracy(teacher, data.x_test, data.y_test))
     study.set_user_attr("teacher_params", int(teacher.count_params()))

@@ -7,10 +7,12 @@ from nas.spaces.digits import SPACE as DIGITS
 from nas.spaces.mlp_gn import SPACE as MLP_GN
 from nas.spaces.mlp_psd import SPACE as MLP_PSD
 from nas.spaces.parts import PARTS, Part, get_part
+from nas.spaces.public import BREAST_CANCER, GUNPOINT, WINE
 from nas.spaces.schema import load_space_file
 from nas.spaces.space import Space, StudentRanges, TrainingRecipe
 
-SPACES: dict[str, Space] = {space.name: space for space in (MLP_PSD, MLP_GN, DIGITS)}
+SPACES: dict[str, Space] = {space.name: space for space in (MLP_PSD, MLP_GN, DIGITS, BREAST_CANCER,
+                                                              WINE, GUNPOINT)}
 
 __all__ = ["PARTS", "Part", "SPACES", "Space", "StudentRanges", "TrainingRecipe", "get_part",
            "get_space"]

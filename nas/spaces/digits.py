@@ -21,7 +21,9 @@ SPACE = Space(
     class_names=tuple(str(d) for d in range(10)),
     data=DataSpec(dataset="sklearn_digits", n_events=1797),
     input_divisor=16.0,
+    input_format="uint5",
+    input_condition="none",
     student=StudentRanges(width=(4, 64), input_bits=(2, 6), input_int_bits=(1, 1)),
-    recipe=TrainingRecipe(teacher_hidden=(64, 32), teacher_epochs=60, student_epochs=60,
+    recipe=TrainingRecipe(teacher_hidden=(64, 32), teacher_epochs=60, student_epochs=60, min_steps=0,
                           batch_size=64),
 )

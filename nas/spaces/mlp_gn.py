@@ -15,6 +15,8 @@ SPACE = Space(
     class_names=CLASS_NAMES,
     data=DataSpec(simulator="clyc_pulses", n_events=20_000),
     input_divisor=64.0,
+    input_format="uint10",
+    input_condition="none",
     student=StudentRanges(width=(2, 32), input_bits=(4, 10), input_int_bits=(2, 4)),
-    recipe=TrainingRecipe(teacher_hidden=(48, 16)),
+    recipe=TrainingRecipe(min_steps=0, teacher_hidden=(48, 16)),
 )

@@ -15,6 +15,8 @@ SPACE = Space(
     class_names=CLASS_NAMES,
     data=DataSpec(simulator="wcd_pulses", n_events=20_000),
     input_divisor=16.0,
+    input_format="uint8",
+    input_condition="none",
     student=StudentRanges(),
-    recipe=TrainingRecipe(),
+    recipe=TrainingRecipe(min_steps=0),
 )

@@ -4,7 +4,7 @@
     name: my_space
     description: what the task is
     data: {file: events.csv, label: label, split: null, n_events: 20000}
-    input: {n_inputs: 30, divisor: 16.0}
+    input: {n_inputs: 30, divisor: 16.0, format: uint8, condition: none}
     classes: [electromagnetic, muon, multi-particle, saturated]
     teacher: {hidden: [64, 32], epochs: 40}
     training: {student_epochs: 30, learned_epochs: 100, screen_epochs: 30, batch_size: 256,
@@ -40,7 +40,8 @@ def space_to_dict(space: Space) -> dict[str, Any]:
         "name": space.name,
         "description": space.description,
         "data": data,
-        "input": {"n_inputs": space.n_inputs, "divisor": space.input_divisor},
+        "input": {"n_inputs": space.n_inputs, "divisor": space.input_divisor,
+                  "format": space.input_format, "condition": space.input_condition},
         "classes": list(space.class_names),
         "teacher": {"hidden": list(recipe.teacher_hidden), "epochs": recipe.teacher_epochs},
         "training": {k: getattr(recipe, k) for k in _training_keys()},
@@ -126,9 +127,11 @@ def space_from_dict(values: Any, source: str, base_dir: Path) -> Space:
     data = dataclasses.replace(data, simulator=data.simulator or None, dataset=data.dataset or None)
     if data.file:
         data = dataclasses.replace(data, file=str((base_dir / data.file).resolve()))
-    inputs = reader.section(values, "input", ["n_inputs", "divisor"])
+    inputs = reader.section(values, "input", ["n_inputs", "divisor", "format", "condition"])
     n_inputs = reader.typed("input.n_inputs", inputs.get("n_inputs"), 0)
     divisor = reader.typed("input.divisor", inputs.get("divisor", 1.0), 1.0)
+    port = {key: reader.typed(f"input.{key}", inputs[key], "")
+            for key in ("format", "condition") if key in inputs}
     classes = values["classes"]
     if not isinstance(classes, list) or len(classes) < 2:
         raise reader.fail("classes", f"is {classes!r}", "give a list of at least 2 class names")
@@ -149,6 +152,7 @@ def space_from_dict(values: Any, source: str, base_dir: Path) -> Space:
     space = Space(name=name, description=reader.typed("description", values.get("description", ""), ""),
                   n_inputs=n_inputs, class_names=tuple(str(c) for c in classes), data=data,
                   input_divisor=divisor, student=student, recipe=recipe,
+                  **{f"input_{key}": value for key, value in port.items()},
                   objectives=tuple(objectives), **goals)
     try:
         return space.with_target(target.get("part"), target.get("clock_mhz"))

@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from nas.errors import DataError
-from nas.spaces import clyc_pulses, digits, wcd_pulses
+from nas.spaces import clyc_pulses, digits, public, wcd_pulses
 from nas.spaces.space import DataSpec, Space
 
 SIMULATORS = {"wcd_pulses": wcd_pulses.simulate, "clyc_pulses": clyc_pulses.simulate}
-DATASETS = {"sklearn_digits": digits.load_digits}
+DATASETS = {"sklearn_digits": digits.load_digits,
+            "sklearn_breast_cancer": public.load_breast_cancer, "sklearn_wine": public.load_wine,
+            "ucr_gunpoint": public.load_gunpoint}
 SPLIT_NAMES = {"train": 0, "val": 1, "validation": 1, "test": 2, "0": 0, "1": 1, "2": 2}
 #: Fewest events per class: below it, a 60/20/20 split leaves classes nearly empty.
 MIN_PER_CLASS = 10

@@ -1,8 +1,10 @@
 """What a search space is: data, teacher, student ranges, training recipe and target."""
 
+import math
 from dataclasses import dataclass, field, replace
 
 from nas.errors import DataError, InvalidValue
+from nas.spaces.formats import CONDITIONS, InputFormat
 from nas.spaces.parts import Part, get_part
 
 IntRange = tuple[int, int]
@@ -84,7 +86,8 @@ class TrainingRecipe:
     precision; a learned student is first trained ``screen_epochs`` (0: no screening) and
     trained on only when it looks promising (``nas.search.objective``). Distillation weight
     ``alpha`` (on the hard labels) and ``temperature`` are these values unless the space's
-    student ranges search them.
+    student ranges search them. On small data sets every training runs at least ``min_steps``
+    batches (more epochs than given), so that a few hundred events still train a network.
     """
 
     teacher_hidden: tuple[int, ...] = (64, 32)
@@ -92,10 +95,16 @@ class TrainingRecipe:
     student_epochs: int = 30
     learned_epochs: int = 100
     screen_epochs: int = 30
+    min_steps: int = 2000
     batch_size: int = 256
     learning_rate: float = 1e-2
     alpha: float = 0.1
     temperature: float = 2.0
+
+    def epochs(self, wanted: int, n_train: int) -> int:
+        """``wanted`` epochs, or more when they make fewer than ``min_steps`` batches."""
+        steps_per_epoch = max(1, math.ceil(n_train / self.batch_size))
+        return max(wanted, math.ceil(self.min_steps / steps_per_epoch))
 
 
 @dataclass(frozen=True)
@@ -130,10 +139,14 @@ class DataSpec:
 
 @dataclass(frozen=True)
 class Space:
-    """A named search space: its data, how inputs are scaled, teacher and training recipe,
-    student ranges and target. The networks see ``raw / input_divisor`` (for an ADC: a divisor
-    that brings the pulses of interest near 1, which trains far better than scaling the full
-    ADC range to [0, 1))."""
+    """A named search space: its data, what the firmware receives and how inputs are scaled,
+    teacher and training recipe, student ranges and target.
+
+    ``input_format`` is the port (``nas.spaces.formats``). For integer ports the networks see
+    ``raw / input_divisor`` (for an ADC: a divisor that brings the pulses of interest near 1,
+    which trains far better than scaling the full ADC range to [0, 1)). ``input_condition``
+    "standardize" centres and scales each input in the firmware, from the training split: an
+    offset on the input's grid and a power-of-two scale (exact and nearly free in logic)."""
 
     name: str
     description: str
@@ -141,6 +154,8 @@ class Space:
     class_names: tuple[str, ...]
     data: DataSpec
     input_divisor: float
+    input_format: str = "auto"
+    input_condition: str = "standardize"
     student: StudentRanges = field(default_factory=StudentRanges)
     recipe: TrainingRecipe = field(default_factory=TrainingRecipe)
     part_name: str = "xc7a35t"
@@ -199,6 +214,13 @@ class Space:
         if self.n_inputs < 1 or len(self.class_names) < 2 or self.input_divisor <= 0:
             raise DataError(f"space '{self.name}' needs n_inputs >= 1, at least 2 classes and "
                             f"a positive input divisor")
+        port = InputFormat.parse(self.input_format)
+        if port.kind == "fixed" and self.input_divisor != 1.0:
+            raise InvalidValue("input divisor", self.input_divisor, "leave it at 1 for a "
+                               "fixed-point port", problem="does not apply")
+        if self.input_condition not in CONDITIONS:
+            raise InvalidValue("input condition", f"'{self.input_condition}'",
+                               f"use one of {', '.join(CONDITIONS)}", problem="is unknown")
         if not 10.0 <= self.clock_mhz <= 1000.0:
             raise InvalidValue("clock_mhz", self.clock_mhz, "use a clock between 10 and 1000 MHz")
         if self.objectives not in OBJECTIVE_SETS:
