@@ -17,6 +17,8 @@ HERE = Path(__file__).parent
 README = HERE.parent / "README.md"
 COMPARE = HERE / "results" / "compare_search.json"
 DATASETS = HERE / "results" / "datasets.json"
+CALIBRATIONS = HERE.parent / "nas" / "estimators" / "calibrations"
+QUANTITY_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "latency_cycles": "latency"}
 LABELS = {"default": "default search (`nas run`)", "random": "random sampler, same space",
           "manual": "manual workflow (accuracy-only TPE, fixed 8-bit, 20 %)",
           "reference": "reference recipe 30-15-4", "hgq2": "HGQ2 + da4ml (peer)"}
@@ -148,6 +150,36 @@ def datasets_table(datasets: dict) -> list[str]:
     return lines
 
 
+def calibration_table() -> list[str]:
+    """The shipped calibrations' errors on the designs held out of their fit."""
+    lines = ["| flow | estimator | quantity | held-out MAPE | worst | exact | designs (held out) |",
+             "|---|---|---|---|---|---|---|"]
+    for path in sorted(CALIBRATIONS.glob("*.json")):
+        calibration = json.loads(path.read_text())
+        data = calibration["data"]
+        for name, entry in calibration["estimators"].items():
+            for quantity, label in QUANTITY_NAMES.items():
+                error = entry["held_out_error"].get(quantity)
+                if error:
+                    lines.append(f"| {calibration['flow']} | {name} | {label} | "
+                                 f"{error['mape']:.1f} % | {error['worst_ape']:.0f} % | "
+                                 f"{100 * error['exact_fraction']:.0f} % | "
+                                 f"{data['n_designs']} ({data['n_held_out']}) |")
+    return lines
+
+
+def not_yet(result: dict, datasets: dict | None) -> list[str]:
+    """What the measured results miss: every target not met, by how much."""
+    lines = [f"* `make bench` target missed: {t['name']}: measured {t['measured']:.2f}, goal "
+             f"{t['comparison']} {t['goal']:g} ({t['detail']})."
+             for t in result["targets"] if not t["met"]]
+    for name, run in (datasets or {}).get("datasets", {}).items():
+        missed = [check for check, met in run["checks"].items() if not met]
+        if missed:
+            lines.append(f"* `{name}` (`bench_datasets.py`) misses: {', '.join(missed)}.")
+    return lines or ["* Every measured target is met."]
+
+
 def readme_blocks() -> dict[str, str]:
     """The README's generated blocks, from the committed JSON."""
     result = json.loads((HERE / "RESULTS.json").read_text())
@@ -159,8 +191,10 @@ def readme_blocks() -> dict[str, str]:
         blocks["compare"] = "\n".join(
             [f"Measured {compare['date']} ({compare['machine']}), seed {compare['seed']}, "
              f"{compare['trials']} complete trials per variant:", "", *compare_table(compare)])
-    if DATASETS.exists():
-        datasets = json.loads(DATASETS.read_text())
+    blocks["calibration"] = "\n".join(calibration_table())
+    datasets = json.loads(DATASETS.read_text()) if DATASETS.exists() else None
+    blocks["not-yet"] = "\n".join(not_yet(result, datasets))
+    if datasets:
         blocks["datasets"] = "\n".join(
             [f"Measured {datasets['date']} ({datasets['machine']}), seed {datasets['seed']}, "
              f"{datasets['trials']} complete trials each:", "", *datasets_table(datasets)])

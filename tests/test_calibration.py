@@ -213,8 +213,6 @@ def test_generate_synthesize_fit_loop_resumes(tmp_path):
 @pytest.mark.slow
 def test_search_uses_the_calibration_given_and_keeps_it(tmp_path):
     from nas.estimators.trace import student_features
-    from nas.model.data import load_data
-    from nas.model.port import raw_port
     from nas.search.objective import load_student
     from nas.search.settings import RunSettings
     from nas.search.study import create_or_continue, run_search, study_calibration
@@ -230,9 +228,7 @@ def test_search_uses_the_calibration_given_and_keeps_it(tmp_path):
     assert study_calibration(study).estimators == Calibration.load(path).estimators
     trial = next(t for t in study.trials if t.state.name == "COMPLETE")
     model, config = load_student(trial, space, _store(settings))
-    data = load_data(space, settings.seed, settings.paths)
-    port = raw_port(data.x_train * space.input_divisor, space.input_divisor)
-    features = student_features(model, config, port, space.clock_mhz, space.n_inputs)
+    features = student_features(model, config, config.inputs, space.clock_mhz)
     expected = Calibration.load(path).estimator("trace").predict_one(features)
     default = default_calibration("open").estimator("trace").predict_one(features)
     assert trial.user_attrs["est_lut"] == pytest.approx(expected.lut)

@@ -16,7 +16,7 @@ ROOT = {"nas", "nas.errors", "nas._tf"}
 #: Third-party modules whose import is deferred on purpose (slow, or only some commands need
 #: them): an import inside a function must be of one of these, or of a module that imports them.
 HEAVY = ("tensorflow", "tf_keras", "qkeras", "tensorflow_model_optimization", "hls4ml", "da4ml",
-         "h5py", "sklearn", "dask", "optuna_dashboard", "nas._tf")
+         "h5py", "sklearn", "pyts", "dask", "optuna_dashboard", "nas._tf")
 
 
 def module_name(path: Path) -> str:

@@ -10,7 +10,7 @@ from test_hls import MIXED, student  # noqa: F401  (the trained mixed-precision 
 
 from nas.app.synth import synthesize_trials
 from nas.errors import NasError
-from nas.hls.open_flow import port_of, quantize_half_even, run_open_flow
+from nas.hls.open_flow import quantize_half_even, run_open_flow
 from nas.hls.yosys import counts_from_cells, parse_stat_json, yosys_command
 from nas.search.front import estimator_evidence
 from nas.search.records import results
@@ -34,7 +34,7 @@ def test_half_even_rounding_matches_qkeras_on_every_adc_value():
     adc = np.arange(256, dtype=np.float64)[:, None] / 16.0  # every 8-bit value, ties included
     for bits, integer in ((6, 4), (5, 3), (4, 4), (7, 2)):
         inputs = FixedVariableArrayInput(1, hwconf=HWConfig(1, -1, -1))
-        logic = comb_trace(inputs, quantize_half_even(inputs.quantize(*port_of(adc * 16, 16.0)),
+        logic = comb_trace(inputs, quantize_half_even(inputs.quantize(0, 4, 4),
                                                       0, integer, bits - integer))
         expected = np.asarray(quantized_bits(bits, integer, keep_negative=False, alpha=1)(adc))
         assert np.array_equal(np.asarray(logic.predict(adc)).reshape(-1), expected.reshape(-1))

@@ -7,7 +7,9 @@ import pytest
 
 from nas._tf import set_seed
 from nas.errors import NasError
-from nas.model.student import StudentConfig, accuracy, train_student
+from nas.model.config import StudentConfig
+from nas.model.data import prepared, split
+from nas.model.student import accuracy, train_student
 from nas.spaces import SPACES, get_space
 from nas.spaces.clyc_pulses import simulate as simulate_clyc
 from nas.spaces.sources import load_events
@@ -17,15 +19,16 @@ from nas.spaces.sources import load_events
 def test_space_makes_data_and_trains_a_tiny_student(name):
     space = get_space(name)
     space.validate()
-    events = load_events(dataclasses.replace(space, data=dataclasses.replace(space.data, n_events=1200)), 0)
-    x, y = events.x, events.y
-    assert x.shape == (len(y), space.n_inputs) and len(y) >= 1000
+    small = dataclasses.replace(space, data=dataclasses.replace(
+        space.data, n_events=min(1200, space.data.n_events)))
+    data = prepared(space, split(load_events(small, 0), space.input_divisor))
+    x, y = data.x_train, data.y_train
+    assert x.shape == (len(y), space.n_inputs) and len(y) >= 0.6 * small.data.n_events - 1
     assert set(np.unique(y)) == set(range(space.n_classes))
-    assert np.all(np.isfinite(x)) and x.min() >= 0
-    x = (x / space.input_divisor).astype(np.float32)
+    assert np.all(np.isfinite(x)) and len(data.stage.port) == space.n_inputs
     ranges = space.student
     config = StudentConfig((8,), (6, 6), (1, 1), (6,), (2,), ranges.input_bits[1],
-                           ranges.input_int_bits[1], 0.0)
+                           ranges.input_int_bits[1] - int(data.stage.signed), 0.0, data.stage)
     config.validate(ranges)
     set_seed(0)
     one_hot_teacher = np.eye(space.n_classes, dtype=np.float32)[y] * 3.0

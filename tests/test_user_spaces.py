@@ -180,7 +180,7 @@ YAML_CASES = {
     "range_list": ({"student": {"weight_bits": 8}}, "student.weight_bits is 8"),
     "bits_range": ({"student": {"weight_bits": [1, 30]}}, "range weight_bits [1, 30] is out of range"),
     "missing_section": ({"classes": None}, "classes is"),
-    "objectives": ({"objectives": ["val_accuracy"]}, "searches exactly"),
+    "objectives": ({"objectives": ["val_accuracy"]}, "this version searches"),
     "part": ({"target": {"part": "xc2064"}}, "target.part 'xc2064' is unknown"),
     "two_sources": ({"data_extra": {"simulator": "wcd_pulses"}}, "exactly one of"),
 }
