@@ -20,6 +20,7 @@ peer:
 	bash benchmarks/peers/hgq2/setup.sh
 
 run: venv
+	scripts/ensure_ghdl.sh
 	$(VENV)/bin/nas run --space mlp_psd
 
 lint: venv
@@ -27,6 +28,7 @@ lint: venv
 
 test: venv lint peer
 	scripts/ensure_postgres.sh
+	scripts/ensure_ghdl.sh
 	$(PY) -m pytest -q -rs
 
 # The default search against random sampling, the manual workflow, the reference recipe and

@@ -5,8 +5,9 @@ bit-exact (test accuracy, LUT), smallest design at 98.0 % and 98.5 % test accura
 Variants (``--variants``, default all): ``default`` (learned precision, two objectives,
 screening, multivariate TPE), ``three`` (latency as a third objective), ``unscreened`` (every
 trial trained to the end), ``nsgaii`` (NSGA-II sampler), ``seeded`` (the study starts with the
-known-good designs of ``SEEDS`` enqueued) and ``searched`` (per-layer bits searched, the
-earlier default; given the wall-clock the default's search took). Writes
+known-good designs of ``SEEDS`` enqueued), ``longer`` (150 epochs, 45 screened, instead of
+100 and 30) and ``searched`` (per-layer bits searched, the earlier default; given the
+wall-clock the default's search took). Writes
 ``benchmarks/results/compare_search.json``; ``render_results.py`` turns it into tables.
 """
 
@@ -31,7 +32,7 @@ from nas.search.settings import RunSettings
 from nas.spaces import get_space
 
 HERE = Path(__file__).parent
-VARIANTS = ("default", "three", "unscreened", "nsgaii", "seeded", "searched")
+VARIANTS = ("default", "three", "unscreened", "nsgaii", "seeded", "searched", "longer")
 #: Known-good learned-precision plans enqueued by the ``seeded`` variant: the reference
 #: recipe's shape and the shapes HGQ2's recipe uses, at two penalty strengths.
 SEEDS = [{"n_hidden": 1, "width_1": 15, "input_bits": 8, "input_int_bits": 4, "beta": 1e-4},
@@ -47,6 +48,9 @@ def variant_settings(name: str, trials: int, seed: int, root: Path,
         space = space.with_search(n_objectives=3)
     elif name == "unscreened":
         space = dataclasses.replace(space, recipe=dataclasses.replace(space.recipe, screen_epochs=0))
+    elif name == "longer":
+        space = dataclasses.replace(space, recipe=dataclasses.replace(
+            space.recipe, learned_epochs=150, screen_epochs=45))
     elif name == "searched":
         space = space.with_search(precision="searched", n_objectives=3)
     sampler = "nsgaii" if name == "nsgaii" else "tpe"

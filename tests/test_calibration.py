@@ -290,3 +290,14 @@ def test_vitis_flow_search_uses_the_hls_estimator(tmp_path):
     again = run_nas("run", "--space", "mlp_psd", "--quick", "--trials", "1", "--workdir",
                     str(tmp_path))
     assert again.returncode == 2 and "'flow': 'vitis'" in again.stderr
+
+
+def test_generated_rows_drop_only_a_truncated_last_line(tmp_path):
+    from nas.app.generate import ROWS, read_rows
+
+    rows = [{"index": 0}, {"index": 1}]
+    (tmp_path / ROWS).write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"index": 2, "tr')
+    assert read_rows(tmp_path) == rows
+    (tmp_path / ROWS).write_text(json.dumps(rows[0]) + "\n{garbage\n" + json.dumps(rows[1]) + "\n")
+    with pytest.raises(NasError, match="line 2 is not a calibration row"):
+        read_rows(tmp_path)

@@ -12,8 +12,9 @@ import pytest
 from conftest import run_nas, tiny_space
 from optuna.trial import TrialState
 
+from nas.errors import StudyError
 from nas.search.settings import RunSettings
-from nas.search.study import MAX_FAILURES_IN_A_ROW, run_search
+from nas.search.study import MAX_FAILURES_IN_A_ROW, create_or_continue, prepare, run_search
 
 pytestmark = pytest.mark.slow
 
@@ -64,10 +65,13 @@ def test_kill_9_mid_trial_then_the_same_command_continues(tmp_path):
 
 def test_nan_loss_fails_the_trial_with_its_reason_and_the_run_ends(tmp_path):
     space = tiny_space()
+    settings = RunSettings(space=space, trials=2, seed=3, workdir=tmp_path)
+    study = create_or_continue(settings)
+    prepare(settings, study)  # a good teacher, cached: only the students diverge
     diverging = dataclasses.replace(space, recipe=dataclasses.replace(space.recipe,
                                                                       learning_rate=1e30))
-    settings = RunSettings(space=diverging, trials=2, seed=3, workdir=tmp_path)
-    study = run_search(settings)
+    with pytest.raises(StudyError, match="5 trials failed in a row, the last with .*NaN"):
+        run_search(dataclasses.replace(settings, space=diverging), study)
     failed = study.get_trials(states=(TrialState.FAIL,))
     assert len(failed) == MAX_FAILURES_IN_A_ROW
     assert not study.get_trials(states=(TrialState.COMPLETE,))

@@ -1,5 +1,6 @@
 """The open flow: da4ml trace, Verilator simulation, yosys synthesis, nas synth."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,19 @@ def test_mixed_student_is_bit_exact_in_verilator_and_synthesizes(student, tmp_pa
     assert list((tmp_path / "rtl" / "vhdl" / "src").glob("*.vhd"))
     assert "stat" in (tmp_path / "rtl" / "verilog" / "src" / "yosys.log").read_text()
     assert result.versions["yosys"].startswith("Yosys") and result.versions["da4ml"] == "0.6.0"
+    if shutil.which("ghdl") is None:
+        pytest.skip("GHDL is not installed (scripts/ensure_ghdl.sh): the VHDL was not simulated")
+    assert result.vhdl_exact_fraction == 1.0 and result.versions["ghdl"].startswith("GHDL")
+    assert result.seconds["ghdl"] > 0
+
+
+@pytest.mark.slow
+def test_a_design_for_an_ultrascale_part_is_synthesized_for_its_family(student, tmp_path):  # noqa: F811
+    model, x_test = student
+    result = run_open_flow(model, MIXED, x_test[:50], 16.0, tmp_path / "rtl",
+                           "xcu250-figd2104-2L-e", 200.0)
+    script = (tmp_path / "rtl" / "verilog" / "src" / "synth.ys").read_text()
+    assert "synth_xilinx -family xcup" in script and result.lut > 0 and result.bit_exact
 
 
 HANGING_YOSYS = """#!/bin/sh

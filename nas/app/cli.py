@@ -2,6 +2,7 @@
 hls4ml, da4ml). Start with: nas run --space mlp_psd --quick"""
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from nas.app.commands import COMMANDS, DEFAULT_TRIALS, QUICK_TRIALS
 from nas.app.render import err_console
 from nas.errors import DataWarning, InvalidValue, NasError
+from nas.search.storage import STORAGE_VARIABLE
 from nas.spaces.space import PRECISIONS
 
 
@@ -25,7 +27,10 @@ def _add_location(parser: argparse.ArgumentParser) -> None:
                         help="space name (see 'nas spaces') or a YAML space file")
     parser.add_argument("--workdir", type=Path, default=Path("studies"),
                         help="home of studies (default: studies/)")
-    parser.add_argument("--storage", help="Optuna storage URL (default: SQLite in the workdir)")
+    parser.add_argument("--storage", default=os.environ.get(STORAGE_VARIABLE),
+                        help=f"Optuna storage URL (default: ${STORAGE_VARIABLE} if set, else "
+                             f"SQLite in the workdir; put a URL with a password in "
+                             f"${STORAGE_VARIABLE}, not on the command line)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="complete trials this worker adds (default 1)")
     worker.add_argument("--index", type=int, default=0,
                         help="worker number: reseeds its sampler (default 0)")
+    worker.add_argument("--sampler", default="tpe", choices=("tpe", "nsgaii", "random"),
+                        help="Optuna sampler (default: multivariate TPE)")
+    worker.add_argument("--timeout", type=float, help="stop searching after this many seconds")
 
     spaces = commands.add_parser("spaces", help="list the search spaces and parts")
     spaces.add_argument("--show", metavar="NAME",

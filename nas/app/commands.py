@@ -4,6 +4,7 @@ inside the commands that train or trace, so that listing spaces or a mistyped op
 at once."""
 
 import argparse
+from dataclasses import replace
 
 import optuna
 from rich.progress import TextColumn
@@ -20,7 +21,7 @@ from nas.errors import InvalidValue, NasError
 from nas.search.front import Limits, accuracy_floor, trial_counts
 from nas.search.records import artifact_store, results
 from nas.search.settings import RunSettings
-from nas.search.storage import open_existing
+from nas.search.storage import open_existing, shown_url
 from nas.spaces import PARTS, SPACES, get_space
 from nas.spaces.schema import to_yaml
 
@@ -106,7 +107,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         synthesize_and_show(study, settings, front=True)
         publish_report(study, space, settings.paths)
-    location = f"--workdir {args.workdir}" + (f" --storage '{args.storage}'" if args.storage else "")
+    location = f"--workdir {args.workdir}" + (f" --storage '{shown_url(args.storage)}'"
+                                              if args.storage else "")
     console.print(f"dashboard: nas dashboard --space {args.space} {location}", highlight=False)
     return 0
 
@@ -117,6 +119,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _in_range("trials", args.trials, 1, float("inf"))
     study, settings = _open_study(args)
+    settings = replace(settings, sampler=args.sampler, timeout=args.timeout)
     before = trial_counts(study)["complete"]
     run_search(settings, study, quota=args.trials, worker_index=args.index)
     after = trial_counts(study)["complete"]

@@ -21,6 +21,7 @@ import numpy as np
 import optuna
 
 from nas._tf import set_seed
+from nas.errors import DataError
 from nas.estimators.architecture import ArchitectureEstimator
 from nas.estimators.design import expected_design, trained_design
 from nas.estimators.trace import TRACE_FEATURES, student_features, trace_features
@@ -91,8 +92,8 @@ def build_row(index: int, seed: int, folder: str, part_name: str, clock_mhz: flo
 
     start = time.perf_counter()
     out = Path(folder) / f"design_{index}"
-    _, metadata = write_rtl(comb, out, part_name, clock_mhz)
-    counts = synthesize_rtl(out, timeout=timeout)
+    _, _, metadata = write_rtl(comb, out, part_name, clock_mhz)
+    counts = synthesize_rtl(out, timeout=timeout, part_name=part_name)
     seconds["synthesis"] = time.perf_counter() - start
     save_weights(model, Path(folder) / f"design_{index}.npz")
     stats = (out / "verilog" / "src" / "stat.json").read_text()
@@ -116,16 +117,22 @@ def _versions(yosys: str) -> dict[str, str]:
 
 
 def read_rows(folder: Path) -> list[dict]:
-    """The rows generated so far (a line cut short by an interruption is dropped)."""
+    """The rows generated so far. A last line cut short by an interruption is dropped (its
+    design is made again); any other line that is not a row is a ``DataError``: the file was
+    damaged, and silently skipping rows would fit on fewer designs than it says."""
     path = folder / ROWS
     if not path.exists():
         return []
+    lines = path.read_text().splitlines()
     rows = []
-    for line in path.read_text().splitlines():
+    for number, line in enumerate(lines, start=1):
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
-            continue
+            if number < len(lines):
+                raise DataError(f"{path}: line {number} is not a calibration row: restore the "
+                                f"file or remove that line (its design is then made again)"
+                                ) from None
     return rows
 
 

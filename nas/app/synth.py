@@ -17,7 +17,7 @@ import numpy as np
 import optuna
 
 from nas.errors import InvalidValue, ToolError
-from nas.hls.job import SynthesisJob, command, run_process
+from nas.hls.job import SynthesisJob, arguments, run_process
 from nas.model.data import load_data
 from nas.search.front import useful_front
 from nas.search.records import artifact_store, attach_folder, download_weights, record_result, results
@@ -87,7 +87,7 @@ def synthesize_trials(study: optuna.Study, settings: RunSettings, numbers: list[
                       scheduler: str | None = None) -> dict[int, dict]:
     """Synthesize trials ``numbers`` (skipping those already synthesized), ``jobs`` processes at
     a time on this machine, or on the Dask cluster at ``scheduler`` (its workers need this
-    workdir at the same path, and the same Python installation path); returns the new records.
+    workdir at the same path and ``nas`` installed); returns the new records.
     A failure or a timeout is recorded with its reason and stops nothing else."""
     if jobs < 1:
         raise InvalidValue("jobs", jobs, "use 1 or more")
@@ -98,7 +98,7 @@ def synthesize_trials(study: optuna.Study, settings: RunSettings, numbers: list[
     root = (settings.paths.root / "synth").resolve()
     root.mkdir(parents=True, exist_ok=True)
     store = artifact_store(settings.paths)
-    tasks = {number: (command(job_file), str(root / f"trial_{number}.json"))
+    tasks = {number: (arguments(job_file), str(root / f"trial_{number}.json"))
              for number, job_file in _write_jobs(study, settings, pending, root).items()}
     new: dict[int, dict] = {}
 

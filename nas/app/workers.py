@@ -1,5 +1,6 @@
 """``nas run --workers N``: local ``nas worker`` processes that share one study."""
 
+import os
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ import optuna
 from nas.errors import NasError
 from nas.search.front import trial_counts
 from nas.search.settings import RunSettings
+from nas.search.storage import STORAGE_VARIABLE
 from nas.search.study import fail_dead_trials, prepare
 
 
@@ -32,10 +34,15 @@ def run_workers(settings: RunSettings, space_argument: str, workers: int, study:
         if share == 0:
             continue
         command = [sys.executable, "-m", "nas", "worker", "--space", space_argument,
-                   "--workdir", str(settings.workdir), "--storage", settings.storage_url,
-                   "--trials", str(share), "--index", str(index + 1)]
+                   "--workdir", str(settings.workdir), "--trials", str(share),
+                   "--index", str(index + 1), "--sampler", settings.sampler]
+        if settings.timeout is not None:
+            command += ["--timeout", str(settings.timeout)]
+        # The storage URL (a password, perhaps) goes by environment, not on the command line.
+        environment = {**os.environ, STORAGE_VARIABLE: settings.storage_url}
         log = (settings.paths.root / f"worker_{index + 1}.log").open("w")
-        processes.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))
+        processes.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                           env=environment), log))
     try:
         while any(process.poll() is None for process, _ in processes):
             on_trial(study)

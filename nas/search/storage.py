@@ -14,6 +14,8 @@ from nas.search.settings import LEGACY_IDENTITY, RunSettings
 from nas.spaces.space import Space
 
 HEARTBEAT_S, GRACE_S = 10, 60
+#: The environment variable that may hold the storage URL (keeps passwords off command lines).
+STORAGE_VARIABLE = "NAS_STORAGE_URL"
 
 
 def shown_url(url: str) -> str:

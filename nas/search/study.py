@@ -203,6 +203,8 @@ def run_search(settings: RunSettings, study: optuna.Study | None = None,
     ``quota`` complete trials (default: what the study lacks of ``settings.trials``), so that
     re-running the same command continues the study where it stopped, and W workers with
     quota K add exactly W*K. ``worker_index`` reseeds the sampler of each parallel worker.
+    ``MAX_FAILURES_IN_A_ROW`` failed trials in a row stop the search with a ``StudyError``
+    naming the last reason (the study keeps them all).
     """
     settings.validate()
     study = study or create_or_continue(settings)
@@ -214,7 +216,13 @@ def run_search(settings: RunSettings, study: optuna.Study | None = None,
         return study
     study.sampler = make_sampler(settings.sampler, settings.seed * 1000 + worker_index)
     on_stage("searching")
+    quota_callback = _QuotaCallback(quota, on_trial)
     study.optimize(runner, n_trials=quota * ATTEMPTS_PER_TRIAL, timeout=settings.timeout,
-                   catch=(Exception,), gc_after_trial=True,
-                   callbacks=[_QuotaCallback(quota, on_trial)])
+                   catch=(Exception,), gc_after_trial=True, callbacks=[quota_callback])
+    if quota_callback.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
+        last = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))[-1]
+        raise StudyError(f"{MAX_FAILURES_IN_A_ROW} trials failed in a row, the last with "
+                         f"'{last.user_attrs.get('fail_reason', 'no reason recorded')}': something "
+                         f"is wrong beyond one design (the study keeps them; fix the cause and "
+                         f"run again to continue)")
     return study
