@@ -3,6 +3,7 @@ hls4ml, da4ml). Start with: nas run --space mlp_psd --quick"""
 
 import argparse
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -170,14 +171,24 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 _python_warning = warnings.showwarning
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM (a scheduler, ``kill``) stops a command as Ctrl-C does: cleanly."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
+    signal.signal(signal.SIGTERM, _terminate)
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except NasError as error:
         err_console.print(f"nas: error: {message(error)}", highlight=False, soft_wrap=True)
         return 2
+    except KeyboardInterrupt:
+        err_console.print("nas: interrupted: what was finished is kept; run the same command "
+                          "again to continue")
+        return 130
 
 
 if __name__ == "__main__":

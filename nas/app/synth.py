@@ -8,6 +8,8 @@ reason of failure) and the design folder (Verilog, VHDL, yosys log and stats, te
 a study artifact.
 """
 
+import contextlib
+import fcntl
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import as_completed as as_completed_local
@@ -17,7 +19,7 @@ import numpy as np
 import optuna
 
 from nas.errors import InvalidValue, ToolError
-from nas.hls.job import SynthesisJob, arguments, run_process
+from nas.hls.job import SynthesisJob, arguments, kill_running, run_process
 from nas.model.data import load_data
 from nas.search.front import useful_front
 from nas.search.records import artifact_store, attach_folder, download_weights, record_result, results
@@ -74,32 +76,59 @@ def _run_on_dask(scheduler: str, tasks: dict[int, tuple], timeout: float, finish
 
 
 def _run_here(jobs: int, tasks: dict[int, tuple], timeout: float, finish) -> None:
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    """``jobs`` job processes at a time; interrupted (Ctrl-C, SIGTERM), it kills the running
+    ones and every tool they started before it lets the interruption go on."""
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
         futures = {pool.submit(run_process, line, result, timeout): number
                    for number, (line, result) in tasks.items()}
         for future in as_completed_local(futures):
             finish(futures[future], future.result())
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        kill_running()
+        raise
+    pool.shutdown()
+
+
+@contextlib.contextmanager
+def _claimed(root: Path, numbers: list[int]):
+    """The trials of ``numbers`` this process may synthesize: those whose lock file no other
+    process holds (a second ``nas synth`` on the same study skips what the first is doing).
+    The locks are released when the block ends, or when the process dies."""
+    held, claimed = [], []
+    try:
+        for number in numbers:
+            handle = (root / f"trial_{number}.lock").open("w")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            held.append(handle)
+            claimed.append(number)
+        yield claimed
+    finally:
+        for handle in held:
+            handle.close()
 
 
 def synthesize_trials(study: optuna.Study, settings: RunSettings, numbers: list[int],
                       jobs: int = 1, timeout: float = DEFAULT_TIMEOUT_S,
                       on_done: Callable[[int, dict], None] = lambda number, record: None,
                       scheduler: str | None = None) -> dict[int, dict]:
-    """Synthesize trials ``numbers`` (skipping those already synthesized), ``jobs`` processes at
-    a time on this machine, or on the Dask cluster at ``scheduler`` (its workers need this
-    workdir at the same path and ``nas`` installed); returns the new records.
+    """Synthesize trials ``numbers`` (skipping those already synthesized, and those another
+    process is synthesizing now), ``jobs`` processes at a time on this machine, or on the Dask
+    cluster at ``scheduler`` (its workers need this workdir at the same path and ``nas``
+    installed); returns the new records.
     A failure or a timeout is recorded with its reason and stops nothing else."""
     if jobs < 1:
         raise InvalidValue("jobs", jobs, "use 1 or more")
     if timeout <= 0:
         raise InvalidValue("timeout", timeout, "use seconds > 0")
-    done = results(study, "synth")
-    pending = [n for n in numbers if done.get(n, {}).get("status") != "ok"]
     root = (settings.paths.root / "synth").resolve()
     root.mkdir(parents=True, exist_ok=True)
     store = artifact_store(settings.paths)
-    tasks = {number: (arguments(job_file), str(root / f"trial_{number}.json"))
-             for number, job_file in _write_jobs(study, settings, pending, root).items()}
     new: dict[int, dict] = {}
 
     def finish(number: int, record: dict) -> None:
@@ -114,8 +143,13 @@ def synthesize_trials(study: optuna.Study, settings: RunSettings, numbers: list[
         new[number] = record
         on_done(number, record)
 
-    if scheduler:
-        _run_on_dask(scheduler, tasks, timeout, finish)
-    else:
-        _run_here(jobs, tasks, timeout, finish)
+    with _claimed(root, numbers) as claimed:
+        done = results(study, "synth")  # read after claiming: another process may have finished
+        pending = [n for n in claimed if done.get(n, {}).get("status") != "ok"]
+        tasks = {number: (arguments(job_file), str(root / f"trial_{number}.json"))
+                 for number, job_file in _write_jobs(study, settings, pending, root).items()}
+        if scheduler:
+            _run_on_dask(scheduler, tasks, timeout, finish)
+        else:
+            _run_here(jobs, tasks, timeout, finish)
     return new

@@ -8,11 +8,13 @@ JOB.json`` with the interpreter of the machine it runs on, with a timeout (local
 Dask worker), and returns the record the job wrote.
 """
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,6 +46,20 @@ class SynthesisJob:
         return cls(**json.loads(Path(path).read_text()))
 
 
+#: Process groups of the jobs running in this process's threads, so that an interrupted
+#: caller can end them (they run in sessions of their own, out of reach of its signals).
+_running: set[int] = set()
+_lock = threading.Lock()
+
+
+def kill_running() -> None:
+    """Kill every job this process started that is still running, with its tools."""
+    with _lock:
+        for group in _running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+
+
 def arguments(job_file: Path) -> list[str]:
     """The interpreter's arguments that run the job saved in ``job_file``."""
     return ["-m", "nas.hls.job", str(job_file)]
@@ -57,6 +73,8 @@ def run_process(job_arguments: list[str], result_file: str, timeout: float) -> d
     Path(result_file).unlink(missing_ok=True)
     process = subprocess.Popen([sys.executable, *job_arguments], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+    with _lock:
+        _running.add(process.pid)
     try:
         _, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -64,6 +82,9 @@ def run_process(job_arguments: list[str], result_file: str, timeout: float) -> d
         process.communicate()
         return {"status": "timeout", "reason": f"synthesis took longer than {timeout:g} s",
                 "wall_seconds": time.perf_counter() - started}
+    finally:
+        with _lock:
+            _running.discard(process.pid)
     if Path(result_file).exists():
         return {**json.loads(Path(result_file).read_text()),
                 "wall_seconds": time.perf_counter() - started}

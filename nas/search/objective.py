@@ -12,6 +12,7 @@ import optuna
 from optuna.trial import TrialState
 
 from nas._tf import set_seed
+from nas.errors import DataError
 from nas.estimators.base import RESOURCES, ResourceEstimate, ResourceEstimator
 from nas.estimators.calibration import FLOWS, Calibration
 from nas.estimators.design import expected_design, trained_design
@@ -229,5 +230,11 @@ def load_student(trial: optuna.trial.FrozenTrial, space: Space,
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "weights.npz"
         download_weights(trial, store, path)
-        load_weights(model, path)
+        try:
+            load_weights(model, path)
+        except Exception as error:  # numpy and zipfile raise many kinds for a damaged file
+            raise DataError(f"the weights of trial {trial.number} (artifact "
+                            f"{trial.user_attrs['weights_artifact_id']}) cannot be read "
+                            f"({type(error).__name__}): the artifact is damaged; use another "
+                            f"trial") from None
     return model, config

