@@ -51,3 +51,12 @@ def postgres_server():
             subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "stop"]),
                            capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def restart(url: str) -> None:
+    """Restart the server of ``url`` (one this module started): every connection drops."""
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    data = next(Path(d) / "data" for d in glob.glob(f"{tempfile.gettempdir()}/nas-pg-*")
+                if (Path(d) / f".s.PGSQL.{port}").exists())
+    subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w",
+                                 "restart"]), check=True, capture_output=True)

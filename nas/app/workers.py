@@ -53,6 +53,7 @@ def run_workers(settings: RunSettings, space_argument: str, workers: int, study:
                 process.terminate()
             process.wait()
             log.close()
+        fail_dead_trials(study, settings.storage_url)  # what a worker left running, it lost
     failed = [i + 1 for i, (process, _) in enumerate(processes) if process.returncode != 0]
     if failed:
         raise NasError(f"workers {failed} stopped with errors: see worker_N.log in "

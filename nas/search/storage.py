@@ -32,7 +32,9 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     worker stops beating for ``GRACE_S`` is failed by the next trial that starts anywhere (the
     cross-machine case; a worker that died on this host is found at once by
     ``fail_dead_trials``)."""
-    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    # A server's connections are tested before use, so that a restarted server is reconnected.
+    engine_kwargs = ({"connect_args": {"timeout": 60}} if url.startswith("sqlite")
+                     else {"pool_pre_ping": True})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

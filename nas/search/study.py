@@ -4,12 +4,14 @@ import hashlib
 import os
 import shutil
 import socket
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict
 
 import numpy as np
 import optuna
+import sqlalchemy
 from optuna.trial import TrialState
 
 from nas.errors import DataWarning, InvalidValue, StudyError
@@ -30,6 +32,9 @@ SAMPLERS = ("tpe", "nsgaii", "random")
 ATTEMPTS_PER_TRIAL = 20
 #: A run stops after this many failed trials in a row: something is wrong beyond one design.
 MAX_FAILURES_IN_A_ROW = 5
+#: A storage server that stops answering (restarted, a dropped connection) is waited for this
+#: many times, this many seconds apart, before the search gives up.
+STORAGE_RETRIES, STORAGE_WAIT_S = 12, 5.0
 
 
 def worker_id() -> str:
@@ -192,6 +197,25 @@ def prepare(settings: RunSettings, study: optuna.Study,
                        describe, artifact_store(paths), settings.seed, worker_id())
 
 
+def _optimize(study: optuna.Study, runner: TrialRunner, settings: RunSettings,
+              quota_callback: _QuotaCallback) -> None:
+    """``study.optimize`` until the quota is met, riding out a storage server that stops
+    answering for a while: the trial in flight fails (the heartbeat says so), the rest go on."""
+    for attempt in range(STORAGE_RETRIES + 1):
+        missing = quota_callback.quota - quota_callback.completed
+        try:
+            study.optimize(runner, n_trials=missing * ATTEMPTS_PER_TRIAL, timeout=settings.timeout,
+                           catch=(Exception,), gc_after_trial=True, callbacks=[quota_callback])
+            return
+        except (sqlalchemy.exc.DBAPIError, optuna.exceptions.StorageInternalError) as error:
+            if attempt == STORAGE_RETRIES:
+                raise StudyError(f"the storage {shown_url(settings.storage_url)} stopped answering "
+                                 f"({type(error).__name__}) and did not come back in "
+                                 f"{STORAGE_RETRIES * STORAGE_WAIT_S:.0f} s: the study keeps what "
+                                 f"was done; run again when it is back") from None
+            time.sleep(STORAGE_WAIT_S)
+
+
 def run_search(settings: RunSettings, study: optuna.Study | None = None,
                on_stage: Callable[[str], None] = lambda s: None,
                on_trial: Callable[[optuna.Study], None] = lambda s: None,
@@ -217,8 +241,7 @@ def run_search(settings: RunSettings, study: optuna.Study | None = None,
     study.sampler = make_sampler(settings.sampler, settings.seed * 1000 + worker_index)
     on_stage("searching")
     quota_callback = _QuotaCallback(quota, on_trial)
-    study.optimize(runner, n_trials=quota * ATTEMPTS_PER_TRIAL, timeout=settings.timeout,
-                   catch=(Exception,), gc_after_trial=True, callbacks=[quota_callback])
+    _optimize(study, runner, settings, quota_callback)
     if quota_callback.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
         last = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))[-1]
         raise StudyError(f"{MAX_FAILURES_IN_A_ROW} trials failed in a row, the last with "

@@ -132,3 +132,44 @@ def test_a_damaged_study_file_is_one_line(tmp_path):
     (folder / "study.db").write_bytes(b"a truncated or overwritten file" * 40)
     result = run_nas("show", "--space", "mlp_psd", "--workdir", str(tmp_path / "studies"))
     assert_user_error(result, f"the study file {folder / 'study.db'} cannot be opened")
+
+
+@pytest.fixture
+def postgres_url():
+    import pg_server
+
+    if not pg_server.available():
+        pytest.skip("PostgreSQL server binaries not found: .ci/run installs Debian's postgresql")
+    with pg_server.postgres_server() as url:
+        yield url
+
+
+def test_three_workers_ride_out_a_postgres_restart(postgres_url, tmp_path):
+    """The server restarts while three workers search: the run completes its budget, no
+    completed trial is lost or duplicated, the trials in flight fail cleanly."""
+    import pg_server
+
+    command = [sys.executable, "-m", "nas", "run", "--space", "mlp_psd", "--quick", "--trials",
+               "6", "--no-synth", "--workers", "3", "--workdir", str(tmp_path / "w")]
+    env = {**os.environ, "NAS_STORAGE_URL": postgres_url}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, env=env)
+
+    def searching() -> bool:
+        try:
+            study = optuna.load_study(study_name="mlp_psd", storage=postgres_url)
+        except KeyError:
+            return False
+        return len(study.get_trials(states=(TrialState.COMPLETE,))) >= 1
+
+    _wait_for(searching, 600, "a first complete trial")
+    started = time.monotonic()
+    pg_server.restart(postgres_url)
+    _, stderr = process.communicate(timeout=900)
+    assert process.returncode == 0, stderr[-2000:]
+    study = optuna.load_study(study_name="mlp_psd", storage=postgres_url)
+    trials = study.get_trials()
+    assert len([t for t in trials if t.state == TrialState.COMPLETE]) == 6
+    assert len({t.number for t in trials}) == len(trials)
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    assert time.monotonic() - started < 900
