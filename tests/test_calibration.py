@@ -26,6 +26,7 @@ from nas.estimators.hls_layers import (
     rows_from_table,
 )
 from nas.estimators.trace import TRACE_FEATURES, TraceEstimator
+from nas.search.records import results
 
 TABLE = SHARED / "calibration" / "wa_hls4ml_search" / "results_latency.csv"
 REPORTS = SHARED / "reports"
@@ -301,3 +302,26 @@ def test_generated_rows_drop_only_a_truncated_last_line(tmp_path):
     (tmp_path / ROWS).write_text(json.dumps(rows[0]) + "\n{garbage\n" + json.dumps(rows[1]) + "\n")
     with pytest.raises(NasError, match="line 2 is not a calibration row"):
         read_rows(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_study_s_synthesized_designs_become_calibration_rows(small_study, tmp_path):
+    from nas.app.calibrate import study_rows
+    from nas.app.synth import synthesize_trials
+
+    study, settings = small_study
+    numbers = [t.number for t in study.trials if t.state.name == "COMPLETE"][:2]
+    synthesize_trials(study, settings, numbers, jobs=2)
+    rows = study_rows(study, settings)
+    records = results(study, "synth")
+    assert len(rows) == sum(r["status"] == "ok" for r in records.values()) >= 2
+    estimator = default_calibration("open").estimator("trace")
+    by_trial = {int(row["source"].rsplit(":", 1)[1]): row for row in rows}
+    for number in numbers:
+        row, trial = by_trial[number], study.trials[number]
+        assert row["measured"]["lut"] == records[number]["lut"] > 0
+        # the features traced again from the stored weights give the trial's own estimate
+        assert estimator.predict_one(row["trace"]).lut == pytest.approx(trial.user_attrs["est_lut"])
+    few = run_nas("calibrate", "--from-study", str(settings.paths.root), "--workdir",
+                  str(tmp_path), cwd=tmp_path)
+    assert few.returncode == 2 and f"only {len(rows)} designs to fit on" in few.stderr

@@ -4,13 +4,20 @@ estimators -> a calibration file and its held-out error table."""
 from collections.abc import Sequence
 from pathlib import Path
 
+import optuna
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nas.errors import DataError, InvalidValue
 from nas.estimators.calibration import Calibration, fit_estimators
+from nas.estimators.design import trained_design
 from nas.estimators.hls_layers import rows_from_project, rows_from_table
+from nas.model.data import load_data
+from nas.model.port import stage_of
+from nas.search.objective import load_student
+from nas.search.records import artifact_store, results
+from nas.search.settings import RunSettings
 
 #: Quantities the error table shows, when the data have them.
 _SHOWN = ("lut", "ff", "dsp", "latency_cycles")
@@ -55,6 +62,30 @@ def generated_rows(folder: Path, n_designs: int, jobs: int, timeout: float, seed
     if refreshed:
         console.print(f"recomputed the trace features of {refreshed} designs (made with other "
                       f"feature definitions) from their stored weights")
+    return rows
+
+
+def study_rows(study: optuna.Study, settings: RunSettings) -> list[dict]:
+    """Calibration rows of the designs a study synthesized (bit-exact ones): the trace features
+    of each trained student (from its stored weights) beside its synthesized counts, so that
+    the estimator learns from designs trained and selected the way the search does it."""
+    from nas.estimators.trace import student_features
+
+    store = artifact_store(settings.paths)
+    x_test = load_data(settings.space, settings.seed, settings.paths).x_test
+    rows = []
+    for number, record in sorted(results(study, "synth").items()):
+        if record.get("status") != "ok":
+            continue
+        model, config = load_student(study.trials[number], settings.space, store)
+        stage = stage_of(config, x_test, settings.space.input_divisor)
+        rows.append({
+            "design": trained_design(model, config).to_dict(),
+            "trace": student_features(model, config, stage, record["clock_mhz"]),
+            "measured": {key: record[key] for key in ("lut", "ff", "carry4", "dsp", "bram",
+                                                      "latency_cycles")},
+            "versions": {tool: record["versions"][tool] for tool in ("da4ml", "yosys")},
+            "source": f"study:{settings.space.name}:{settings.workdir}:{number}"})
     return rows
 
 
@@ -103,12 +134,16 @@ def held_out_table(calibration: Calibration) -> Table:
 def calibrate(flow: str, out: Path, console: Console, *, generate: int | None = None,
               folder: Path | None = None, jobs: int = 1, timeout: float = 900.0,
               reports: Sequence[Path] = (), tables: Sequence[Path] = (), seed: int = 0,
-              part_name: str = "xc7a35tcpg236-1", clock_mhz: float = 200.0) -> Calibration:
-    """Rows for ``flow`` (``generate`` designs made for the open flow; ``reports`` and ``tables``
-    read for vitis), the fit, the file at ``out``; returns the calibration."""
+              part_name: str = "xc7a35tcpg236-1", clock_mhz: float = 200.0,
+              studies: Sequence[tuple[optuna.Study, RunSettings]] = ()) -> Calibration:
+    """Rows for ``flow`` (for the open flow: ``generate`` designs made, and the designs the
+    ``studies`` synthesized; ``reports`` and ``tables`` read for vitis), the fit, the file at
+    ``out``; returns the calibration."""
     if flow == "open":
-        rows = generated_rows(folder, generate, jobs, timeout, seed, part_name, clock_mhz,
-                              console)
+        rows = [row for study, settings in studies for row in study_rows(study, settings)]
+        if generate:
+            rows += generated_rows(folder, generate, jobs, timeout, seed, part_name, clock_mhz,
+                                   console)
     else:
         rows = vendor_rows(reports, tables)
     # A design that synthesizes to no logic is a constant classifier (training collapsed):

@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="open: da4ml + yosys on xc7 (default); vitis: vendor HLS")
     calibrate.add_argument("--generate", type=int, metavar="N",
                            help="open flow: sample, train and synthesize N designs (resumable)")
+    calibrate.add_argument("--from-study", type=Path, nargs="+", default=[], metavar="DIR",
+                           help="open flow: the designs these studies synthesized "
+                                "(study folders <workdir>/<space>)")
     calibrate.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
     calibrate.add_argument("--timeout", type=float, default=900.0,
                            help="seconds of yosys per design (default 900)")
@@ -152,7 +155,8 @@ def flag(setting: str) -> str:
 _SETTINGS_WITH_FLAGS = {"space", "trials", "timeout", "seed", "sampler", "part", "clock_mhz",
                         "workers", "storage", "workdir", "flow", "calibration", "jobs", "out",
                         "force", "trial", "backend", "strategy", "port", "generate", "reports",
-                        "precision", "objectives", "max_latency_cycles", "min_accuracy"}
+                        "precision", "objectives", "max_latency_cycles", "min_accuracy",
+                        "from_study"}
 
 
 def message(error: NasError) -> str:

@@ -5,6 +5,7 @@ at once."""
 
 import argparse
 from dataclasses import replace
+from pathlib import Path
 
 import optuna
 from rich.progress import TextColumn
@@ -213,20 +214,31 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _check_calibrate_sources(args: argparse.Namespace) -> None:
-    """The open flow generates its designs; the vitis flow reads reports and tables."""
+    """The open flow generates its designs or reads studies' synthesized ones; the vitis flow
+    reads reports and tables."""
     if args.flow == "open":
         if args.reports or args.table:
             raise NasError("--reports and --table calibrate the vendor flow: add --flow vitis")
-        if args.generate is None:
-            raise NasError("the open flow is calibrated on generated designs: give --generate N")
-        _in_range("generate", args.generate, 5, float("inf"))
-    else:
+        if args.generate is None and not args.from_study:
+            raise NasError("the open flow is calibrated on generated designs or on the designs "
+                           "studies synthesized: give --generate N or --from-study DIR")
         if args.generate is not None:
-            raise NasError("--generate makes open-flow designs: use --flow open, or give "
-                           "--reports/--table for the vitis flow")
+            _in_range("generate", args.generate, 5, float("inf"))
+    else:
+        if args.generate is not None or args.from_study:
+            raise NasError("--generate and --from-study calibrate the open flow: use --flow "
+                           "open, or give --reports/--table for the vitis flow")
         if not (args.reports or args.table):
             raise NasError("the vitis flow is calibrated from hls4ml projects or result tables: "
                            "give --reports DIR or --table CSV")
+
+
+def _study_in(folder: Path) -> tuple[optuna.Study, RunSettings]:
+    """The study in a study folder ``<workdir>/<space>`` of a built-in space."""
+    if folder.name not in SPACES:
+        raise InvalidValue("from_study", f"'{folder}'", f"give a study folder <workdir>/<space> "
+                           f"of a built-in space ({', '.join(SPACES)})", problem="is not")
+    return open_existing(get_space(folder.name), folder.parent, None)
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -241,10 +253,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if out.is_dir():
         raise InvalidValue("out", out, f"give a file name such as {out}/open.json",
                            problem="is a directory")
+    studies = [_study_in(folder) for folder in args.from_study]
     try:
         calibrate(args.flow, out, console, generate=args.generate,
                   folder=home / f"{args.flow}_designs", jobs=args.jobs, timeout=args.timeout,
-                  reports=args.reports, tables=args.table, seed=args.seed)
+                  reports=args.reports, tables=args.table, seed=args.seed, studies=studies)
     except KeyboardInterrupt:
         err_console.print("interrupted: the designs synthesized so far are kept; run the same "
                           "command again to continue")
