@@ -11,7 +11,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from nas._tf import set_seed
+from nas._tf import keras, set_seed
 from nas.errors import DataError
 from nas.estimators.base import RESOURCES, ResourceEstimate, ResourceEstimator
 from nas.estimators.calibration import FLOWS, Calibration
@@ -122,6 +122,10 @@ class TrialRunner:
         except Exception as error:
             trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}")
             raise
+        finally:
+            # Each trial builds new models and graphs: let them go, or a long search grows by
+            # tens of megabytes per trial.
+            keras.backend.clear_session()
 
     def _reject_if_too_big(self, trial: optuna.Trial, config: StudentConfig) -> None:
         """Estimate ``config`` before training; a design that cannot fit the part is pruned."""
