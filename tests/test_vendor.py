@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import SHARED, run_nas, tiny_space
+from conftest import REPO, SHARED, run_nas, tiny_space
 from test_cli import assert_user_error
 
 from nas.errors import DataWarning
@@ -198,10 +198,14 @@ def test_nas_estimate_prints_the_estimate_beside_the_report():
     assert table.returncode == 0 and "116,694" in table.stdout and "40,231" in table.stdout
 
 
+OPEN_CALIBRATION = str(REPO / "nas" / "estimators" / "calibrations" / "open.json")
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--project", "nowhere"], "--project nowhere is not a directory"),
     (["--project", "."], "holds no hls4ml project"),
     (["--flow", "open", "--project", "."], "invalid choice: 'open'"),
+    (["--project", ".", "--calibration", OPEN_CALIBRATION], "is for the 'open' flow, not 'vitis'"),
 ])
 def test_nas_estimate_bad_input(tmp_path, args, message):
     assert_user_error(run_nas("estimate", *args, cwd=tmp_path), message)
@@ -211,6 +215,26 @@ def test_nas_estimate_refuses_a_project_of_another_layer_kind(tmp_path):
     (tmp_path / "hls4ml_config.yml").write_text("ProjectName: myproject\nPart: xc7z020\n")
     assert_user_error(run_nas("estimate", "--project", str(tmp_path)),
                       "has neither the firmware headers")
+
+
+@needs_shared
+def test_nas_estimate_refuses_a_part_it_does_not_know(tmp_path):
+    import shutil
+
+    source = PUBLIC / "projects" / "MichalVarsanyi__FPGA-NN-Demo" / "hld_model"
+    project = tmp_path / "versal"
+    shutil.copytree(source, project)
+    shutil.copytree(source, tmp_path / "artix")
+    for name in ("myproject_csynth.xml", "myproject_csynth.rpt"):
+        (project / name).unlink()
+    config = project / "hls4ml_config.yml"
+    config.write_text(config.read_text().replace("Part: xc7a15tcpg236-1", "Part: xcvc1902"))
+    assert_user_error(run_nas("estimate", "--project", str(project)),
+                      "part 'xcvc1902' is not a 7-series or UltraScale part")
+    several = run_nas("estimate", "--project", str(tmp_path), "--json")  # one skipped, one done
+    assert several.returncode == 0 and "skipped:" in several.stderr and "versal" in several.stderr
+    (entry,) = json.loads(several.stdout)
+    assert entry["report"]["lut"] == 40231
 
 
 @needs_shared
@@ -224,6 +248,8 @@ def test_calibrate_refuses_mixed_families_unless_told(tmp_path):
                      str(TUTORIAL), "--mix-families", "--out", str(tmp_path / "v.json"))
     assert result.returncode == 0, result.stderr
     assert "leave-one-group-out over 12 groups" in result.stdout and "median %" in result.stdout
+    assert "reuse factors 1-64; strategies latency; io types io_parallel, io_stream (io_stream " \
+        "designs are estimated as io_parallel" in " ".join(result.stdout.split())
     calibration = Calibration.load(tmp_path / "v.json", "vitis")
     assert calibration.part_family == "ultrascale+xc7" and calibration.data["n_designs"] == 35
     assert {"Vivado HLS 2019.2", "Vitis HLS 2024.1"} <= \

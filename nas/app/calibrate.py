@@ -174,8 +174,27 @@ def calibrate(flow: str, out: Path, console: Console, *, generate: int | None = 
                         f"(some are left out to measure the error)")
     summary = {**summarize(rows), "left_out_constant_designs": len(constant)}
     families = summary.get("part_families")
+    if families:
+        console.print(reported_data_line(summary, len(rows)), highlight=False)
     calibration = fit_estimators(flow, rows, clock_mhz, tool_versions(rows), summary, seed,
                                  "+".join(families) if families else None)
     calibration.save(out)
     console.print(held_out_table(calibration))
     return calibration
+
+
+def reported_data_line(summary: dict, n_designs: int) -> str:
+    """What reported designs a vendor calibration is fitted on, in one line: every mix the
+    estimator takes as an input (families, reuse, strategies) is stated, and what it does
+    not model."""
+    low, high = summary["reuse_factors"]
+    line = (f"fitting on {n_designs} designs of {len(summary['groups'])} repositories: part "
+            f"families {', '.join(summary['part_families'])}; reuse factors {low}-{high}; "
+            f"strategies {', '.join(summary['strategies'])}; io types "
+            f"{', '.join(summary['io_types'])}")
+    if "io_stream" in summary["io_types"]:
+        line += " (io_stream designs are estimated as io_parallel: no FIFO model yet)"
+    if summary["designs_with_assumed_facts"]:
+        line += (f"; {summary['designs_with_assumed_facts']} designs from tables, with facts "
+                 f"the tables do not record filled in")
+    return line

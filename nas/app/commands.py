@@ -260,8 +260,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
     calibration = load_calibration(args.flow, args.calibration)
     entries = estimate_projects(args.project, calibration)
-    if args.json:
-        print(json.dumps(entries[0] if len(entries) == 1 else entries, indent=1))
+    if args.json:  # one project: its object; a folder above projects: a list
+        one = (args.project / "hls4ml_config.yml").is_file()
+        print(json.dumps(entries[0] if one else entries, indent=1))
     else:
         print_estimates(entries, calibration)
     return 0

@@ -9,7 +9,7 @@ from nas.app.calibrate import project_dirs
 from nas.app.render import console, err_console
 from nas.errors import DataError, InvalidValue, NasError
 from nas.estimators.calibration import Calibration
-from nas.estimators.vendor import VendorEstimator, design_from_facts, measured_of
+from nas.estimators.vendor import VendorEstimator, design_from_facts, interval, measured_of
 from nas.hls.hls4ml_project import read_project
 
 #: The quantities shown, in the order of the JSON and the table; BRAM in 36 Kib blocks.
@@ -29,7 +29,7 @@ def estimate_project(directory: Path, estimator: VendorEstimator) -> dict:
     estimate = estimator.predict_one(design)
     entry = {"project": str(directory),
              "estimate": _rounded({**{k: getattr(estimate, k) for k in KEYS[:-1]},
-                                   "interval": estimator.interval(design)})}
+                                   "interval": interval(design)})}
     if facts.report is not None:
         report = facts.report
         entry["report"] = {**_rounded({**measured_of(facts),

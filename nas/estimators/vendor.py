@@ -10,10 +10,10 @@ multiplier, bound to a DSP slice, when it has at least 3 nonzero canonical-signe
 digits and an odd part of at least 5 bits, and the input is at least ``MIN_DSP_INPUT_BITS``
 wide; every other constant is built in the fabric from its CSD digits. A product wider than
 the DSP's ports (7-series DSP48E1 25 x 18, UltraScale DSP48E2 27 x 18) takes several slices.
-With a reuse factor, the DSP-bound products share ``limit`` multipliers in ``passes =
-ceil(products / limit)`` passes, each a clock cycle (and the interval). The Resource strategy
-(``nnet_dense_resource.h``) keeps the weights in a ROM and runs ``ceil(n_in * n_out / reuse)``
-real multipliers ``reuse`` times.
+With a reuse factor, the multipliers (in DSPs or in the fabric) share ``limit`` units in
+``passes = ceil(multipliers / limit)`` passes, each a clock cycle (the interval is the most).
+The Resource strategy (``nnet_dense_resource.h``) keeps the weights in a ROM and runs
+``ceil(n_in * n_out / reuse)`` real multipliers ``reuse`` times.
 
 **Weights.** When the weight values are known (a trained student, a project with weights),
 their integer mantissas are counted; otherwise the expected counts of weights drawn from a
@@ -25,10 +25,11 @@ balanced tree of ``ceil(log2(terms + 1))`` levels of accumulator-wide adders. HL
 operations into a clock cycle while their delays fit in the period less the clock
 uncertainty, on a part whose logic is ``delay_scale`` times a -1 Artix-7's: the latency model
 is linear in nanoseconds of delay per usable nanosecond of the clock (a multiplier, an adder
-level, an adder level per accumulator bit; per part family), plus the reuse passes, the
-activations (softmax, sigmoid/tanh tables), a register per layer and the interface. Its
-coefficients are delays in nanoseconds and cycles; the flip-flops are the pipeline registers
-of that schedule (the partial sums alive at each stage boundary, the multiplier pipelines).
+level, an adder level per accumulator bit, the extra a level takes in Vitis HLS; per part
+family; the softmax and sigmoid/tanh tables), plus the reuse passes, a register per layer and
+the interface. Its coefficients are delays in nanoseconds and cycles. The flip-flops are the
+registers such a pipeline needs: adder-tree and DSP-operand bits per usable nanosecond (per
+family), the layer outputs, the products that wait for a later pass.
 
 **LUT** is linear in the adder-tree bits, the bits of the fabric multipliers (CSD digits x
 input width), the glue of each DSP product, the activations' bits, the softmax outputs,
@@ -42,7 +43,7 @@ towards the documented priors so that a feature absent from the data keeps its p
 """
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 
@@ -396,9 +397,6 @@ class VendorEstimator(ResourceEstimator):
         "resource_rom_bits": "Resource strategy: weight ROM bits",
     }
 
-    def __init__(self, coefficients: Mapping[str, Sequence[float]] | None = None):
-        super().__init__(coefficients)
-
     def features(self, design: VendorDesign) -> dict[str, float]:
         family, usable = design.part_family, design.usable_ns
         values = dict.fromkeys((*LATENCY_FEATURES, *FF_FEATURES, *LUT_FEATURES, *DSP_FEATURES,
@@ -426,9 +424,6 @@ class VendorEstimator(ResourceEstimator):
             self.coefficients[quantity] = tuple(fit_log_huber(
                 matrix, measured[:, QUANTITIES.index(quantity)], self.prior[quantity], weight))
         return self
-
-    def interval(self, design: VendorDesign) -> int:
-        return interval(design)
 
 
 def _add_resources(values: dict[str, float], layer: VendorLayer, step: LayerPlan) -> None:
