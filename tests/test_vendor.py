@@ -296,3 +296,20 @@ def test_student_design_is_the_project_nas_export_writes():
     assert first.accum_bits == 8 + 8 + 1
     estimate = default_calibration("vitis").estimator("vendor_hls").predict_one(trained)
     assert estimate.lut > 0 and estimate.latency_cycles >= 1
+
+
+def test_the_search_sees_a_student_as_each_flow_builds_it():
+    from nas.model.config import StudentConfig
+    from nas.search.objective import flow_estimators
+
+    space = tiny_space()
+    config = StudentConfig(widths=(8,), weight_bits=(6, 4), weight_int_bits=(0, 1),
+                           act_bits=(5,), act_int_bits=(2,), input_bits=8, input_int_bits=4,
+                           sparsity=0.5)
+    vitis = flow_estimators(default_calibration("vitis"), space, None)
+    design = vitis.prior_view(config)
+    assert isinstance(design, VendorDesign) and design.part_family == "xc7"
+    assert vitis.estimator.name == "vendor_hls" and vitis.prior.predict_one(design).lut > 0
+    open_flow = flow_estimators(default_calibration("open"), space, None)
+    assert open_flow.prior.name == "architecture" and open_flow.estimator.name == "trace"
+    assert open_flow.prior.predict_one(open_flow.prior_view(config)).lut > 0
