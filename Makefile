@@ -44,7 +44,8 @@ bench-quick: venv peer
 # Throughput, synthesis, storage scaling and estimator benchmarks (about 60 min on 2 cores).
 bench-more: venv
 	cd benchmarks && ../$(PY) compare_search.py --workdir out/compare && ../$(PY) bench_synth.py && \
-	  ../$(PY) bench_scale.py && ../$(PY) bench_estimators.py && ../$(PY) render_results.py
+	  ../$(PY) bench_scale.py && ../$(PY) bench_estimators.py && ../$(PY) bench_vendor_hls.py && \
+	  ../$(PY) render_results.py
 
 # Re-pin every package after changing a dependency in pyproject.toml.
 lock: venv

@@ -1,11 +1,10 @@
-"""The shipped calibrations against designs they were not fitted on.
+"""The shipped open-flow calibration against designs it was not fitted on.
 
-Open flow: fresh designs (another seed than the calibration's, so none was in its fitting
-data) are trained, traced and synthesized with yosys; the architecture-level and the
-value-aware estimates are compared with the synthesized LUT, FF and latency, and their time
-per design with the synthesis time of the same designs. Vitis HLS flow: leave-one-out over the
-wa-hls4ml-search designs (each design predicted by a fit on all the others), when ../shared is
-beside the project.
+Fresh designs (another seed than the calibration's, so none was in its fitting data) are
+trained, traced and synthesized with yosys; the architecture-level and the value-aware
+estimates are compared with the synthesized LUT, FF and latency, and their time per design
+with the synthesis time of the same designs. The vendor-HLS estimator is measured by
+``bench_vendor_hls.py`` (leave-one-repository-out on the reports in ../shared).
 """
 
 import argparse
@@ -21,10 +20,8 @@ from nas.app.generate import generate
 from nas.estimators.base import QUANTITIES
 from nas.estimators.calibration import ESTIMATORS, default_calibration, error_table, measured_matrix
 
-TABLE = Path(__file__).resolve().parents[1].parent / "shared" / "calibration" / \
-    "wa_hls4ml_search" / "results_latency.csv"
 #: Targets of the estimators the search uses for its objectives (issue 5).
-TARGETS = {("trace", "lut"): 5.0, ("trace", "ff"): 5.0, ("hls_layers", "lut"): 20.0}
+TARGETS = {("trace", "lut"): 5.0, ("trace", "ff"): 5.0}
 
 
 def open_flow(n_designs: int, jobs: int, seed: int) -> list[tuple]:
@@ -50,27 +47,6 @@ def open_flow(n_designs: int, jobs: int, seed: int) -> list[tuple]:
     return lines
 
 
-def vitis_flow() -> list[tuple]:
-    from nas.estimators.hls_layers import HlsLayerEstimator, rows_from_table
-
-    if not TABLE.exists():
-        print(f"vitis flow: skipped ({TABLE} is not here)")
-        return []
-    rows = rows_from_table(TABLE)
-    designs = [ESTIMATORS["hls_layers"][1](row) for row in rows]
-    measured = measured_matrix(rows)
-    estimates = []
-    for i in range(len(rows)):
-        others = [j for j in range(len(rows)) if j != i]
-        fitted = HlsLayerEstimator().fit([designs[j] for j in others], measured[others])
-        estimates.append(fitted.predict_one(designs[i]))
-    start = time.perf_counter()
-    HlsLayerEstimator().predict(designs)
-    seconds = (time.perf_counter() - start) / len(rows)
-    print(f"vitis flow: leave-one-out over {len(rows)} designs of {TABLE.name}")
-    return [("vitis", "hls_layers", error_table(estimates, measured), seconds, None)]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--designs", type=int, default=16)
@@ -78,7 +54,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     print(f"{datetime.date.today()}; {machine()}; {tool_versions()}")
-    lines = open_flow(args.designs, args.jobs, args.seed) + vitis_flow()
+    lines = open_flow(args.designs, args.jobs, args.seed)
     header = (f"{'flow':6} {'estimator':13} {'quantity':15} {'MAPE %':>7} {'worst %':>8} "
               f"{'R^2':>6} {'exact':>6} {'target':>7} {'ms/design':>10} {'synthesis/estimate':>19}")
     print(header)

@@ -17,6 +17,7 @@ HERE = Path(__file__).parent
 README = HERE.parent / "README.md"
 COMPARE = HERE / "results" / "compare_search.json"
 DATASETS = HERE / "results" / "datasets.json"
+VENDOR = HERE / "results" / "vendor_hls.json"
 CALIBRATIONS = HERE.parent / "nas" / "estimators" / "calibrations"
 QUANTITY_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "latency_cycles": "latency"}
 LABELS = {"default": "default search (`nas run`)", "random": "random sampler, same space",
@@ -151,9 +152,9 @@ def datasets_table(datasets: dict) -> list[str]:
 
 
 def calibration_table() -> list[str]:
-    """The shipped calibrations' errors on the designs held out of their fit."""
-    lines = ["| flow | estimator | quantity | held-out MAPE | worst | exact | designs (held out) |",
-             "|---|---|---|---|---|---|---|"]
+    """The shipped calibrations' errors on the designs left out of their fit."""
+    lines = ["| flow | estimator | quantity | MAPE left out | median | worst | exact | "
+             "designs (left out) | evaluation |", "|---|---|---|---|---|---|---|---|---|"]
     for path in sorted(CALIBRATIONS.glob("*.json")):
         calibration = json.loads(path.read_text())
         data = calibration["data"]
@@ -161,10 +162,41 @@ def calibration_table() -> list[str]:
             for quantity, label in QUANTITY_NAMES.items():
                 error = entry["held_out_error"].get(quantity)
                 if error:
+                    median = error.get("median_ape")
                     lines.append(f"| {calibration['flow']} | {name} | {label} | "
-                                 f"{error['mape']:.1f} % | {error['worst_ape']:.0f} % | "
+                                 f"{error['mape']:.1f} % | "
+                                 f"{'-' if median is None else f'{median:.1f} %'} | "
+                                 f"{error['worst_ape']:.0f} % | "
                                  f"{100 * error['exact_fraction']:.0f} % | "
-                                 f"{data['n_designs']} ({data['n_held_out']}) |")
+                                 f"{data['n_designs']} ({data['n_held_out']}) | "
+                                 f"{data.get('evaluation', 'held-out fifth')} |")
+    return lines
+
+
+def _errors(table: dict) -> list[str]:
+    return [f"{table[q]['mape']:.1f} ({table[q]['median_ape']:.1f}, {table[q]['worst_ape']:,.0f})"
+            if q in table else "-" for q in QUANTITY_NAMES]
+
+
+def vendor_table(vendor: dict) -> list[str]:
+    """``bench_vendor_hls.py``: leave-one-repository-out error per quantity and subset."""
+    lines = ["| designs left out by repository | " + " | ".join(
+        f"{label} MAPE % (median, worst)" for label in QUANTITY_NAMES.values()) + " |",
+        "|" + "---|" * (len(QUANTITY_NAMES) + 1)]
+    goals = [f"{vendor['targets'][q]['goal_mape']:g} ({'met' if vendor['targets'][q]['met'] else 'not met'})"
+             for q in QUANTITY_NAMES]
+    rows = {f"all {vendor['n_designs']} designs": vendor["overall"],
+            **{f"part family {name}": table for name, table in vendor["by_part_family"].items()},
+            **vendor["by_data_set"]}
+    for name, table in rows.items():
+        lines.append(f"| {name} | " + " | ".join(_errors(table)) + " |")
+    lines.append("| mean of the repositories' MAPE | " + " | ".join(
+        f"{vendor['mean_over_repositories'][q]:.1f}" for q in QUANTITY_NAMES) + " |")
+    lines.append("| target (all designs) | " + " | ".join(goals) + " |")
+    rule4ml = vendor["rule4ml"]
+    lines += ["", f"For comparison, rule4ml ({rule4ml['url']}) reports sMAPE "
+                  f"{rule4ml['smape_percent'][0]}-{rule4ml['smape_percent'][1]} % and R^2 "
+                  f"{rule4ml['r2'][0]}-{rule4ml['r2'][1]} ({rule4ml['protocol']})."]
     return lines
 
 
@@ -180,6 +212,12 @@ def not_yet(result: dict, datasets: dict | None) -> list[str]:
     return lines or ["* Every measured target is met."]
 
 
+def vendor_block(vendor: dict) -> str:
+    return "\n".join([f"Measured {vendor['date']} ({vendor['machine']}) by "
+                      f"`benchmarks/bench_vendor_hls.py`, {vendor['evaluation']}, "
+                      f"{vendor['n_designs']} designs:", "", *vendor_table(vendor)])
+
+
 def readme_blocks() -> dict[str, str]:
     """The README's generated blocks, from the committed JSON."""
     result = json.loads((HERE / "RESULTS.json").read_text())
@@ -192,6 +230,8 @@ def readme_blocks() -> dict[str, str]:
             [f"Measured {compare['date']} ({compare['machine']}), seed {compare['seed']}, "
              f"{compare['trials']} complete trials per variant:", "", *compare_table(compare)])
     blocks["calibration"] = "\n".join(calibration_table())
+    if VENDOR.exists():
+        blocks["vendor"] = vendor_block(json.loads(VENDOR.read_text()))
     datasets = json.loads(DATASETS.read_text()) if DATASETS.exists() else None
     blocks["not-yet"] = "\n".join(not_yet(result, datasets))
     if datasets:

@@ -18,32 +18,13 @@ from nas.estimators.calibration import (
     error_table,
     fit_estimators,
 )
-from nas.estimators.design import DesignSummary, LayerSummary
-from nas.estimators.hls_layers import (
-    TABLE_TOOL,
-    HlsLayerEstimator,
-    rows_from_project,
-    rows_from_table,
-)
 from nas.estimators.trace import TRACE_FEATURES, TraceEstimator
+from nas.estimators.vendor import VendorDesign, VendorLayer, WeightStats, calibration_row
+from nas.hls.fact_tables import read_table
+from nas.hls.hls4ml_project import FixedType, read_project
 from nas.search.records import results
 
-TABLE = SHARED / "calibration" / "wa_hls4ml_search" / "results_latency.csv"
-REPORTS = SHARED / "reports"
 needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="../shared is not beside the project")
-
-
-def _random_layers(rng, n: int) -> list[DesignSummary]:
-    designs = []
-    for _ in range(n):
-        layers = []
-        for _ in range(int(rng.integers(1, 4))):
-            n_in, n_out = int(rng.integers(4, 64)), int(rng.integers(2, 64))
-            nonzero = float(rng.integers(1, n_in * n_out))
-            layers.append(LayerSummary(n_in, n_out, int(rng.integers(2, 16)),
-                                       int(rng.integers(2, 16)), nonzero, 2 * nonzero, 0))
-        designs.append(DesignSummary(tuple(layers)))
-    return designs
 
 
 def test_trace_estimator_round_trip_with_known_coefficients():
@@ -61,22 +42,6 @@ def test_trace_estimator_round_trip_with_known_coefficients():
     table = error_table(fitted.predict(designs), measured)
     assert table["lut"]["mape"] < 1e-6 and table["latency_cycles"]["exact_fraction"] == 1.0
     assert "dsp" not in table  # never nonzero in the data: not reported
-
-
-def test_hls_layer_estimator_round_trip_and_monotonic_interpolation():
-    rng = np.random.default_rng(2)
-    designs = _random_layers(rng, 60)
-    estimator = HlsLayerEstimator()
-    truth = {q: tuple(rng.uniform(0, 10, len(estimator.quantity_features[q])))
-             for q in estimator.quantity_features}
-    measured = np.array([[getattr(e, q) for q in QUANTITIES]
-                         for e in HlsLayerEstimator(truth).predict(designs)])
-    fitted = HlsLayerEstimator().fit(designs, measured)
-    assert error_table(fitted.predict(designs), measured)["lut"]["mape"] < 1e-3
-    # With the prior (cost grows with q), more bits never cost fewer LUTs.
-    luts = [HlsLayerEstimator().predict_one(DesignSummary((LayerSummary(
-        16, 8, bits, bits, 128, 256, 0),))).lut for bits in range(2, 17)]
-    assert all(a <= b for a, b in zip(luts, luts[1:], strict=False))
 
 
 def _calibration_file(tmp_path: Path, **changes) -> Path:
@@ -118,7 +83,8 @@ def test_calibration_file_flow_and_estimator_errors(tmp_path):
 def test_shipped_calibrations_load_and_cover_their_flows():
     open_flow, vitis = default_calibration("open"), default_calibration("vitis")
     assert set(open_flow.estimators) == {"architecture", "trace"}
-    assert set(vitis.estimators) == {"hls_layers"}
+    assert set(vitis.estimators) == {"vendor_hls"} and vitis.part_family == "ultrascale+xc7"
+    assert vitis.data["evaluation"].startswith("leave-one-group-out")
     assert open_flow.tool_versions["yosys"].startswith("Yosys")
     assert open_flow.data["n_designs"] >= 5 and len(open_flow.data["sha256"]) == 64
     for calibration in (open_flow, vitis):
@@ -127,46 +93,24 @@ def test_shipped_calibrations_load_and_cover_their_flows():
 
 
 @needs_shared
-def test_every_shared_report_directory_becomes_rows_or_is_skipped():
+def test_every_shared_project_folder_becomes_a_row_with_its_top_report():
     from nas.hls.reports import parse_project
 
-    projects = sorted(p.parent for p in REPORTS.rglob("hls4ml_config.yml"))
-    dense = [p for p in projects if p.name.startswith("model_")]
-    assert len(dense) == 4
+    projects = sorted(p.parent for p in SHARED.rglob("hls4ml_config.yml"))
+    assert len(projects) == 6
     for project in projects:
-        rows = rows_from_project(project)
-        if project in dense:
-            (row,) = rows
-            record = next(r for r in parse_project(project) if r.flow == "hls_estimate")
-            assert row["measured"]["lut"] == record.lut and row["measured"]["ff"] == record.ff
-            shapes = [(x["n_in"], x["n_out"]) for x in row["design"]["layers"]]
-            assert shapes == [(16, 64), (64, 32), (32, 32), (32, 5)]
-            assert all(0 < x["nonzero_weights"] <= x["n_in"] * x["n_out"]
-                       for x in row["design"]["layers"])
-        else:  # the CNNs have no hls4ml_config.yml beside a dense Keras model
-            assert rows == []
-    quantized = rows_from_project(REPORTS / "hls4ml_tutorial" / "model_3__hls4ml_prj")[0]
-    assert {x["weight_bits"] for x in quantized["design"]["layers"]} == {6}
-
-
-@needs_shared
-def test_table_rows_and_vitis_fit(tmp_path):
-    rows = rows_from_table(TABLE)
-    assert len(rows) == 27  # 81 successful latency rows: 27 designs x 3 reuse factors
-    assert {x["design"]["layers"][0]["weight_bits"] for x in rows} == {2, 4, 6, 8, 10, 12, 14}
-    result = run_nas("calibrate", "--flow", "vitis", "--table", str(TABLE), "--reports",
-                     str(REPORTS), "--out", str(tmp_path / "vitis.json"))
-    assert result.returncode == 0, result.stderr
-    assert "held-out error" in result.stdout and "hls_layers" in result.stdout
-    calibration = Calibration.load(tmp_path / "vitis.json", "vitis")
-    assert calibration.data["n_designs"] == 31
-    assert TABLE_TOOL in calibration.tool_versions["hls"]
-    assert "Vivado HLS 2019.2" in calibration.tool_versions["hls"]
+        row = calibration_row(read_project(project))
+        (record, *_) = parse_project(project)
+        assert (row["measured"]["lut"], row["measured"]["ff"]) == (record.lut, record.ff)
+        assert row["measured"]["latency_cycles"] == record.latency_worst
+        assert all(0 < x["weights"]["nonzero"] <= x["n_in"] * x["n_out"]
+                   for x in row["design"]["layers"])
 
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--flow", "vitis", "--generate", "6"], "--generate makes open-flow designs"),
     (["--generate", "6", "--table", "x.csv"], "calibrate the vendor flow"),
+    (["--generate", "6", "--mix-families"], "calibrate the vendor flow"),
     ([], "give --generate N"),
     (["--flow", "vitis"], "give --reports DIR or --table CSV"),
     (["--flow", "vitis", "--table", "missing.csv"], "cannot read missing.csv"),
@@ -183,8 +127,8 @@ def test_calibrate_bad_input(tmp_path, args, message):
 def test_table_with_wrong_columns(tmp_path):
     table = tmp_path / "t.csv"
     table.write_text("a,b\n1,2\n")
-    with pytest.raises(NasError, match="lacks the columns"):
-        rows_from_table(table)
+    with pytest.raises(NasError, match="not a result table: it lacks the columns"):
+        read_table(table)
 
 
 @pytest.mark.slow
@@ -263,19 +207,22 @@ def test_run_refuses_a_bad_calibration_file_and_writes_nothing(tmp_path):
     assert not (tmp_path / "w").exists()
 
 
-def test_fit_estimators_holds_out_a_fifth():
+def test_fit_estimators_holds_out_a_fifth_of_rows_without_groups():
     rng = np.random.default_rng(3)
-    rows = [{"design": d.to_dict(), "measured": {"lut": float(rng.uniform(100, 1000)),
-                                                  "ff": 10.0, "dsp": 0.0, "bram": 0.0,
-                                                  "latency_cycles": 1.0}}
-            for d in _random_layers(rng, 20)]
+    stats = WeightStats.expected(64.0, FixedType(8, 1), 16)
+    rows = [{"design": VendorDesign((VendorLayer(16, int(rng.integers(2, 9)), 8, 8, 16, 8, 1,
+                                                 "latency", "relu", stats),),
+                                    "io_parallel", "xc7", 1.0, 5.0, 0.6).to_dict(),
+             "measured": {"lut": float(rng.uniform(100, 1000)), "ff": 10.0, "dsp": 0.0,
+                          "bram": 0.0, "latency_cycles": 1.0}} for _ in range(20)]
     calibration = fit_estimators("vitis", rows, 200.0, {}, {})
     assert (calibration.data["n_fit"], calibration.data["n_held_out"]) == (16, 4)
-    assert calibration.estimators["hls_layers"]["held_out_error"]["lut"]["n"] == 4
+    assert calibration.data["evaluation"] == "held-out fifth"
+    assert calibration.estimators["vendor_hls"]["held_out_error"]["lut"]["n"] == 4
 
 
 @pytest.mark.slow
-def test_vitis_flow_search_uses_the_hls_estimator(tmp_path):
+def test_vitis_flow_search_uses_the_vendor_estimator(tmp_path):
     from nas.search.storage import open_existing
     from nas.spaces import get_space
 
@@ -284,7 +231,7 @@ def test_vitis_flow_search_uses_the_hls_estimator(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "skipped (the vitis flow needs vendor tools" in result.stdout
     study, settings = open_existing(get_space("mlp_psd"), tmp_path, None)
-    assert settings.flow == "vitis" and study.user_attrs["estimator"] == "hls_layers"
+    assert settings.flow == "vitis" and study.user_attrs["estimator"] == "vendor_hls"
     assert study.user_attrs["calibration"]["flow"] == "vitis"
     trial = next(t for t in study.trials if t.state.name == "COMPLETE")
     assert trial.user_attrs["est_lut"] > 0 and "est_dsp" in trial.user_attrs

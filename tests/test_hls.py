@@ -147,6 +147,40 @@ def test_fixture_details_and_rpt_fallback(tmp_path):
             from_rpt.interval_min, from_rpt.clock_estimate_ns) == (2532, 7969, 73, 10, 8, 4.049)
 
 
+def test_parser_reads_the_top_functions_report_not_a_layers(tmp_path):
+    if not REPORTS.exists():
+        pytest.skip("../shared/reports is absent (project cloned alone)")
+    top = (REPORTS / "hls4ml_tutorial" / "model_1__hls4ml_prj" / "myproject_csynth.xml").read_text()
+    folder = tmp_path / "mynet_prj" / "solution1" / "syn" / "report"
+    folder.mkdir(parents=True)
+    # HLS writes one report per function; a layer's sorts before the top's.
+    (folder / "dense_latency_ap_fixed_16_6_config2_s_csynth.xml").write_text(
+        top.replace("<LUT>84942</LUT>", "<LUT>1111</LUT>"))
+    (folder / "mynet_csynth.xml").write_text(top)
+    (tmp_path / "hls4ml_config.yml").write_text("OutputDir: x\nProjectName: mynet\n")
+    (record,) = parse_project(tmp_path)
+    assert record.lut == 84942 and record.source.endswith("mynet_csynth.xml")
+    assert (record.tool, record.version, record.clock_uncertainty_ns,
+            record.product_family) == ("Vivado HLS", "2019.2", 0.62, "virtexuplus")
+    (tmp_path / "hls4ml_config.yml").write_text("ProjectName: other\n")
+    with pytest.raises(Exception, match="no synthesis report"):
+        parse_project(tmp_path)
+
+
+def test_parser_tells_vitis_hls_from_vivado_hls():
+    if not SHARED.exists():
+        pytest.skip("../shared is absent (project cloned alone)")
+    projects = SHARED / "calibration" / "public_hls4ml_mlp" / "projects"
+    (vitis,) = parse_project(projects / "nrp-nautilus__6nrp-hls4ml" / "model_1__hls4ml_prj")
+    assert (vitis.tool, vitis.version, vitis.clock_uncertainty_ns) == ("Vitis HLS", "2022.2", 1.35)
+    text = projects / "MichalVarsanyi__FPGA-NN-Demo" / "hld_model" / "myproject_csynth.rpt"
+    from nas.hls.reports import parse_csynth_rpt
+
+    record = parse_csynth_rpt(text)
+    assert (record.tool, record.product_family, record.clock_uncertainty_ns) == \
+        ("Vitis HLS", "artix7", 0.62)
+
+
 def test_parser_errors(tmp_path):
     from nas.errors import NasError
 

@@ -1,7 +1,8 @@
 """``nas calibrate``: rows from generated designs, hls4ml projects or result tables -> fitted
-estimators -> a calibration file and its held-out error table."""
+estimators -> a calibration file and its error table on designs left out of the fit."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -9,10 +10,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nas.errors import DataError, InvalidValue
+from nas.app.render import err_console
+from nas.errors import DataError, InvalidValue, NasError
 from nas.estimators.calibration import Calibration, fit_estimators
 from nas.estimators.design import trained_design
-from nas.estimators.hls_layers import rows_from_project, rows_from_table
+from nas.estimators.vendor import calibration_row
+from nas.hls.fact_tables import merge_folders, read_table
+from nas.hls.hls4ml_project import read_project
 from nas.model.data import load_data
 from nas.model.port import stage_of
 from nas.search.objective import load_student
@@ -23,23 +27,44 @@ from nas.search.settings import RunSettings
 _SHOWN = ("lut", "ff", "dsp", "latency_cycles")
 
 
-def project_dirs(paths: Sequence[Path]) -> list[Path]:
+def project_dirs(paths: Sequence[Path], setting: str = "reports") -> list[Path]:
     """hls4ml project directories at or below ``paths`` (a folder with ``hls4ml_config.yml``)."""
     found = []
     for path in paths:
         if not path.is_dir():
-            raise InvalidValue("reports", path, "give hls4ml project folders",
+            raise InvalidValue(setting, path, "give hls4ml project folders",
                                problem="is not a directory")
         found += sorted(p.parent for p in path.rglob("hls4ml_config.yml"))
     return sorted(set(found))
 
 
-def vendor_rows(reports: Sequence[Path], tables: Sequence[Path]) -> list[dict]:
-    rows = []
-    for table in tables:
-        rows += rows_from_table(table)
-    for directory in project_dirs(reports):
-        rows += rows_from_project(directory)
+def vendor_rows(reports: Sequence[Path], tables: Sequence[Path], mix_families: bool = False
+                ) -> list[dict]:
+    """Calibration rows of the designs in ``tables`` and in the hls4ml projects under
+    ``reports`` (a project folder replaces the table row of the same report). A table row
+    belongs to its repository; a project to the folder given above it. Projects without a
+    top-level report are skipped with a line; designs of several part families are refused
+    unless ``mix_families``."""
+    designs = [design for table in tables for design in read_table(table)]
+    folders, skipped = [], []
+    for top in reports:
+        for directory in project_dirs([top]):
+            facts = read_project(directory)
+            if facts.report is None:
+                skipped.append(str(directory))
+            else:
+                folders.append(replace(facts, group=str(top)))
+    rows = [calibration_row(design) for design in merge_folders(designs, folders)]
+    if skipped:
+        err_console.print(f"skipped {len(skipped)} projects without a C-synthesis report of their "
+                     f"top function: {', '.join(skipped[:3])}{' ...' if len(skipped) > 3 else ''}",
+                          highlight=False)
+    families = sorted({row["design"]["part_family"] for row in rows})
+    if len(families) > 1 and not mix_families:
+        raise NasError(f"the reports are of {len(families)} part families "
+                       f"({', '.join(families)}): one calibration per family (give reports of "
+                       f"one), or --mix-families to fit them together (the estimator has "
+                       f"per-family delays and DSP widths)")
     return rows
 
 
@@ -98,35 +123,60 @@ def tool_versions(rows: Sequence[dict]) -> dict:
     return {tool: ", ".join(sorted(values)) for tool, values in versions.items()}
 
 
+def _span(values: Sequence) -> list:
+    return [min(values), max(values)]
+
+
 def summarize(rows: Sequence[dict]) -> dict:
-    """Ranges of the data a calibration was fitted on."""
+    """Ranges of the data a calibration was fitted on (and, for reported designs, their part
+    families, parts, clocks, reuse factors, strategies, io types and repositories)."""
     layers = [layer for row in rows for layer in row["design"]["layers"]]
-    lut = [row["measured"]["lut"] for row in rows]
-    return {"layers_per_design": [min(len(r["design"]["layers"]) for r in rows),
-                                  max(len(r["design"]["layers"]) for r in rows)],
-            "weight_bits": [min(x["weight_bits"] for x in layers),
-                            max(x["weight_bits"] for x in layers)],
-            "input_bits": [min(x["input_bits"] for x in layers),
-                           max(x["input_bits"] for x in layers)],
-            "layer_outputs": [min(x["n_out"] for x in layers), max(x["n_out"] for x in layers)],
-            "lut": [min(lut), max(lut)],
-            "sources": sorted({row.get("source", "generated").split(":")[0] for row in rows})}
+    summary = {"layers_per_design": _span([len(r["design"]["layers"]) for r in rows]),
+               "weight_bits": _span([x["weight_bits"] for x in layers]),
+               "input_bits": _span([x["input_bits"] for x in layers]),
+               "layer_outputs": _span([x["n_out"] for x in layers]),
+               "lut": _span([row["measured"]["lut"] for row in rows]),
+               "sources": sorted({row.get("source", "generated").split(":")[0]
+                                  for row in rows if "group" not in row})}
+    if all("group" in row for row in rows):
+        designs = [row["design"] for row in rows]
+        summary.update(
+            part_families=sorted({d["part_family"] for d in designs}),
+            parts=sorted({row["part"] for row in rows}),
+            clock_ns=_span([d["clock_period_ns"] for d in designs]),
+            reuse_factors=_span([x["reuse_factor"] for x in layers]),
+            strategies=sorted({x["strategy"] for x in layers}),
+            io_types=sorted({d["io_type"] for d in designs}),
+            groups=sorted({row["group"] for row in rows}),
+            designs_with_assumed_facts=sum(bool(row.get("assumed")) for row in rows))
+    return summary
+
+
+#: Fewest designs a coefficient of determination is shown for (on fewer it says nothing).
+MIN_DESIGNS_FOR_R2 = 10
 
 
 def held_out_table(calibration: Calibration) -> Table:
-    table = Table(title=f"held-out error: {calibration.flow} flow, {calibration.part_family}, "
-                        f"{calibration.data['n_held_out']} of {calibration.data['n_designs']} "
-                        f"designs not used in the fit")
-    for column in ("estimator", "quantity", "MAPE %", "worst %", "R^2", "exact",
-                   "ms/design"):
+    data = calibration.data
+    method = data.get("evaluation", "held-out fifth")
+    table = Table(title=f"error on designs left out of the fit ({method}): {calibration.flow} "
+                        f"flow, {calibration.part_family}, {data['n_held_out']} of "
+                        f"{data['n_designs']} designs")
+    show_r2 = data["n_held_out"] >= MIN_DESIGNS_FOR_R2
+    columns = ("estimator", "quantity", "MAPE %", "median %", "worst %",
+               *(("R^2",) if show_r2 else ()), "exact", "ms/design")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("estimator", "quantity") else "right")
     for name, entry in calibration.estimators.items():
         for quantity in _SHOWN:
             error = entry["held_out_error"].get(quantity)
             if error is None:
                 continue
-            table.add_row(name, quantity, f"{error['mape']:.1f}", f"{error['worst_ape']:.1f}",
-                          f"{error['r2']:.3f}", f"{100 * error['exact_fraction']:.0f}%",
+            median = error.get("median_ape")
+            table.add_row(name, quantity, f"{error['mape']:.1f}",
+                          "-" if median is None else f"{median:.1f}", f"{error['worst_ape']:.1f}",
+                          *((f"{error['r2']:.3f}",) if show_r2 else ()),
+                          f"{100 * error['exact_fraction']:.0f}%",
                           f"{1000 * entry['seconds_per_design']:.3f}")
     return table
 
@@ -135,7 +185,8 @@ def calibrate(flow: str, out: Path, console: Console, *, generate: int | None = 
               folder: Path | None = None, jobs: int = 1, timeout: float = 900.0,
               reports: Sequence[Path] = (), tables: Sequence[Path] = (), seed: int = 0,
               part_name: str = "xc7a35tcpg236-1", clock_mhz: float = 200.0,
-              studies: Sequence[tuple[optuna.Study, RunSettings]] = ()) -> Calibration:
+              studies: Sequence[tuple[optuna.Study, RunSettings]] = (),
+              mix_families: bool = False) -> Calibration:
     """Rows for ``flow`` (for the open flow: ``generate`` designs made, and the designs the
     ``studies`` synthesized; ``reports`` and ``tables`` read for vitis), the fit, the file at
     ``out``; returns the calibration."""
@@ -145,7 +196,7 @@ def calibrate(flow: str, out: Path, console: Console, *, generate: int | None = 
             rows += generated_rows(folder, generate, jobs, timeout, seed, part_name, clock_mhz,
                                    console)
     else:
-        rows = vendor_rows(reports, tables)
+        rows = vendor_rows(reports, tables, mix_families)
     # A design that synthesizes to no logic is a constant classifier (training collapsed):
     # no search keeps it, and percentage errors on zero are undefined.
     constant = [row for row in rows if row["measured"]["lut"] == 0]
@@ -155,9 +206,30 @@ def calibrate(flow: str, out: Path, console: Console, *, generate: int | None = 
                       f"outputs)", highlight=False)
     if len(rows) < 5:
         raise DataError(f"only {len(rows)} designs to fit on: calibration needs at least 5 "
-                        f"(a fifth is held out)")
+                        f"(some are left out to measure the error)")
     summary = {**summarize(rows), "left_out_constant_designs": len(constant)}
-    calibration = fit_estimators(flow, rows, clock_mhz, tool_versions(rows), summary, seed)
+    families = summary.get("part_families")
+    if families:
+        console.print(reported_data_line(summary, len(rows)), highlight=False)
+    calibration = fit_estimators(flow, rows, clock_mhz, tool_versions(rows), summary, seed,
+                                 "+".join(families) if families else None)
     calibration.save(out)
     console.print(held_out_table(calibration))
     return calibration
+
+
+def reported_data_line(summary: dict, n_designs: int) -> str:
+    """What reported designs a vendor calibration is fitted on, in one line: every mix the
+    estimator takes as an input (families, reuse, strategies) is stated, and what it does
+    not model."""
+    low, high = summary["reuse_factors"]
+    line = (f"fitting on {n_designs} designs of {len(summary['groups'])} repositories: part "
+            f"families {', '.join(summary['part_families'])}; reuse factors {low}-{high}; "
+            f"strategies {', '.join(summary['strategies'])}; io types "
+            f"{', '.join(summary['io_types'])}")
+    if "io_stream" in summary["io_types"]:
+        line += " (io_stream designs are estimated as io_parallel: no FIFO model yet)"
+    if summary["designs_with_assumed_facts"]:
+        line += (f"; {summary['designs_with_assumed_facts']} designs from tables, with facts "
+                 f"the tables do not record filled in")
+    return line

@@ -139,6 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--out", type=Path,
                            help="calibration file (default <workdir>/calibration/<flow>.json)")
     calibrate.add_argument("--seed", type=int, default=0)
+    calibrate.add_argument("--mix-families", action="store_true",
+                           help="vitis flow: fit reports of 7-series and UltraScale parts "
+                                "together (refused by default)")
+
+    estimate = commands.add_parser("estimate", help="estimate existing hls4ml projects (vendor "
+                                   "HLS) beside their own reports")
+    estimate.add_argument("--flow", default="vitis", choices=("vitis",),
+                          help="vitis: vendor HLS (the only flow with project folders)")
+    estimate.add_argument("--project", type=Path, required=True, metavar="DIR",
+                          help="an hls4ml project folder, or a folder above several")
+    estimate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    estimate.add_argument("--calibration", type=Path,
+                          help="calibration file from 'nas calibrate' (default: the shipped one)")
 
     dashboard = commands.add_parser("dashboard", help="open the study in optuna-dashboard")
     _add_location(dashboard)
@@ -155,8 +168,8 @@ def flag(setting: str) -> str:
 _SETTINGS_WITH_FLAGS = {"space", "trials", "timeout", "seed", "sampler", "part", "clock_mhz",
                         "workers", "storage", "workdir", "flow", "calibration", "jobs", "out",
                         "force", "trial", "backend", "strategy", "port", "generate", "reports",
-                        "precision", "objectives", "max_latency_cycles", "min_accuracy",
-                        "from_study"}
+                        "project", "precision", "objectives", "max_latency_cycles",
+                        "min_accuracy", "from_study"}
 
 
 def message(error: NasError) -> str:

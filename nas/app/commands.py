@@ -4,6 +4,7 @@ inside the commands that train or trace, so that listing spaces or a mistyped op
 at once."""
 
 import argparse
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -217,8 +218,9 @@ def _check_calibrate_sources(args: argparse.Namespace) -> None:
     """The open flow generates its designs or reads studies' synthesized ones; the vitis flow
     reads reports and tables."""
     if args.flow == "open":
-        if args.reports or args.table:
-            raise NasError("--reports and --table calibrate the vendor flow: add --flow vitis")
+        if args.reports or args.table or args.mix_families:
+            raise NasError("--reports, --table and --mix-families calibrate the vendor flow: "
+                           "add --flow vitis")
         if args.generate is None and not args.from_study:
             raise NasError("the open flow is calibrated on generated designs or on the designs "
                            "studies synthesized: give --generate N or --from-study DIR")
@@ -257,13 +259,28 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     try:
         calibrate(args.flow, out, console, generate=args.generate,
                   folder=home / f"{args.flow}_designs", jobs=args.jobs, timeout=args.timeout,
-                  reports=args.reports, tables=args.table, seed=args.seed, studies=studies)
+                  reports=args.reports, tables=args.table, seed=args.seed, studies=studies,
+                  mix_families=args.mix_families)
     except KeyboardInterrupt:
         err_console.print("interrupted: the designs synthesized so far are kept; run the same "
                           "command again to continue")
         return 130
     console.print(f"wrote {out}; search with it: nas run --space NAME --flow {args.flow} "
                   f"--calibration {out}", highlight=False)
+    return 0
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from nas.app.estimate import estimate_projects, print_estimates
+    from nas.estimators.calibration import load_calibration
+
+    calibration = load_calibration(args.flow, args.calibration)
+    entries = estimate_projects(args.project, calibration)
+    if args.json:  # one project: its object; a folder above projects: a list
+        one = (args.project / "hls4ml_config.yml").is_file()
+        print(json.dumps(entries[0] if one else entries, indent=1))
+    else:
+        print_estimates(entries, calibration)
     return 0
 
 
@@ -280,4 +297,4 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 COMMANDS = {"run": cmd_run, "worker": cmd_worker, "spaces": cmd_spaces, "show": cmd_show,
             "report": cmd_report, "synth": cmd_synth, "export": cmd_export,
-            "calibrate": cmd_calibrate, "dashboard": cmd_dashboard}
+            "calibrate": cmd_calibrate, "estimate": cmd_estimate, "dashboard": cmd_dashboard}

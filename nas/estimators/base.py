@@ -51,6 +51,20 @@ class ResourceEstimate:
         return {f"{prefix}{name}": float(getattr(self, name)) for name in QUANTITIES}
 
 
+def check_fit_data(designs: Sequence, measured: np.ndarray,
+                   sample_weight: Sequence[float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """``measured`` and the weights as arrays, checked against the designs."""
+    measured = np.asarray(measured, dtype=float)
+    if measured.shape != (len(designs), len(QUANTITIES)) or len(designs) < 2:
+        raise ValueError(f"fit needs at least 2 designs and a measured array of shape "
+                         f"({len(designs)}, {len(QUANTITIES)}), got {measured.shape}")
+    weight = np.ones(len(designs)) if sample_weight is None else \
+        np.asarray(sample_weight, dtype=float)
+    if weight.shape != (len(designs),) or np.any(weight < 0):
+        raise ValueError(f"sample_weight needs {len(designs)} non-negative values")
+    return measured, weight
+
+
 class ResourceEstimator(abc.ABC):
     """Predicts LUT, FF, DSP, BRAM and latency cycles of designs for one flow and part family.
 
@@ -91,17 +105,15 @@ class ResourceEstimator(abc.ABC):
                                    dtype=float)
                 for quantity, names in self.quantity_features.items() if names}
 
-    def fit(self, designs: Sequence, measured: np.ndarray) -> "ResourceEstimator":
+    def fit(self, designs: Sequence, measured: np.ndarray,
+            sample_weight: Sequence[float] | None = None) -> "ResourceEstimator":
         """Non-negative least-squares coefficients from measured rows (columns as
-        ``QUANTITIES``)."""
-        measured = np.asarray(measured, dtype=float)
-        if measured.shape != (len(designs), len(QUANTITIES)) or len(designs) < 2:
-            raise ValueError(
-                f"fit needs at least 2 designs and a measured array of shape "
-                f"({len(designs)}, {len(QUANTITIES)}), got {measured.shape}"
-            )
+        ``QUANTITIES``), each row's squared error weighted by ``sample_weight`` (default 1)."""
+        measured, weight = check_fit_data(designs, measured, sample_weight)
+        root = np.sqrt(weight)[:, None]
         for quantity, matrix in self._matrices(designs).items():
-            coefficients, _ = nnls(matrix, measured[:, QUANTITIES.index(quantity)])
+            coefficients, _ = nnls(matrix * root,
+                                   measured[:, QUANTITIES.index(quantity)] * root[:, 0])
             self.coefficients[quantity] = tuple(float(c) for c in coefficients)
         return self
 

@@ -1,11 +1,14 @@
 """Calibration files: the fitted coefficients of a flow's estimators, with their evidence.
 
-A calibration is one JSON file (schema ``nas-calibration/1``) for one flow and part family:
-the tool versions of the synthesis that produced its data, per estimator the feature
-definitions, the coefficients of each quantity and the error on held-out designs (a fifth of
-the data, drawn by a fixed seed, never used in the fit), and a summary and SHA-256 of the data
-it was fitted on. The project ships one per flow in ``estimators/calibrations``; the search
-uses the flow's default unless given another file.
+A calibration is one JSON file (schema ``nas-calibration/1``) for one flow and the part
+families of its data: the tool versions of the synthesis that produced its data, per
+estimator the feature definitions, the coefficients of each quantity and the error on
+designs not used in the fit, and a summary and SHA-256 of the data it was fitted on. Rows
+that name their group (a repository of designs) are evaluated group by group: each group is
+predicted by a fit on all the others (leave-one-group-out), and the coefficients stored are
+fitted on every row. Other rows: a fifth of the data, drawn by a fixed seed, is held out and
+the rest fitted. The project ships one calibration per flow in ``estimators/calibrations``;
+the search uses the flow's default unless given another file.
 """
 
 import datetime
@@ -23,7 +26,7 @@ from nas.errors import DataError, InvalidValue
 from nas.estimators.architecture import ArchitectureEstimator
 from nas.estimators.base import QUANTITIES, ResourceEstimate, ResourceEstimator
 from nas.estimators.design import DesignSummary
-from nas.estimators.hls_layers import HlsLayerEstimator
+from nas.estimators.vendor import VendorDesign, VendorEstimator
 
 SCHEMA = "nas-calibration/1"
 
@@ -43,8 +46,10 @@ class FlowSpec:
 
 
 FLOWS = {"open": FlowSpec("xc7", prior="architecture", value="trace"),
-         "vitis": FlowSpec("vu13p", prior="hls_layers", value="hls_layers")}
+         "vitis": FlowSpec("xc7+ultrascale", prior="vendor_hls", value="vendor_hls")}
 HELD_OUT_FRACTION = 0.2
+#: Fewest groups for leave-one-group-out; with fewer, each design is left out on its own.
+MIN_GROUPS = 3
 
 
 def _trace(coefficients: dict | None, clock_mhz: float) -> ResourceEstimator:
@@ -63,7 +68,8 @@ ESTIMATORS: dict[str, tuple[Callable[[dict | None, float], ResourceEstimator],
                             Callable[[dict], object]]] = {
     "architecture": (lambda co, clock: ArchitectureEstimator(clock, co), _summary),
     "trace": (_trace, lambda row: row["trace"]),
-    "hls_layers": (lambda co, clock: HlsLayerEstimator(co), _summary),
+    "vendor_hls": (lambda co, clock: VendorEstimator(co),
+                   lambda row: VendorDesign.from_dict(row["design"])),
 }
 
 
@@ -72,9 +78,9 @@ def estimate_matrix(estimates: Sequence[ResourceEstimate]) -> np.ndarray:
 
 
 def error_table(estimates: Sequence[ResourceEstimate] | np.ndarray, measured: np.ndarray) -> dict:
-    """Per quantity that is not always zero: mean and worst absolute percentage error, R^2,
-    and the fraction predicted exactly (after rounding). ``estimates`` may be a matrix with
-    the columns of ``QUANTITIES``, like ``measured``."""
+    """Per quantity that is not always zero: mean, median and worst absolute percentage error
+    (of ``max(measured, 1)``), R^2, and the fraction predicted exactly (after rounding).
+    ``estimates`` may be a matrix with the columns of ``QUANTITIES``, like ``measured``."""
     predicted = np.asarray(estimates if isinstance(estimates, np.ndarray)
                            else estimate_matrix(estimates), dtype=float)
     table = {}
@@ -86,7 +92,8 @@ def error_table(estimates: Sequence[ResourceEstimate] | np.ndarray, measured: np
         relative = np.abs(guess - truth) / np.maximum(np.abs(truth), 1.0)
         spread = np.sum((truth - truth.mean()) ** 2)
         table[quantity] = {
-            "mape": float(100 * relative.mean()), "worst_ape": float(100 * relative.max()),
+            "mape": float(100 * relative.mean()), "median_ape": float(100 * np.median(relative)),
+            "worst_ape": float(100 * relative.max()),
             "r2": float(1 - np.sum((truth - guess) ** 2) / spread) if spread else 1.0,
             "exact_fraction": float(np.mean(np.rint(guess) == np.rint(truth))),
             "n": int(len(truth)),
@@ -181,31 +188,82 @@ class Calibration:
                                 f"({error})") from None
 
 
+def evaluation_folds(rows: Sequence[dict], seed: int = 0) -> tuple[str, list[np.ndarray]]:
+    """How the rows are evaluated and the indices each fold holds out: one fold per group
+    (leave-one-group-out) when the rows name at least ``MIN_GROUPS`` groups, one per design
+    when they name fewer, else the held-out fifth."""
+    groups = [row.get("group") for row in rows]
+    if all(groups):
+        names = sorted(set(groups))
+        if len(names) >= MIN_GROUPS:
+            return (f"leave-one-group-out over {len(names)} groups",
+                    [np.flatnonzero([g == name for g in groups]) for name in names])
+        return "leave-one-design-out", [np.array([i]) for i in range(len(rows))]
+    _, held = held_out_split(len(rows), seed)
+    return "held-out fifth", [held]
+
+
+def group_weights(rows: Sequence[dict]) -> np.ndarray:
+    """Per row, one over the number of rows of its group: every group (a repository) weighs
+    the same in a fit, however many designs it holds; 1 for rows without a group."""
+    groups = [row.get("group") for row in rows]
+    counts = {g: groups.count(g) for g in set(groups)}
+    return np.array([1.0 / counts[g] if g else 1.0 for g in groups])
+
+
+def cross_predict(name: str, rows: Sequence[dict], folds: Sequence[np.ndarray],
+                  clock_mhz: float = 200.0) -> np.ndarray:
+    """Estimates (columns of ``QUANTITIES``) of the rows of each fold by estimator ``name``
+    fitted on the rows outside it (``group_weights``); rows in no fold are NaN."""
+    make, design_of = ESTIMATORS[name]
+    designs, measured = [design_of(row) for row in rows], measured_matrix(rows)
+    weights = group_weights(rows)
+    predicted = np.full(measured.shape, np.nan)
+    for fold in folds:
+        rest = np.setdiff1d(np.arange(len(rows)), fold)
+        estimator = make(None, clock_mhz).fit([designs[i] for i in rest], measured[rest],
+                                              weights[rest])
+        predicted[fold] = estimate_matrix(estimator.predict([designs[i] for i in fold]))
+    return predicted
+
+
 def fit_estimators(flow: str, rows: Sequence[dict], clock_mhz: float, tool_versions: dict,
-                   data_summary: dict, seed: int = 0) -> Calibration:
-    """Fit each estimator of ``flow`` on four fifths of ``rows``, measure it on the rest."""
+                   data_summary: dict, seed: int = 0, part_family: str | None = None
+                   ) -> Calibration:
+    """Fit each estimator of ``flow`` and measure it on designs left out of the fit
+    (``evaluation_folds``); the stored coefficients are fitted on every row that was not
+    held out for good (all rows, unless the evaluation is the held-out fifth)."""
     spec = FLOWS[flow]
-    fit_index, held_index = held_out_split(len(rows), seed)
+    method, folds = evaluation_folds(rows, seed)
+    held_for_good = folds[0] if method == "held-out fifth" else np.array([], dtype=int)
+    fit_index = np.setdiff1d(np.arange(len(rows)), held_for_good)
+    evaluated = np.concatenate(folds)
     measured = measured_matrix(rows)
     calibration = Calibration(
-        flow=flow, part_family=spec.part_family, clock_mhz=clock_mhz, tool_versions=tool_versions,
-        data={"n_designs": len(rows), "n_fit": len(fit_index), "n_held_out": len(held_index),
-              "held_out_seed": seed, "sha256": data_hash(rows), **data_summary},
+        flow=flow, part_family=part_family or spec.part_family, clock_mhz=clock_mhz,
+        tool_versions=tool_versions,
+        data={"n_designs": len(rows), "n_fit": len(fit_index), "n_held_out": len(evaluated),
+              "evaluation": method, "held_out_seed": seed, "sha256": data_hash(rows),
+              **data_summary},
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
     for name in spec.estimators:
         make, design_of = ESTIMATORS[name]
         designs = [design_of(row) for row in rows]
         estimator = make(None, clock_mhz)
-        estimator.fit([designs[i] for i in fit_index], measured[fit_index])
+        estimator.fit([designs[i] for i in fit_index], measured[fit_index],
+                      group_weights(rows)[fit_index])
         start = time.perf_counter()
-        estimates = estimator.predict([designs[i] for i in held_index])
-        seconds = (time.perf_counter() - start) / len(held_index)
+        estimator.predict(designs)
+        seconds = (time.perf_counter() - start) / len(rows)
+        predicted = (estimate_matrix(estimator.predict([designs[i] for i in held_for_good]))
+                     if method == "held-out fifth" else
+                     cross_predict(name, rows, folds, clock_mhz)[evaluated])
         # Making the design's view (the trace, for the value-aware estimator) is part of the cost.
         view = float(np.mean([row.get("seconds", {}).get(f"{name}_features", 0.0)
                               for row in rows]))
         calibration.estimators[name] = {
             "features": dict(estimator.feature_definitions), "models": estimator.models(),
-            "held_out_error": error_table(estimates, measured[held_index]),
+            "held_out_error": error_table(predicted, measured[evaluated]),
             "seconds_per_design": seconds + view}
     return calibration
 

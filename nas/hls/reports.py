@@ -1,6 +1,7 @@
-"""Normalized records from an hls4ml project's reports: Vivado/Vitis HLS C-synthesis
-(``*_csynth.xml``, or ``*_csynth.rpt`` when the XML is missing) and Vivado logic synthesis
-(``vivado_synth.rpt``). ``parse_project`` finds them anywhere under the project directory.
+"""Normalized records from an hls4ml project's reports: Vivado/Vitis HLS C-synthesis of the
+top function (``<ProjectName>_csynth.xml``, or the ``.rpt`` when the XML is missing) and Vivado
+logic synthesis (``vivado_synth.rpt``). ``parse_project`` finds them anywhere under the project
+directory; the per-function reports HLS writes beside the top's (one per layer) are not read.
 
 Written here rather than with ``hls4ml.report.parse_vivado_report``: that function expects
 the full project layout (``myproject_prj/solution1/...``) and returns a nested dict per report
@@ -18,7 +19,8 @@ from nas.errors import DataError
 @dataclass(frozen=True)
 class SynthesisRecord:
     """One design's numbers from one report. ``flow`` is ``hls_estimate`` (C synthesis) or
-    ``post_synthesis`` (Vivado logic synthesis); absent values are None."""
+    ``post_synthesis`` (Vivado logic synthesis); ``tool`` is ``Vivado HLS``, ``Vitis HLS`` or
+    ``Vivado``; absent values are None."""
 
     flow: str
     tool: str
@@ -35,6 +37,8 @@ class SynthesisRecord:
     interval_min: int | None
     interval_max: int | None
     source: str
+    clock_uncertainty_ns: float | None = None
+    product_family: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -46,8 +50,27 @@ def _number(text: str | None, kind=int):
     return kind(float(text.strip()))
 
 
+def hls_tool(version: str, flow_target: bool, header: str = "") -> str:
+    """Vivado HLS or Vitis HLS. The report header names the tool when there is one; else Vitis
+    HLS writes a flow target (and is the only one after 2020.1: Vivado HLS ended there)."""
+    if "Vitis HLS" in header or "Vivado HLS" in header:
+        return "Vitis HLS" if "Vitis HLS" in header else "Vivado HLS"
+    year = re.match(r"(\d{4})\.(\d)", version.strip())
+    later = bool(year) and (int(year.group(1)), int(year.group(2))) > (2020, 1)
+    return "Vitis HLS" if flow_target or later or "vitis" in version.lower() else "Vivado HLS"
+
+
+def _rpt_header(path: Path) -> str:
+    """The first lines of the text report beside an XML report (they name the tool)."""
+    text_report = path.with_suffix(".rpt")
+    return text_report.read_text(errors="replace")[:400] if text_report.is_file() else ""
+
+
 def parse_csynth_xml(path: Path) -> SynthesisRecord:
-    root = ET.parse(path).getroot()
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as error:
+        raise DataError(f"{path} is not a C-synthesis report ({error})") from None
 
     def find(tag: str) -> str | None:
         element = root.find(f".//{tag}")
@@ -58,10 +81,12 @@ def parse_csynth_xml(path: Path) -> SynthesisRecord:
     if resources is not None:
         dsp = next((_number(resources.findtext(tag)) for tag in ("DSP", "DSP48E")
                     if resources.find(tag) is not None), None)
+    version = (find("ReportVersion/Version") or "").strip()
     return SynthesisRecord(
-        flow="hls_estimate", tool="Vitis HLS" if "vitis" in (find("ReportVersion/Version") or "")
-        .lower() else "Vivado HLS", version=(find("ReportVersion/Version") or "").strip(),
-        part=find("UserAssignments/Part"),
+        flow="hls_estimate",
+        tool=hls_tool(version, root.find(".//UserAssignments/FlowTarget") is not None,
+                      _rpt_header(path)),
+        version=version, part=find("UserAssignments/Part"),
         clock_target_ns=_number(find("UserAssignments/TargetClockPeriod"), float),
         clock_estimate_ns=_number(find("PerformanceEstimates/SummaryOfTimingAnalysis/"
                                        "EstimatedClockPeriod"), float),
@@ -72,7 +97,9 @@ def parse_csynth_xml(path: Path) -> SynthesisRecord:
         latency_worst=_number(find("PerformanceEstimates/SummaryOfOverallLatency/Worst-caseLatency")),
         interval_min=_number(find("PerformanceEstimates/SummaryOfOverallLatency/Interval-min")),
         interval_max=_number(find("PerformanceEstimates/SummaryOfOverallLatency/Interval-max")),
-        source=str(path))
+        source=str(path),
+        clock_uncertainty_ns=_number(find("UserAssignments/ClockUncertainty"), float),
+        product_family=find("UserAssignments/ProductFamily"))
 
 
 def parse_csynth_rpt(path: Path) -> SynthesisRecord:
@@ -84,11 +111,13 @@ def parse_csynth_rpt(path: Path) -> SynthesisRecord:
         return _number(match.group(1), kind) if match else None
 
     version = re.search(r"Version:\s*(\S+)", text)
+    family = re.search(r"\* Product family:\s*(\S+)", text)
+    uncertainty = re.search(r"\|ap_clk\s*\|\s*[\d.]+ ns\s*\|\s*[\d.]+ ns\s*\|\s*([\d.]+) ns", text)
     totals = re.search(r"\|Total\s*\|\s*(\d+)\|\s*(\d+)\|\s*(\d+)\|\s*(\d+)\|\s*(\d+)\|", text)
     latency = re.search(r"\|\s*Latency \(cycles\)[\s\S]*?\n\s*\|\s*(\d+)\|\s*(\d+)\|[^|]*\|[^|]*\|"
                         r"\s*(\d+)\|\s*(\d+)\|", text)
     return SynthesisRecord(
-        flow="hls_estimate", tool="Vitis HLS" if "Vitis" in text[:400] else "Vivado HLS",
+        flow="hls_estimate", tool=hls_tool(version.group(1) if version else "", False, text[:400]),
         version=version.group(1) if version else "", part=(re.search(r"\* Target device:\s*(\S+)",
                                                                      text) or [None, None])[1],
         clock_target_ns=grab(r"\|ap_clk\s*\|\s*([\d.]+)", float),
@@ -98,7 +127,9 @@ def parse_csynth_rpt(path: Path) -> SynthesisRecord:
         latency_best=int(latency.group(1)) if latency else None,
         latency_worst=int(latency.group(2)) if latency else None,
         interval_min=int(latency.group(3)) if latency else None,
-        interval_max=int(latency.group(4)) if latency else None, source=str(path))
+        interval_max=int(latency.group(4)) if latency else None, source=str(path),
+        clock_uncertainty_ns=float(uncertainty.group(1)) if uncertainty else None,
+        product_family=family.group(1) if family else None)
 
 
 def parse_vivado_synth(path: Path) -> SynthesisRecord:
@@ -123,16 +154,34 @@ def parse_vivado_synth(path: Path) -> SynthesisRecord:
         latency_worst=None, interval_min=None, interval_max=None, source=str(path))
 
 
+def project_name(directory: Path) -> str:
+    """The hls4ml project's name (its top function): ``ProjectName`` in ``hls4ml_config.yml``,
+    ``myproject`` (hls4ml's default) when the folder has no configuration naming one."""
+    config = Path(directory) / "hls4ml_config.yml"
+    if config.is_file():
+        match = re.search(r"^ProjectName:\s*['\"]?([\w-]+)", config.read_text(errors="replace"),
+                          re.M)
+        if match:
+            return match.group(1)
+    return "myproject"
+
+
+def top_csynth(directory: Path, top: str) -> list[SynthesisRecord]:
+    """The C-synthesis reports of the top function ``top`` under ``directory``: its XML
+    reports, or its text reports when no XML was kept (never a per-layer report)."""
+    xmls = sorted(Path(directory).rglob(f"{top}_csynth.xml"))
+    if xmls:
+        return [parse_csynth_xml(p) for p in xmls]
+    return [parse_csynth_rpt(p) for p in sorted(Path(directory).rglob(f"{top}_csynth.rpt"))]
+
+
 def parse_project(directory: Path) -> list[SynthesisRecord]:
-    """Every report found under an hls4ml project directory (C synthesis first)."""
+    """Every report of an hls4ml project directory: the top function's C synthesis (named by
+    the project's configuration), then Vivado logic synthesis."""
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"'{directory}' is not a directory: give an hls4ml project directory")
-    records = []
-    xmls = sorted(directory.rglob("*_csynth.xml"))
-    records += [parse_csynth_xml(p) for p in xmls]
-    if not xmls:
-        records += [parse_csynth_rpt(p) for p in sorted(directory.rglob("*_csynth.rpt"))]
+    records = top_csynth(directory, project_name(directory))
     records += [parse_vivado_synth(p) for p in sorted(directory.rglob("vivado_synth.rpt"))]
     if not records:
         raise DataError(f"no synthesis report under '{directory}': build the project first "

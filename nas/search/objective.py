@@ -15,7 +15,8 @@ from nas._tf import keras, set_seed
 from nas.errors import DataError
 from nas.estimators.base import RESOURCES, ResourceEstimate, ResourceEstimator
 from nas.estimators.calibration import FLOWS, Calibration
-from nas.estimators.design import expected_design, trained_design
+from nas.estimators.design import expected_design
+from nas.estimators.vendor import student_design
 from nas.model.config import StudentConfig, quantized_kernels
 from nas.model.data import DataSplits
 from nas.model.learned import LearnedTrainer
@@ -34,22 +35,38 @@ def _weight_stats(model, config: StudentConfig) -> dict[str, float]:
             "achieved_sparsity": 1.0 - nonzero / n_weights}
 
 
-def flow_estimators(calibration: Calibration, space: Space, data: DataSplits
-                    ) -> tuple[ResourceEstimator, ResourceEstimator, Callable]:
-    """The calibrated estimators of the flow: architecture-level (before training), value-aware
-    (after training), and how the latter sees a trained ``(model, config)``: the open flow's
-    value-aware estimator traces the student (its input stage comes with it)."""
+@dataclass(frozen=True)
+class FlowEstimators:
+    """The calibrated estimators of a flow and how each sees a student: before training
+    (``prior_view(config)``: rejection and the prior) and after (``view(model, config)``:
+    the trial's objectives)."""
+
+    prior: ResourceEstimator
+    prior_view: Callable
+    estimator: ResourceEstimator
+    view: Callable
+
+
+def flow_estimators(calibration: Calibration, space: Space, data: DataSplits) -> FlowEstimators:
+    """The open flow's value-aware estimator traces the student (its input stage comes with
+    it); the vendor flow sees the hls4ml project ``nas export`` would write."""
     spec = FLOWS[calibration.flow]
     prior = calibration.estimator(spec.prior, space.clock_mhz)
-    if spec.value != "trace":
-        return prior, calibration.estimator(spec.value, space.clock_mhz), trained_design
+    value = calibration.estimator(spec.value, space.clock_mhz)
+    shape = (space.n_inputs, space.n_classes)
+    if calibration.flow == "vitis":
+        target = (space.part.full_name, space.clock_mhz)
+        return FlowEstimators(
+            prior, lambda config: student_design(config, *shape, *target), value,
+            lambda model, config: student_design(config, *shape, *target,
+                                                 quantized_kernels(model, config)))
 
     def traced(model, config: StudentConfig) -> dict[str, float]:
         from nas.estimators.trace import student_features
 
         return student_features(model, config, config.inputs, space.clock_mhz)
 
-    return prior, calibration.estimator("trace"), traced
+    return FlowEstimators(prior, lambda config: expected_design(config, *shape), value, traced)
 
 
 #: Screening: a learned student is trained on after ``screen_epochs`` unless an earlier
@@ -92,9 +109,7 @@ class TrialRunner:
     space: Space
     data: DataSplits
     teacher_logits: np.ndarray
-    prior_estimator: ResourceEstimator
-    estimator: ResourceEstimator
-    describe: Callable
+    estimators: FlowEstimators
     artifact_store: optuna.artifacts.FileSystemArtifactStore
     seed: int
     worker: str = ""
@@ -130,8 +145,8 @@ class TrialRunner:
     def _reject_if_too_big(self, trial: optuna.Trial, config: StudentConfig) -> None:
         """Estimate ``config`` before training; a design that cannot fit the part is pruned."""
         space = self.space
-        prior = self.prior_estimator.predict_one(
-            expected_design(config, space.n_inputs, space.n_classes))
+        estimators = self.estimators
+        prior = estimators.prior.predict_one(estimators.prior_view(config))
         self._record_estimate(trial, prior, "prior_")
         reason = prior.misfit_reason(space.part)
         if reason:
@@ -140,7 +155,8 @@ class TrialRunner:
             raise optuna.TrialPruned(f"rejected before training: {reason}")
 
     def _evaluate(self, model, config: StudentConfig) -> Evaluation:
-        estimate = self.estimator.predict_one(self.describe(model, config))
+        estimators = self.estimators
+        estimate = estimators.estimator.predict_one(estimators.view(model, config))
         return Evaluation(accuracy(model, self.data.x_val, self.data.y_val), estimate,
                           estimate.lut_equivalent(self.space.part))
 

@@ -24,6 +24,7 @@ from nas.search.objective import TrialRunner, flow_estimators
 from nas.search.records import artifact_store
 from nas.search.settings import DIRECTION, LEGACY_IDENTITY, RunSettings
 from nas.search.storage import open_storage, shown_url
+from nas.spaces.parts import part_family
 
 SAMPLERS = ("tpe", "nsgaii", "random")
 
@@ -130,6 +131,7 @@ def create_or_continue(settings: RunSettings) -> optuna.Study:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(list(settings.space.objectives))
     record_calibration(study, settings)
+    check_calibration_family(study, settings)
     study.set_user_attr("settings", settings.identity())
     study.set_user_attr("space", settings.space.name)
     study.set_user_attr("objectives", {o: DIRECTION[o] for o in settings.space.objectives})
@@ -147,6 +149,21 @@ def record_calibration(study: optuna.Study, settings: RunSettings) -> None:
         raise StudyError(f"the study in {shown_url(settings.storage_url)} was made with another "
                          f"calibration (created {recorded.get('created')}): leave out the "
                          f"calibration to continue it, or use another workdir")
+
+
+def check_calibration_family(study: optuna.Study, settings: RunSettings) -> None:
+    """A vendor calibration predicts the part families it was fitted on; on another family
+    its estimates are extrapolations: warn once per run, and record it in the study."""
+    calibration = study_calibration(study)
+    part = settings.space.part.full_name
+    family = part_family(part)
+    if calibration.flow != "vitis" or family in calibration.part_family.split("+"):
+        return
+    message = (f"the {calibration.flow} calibration was fitted on {calibration.part_family} "
+               f"parts, not on the {family or 'unknown'} family of {part}: its estimates are "
+               f"extrapolations (calibrate on reports of that family with 'nas calibrate')")
+    warnings.warn(message, DataWarning, stacklevel=2)
+    study.set_user_attr("calibration_warning", message)
 
 
 def study_calibration(study: optuna.Study) -> Calibration:
@@ -191,10 +208,10 @@ def prepare(settings: RunSettings, study: optuna.Study,
     check_fingerprint(study, data, teacher)
     study.set_user_attr("teacher_test_accuracy", accuracy(teacher, data.x_test, data.y_test))
     study.set_user_attr("teacher_params", int(teacher.count_params()))
-    prior, estimator, describe = flow_estimators(study_calibration(study), space, data)
-    study.set_user_attr("estimator", estimator.name)
-    return TrialRunner(space, data, teacher_logits(teacher, data.x_train), prior, estimator,
-                       describe, artifact_store(paths), settings.seed, worker_id())
+    estimators = flow_estimators(study_calibration(study), space, data)
+    study.set_user_attr("estimator", estimators.estimator.name)
+    return TrialRunner(space, data, teacher_logits(teacher, data.x_train), estimators,
+                       artifact_store(paths), settings.seed, worker_id())
 
 
 def _optimize(study: optuna.Study, runner: TrialRunner, settings: RunSettings,

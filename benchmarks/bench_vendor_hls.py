@@ -1,0 +1,139 @@
+"""The vendor-HLS estimator, leave-one-repository-out, on every vendor report in ../shared.
+
+Designs: the facts table of ``calibration/public_hls4ml_mlp`` (35 reports of 12 repositories;
+where a project folder of the same report is in ../shared, the folder's richer facts replace
+the row: real activation types, weight values), and the wa-hls4ml-search sweep tables (single
+layers, Latency and Resource strategy, one repository). Each repository's designs are
+predicted by the estimator fitted on all the other repositories (each repository weighing the
+same in the fit). Writes ``benchmarks/results/vendor_hls.json``: the absolute percentage
+error per quantity over all designs (the targets), averaged per repository, per part family,
+per data set and strategy, each public design's estimate beside its report, and rule4ml's
+published figures for comparison.
+
+    python benchmarks/bench_vendor_hls.py [--out FILE]
+"""
+
+import argparse
+import datetime
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from harness import machine
+
+from nas.estimators.base import QUANTITIES
+from nas.estimators.calibration import cross_predict, error_table, evaluation_folds, measured_matrix
+from nas.estimators.vendor import calibration_row
+from nas.hls.fact_tables import merge_folders, read_table
+from nas.hls.hls4ml_project import ProjectFacts, read_project
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+FACTS = SHARED / "calibration" / "public_hls4ml_mlp" / "reports.csv"
+FOLDERS = (SHARED / "reports" / "hls4ml_tutorial", SHARED / "calibration" / "public_hls4ml_mlp")
+SWEEPS = tuple(SHARED / "calibration" / "wa_hls4ml_search" / f"results_{kind}.csv"
+               for kind in ("latency", "resource"))
+OUT = ROOT / "benchmarks" / "results" / "vendor_hls.json"
+#: Targets of issue 15 (MAPE %, leave-one-repository-out, everything in ../shared).
+TARGETS = {"lut": 15.0, "ff": 25.0, "dsp": 25.0, "latency_cycles": 15.0}
+SHOWN = ("lut", "ff", "dsp", "latency_cycles")
+#: rule4ml's published accuracy (arXiv:2408.05314, abstract): their own validation split.
+RULE4ML = {"source": "M. M. Rahimifar, H. E. Rahali, A. C. Therrien, 'rule4ml: An Open-Source "
+                     "Tool for Resource Utilization and Latency Estimation for ML Models on "
+                     "FPGA', arXiv:2408.05314 (2024), abstract",
+           "url": "https://arxiv.org/abs/2408.05314",
+           "smape_percent": [10, 30], "r2": [0.8, 0.98],
+           "protocol": "validation split of their own synthesized networks (BRAM, DSP, FF, LUT, "
+                       "cycles); sMAPE, not MAPE; not leave-one-repository-out",
+           "per_quantity": "not found in the material searched (only the abstract's ranges)"}
+
+
+def shared_designs() -> list[ProjectFacts]:
+    """Every vendor design in ../shared, a project folder in place of its table row."""
+    folders = [read_project(config.parent) for base in FOLDERS
+               for config in sorted(base.rglob("hls4ml_config.yml"))]
+    return merge_folders(read_table(FACTS), folders) + [
+        design for sweep in SWEEPS for design in read_table(sweep)]
+
+
+def _subset_errors(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) -> dict:
+    if not mask.any():
+        return {}
+    table = error_table(predicted[mask], measured_matrix([r for r, m in zip(rows, mask,
+                                                                             strict=True) if m]))
+    return {q: {k: round(v, 2) for k, v in table[q].items() if k != "r2"}
+            for q in SHOWN if q in table}
+
+
+def _mean_over_groups(rows: list[dict], predicted: np.ndarray, group: np.ndarray) -> dict:
+    """Per quantity, the mean of each repository's MAPE (every repository weighs the same)."""
+    tables = [_subset_errors(rows, predicted, group == name) for name in sorted(set(group))]
+    return {q: round(float(np.mean([t[q]["mape"] for t in tables if q in t])), 2) for q in SHOWN}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    start = time.perf_counter()
+    designs = shared_designs()
+    rows = [calibration_row(d) for d in designs]
+    method, folds = evaluation_folds(rows)
+    predicted = cross_predict("vendor_hls", rows, folds)
+    predicted[:, QUANTITIES.index("latency_cycles")] = np.maximum(
+        1, np.floor(predicted[:, QUANTITIES.index("latency_cycles")] + 0.5))
+    family = np.array([r["design"]["part_family"] for r in rows])
+    group = np.array([r["group"] for r in rows])
+    sweep = np.array([d.group == SWEEPS[0].parent.name for d in designs])
+    public = f"public_hls4ml_mlp ({(~sweep).sum()} reports, {len(set(group[~sweep]))} repositories)"
+    strategy = np.array([r["design"]["layers"][0]["strategy"] for r in rows])
+    everything = np.ones(len(rows), dtype=bool)
+    overall = _subset_errors(rows, predicted, everything)
+    result = {
+        "date": datetime.date.today().isoformat(), "machine": machine(),
+        "evaluation": method.replace("groups", "repositories").replace("group", "repository"),
+        "n_designs": len(rows), "n_repositories": len(folds),
+        "seconds": round(time.perf_counter() - start, 1),
+        "overall": overall,
+        "mean_over_repositories": _mean_over_groups(rows, predicted, group),
+        "by_part_family": {f: _subset_errors(rows, predicted, family == f)
+                           for f in sorted(set(family))},
+        "by_data_set": {
+            public: _subset_errors(rows, predicted, ~sweep),
+            **{f"public_hls4ml_mlp, {f}": _subset_errors(rows, predicted, ~sweep & (family == f))
+               for f in sorted(set(family[~sweep]))},
+            "wa-hls4ml-search sweep, Latency strategy":
+                _subset_errors(rows, predicted, sweep & (strategy == "latency")),
+            "wa-hls4ml-search sweep, Resource strategy":
+                _subset_errors(rows, predicted, sweep & (strategy == "resource"))},
+        "targets": {q: {"goal_mape": goal, "measured_mape": overall[q]["mape"],
+                        "met": overall[q]["mape"] <= goal} for q, goal in TARGETS.items()},
+        "designs": [{"name": r["name"], "group": r["group"], "part": r["part"],
+                     "tool": r["tool"], "family": r["design"]["part_family"],
+                     "report": {q: r["measured"][q] for q in SHOWN},
+                     "estimate": {q: round(float(predicted[i, QUANTITIES.index(q)]), 1)
+                                  for q in SHOWN},
+                     "assumed": r["assumed"]}
+                    for i, r in enumerate(rows) if not sweep[i]],
+        "rule4ml": RULE4ML,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"{result['date']}; {result['machine']}")
+    print(f"{result['evaluation']}: {len(rows)} designs, {len(folds)} repositories")
+    print(f"{'subset':58} " + " ".join(f"{q:>24}" for q in SHOWN))
+    subsets = {"overall": overall, **{f"family {k}": v for k, v in
+                                      result["by_part_family"].items()},
+               **result["by_data_set"]}
+    for name, table in subsets.items():
+        print(f"{name[:58]:58} " + " ".join(
+            f"{table[q]['mape']:7.1f}/{table[q]['median_ape']:6.1f}/{table[q]['worst_ape']:7.0f}"
+            if q in table else f"{'-':>24}" for q in SHOWN))
+    print("mean over repositories: " + ", ".join(
+        f"{q} {v:.1f}" for q, v in result["mean_over_repositories"].items()))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,315 @@
+"""The vendor-HLS estimator: the binding rule, DSP widths, the expected weight statistics,
+the structure of the latency model, leave-one-group-out evaluation on synthetic data whose
+answer is known, the hls4ml project and table readers on ../shared, ``nas estimate``, the
+part-family checks of ``nas calibrate`` and ``nas run``."""
+
+import dataclasses
+import json
+import warnings
+
+import numpy as np
+import pytest
+from conftest import REPO, SHARED, run_nas, tiny_space
+from test_cli import assert_user_error
+
+from nas.errors import DataWarning
+from nas.estimators.base import QUANTITIES
+from nas.estimators.calibration import (
+    Calibration,
+    cross_predict,
+    default_calibration,
+    error_table,
+    evaluation_folds,
+    measured_matrix,
+)
+from nas.estimators.vendor import (
+    VendorDesign,
+    VendorEstimator,
+    VendorLayer,
+    WeightStats,
+    dsp_slices,
+    interval,
+)
+from nas.hls.fact_tables import read_table
+from nas.hls.hls4ml_project import FixedType, read_project
+
+PUBLIC = SHARED / "calibration" / "public_hls4ml_mlp"
+TUTORIAL = SHARED / "reports" / "hls4ml_tutorial"
+needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="../shared is not beside the project")
+
+
+def test_binding_rule_counts_multipliers_by_csd_digits_and_odd_part():
+    # 21 = 10101b (3 CSD digits, odd part 5 bits), 45 = 64-16-4+1 (4 digits, 6 bits) and
+    # -93 = -(128-32-4+1) (4 digits, 7 bits) stay multipliers; 1, 2, 3 = 4-1 and 127 = 128-1
+    # (one or two digits) are shifts and adds; 0 costs nothing.
+    stats = WeightStats.of(np.array([0, 1, 2, 3, 21, 45, 127, -93]))
+    assert stats.nonzero == 7 and stats.multipliers == 3
+    assert stats.shift_add_digits == 1 + 1 + 2 + 2 and stats.multiplier_digits == 3 + 4 + 4
+    assert stats.exact and stats.multiplier_bits == 8  # 93 needs 7 magnitude bits and a sign
+
+
+def test_dsp_slices_follow_the_families_ports():
+    assert dsp_slices("xc7", 16, 16) == dsp_slices("ultrascale", 16, 16) == 1
+    assert dsp_slices("xc7", 27, 18) == 2 and dsp_slices("ultrascale", 27, 18) == 1
+    assert dsp_slices("xc7", 32, 16) == 2 and dsp_slices("xc7", 32, 32) == 4
+    assert dsp_slices("xc7", 0, 16) == 0
+
+
+def test_expected_statistics_match_counting_weights_of_that_distribution():
+    rng = np.random.default_rng(0)
+    weight, n_in = FixedType(10, 1), 32
+    values = rng.normal(0.0, 1.0 / np.sqrt(n_in), 200_000)
+    mantissas = np.clip(np.floor(values * 2**weight.fraction), -512, 511)
+    counted = WeightStats.of(mantissas)
+    expected = WeightStats.expected(counted.nonzero, weight, n_in)
+    for name in ("multipliers", "shift_add_digits", "multiplier_digits"):
+        assert getattr(expected, name) == pytest.approx(getattr(counted, name), rel=0.02), name
+    # Wider weight grids leave more constants that are worth a multiplier.
+    shares = [WeightStats.expected(1000, FixedType(bits, 1), n_in).multipliers
+              for bits in (4, 6, 8, 10, 12, 14)]
+    assert shares[0] == 0 and all(a < b for a, b in zip(shares[1:], shares[2:], strict=False))
+
+
+def _layer(n_in: int, n_out: int, reuse: int = 1, strategy: str = "latency",
+           activation: str = "relu", bits: int = 16) -> VendorLayer:
+    stats = WeightStats.expected(n_in * n_out, FixedType(bits, 6), n_in)
+    return VendorLayer(n_in, n_out, bits, bits, bits, bits, reuse, strategy, activation, stats)
+
+
+def _design(layers, family: str = "ultrascale", period: float = 5.0,
+            tool: str = "Vitis HLS") -> VendorDesign:
+    return VendorDesign(tuple(layers), "io_parallel", family, 0.7 if family == "ultrascale"
+                        else 1.0, period, 0.27 * period, tool)
+
+
+def test_shipped_latency_grows_with_reuse_and_layers_as_hls4ml_does():
+    estimator = default_calibration("vitis").estimator("vendor_hls")
+    for family in ("xc7", "ultrascale"):
+        cycles, intervals = [], []
+        for reuse in (1, 2, 4, 8, 16):
+            design = _design([_layer(16, 64, reuse), _layer(64, 32, reuse)], family)
+            cycles.append(estimator.predict_one(design).latency_cycles)
+            intervals.append(interval(design))
+        assert all(a <= b for a, b in zip(cycles, cycles[1:], strict=False)), (family, cycles)
+        assert cycles[-1] >= cycles[0] + 8, (family, cycles)  # 16 passes over shared DSPs
+        assert intervals[0] == 1 and intervals == sorted(intervals) and intervals[-1] >= 8
+        shallow = _design([_layer(16, 64), _layer(64, 5, activation="linear")], family)
+        deep = _design([_layer(16, 64), _layer(64, 32), _layer(32, 32),
+                        _layer(32, 5, activation="linear")], family)
+        assert estimator.predict_one(deep).latency_cycles > \
+            estimator.predict_one(shallow).latency_cycles
+    # A slower clock period holds more adder levels per cycle: fewer cycles.
+    fast = _design([_layer(64, 64), _layer(64, 64)], "xc7", period=4.0)
+    slow = _design([_layer(64, 64), _layer(64, 64)], "xc7", period=20.0)
+    assert estimator.predict_one(slow).latency_cycles < estimator.predict_one(fast).latency_cycles
+
+
+def _synthetic_rows(groups: int, per_group: int, seed: int = 0) -> tuple[list[dict], dict]:
+    """Rows whose numbers a known set of coefficients predicts exactly."""
+    rng = np.random.default_rng(seed)
+    truth = VendorEstimator({q: np.array(c) * rng.uniform(0.5, 2.0, len(c))
+                             for q, c in VendorEstimator.prior.items()})
+    rows = []
+    for index in range(groups * per_group):
+        layers = [_layer(int(rng.integers(4, 64)), int(rng.integers(2, 64)),
+                         int(rng.choice([1, 2, 4])), bits=int(rng.integers(6, 18)))
+                  for _ in range(int(rng.integers(1, 4)))]
+        design = _design(layers, str(rng.choice(["xc7", "ultrascale"])),
+                         float(rng.choice([4.0, 5.0, 10.0])), str(rng.choice(["Vitis HLS",
+                                                                               "Vivado HLS"])))
+        estimate = truth.predict_one(design)
+        rows.append({"design": design.to_dict(), "group": f"repo{index % groups}",
+                     "measured": {q: float(getattr(estimate, q)) for q in QUANTITIES}})
+    return rows, truth.coefficients
+
+
+def test_leave_one_group_out_on_data_with_a_known_answer():
+    rows, _ = _synthetic_rows(groups=4, per_group=12)
+    method, folds = evaluation_folds(rows)
+    assert method == "leave-one-group-out over 4 groups" and len(folds) == 4
+    assert sorted(np.concatenate(folds)) == list(range(len(rows)))
+    assert all(len({rows[i]["group"] for i in fold}) == 1 for fold in folds)
+    measured = measured_matrix(rows)
+    exact = error_table(cross_predict("vendor_hls", rows, folds), measured)
+    assert exact["lut"]["mape"] < 1.0 and exact["ff"]["mape"] < 1.0
+    # One repository reports twice the LUTs: left out, it is predicted from the others, so
+    # its error is the 50 % the others imply; fitted with them, the error would be hidden.
+    doubled = [dict(row, measured={**row["measured"], "lut": 2 * row["measured"]["lut"]})
+               if row["group"] == "repo3" else row for row in rows]
+    predicted = cross_predict("vendor_hls", doubled, folds)
+    in_repo3 = np.array([row["group"] == "repo3" for row in rows])
+    lut = QUANTITIES.index("lut")
+    errors = np.abs(predicted[in_repo3, lut] / measured_matrix(doubled)[in_repo3, lut] - 1)
+    assert np.allclose(errors, 0.5, atol=0.02)
+    two_groups = [dict(row, group=f"g{i % 2}") for i, row in enumerate(rows)]
+    assert evaluation_folds(two_groups)[0] == "leave-one-design-out"
+    assert evaluation_folds([{k: v for k, v in row.items() if k != "group"}
+                             for row in rows])[0] == "held-out fifth"
+
+
+def test_design_round_trips_through_a_calibration_row():
+    design = _design([_layer(16, 8), _layer(8, 4, activation="softmax")], "xc7")
+    assert VendorDesign.from_dict(json.loads(json.dumps(design.to_dict()))) == design
+
+
+@needs_shared
+def test_project_reader_on_headers_and_on_keras_models():
+    michal = read_project(PUBLIC / "projects" / "MichalVarsanyi__FPGA-NN-Demo" / "hld_model")
+    assert [(x.n_in, x.n_out) for x in michal.layers] == [(25, 32), (32, 16), (16, 10)]
+    assert [x.activation for x in michal.layers] == ["relu", "relu", "linear"]
+    assert michal.layers[-1].output == FixedType(37, 17)  # the dense result, no activation
+    assert michal.tool == "Vitis HLS 2024.1" and michal.clock_uncertainty_ns == 0.62
+    assert michal.report.lut == 40231 and michal.report.product_family == "artix7"
+    quantized = read_project(TUTORIAL / "model_3__hls4ml_prj_pynq")
+    assert [x.input.width for x in quantized.layers] == [16, 6, 6, 6]  # input, then the ReLUs
+    assert {x.weight for x in quantized.layers} == {FixedType(6, 1)}
+    assert [x.reuse_factor for x in quantized.layers] == [64] * 4
+    assert quantized.layers[-1].activation == "softmax"
+    assert all(x.mantissas is not None and x.n_zeros == np.count_nonzero(x.mantissas == 0)
+               for x in quantized.layers)
+
+
+@needs_shared
+def test_facts_table_rows_state_what_they_assume():
+    rows = read_table(PUBLIC / "reports.csv")
+    assert len(rows) == 35 and len({r.group for r in rows}) == 12  # README beside says 13
+    assert all("activation output types not recorded" in " ".join(r.assumed) for r in rows)
+    hgq = next(r for r in rows if r.name.endswith("model_3.1_1/hls4ml_prj"))
+    assert any("3 distinct values for 4 layers" in note for note in hgq.assumed)
+    assert [x.accum.width for x in hgq.layers] == [17, 19, 22, 22]
+    sweep = read_table(SHARED / "calibration" / "wa_hls4ml_search" / "results_latency.csv")
+    # 81 successful rows; a row that repeats a smaller reuse factor's results is one design.
+    assert len(sweep) == 63 and {r.part for r in sweep} == {"xcu250-figd2104-2L-e"}
+
+
+@needs_shared
+def test_nas_estimate_prints_the_estimate_beside_the_report():
+    folder = TUTORIAL / "model_1__hls4ml_prj"
+    result = run_nas("estimate", "--flow", "vitis", "--project", str(folder), "--json")
+    assert result.returncode == 0, result.stderr
+    entry = json.loads(result.stdout)
+    assert set(entry["estimate"]) == {"lut", "ff", "dsp", "bram", "latency_cycles", "interval"}
+    assert entry["report"]["lut"] == 84942 and entry["report"]["latency_cycles"] == 13
+    assert entry["estimate"]["interval"] == 1 and entry["estimate"]["lut"] > 0
+    several = run_nas("estimate", "--project", str(TUTORIAL), "--json")
+    entries = json.loads(several.stdout)
+    assert several.returncode == 0 and len(entries) == 4 and all("report" in e for e in entries)
+    table = run_nas("estimate", "--project", str(PUBLIC / "projects"))
+    assert table.returncode == 0 and "116,694" in table.stdout and "40,231" in table.stdout
+
+
+OPEN_CALIBRATION = str(REPO / "nas" / "estimators" / "calibrations" / "open.json")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--project", "nowhere"], "--project nowhere is not a directory"),
+    (["--project", "."], "holds no hls4ml project"),
+    (["--flow", "open", "--project", "."], "invalid choice: 'open'"),
+    (["--project", ".", "--calibration", OPEN_CALIBRATION], "is for the 'open' flow, not 'vitis'"),
+])
+def test_nas_estimate_bad_input(tmp_path, args, message):
+    assert_user_error(run_nas("estimate", *args, cwd=tmp_path), message)
+
+
+def test_nas_estimate_refuses_a_project_of_another_layer_kind(tmp_path):
+    (tmp_path / "hls4ml_config.yml").write_text("ProjectName: myproject\nPart: xc7z020\n")
+    assert_user_error(run_nas("estimate", "--project", str(tmp_path)),
+                      "has neither the firmware headers")
+
+
+@needs_shared
+def test_nas_estimate_refuses_a_part_it_does_not_know(tmp_path):
+    import shutil
+
+    source = PUBLIC / "projects" / "MichalVarsanyi__FPGA-NN-Demo" / "hld_model"
+    project = tmp_path / "versal"
+    shutil.copytree(source, project)
+    shutil.copytree(source, tmp_path / "artix")
+    for name in ("myproject_csynth.xml", "myproject_csynth.rpt"):
+        (project / name).unlink()
+    config = project / "hls4ml_config.yml"
+    config.write_text(config.read_text().replace("Part: xc7a15tcpg236-1", "Part: xcvc1902"))
+    assert_user_error(run_nas("estimate", "--project", str(project)),
+                      "part 'xcvc1902' is not a 7-series or UltraScale part")
+    several = run_nas("estimate", "--project", str(tmp_path), "--json")  # one skipped, one done
+    assert several.returncode == 0 and "skipped:" in several.stderr and "versal" in several.stderr
+    (entry,) = json.loads(several.stdout)
+    assert entry["report"]["lut"] == 40231
+
+
+@needs_shared
+def test_calibrate_refuses_mixed_families_unless_told(tmp_path):
+    table = str(PUBLIC / "reports.csv")
+    refused = run_nas("calibrate", "--flow", "vitis", "--table", table, "--out",
+                      str(tmp_path / "v.json"))
+    assert_user_error(refused, "2 part families (ultrascale, xc7)")
+    assert not (tmp_path / "v.json").exists()
+    result = run_nas("calibrate", "--flow", "vitis", "--table", table, "--reports",
+                     str(TUTORIAL), "--mix-families", "--out", str(tmp_path / "v.json"))
+    assert result.returncode == 0, result.stderr
+    assert "leave-one-group-out over 12 groups" in result.stdout and "median %" in result.stdout
+    assert "reuse factors 1-64; strategies latency; io types io_parallel, io_stream (io_stream " \
+        "designs are estimated as io_parallel" in " ".join(result.stdout.split())
+    calibration = Calibration.load(tmp_path / "v.json", "vitis")
+    assert calibration.part_family == "ultrascale+xc7" and calibration.data["n_designs"] == 35
+    assert {"Vivado HLS 2019.2", "Vitis HLS 2024.1"} <= \
+        set(calibration.tool_versions["hls"].split(", "))
+    assert calibration.data["designs_with_assumed_facts"] == 35 - 4  # tutorial folders replace 4
+
+
+def test_vitis_run_on_another_family_warns_and_records_it(tmp_path):
+    from nas.search.settings import RunSettings
+    from nas.search.study import create_or_continue
+
+    values = dataclasses.asdict(default_calibration("vitis"))
+    path = tmp_path / "ultrascale.json"
+    path.write_text(json.dumps({**values, "part_family": "ultrascale"}))
+    settings = RunSettings(space=tiny_space(), trials=1, workdir=tmp_path / "w", flow="vitis",
+                           calibration=path)
+    with pytest.warns(DataWarning, match="fitted on ultrascale parts, not on the xc7 family"):
+        study = create_or_continue(settings)
+    assert "xc7a35t" in study.user_attrs["calibration_warning"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        create_or_continue(dataclasses.replace(settings, calibration=None,
+                                               workdir=tmp_path / "other"))
+
+
+def test_student_design_is_the_project_nas_export_writes():
+    from nas.estimators.vendor import student_design
+    from nas.model.config import StudentConfig
+
+    config = StudentConfig(widths=(8,), weight_bits=(6, 4), weight_int_bits=(0, 1), act_bits=(5,),
+                           act_int_bits=(2,), input_bits=8, input_int_bits=4, sparsity=0.5)
+    expected = student_design(config, 30, 4, "xc7a35tcpg236-1", 200.0)
+    assert expected.part_family == "xc7" and expected.clock_period_ns == 5.0
+    assert [(x.n_in, x.n_out, x.input_bits, x.activation) for x in expected.layers] == \
+        [(30, 8, 8, "relu"), (8, 4, 5, "linear")]
+    assert expected.layers[0].weights.nonzero == 120 and not expected.layers[0].weights.exact
+    kernels = [np.full((30, 8), 0.25), np.zeros((8, 4))]
+    trained = student_design(config, 30, 4, "xczu3eg-sbva484-1-e", 100.0, kernels)
+    first, last = trained.layers
+    assert trained.part_family == "ultrascale" and first.weights.exact
+    assert first.weights.nonzero == 240 and last.weights.nonzero == 0
+    # 0.25 is 8 on the 6-bit grid of 5 fractional bits: 30 of them reach 240 (8 bits), times
+    # an 8-bit input, plus the sign.
+    assert first.accum_bits == 8 + 8 + 1
+    estimate = default_calibration("vitis").estimator("vendor_hls").predict_one(trained)
+    assert estimate.lut > 0 and estimate.latency_cycles >= 1
+
+
+def test_the_search_sees_a_student_as_each_flow_builds_it():
+    from nas.model.config import StudentConfig
+    from nas.search.objective import flow_estimators
+
+    space = tiny_space()
+    config = StudentConfig(widths=(8,), weight_bits=(6, 4), weight_int_bits=(0, 1),
+                           act_bits=(5,), act_int_bits=(2,), input_bits=8, input_int_bits=4,
+                           sparsity=0.5)
+    vitis = flow_estimators(default_calibration("vitis"), space, None)
+    design = vitis.prior_view(config)
+    assert isinstance(design, VendorDesign) and design.part_family == "xc7"
+    assert vitis.estimator.name == "vendor_hls" and vitis.prior.predict_one(design).lut > 0
+    open_flow = flow_estimators(default_calibration("open"), space, None)
+    assert open_flow.prior.name == "architecture" and open_flow.estimator.name == "trace"
+    assert open_flow.prior.predict_one(open_flow.prior_view(config)).lut > 0
