@@ -108,7 +108,7 @@ def test_every_shared_project_folder_becomes_a_row_with_its_top_report():
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--flow", "vitis", "--generate", "6"], "--generate makes open-flow designs"),
+    (["--flow", "vitis", "--generate", "6"], "--generate and --from-study calibrate the open flow"),
     (["--generate", "6", "--table", "x.csv"], "calibrate the vendor flow"),
     (["--generate", "6", "--mix-families"], "calibrate the vendor flow"),
     ([], "give --generate N"),
