@@ -20,15 +20,14 @@ peer:
 	bash benchmarks/peers/hgq2/setup.sh
 
 run: venv
-	scripts/ensure_ghdl.sh
+	scripts/ensure_tools.sh ghdl
 	$(VENV)/bin/nas run --space mlp_psd
 
 lint: venv
 	$(VENV)/bin/ruff check .
 
 test: venv lint peer
-	scripts/ensure_postgres.sh
-	scripts/ensure_ghdl.sh
+	scripts/ensure_tools.sh postgresql ghdl
 	$(PY) -m pytest -q -rs
 
 # The default search against random sampling, the manual workflow, the reference recipe and

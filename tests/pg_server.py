@@ -60,3 +60,14 @@ def restart(url: str) -> None:
                 if (Path(d) / f".s.PGSQL.{port}").exists())
     subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w",
                                  "restart"]), check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def server_or_skip():
+    """A fresh server's URL, or the test skipped with the reason."""
+    import pytest
+
+    if not available():
+        pytest.skip("PostgreSQL server binaries not found: .ci/run installs Debian's postgresql")
+    with postgres_server() as url:
+        yield url

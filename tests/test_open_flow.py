@@ -60,7 +60,7 @@ def test_mixed_student_is_bit_exact_in_verilator_and_synthesizes(student, tmp_pa
     assert "stat" in (tmp_path / "rtl" / "verilog" / "src" / "yosys.log").read_text()
     assert result.versions["yosys"].startswith("Yosys") and result.versions["da4ml"] == "0.6.0"
     if shutil.which("ghdl") is None:
-        pytest.skip("GHDL is not installed (scripts/ensure_ghdl.sh): the VHDL was not simulated")
+        pytest.skip("GHDL is not installed (scripts/ensure_tools.sh ghdl): the VHDL was not simulated")
     assert result.vhdl_exact_fraction == 1.0 and result.versions["ghdl"].startswith("GHDL")
     assert result.seconds["ghdl"] > 0
 

@@ -14,9 +14,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    if not pg_server.available():
-        pytest.skip("PostgreSQL server binaries not found: .ci/run installs Debian's postgresql")
-    with pg_server.postgres_server() as url:
+    with pg_server.server_or_skip() as url:
         yield url
 
 

@@ -14,18 +14,19 @@ def _shuffled(x: np.ndarray, y: np.ndarray, seed: int, n_events: int):
     return x[order].astype(np.float32), y[order].astype(np.int64)
 
 
-def load_breast_cancer(seed: int, n_events: int):
-    from sklearn.datasets import load_breast_cancer as sklearn_breast_cancer
+def _sklearn(name: str, seed: int, n_events: int):
+    from sklearn import datasets
 
-    bunch = sklearn_breast_cancer()
+    bunch = getattr(datasets, f"load_{name}")()
     return _shuffled(bunch.data, bunch.target, seed, n_events)
+
+
+def load_breast_cancer(seed: int, n_events: int):
+    return _sklearn("breast_cancer", seed, n_events)
 
 
 def load_wine(seed: int, n_events: int):
-    from sklearn.datasets import load_wine as sklearn_wine
-
-    bunch = sklearn_wine()
-    return _shuffled(bunch.data, bunch.target, seed, n_events)
+    return _sklearn("wine", seed, n_events)
 
 
 def load_gunpoint(seed: int, n_events: int):

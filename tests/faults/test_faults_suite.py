@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pg_server
 import pytest
 from conftest import run_nas
 from optuna.trial import TrialState
@@ -136,19 +137,13 @@ def test_a_damaged_study_file_is_one_line(tmp_path):
 
 @pytest.fixture
 def postgres_url():
-    import pg_server
-
-    if not pg_server.available():
-        pytest.skip("PostgreSQL server binaries not found: .ci/run installs Debian's postgresql")
-    with pg_server.postgres_server() as url:
+    with pg_server.server_or_skip() as url:
         yield url
 
 
 def test_three_workers_ride_out_a_postgres_restart(postgres_url, tmp_path):
     """The server restarts while three workers search: the run completes its budget, no
     completed trial is lost or duplicated, the trials in flight fail cleanly."""
-    import pg_server
-
     command = [sys.executable, "-m", "nas", "run", "--space", "mlp_psd", "--quick", "--trials",
                "6", "--no-synth", "--workers", "3", "--workdir", str(tmp_path / "w")]
     env = {**os.environ, "NAS_STORAGE_URL": postgres_url}
