@@ -28,7 +28,7 @@ lint: venv
 
 test: venv lint peer
 	scripts/ensure_tools.sh postgresql ghdl
-	$(PY) -m pytest -q -rs
+	$(PY) -m pytest -q -rs -n 2 --dist loadfile
 
 # The default search against random sampling, the manual workflow, the reference recipe and
 # HGQ2, 3 seeds, every delivered design synthesized: writes benchmarks/RESULTS.json and

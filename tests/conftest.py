@@ -12,15 +12,16 @@ SHARED = REPO.parent / "shared"
 
 
 def tiny_space():
-    """mlp_psd with 1,600 pulses and few epochs: real training, in seconds (learned precision,
-    the default, screened after 3 of 8 epochs)."""
+    """mlp_psd with 1,600 pulses, few epochs and narrow layers: real training in seconds and
+    synthesis in a minute (learned precision, the default, screened after 3 of 8 epochs)."""
     from nas.spaces import get_space
 
     space = get_space("mlp_psd").quick()
     recipe = dataclasses.replace(space.recipe, teacher_epochs=10, student_epochs=4,
                                  learned_epochs=8, screen_epochs=3)
+    student = dataclasses.replace(space.student, width=(4, 8), beta=(3e-5, 3e-4))
     return dataclasses.replace(space, data=dataclasses.replace(space.data, n_events=1600),
-                               recipe=recipe)
+                               recipe=recipe, student=student)
 
 
 @pytest.fixture(scope="session")

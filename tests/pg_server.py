@@ -58,8 +58,10 @@ def restart(url: str) -> None:
     port = url.rsplit(":", 1)[1].split("/")[0]
     data = next(Path(d) / "data" for d in glob.glob(f"{tempfile.gettempdir()}/nas-pg-*")
                 if (Path(d) / f".s.PGSQL.{port}").exists())
-    subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w",
-                                 "restart"]), check=True, capture_output=True)
+    # The restarted server would hold captured pipes open (and this call with them): log to a file.
+    subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-l",
+                                 str(data.parent / "log"), "restart"]), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
 
 
 @contextlib.contextmanager

@@ -60,8 +60,8 @@ def quick_bench(tmp_path_factory):
 def test_every_method_and_seed_delivers_synthesized_designs(quick_bench):
     result, text = quick_bench
     bench = _module("bench_workflows")
-    assert result["seeds"] == [0, 1] and result["methods"] == list(bench.METHODS)
-    for seed in (0, 1):
+    assert result["seeds"] == [0] and result["methods"] == list(bench.METHODS)
+    for seed in result["seeds"]:
         runs = result["runs"][str(seed)]
         for method in ("default", "random", "manual"):
             assert runs[method]["trials"]["complete"] == 2, method
@@ -81,7 +81,7 @@ def test_manual_workflow_searches_layers_only_at_the_fixed_precision(quick_bench
 
     result, _ = quick_bench
     reference = _module("bench_workflows").reference_recipe()
-    for seed in (0, 1):
+    for seed in result["seeds"]:
         manual = [d for d in result["designs"] if d["method"] == "manual" and d["seed"] == seed]
         assert result["runs"][str(seed)]["manual"]["delivered_trial"] in [d["trial"] for d in manual]
         for design in manual:
@@ -97,7 +97,7 @@ def test_targets_follow_from_the_synthesized_designs(quick_bench):
     result, _ = quick_bench
     _check_targets(result)
     by_name = {t["name"].split(" (")[0]: t for t in result["targets"]}
-    for seed in (0, 1):
+    for seed in result["seeds"]:
         def smallest(method, accuracy, seed=seed):
             return min((d["lut"] for d in result["designs"] if d["method"] == method
                         and d["seed"] == seed and d["bit_exact"]
@@ -111,4 +111,5 @@ def test_targets_follow_from_the_synthesized_designs(quick_bench):
             assert shown == "neither"
     wins = by_name["seeds where the default has a design as accurate as the reference recipe "
                    "with <= 1/5 of its LUTs and no more latency"]
-    assert 0 <= wins["measured"] <= 2 and wins["goal"] == 2
+    n_seeds = len(result["seeds"])
+    assert 0 <= wins["measured"] <= n_seeds and wins["goal"] == n_seeds

@@ -43,8 +43,7 @@ def test_dashboard_shows_the_study_and_trial_attributes(small_study):
         names = {s["study_name"]: s["study_id"] for s in summaries}
         assert "mlp_psd" in names
         detail = _get(f"{base}/api/studies/{names['mlp_psd']}")
-        assert detail.get("objective_names") == ["val_accuracy", "lut_equivalent",
-                                                   "latency_cycles"]
+        assert detail.get("objective_names") == ["val_accuracy", "lut_equivalent"]
         complete = [t for t in detail["trials"] if t["state"] == "Complete"]
         assert complete
         keys = {attr["key"] for attr in complete[0]["user_attrs"]}

@@ -2,6 +2,7 @@
 hls4ml, da4ml). Start with: nas run --space mlp_psd --quick"""
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -193,8 +194,20 @@ def _terminate(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+class _NoInterruptTraceback(logging.Filter):
+    """Optuna logs a trial stopped by Ctrl-C or SIGTERM with its traceback; a stop the user
+    asked for is not an error, so the record keeps its one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and issubclass(record.exc_info[0], KeyboardInterrupt):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
+    for handler in logging.getLogger("optuna").handlers:
+        handler.addFilter(_NoInterruptTraceback())
     signal.signal(signal.SIGTERM, _terminate)
     args = build_parser().parse_args(argv)
     try:

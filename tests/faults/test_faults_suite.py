@@ -61,7 +61,10 @@ def test_sigterm_during_training_stops_cleanly_and_the_run_continues(tmp_path):
     def training() -> bool:
         if not (workdir / "mlp_psd" / "study.db").exists():
             return False
-        study = optuna.load_study(study_name="mlp_psd", storage=storage)
+        try:
+            study = optuna.load_study(study_name="mlp_psd", storage=storage)
+        except KeyError:  # the file is there, the study not yet
+            return False
         return bool(study.get_trials(states=(TrialState.RUNNING,)))
 
     _wait_for(training, 300, "a trial to start")
