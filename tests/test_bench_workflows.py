@@ -57,7 +57,7 @@ def quick_bench(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # the first one also runs the harness (its fixture)
+@pytest.mark.timeout(1800)  # whichever runs first also runs the harness (quick_bench)
 def test_every_method_and_seed_delivers_synthesized_designs(quick_bench):
     result, text = quick_bench
     bench = _module("bench_workflows")
@@ -77,7 +77,7 @@ def test_every_method_and_seed_delivers_synthesized_designs(quick_bench):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # the first one also runs the harness (its fixture)
+@pytest.mark.timeout(1800)  # whichever runs first also runs the harness (quick_bench)
 def test_manual_workflow_searches_layers_only_at_the_fixed_precision(quick_bench):
     from nas.model.config import StudentConfig
 
@@ -95,7 +95,7 @@ def test_manual_workflow_searches_layers_only_at_the_fixed_precision(quick_bench
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # the first one also runs the harness (its fixture)
+@pytest.mark.timeout(1800)  # whichever runs first also runs the harness (quick_bench)
 def test_targets_follow_from_the_synthesized_designs(quick_bench):
     result, _ = quick_bench
     _check_targets(result)

@@ -204,10 +204,14 @@ class _NoInterruptTraceback(logging.Filter):
         return True
 
 
+#: One instance, so that calling ``main`` again (tests do) adds no second filter.
+_INTERRUPT_FILTER = _NoInterruptTraceback()
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     for handler in logging.getLogger("optuna").handlers:
-        handler.addFilter(_NoInterruptTraceback())
+        handler.addFilter(_INTERRUPT_FILTER)
     signal.signal(signal.SIGTERM, _terminate)
     args = build_parser().parse_args(argv)
     try:

@@ -44,6 +44,15 @@ def _alive(pid: int) -> bool:
     return stat.exists() and not stat.read_text().split(") ")[1].startswith("Z")
 
 
+def _trials_in(storage: str, state: TrialState) -> list:
+    """The study's trials in ``state``; none while the run has not yet created its study."""
+    try:
+        study = optuna.load_study(study_name="mlp_psd", storage=storage)
+    except KeyError:
+        return []
+    return study.get_trials(states=(state,))
+
+
 def _wait_for(condition, seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -59,13 +68,8 @@ def test_sigterm_during_training_stops_cleanly_and_the_run_continues(tmp_path):
     storage = f"sqlite:///{workdir / 'mlp_psd' / 'study.db'}"
 
     def training() -> bool:
-        if not (workdir / "mlp_psd" / "study.db").exists():
-            return False
-        try:
-            study = optuna.load_study(study_name="mlp_psd", storage=storage)
-        except KeyError:  # the file is there, the study not yet
-            return False
-        return bool(study.get_trials(states=(TrialState.RUNNING,)))
+        return ((workdir / "mlp_psd" / "study.db").exists()
+                and bool(_trials_in(storage, TrialState.RUNNING)))
 
     _wait_for(training, 300, "a trial to start")
     process.send_signal(signal.SIGTERM)
@@ -158,11 +162,7 @@ def test_three_workers_ride_out_a_postgres_restart(postgres_url, tmp_path):
                                text=True, env=env)
 
     def searching() -> bool:
-        try:
-            study = optuna.load_study(study_name="mlp_psd", storage=postgres_url)
-        except KeyError:
-            return False
-        return len(study.get_trials(states=(TrialState.COMPLETE,))) >= 1
+        return len(_trials_in(postgres_url, TrialState.COMPLETE)) >= 1
 
     _wait_for(searching, 600, "a first complete trial")
     started = time.monotonic()
