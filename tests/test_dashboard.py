@@ -8,6 +8,7 @@ import time
 import urllib.request
 
 import pytest
+from conftest import run_nas
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +49,22 @@ def test_dashboard_shows_the_study_and_trial_attributes(small_study):
         assert complete
         keys = {attr["key"] for attr in complete[0]["user_attrs"]}
         assert {"val_accuracy", "est_lut", "weights_artifact_id"} <= keys
-    finally:
         server.terminate()
-        server.wait(timeout=30)
+        assert server.wait(timeout=30) == 0, "SIGTERM did not stop the dashboard cleanly"
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_a_port_in_use_is_one_line(small_study):
+    _study, settings = small_study
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_nas("dashboard", "--space", "mlp_psd", "--workdir", str(settings.workdir),
+                         "--port", str(port), timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"nas: error: --port {port} cannot be opened (Address already in use): "
+        "choose a free port with --port"]

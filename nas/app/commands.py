@@ -11,6 +11,7 @@ from pathlib import Path
 import optuna
 from rich.progress import TextColumn
 
+from nas.app.dashboard import serve
 from nas.app.render import (
     console,
     err_console,
@@ -289,9 +290,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     _in_range("port", args.port, 1, 65535)
     _study, settings = _open_study(args)
+    app = optuna_dashboard.wsgi(settings.storage_url, artifact_store=artifact_store(settings.paths))
     console.print(f"optuna-dashboard on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
-    optuna_dashboard.run_server(settings.storage_url, host="127.0.0.1", port=args.port,
-                                artifact_store=artifact_store(settings.paths))
+    serve(app, args.port)
     return 0
 
 
