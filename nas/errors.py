@@ -2,6 +2,7 @@
 wrong and how to fix it, no command-line flags); the CLI prints them on one line, naming the
 flag where a setting came from one, and exits with code 2."""
 
+import errno
 import re
 from collections.abc import Callable
 from typing import Any
@@ -44,3 +45,8 @@ class DataWarning(UserWarning):
 
 class BitExactnessError(NasError):
     """Firmware does not reproduce the trained model closely enough."""
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` says that a disk (or the user's quota on it) is full."""
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)

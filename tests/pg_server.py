@@ -73,3 +73,19 @@ def server_or_skip():
         pytest.skip("PostgreSQL server binaries not found: .ci/run installs Debian's postgresql")
     with postgres_server() as url:
         yield url
+
+
+def drop_connections(url: str) -> int:
+    """End every other session on the server of ``url`` from its side (what a server restart,
+    a network cut or an administrator does to one client); returns how many ended."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            ended = connection.execute(sqlalchemy.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).fetchall()
+    finally:
+        engine.dispose()
+    return sum(bool(row[0]) for row in ended)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nas.app.commands import COMMANDS, DEFAULT_TRIALS, QUICK_TRIALS
 from nas.app.render import err_console
-from nas.errors import DataWarning, InvalidValue, NasError
+from nas.errors import DataWarning, InvalidValue, NasError, is_disk_full
 from nas.search.storage import STORAGE_VARIABLE
 from nas.spaces.space import PRECISIONS
 
@@ -194,24 +194,26 @@ def _terminate(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-class _NoInterruptTraceback(logging.Filter):
-    """Optuna logs a trial stopped by Ctrl-C or SIGTERM with its traceback; a stop the user
-    asked for is not an error, so the record keeps its one line."""
+class _NoStopTraceback(logging.Filter):
+    """Optuna logs a failed trial with its traceback. A trial stopped by Ctrl-C or SIGTERM (a
+    stop the user asked for) or by a full disk (which stops the run with its own message) is
+    not a bug to debug, so its record keeps its one line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and issubclass(record.exc_info[0], KeyboardInterrupt):
+        if record.exc_info and (issubclass(record.exc_info[0], KeyboardInterrupt)
+                                or is_disk_full(record.exc_info[1])):
             record.exc_info, record.exc_text = None, None
         return True
 
 
 #: One instance, so that calling ``main`` again (tests do) adds no second filter.
-_INTERRUPT_FILTER = _NoInterruptTraceback()
+_STOP_FILTER = _NoStopTraceback()
 
 
 def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     for handler in logging.getLogger("optuna").handlers:
-        handler.addFilter(_INTERRUPT_FILTER)
+        handler.addFilter(_STOP_FILTER)
     signal.signal(signal.SIGTERM, _terminate)
     args = build_parser().parse_args(argv)
     try:

@@ -1,5 +1,6 @@
 """``nas run --workers N``: local ``nas worker`` processes that share one study."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -11,13 +12,20 @@ import optuna
 from nas.errors import NasError
 from nas.search.front import trial_counts
 from nas.search.settings import RunSettings
-from nas.search.storage import STORAGE_VARIABLE
+from nas.search.storage import STORAGE_ERRORS, STORAGE_VARIABLE
 from nas.search.study import fail_dead_trials, prepare
 
 
 def shares(missing: int, workers: int) -> list[int]:
     """Complete trials each worker adds so that together they add ``missing``."""
     return [missing // workers + (i < missing % workers) for i in range(workers)]
+
+
+def _show_progress(study: optuna.Study, on_trial: Callable[[optuna.Study], None]) -> None:
+    """``on_trial``; while the storage server does not answer (a restart, which the workers
+    ride out), the progress waits for the next tick instead of stopping the run."""
+    with contextlib.suppress(STORAGE_ERRORS):
+        on_trial(study)
 
 
 def run_workers(settings: RunSettings, space_argument: str, workers: int, study: optuna.Study,
@@ -45,7 +53,7 @@ def run_workers(settings: RunSettings, space_argument: str, workers: int, study:
                                            env=environment), log))
     try:
         while any(process.poll() is None for process, _ in processes):
-            on_trial(study)
+            _show_progress(study, on_trial)
             time.sleep(1.0)
     finally:
         for process, log in processes:

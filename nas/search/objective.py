@@ -4,7 +4,7 @@ precision is learned), estimate it, record it."""
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,7 @@ import optuna
 from optuna.trial import TrialState
 
 from nas._tf import keras, set_seed
-from nas.errors import DataError
+from nas.errors import DataError, is_disk_full
 from nas.estimators.base import RESOURCES, ResourceEstimate, ResourceEstimator
 from nas.estimators.calibration import FLOWS, Calibration
 from nas.estimators.design import expected_design
@@ -113,6 +113,8 @@ class TrialRunner:
     artifact_store: optuna.artifacts.FileSystemArtifactStore
     seed: int
     worker: str = ""
+    #: The error that stopped the study because the disk is full (no later trial could be kept).
+    disk_full: OSError | None = field(default=None, init=False)
 
     def _record_estimate(self, trial: optuna.Trial, estimate: ResourceEstimate,
                          prefix: str) -> None:
@@ -135,6 +137,9 @@ class TrialRunner:
         except optuna.TrialPruned:
             raise
         except Exception as error:
+            if is_disk_full(error):
+                self.disk_full = error
+                trial.study.stop()
             trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}")
             raise
         finally:

@@ -5,18 +5,37 @@ attribute ``<kind>:trial_<number>`` holding a JSON record; artifacts of finished
 (projects, RTL, logs) are study artifacts whose ids the record lists.
 """
 
+import os
+import shutil
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 import optuna
 
 from nas.model.workdir import StudyPaths
 
 
+class _WholeFileStore(optuna.artifacts.FileSystemArtifactStore):
+    """Optuna's file store, except that an artifact appears whole or not at all: it is written
+    beside its place and renamed into it, so that a full disk or a kill leaves no partial file
+    under an artifact's name (and none at all when the write fails)."""
+
+    def write(self, artifact_id: str, content_body: BinaryIO) -> None:
+        final = self._get_filepath(artifact_id)
+        partial = final.with_name(f".{final.name}.partial")
+        try:
+            with partial.open("wb") as file:
+                shutil.copyfileobj(content_body, file)
+            os.replace(partial, final)
+        finally:
+            partial.unlink(missing_ok=True)
+
+
 def artifact_store(paths: StudyPaths) -> optuna.artifacts.FileSystemArtifactStore:
     """The study's artifact store: files of trials and of finished trials' results."""
-    return optuna.artifacts.FileSystemArtifactStore(str(paths.artifacts))
+    return _WholeFileStore(str(paths.artifacts))
 
 
 def download_weights(trial: optuna.trial.FrozenTrial,

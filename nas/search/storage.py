@@ -6,7 +6,7 @@ from pathlib import Path
 
 import optuna
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from nas.errors import InvalidValue, StudyError
 from nas.model.workdir import StudyPaths
@@ -16,6 +16,8 @@ from nas.spaces.space import Space
 HEARTBEAT_S, GRACE_S = 10, 60
 #: The environment variable that may hold the storage URL (keeps passwords off command lines).
 STORAGE_VARIABLE = "NAS_STORAGE_URL"
+#: What a storage server that stops answering (restarted, connection dropped) raises.
+STORAGE_ERRORS = (DBAPIError, optuna.exceptions.StorageInternalError)
 
 
 def shown_url(url: str) -> str:

@@ -11,7 +11,6 @@ from dataclasses import asdict
 
 import numpy as np
 import optuna
-import sqlalchemy
 from optuna.trial import TrialState
 
 from nas.errors import DataWarning, InvalidValue, StudyError
@@ -23,7 +22,7 @@ from nas.search.front import trial_counts
 from nas.search.objective import TrialRunner, flow_estimators
 from nas.search.records import artifact_store
 from nas.search.settings import DIRECTION, LEGACY_IDENTITY, RunSettings
-from nas.search.storage import open_storage, shown_url
+from nas.search.storage import STORAGE_ERRORS, open_storage, shown_url
 from nas.spaces.parts import part_family
 
 SAMPLERS = ("tpe", "nsgaii", "random")
@@ -224,7 +223,7 @@ def _optimize(study: optuna.Study, runner: TrialRunner, settings: RunSettings,
             study.optimize(runner, n_trials=missing * ATTEMPTS_PER_TRIAL, timeout=settings.timeout,
                            catch=(Exception,), gc_after_trial=True, callbacks=[quota_callback])
             return
-        except (sqlalchemy.exc.DBAPIError, optuna.exceptions.StorageInternalError) as error:
+        except STORAGE_ERRORS as error:
             if attempt == STORAGE_RETRIES:
                 raise StudyError(f"the storage {shown_url(settings.storage_url)} stopped answering "
                                  f"({type(error).__name__}) and did not come back in "
@@ -259,6 +258,11 @@ def run_search(settings: RunSettings, study: optuna.Study | None = None,
     on_stage("searching")
     quota_callback = _QuotaCallback(quota, on_trial)
     _optimize(study, runner, settings, quota_callback)
+    if runner.disk_full:
+        place = runner.disk_full.filename or settings.paths.root
+        raise StudyError(f"no space left on the disk of {place}: free space there (or give "
+                         f"another --workdir) and run the same command again; the study keeps "
+                         f"what was done") from None
     if quota_callback.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
         last = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))[-1]
         raise StudyError(f"{MAX_FAILURES_IN_A_ROW} trials failed in a row, the last with "
