@@ -40,10 +40,12 @@ bench: venv peer
 bench-quick: venv peer
 	$(PY) benchmarks/bench_workflows.py --quick
 
-# Throughput, synthesis, storage scaling and estimator benchmarks (about 60 min on 2 cores).
+# Search variants, users' data sets, synthesis, storage scaling, estimators and the fault suite
+# (hours on 2 cores).
 bench-more: venv
 	cd benchmarks && ../$(PY) compare_search.py --workdir out/compare && ../$(PY) bench_synth.py && \
-	  ../$(PY) bench_scale.py && ../$(PY) bench_estimators.py && ../$(PY) bench_vendor_hls.py && \
+	  ../$(PY) bench_datasets.py --workdir out/datasets && ../$(PY) bench_scale.py && \
+	  ../$(PY) bench_estimators.py && ../$(PY) bench_vendor_hls.py && ../$(PY) bench_faults.py && \
 	  ../$(PY) render_results.py
 
 # Re-pin every package after changing a dependency in pyproject.toml.

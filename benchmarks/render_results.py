@@ -18,6 +18,7 @@ README = HERE.parent / "README.md"
 COMPARE = HERE / "results" / "compare_search.json"
 DATASETS = HERE / "results" / "datasets.json"
 VENDOR = HERE / "results" / "vendor_hls.json"
+FAULTS = HERE / "results" / "faults.json"
 CALIBRATIONS = HERE.parent / "nas" / "estimators" / "calibrations"
 QUANTITY_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "latency_cycles": "latency"}
 LABELS = {"default": "default search (`nas run`)", "random": "random sampler, same space",
@@ -200,6 +201,23 @@ def vendor_table(vendor: dict) -> list[str]:
     return lines
 
 
+def _dash(value, fmt: str = "{}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def faults_table(faults: dict) -> list[str]:
+    lines = ["| fault | what happened | completed trials lost | orphan processes | "
+             "seconds to stop or recover |", "|---|---|---|---|---|"]
+    lines += [f"| {row['fault']} | {row['outcome']} | {_dash(row['trials_lost'])} | "
+              f"{row['orphans']} | {_dash(row['recover_s'], '{:.1f}')} |"
+              for row in faults["faults"]]
+    lost = sum(row["trials_lost"] or 0 for row in faults["faults"])
+    orphans = sum(row["orphans"] for row in faults["faults"])
+    lines += ["", f"In all: {lost} completed trials lost (target 0), {orphans} orphan processes "
+                  f"(target 0)."]
+    return lines
+
+
 def not_yet(result: dict, datasets: dict | None) -> list[str]:
     """What the measured results miss: every target not met, by how much."""
     lines = [f"* `make bench` target missed: {t['name']}: measured {t['measured']:.2f}, goal "
@@ -232,6 +250,11 @@ def readme_blocks() -> dict[str, str]:
     blocks["calibration"] = "\n".join(calibration_table())
     if VENDOR.exists():
         blocks["vendor"] = vendor_block(json.loads(VENDOR.read_text()))
+    if FAULTS.exists():
+        faults = json.loads(FAULTS.read_text())
+        blocks["faults"] = "\n".join(
+            [f"Measured {faults['date']} ({faults['machine']}) by `benchmarks/bench_faults.py` "
+             f"(the fault suite, `tests/faults`):", "", *faults_table(faults)])
     datasets = json.loads(DATASETS.read_text()) if DATASETS.exists() else None
     blocks["not-yet"] = "\n".join(not_yet(result, datasets))
     if datasets:

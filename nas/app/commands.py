@@ -5,6 +5,7 @@ at once."""
 
 import argparse
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from nas.app.render import (
     progress_bar,
 )
 from nas.errors import InvalidValue, NasError
+from nas.model.workdir import check_writable
 from nas.search.front import Limits, accuracy_floor, trial_counts
 from nas.search.records import artifact_store, results
 from nas.search.settings import RunSettings
@@ -189,6 +191,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
     _in_range("jobs", args.jobs, 1, 64)
     if args.timeout <= 0:
         raise InvalidValue("timeout", args.timeout, "use seconds > 0")
+    if args.scheduler and not re.fullmatch(r"([a-z]+://)?[^\s/:]+:\d+", args.scheduler):
+        raise InvalidValue("scheduler", f"'{args.scheduler}'", "give a Dask scheduler's address "
+                           "like tcp://host:8786", problem="is not an address")
     study, settings = _open_study(args)
     trials = _trial_numbers(args.trials) if args.trials else None
     for number in trials or []:
@@ -240,7 +245,8 @@ def _study_in(folder: Path) -> tuple[optuna.Study, RunSettings]:
     """The study in a study folder ``<workdir>/<space>`` of a built-in space."""
     if folder.name not in SPACES:
         raise InvalidValue("from_study", f"'{folder}'", f"give a study folder <workdir>/<space> "
-                           f"of a built-in space ({', '.join(SPACES)})", problem="is not")
+                           f"of a built-in space ({', '.join(SPACES)})",
+                           problem="is not a study folder")
     return open_existing(get_space(folder.name), folder.parent, None)
 
 
@@ -252,10 +258,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
         raise InvalidValue("timeout", args.timeout, "use seconds > 0")
     home = args.workdir / "calibration"
+    check_writable(home, "workdir", args.workdir)
     out = args.out or home / f"{args.flow}.json"
     if out.is_dir():
         raise InvalidValue("out", out, f"give a file name such as {out}/open.json",
                            problem="is a directory")
+    check_writable(out.parent, "out", out)
     studies = [_study_in(folder) for folder in args.from_study]
     try:
         calibrate(args.flow, out, console, generate=args.generate,

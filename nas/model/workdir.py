@@ -32,10 +32,7 @@ class StudyPaths:
 
     def check_writable(self) -> None:
         """``InvalidValue`` unless the study folder exists or can be made, and can be written."""
-        existing = next((p for p in (self.root, *self.root.parents) if p.exists()), None)
-        if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-            raise InvalidValue("workdir", f"'{self.workdir}'", "pick a writable folder",
-                               problem="is not writable")
+        check_writable(self.root, "workdir", self.workdir)
 
     def create(self) -> Path | None:
         """Make the study folder; return the outermost folder this made (None: it existed)."""
@@ -54,3 +51,11 @@ def write_atomically(path: Path, write) -> None:
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     write(tmp)
     os.replace(tmp, path)
+
+
+def check_writable(folder: Path, name: str, given: Path) -> None:
+    """``InvalidValue`` for setting ``name`` (given as ``given``) unless ``folder`` exists or can
+    be made, and can be written."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidValue(name, f"'{given}'", "pick a writable folder", problem="is not writable")

@@ -149,13 +149,15 @@ def space_from_dict(values: Any, source: str, base_dir: Path) -> Space:
     target = reader.section(values, "target", list(TARGET_KEYS))
     goals = {key: reader.typed(f"target.{key}", target[key], TARGET_KEYS[key])
              for key in ("max_latency_cycles", "min_accuracy") if key in target}
+    where = {key: reader.typed(f"target.{key}", target[key], TARGET_KEYS[key])
+             for key in ("part", "clock_mhz") if key in target}
     space = Space(name=name, description=reader.typed("description", values.get("description", ""), ""),
                   n_inputs=n_inputs, class_names=tuple(str(c) for c in classes), data=data,
                   input_divisor=divisor, student=student, recipe=recipe,
                   **{f"input_{key}": value for key, value in port.items()},
                   objectives=tuple(objectives), **goals)
     try:
-        return space.with_target(target.get("part"), target.get("clock_mhz"))
+        return space.with_target(where.get("part"), where.get("clock_mhz"))
     except InvalidValue as error:
         keys = {key: f"target.{key}" for key in TARGET_KEYS}
         raise DataError(f"{source}: {error.worded(lambda name: keys.get(name, name))}") from None

@@ -3,6 +3,7 @@
 file, a full disk, a PostgreSQL server that restarts or drops its connections."""
 
 import contextlib
+import datetime
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import optuna
 import pg_server
 import pytest
 from conftest import run_nas
+from fault_table import orphans, record_fault
 from optuna.trial import TrialState
 from test_cli import assert_user_error
 
@@ -54,6 +56,26 @@ def _trials_in(storage: str, state: TrialState) -> list:
     return study.get_trials(states=(state,))
 
 
+def _complete(storage: str) -> set[int]:
+    return {t.number for t in _trials_in(storage, TrialState.COMPLETE)}
+
+
+def _until_next_complete(storage: str, before: set[int], since: float) -> float:
+    """Seconds from ``since`` until a trial not in ``before`` is complete."""
+    _wait_for(lambda: _complete(storage) - before, 600, "a trial to complete after the fault")
+    return time.monotonic() - since
+
+
+def _nas_alone(*args: str) -> tuple[subprocess.CompletedProcess, float, int]:
+    """``nas`` in a session of its own: its result, its seconds, the processes it left."""
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "nas", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    stdout, stderr = process.communicate(timeout=600)
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    return result, time.monotonic() - started, orphans(process.pid)
+
+
 def _wait_for(condition, seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -65,7 +87,8 @@ def test_sigterm_during_training_stops_cleanly_and_the_run_continues(tmp_path):
     workdir = tmp_path / "w"
     command = [sys.executable, "-m", "nas", "run", "--space", "mlp_psd", "--quick", "--trials",
                "3", "--no-synth", "--workdir", str(workdir)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
     storage = f"sqlite:///{workdir / 'mlp_psd' / 'study.db'}"
 
     def training() -> bool:
@@ -73,15 +96,19 @@ def test_sigterm_during_training_stops_cleanly_and_the_run_continues(tmp_path):
                 and bool(_trials_in(storage, TrialState.RUNNING)))
 
     _wait_for(training, 300, "a trial to start")
+    before, signalled = _complete(storage), time.monotonic()
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
+    stop_s, left = time.monotonic() - signalled, orphans(process.pid)
     assert process.returncode == 130 and "Traceback" not in stderr, stderr
-    study = optuna.load_study(study_name="mlp_psd", storage=storage)
-    assert not study.get_trials(states=(TrialState.RUNNING,))  # the interrupted trial: FAIL
+    assert not _trials_in(storage, TrialState.RUNNING)  # the interrupted trial: FAIL
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
-    study = optuna.load_study(study_name="mlp_psd", storage=storage)
-    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 3
+    after = _complete(storage)
+    record_fault("SIGTERM during training", "exit 130 with one line, the trial in flight "
+                 "failed; the same command completed the budget", trials_lost=len(before - after),
+                 orphans=left, recover_s=stop_s)
+    assert len(after) == 3 and before <= after and left == 0
 
 
 def _unsynthesized(small_study, which: slice) -> list[int]:
@@ -102,15 +129,23 @@ def test_sigterm_during_synthesis_leaves_no_orphan_tool(small_study, tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "nas", "synth", "--space", "mlp_psd", "--workdir",
          str(settings.workdir), "--trials", ",".join(map(str, numbers)), "--jobs", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True)
     calls = tmp_path / "calls"
     _wait_for(lambda: calls.exists() and len(calls.read_text().splitlines()) >= 2, 300,
               "both designs to reach yosys")
+    before, signalled = _complete(settings.storage_url), time.monotonic()
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
+    stop_s = time.monotonic() - signalled
     assert process.returncode == 130 and "Traceback" not in stderr, stderr
     hung = [int(line.split()[0]) for line in calls.read_text().splitlines()]
     _wait_for(lambda: not any(_alive(pid) for pid in hung), 10, "the hung tools to be gone")
+    left = orphans(process.pid)
+    record_fault("SIGTERM during synthesis (2 jobs, tools hung)", "exit 130 with one line, "
+                 "both yosys processes killed with their job", orphans=left, recover_s=stop_s,
+                 trials_lost=len(before - _complete(settings.storage_url)))
+    assert left == 0
 
 
 def test_two_synth_commands_at_once_synthesize_each_design_once(small_study, tmp_path):
@@ -119,15 +154,20 @@ def test_two_synth_commands_at_once_synthesize_each_design_once(small_study, tmp
     env = _yosys(tmp_path, hang=False)
     command = [sys.executable, "-m", "nas", "synth", "--space", "mlp_psd", "--workdir",
                str(settings.workdir), "--trials", ",".join(map(str, numbers)), "--jobs", "2"]
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    assert first.wait(timeout=900) == 0 and second.wait(timeout=900) == 0
+    before = _complete(settings.storage_url)
+    both = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env=env, start_new_session=True) for _ in range(2)]
+    assert [process.wait(timeout=900) for process in both] == [0, 0]
     runs = [line.split()[1] for line in (tmp_path / "calls").read_text().splitlines()
             if line.split()[1].endswith("/src")]
-    assert sorted(runs) == sorted(set(runs)) and len(runs) == len(numbers)
     records = results(optuna.load_study(study_name=study.study_name,
                                         storage=settings.storage_url), "synth")
-    assert all(records[n]["status"] == "ok" for n in numbers)
+    left = sum(orphans(process.pid) for process in both)
+    record_fault("two `nas synth` on the same designs at once", f"{len(runs)} yosys runs for "
+                 f"{len(numbers)} designs, every record ok", orphans=left, recover_s=None,
+                 trials_lost=len(before - _complete(settings.storage_url)))
+    assert sorted(runs) == sorted(set(runs)) and len(runs) == len(numbers)
+    assert all(records[n]["status"] == "ok" for n in numbers) and left == 0
 
 
 def test_a_damaged_weights_artifact_is_one_line(small_study, tmp_path):
@@ -137,18 +177,25 @@ def test_a_damaged_weights_artifact_is_one_line(small_study, tmp_path):
     shutil.copytree(settings.workdir, copy)
     artifact = copy / "mlp_psd" / "artifacts" / trial.user_attrs["weights_artifact_id"]
     artifact.write_bytes(b"not a weights file")
-    result = run_nas("export", "--space", "mlp_psd", "--workdir", str(copy), "--trial",
-                     str(trial.number), "--out", str(tmp_path / "prj"))
+    result, seconds, left = _nas_alone("export", "--space", "mlp_psd", "--workdir", str(copy),
+                                       "--trial", str(trial.number), "--out", str(tmp_path / "prj"))
+    record_fault("a damaged weights artifact, then `nas export`", "one-line error naming the "
+                 "trial and the file, nothing written", orphans=left, recover_s=seconds,
+                 trials_lost=None)
     assert_user_error(result, f"the weights of trial {trial.number}")
-    assert "damaged" in result.stderr and not (tmp_path / "prj").exists()
+    assert "damaged" in result.stderr and not (tmp_path / "prj").exists() and left == 0
 
 
 def test_a_damaged_study_file_is_one_line(tmp_path):
     folder = tmp_path / "studies" / "mlp_psd"
     folder.mkdir(parents=True)
     (folder / "study.db").write_bytes(b"a truncated or overwritten file" * 40)
-    result = run_nas("show", "--space", "mlp_psd", "--workdir", str(tmp_path / "studies"))
+    result, seconds, left = _nas_alone("show", "--space", "mlp_psd", "--workdir",
+                                       str(tmp_path / "studies"))
+    record_fault("a damaged `study.db`, then `nas show`", "one-line error naming the file and "
+                 "the fix", orphans=left, recover_s=seconds, trials_lost=None)
     assert_user_error(result, f"the study file {folder / 'study.db'} cannot be opened")
+    assert left == 0
 
 
 @pytest.fixture
@@ -164,16 +211,18 @@ def test_three_workers_ride_out_a_postgres_restart(postgres_url, tmp_path):
                "6", "--no-synth", "--workers", "3", "--workdir", str(tmp_path / "w")]
     env = {**os.environ, "NAS_STORAGE_URL": postgres_url}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True, env=env)
-
-    def searching() -> bool:
-        return len(_trials_in(postgres_url, TrialState.COMPLETE)) >= 1
-
-    _wait_for(searching, 600, "a first complete trial")
-    started = time.monotonic()
+                               text=True, env=env, start_new_session=True)
+    _wait_for(lambda: _complete(postgres_url), 600, "a first complete trial")
+    before, started = _complete(postgres_url), time.monotonic()
     pg_server.restart(postgres_url)
+    recover_s = _until_next_complete(postgres_url, before, started)
     _, stderr = process.communicate(timeout=900)
+    lost, left = len(before - _complete(postgres_url)), orphans(process.pid)
+    record_fault("PostgreSQL restarted under `--workers 3`", "the trials in flight failed, "
+                 "workers reconnected, the budget of 6 was completed", orphans=left,
+                 trials_lost=lost, recover_s=recover_s)
     assert process.returncode == 0, stderr[-2000:]
+    assert lost == 0 and left == 0
     study = optuna.load_study(study_name="mlp_psd", storage=postgres_url)
     trials = study.get_trials()
     assert len([t for t in trials if t.state == TrialState.COMPLETE]) == 6
@@ -188,10 +237,16 @@ def test_dropped_connections_mid_trial_are_ridden_out(postgres_url, tmp_path):
                "3", "--no-synth", "--workdir", str(tmp_path / "w")]
     env = {**os.environ, "NAS_STORAGE_URL": postgres_url}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True, env=env)
+                               text=True, env=env, start_new_session=True)
     _wait_for(lambda: bool(_trials_in(postgres_url, TrialState.RUNNING)), 600, "a trial to start")
+    before, dropped = _complete(postgres_url), time.monotonic()
     assert pg_server.drop_connections(postgres_url) >= 1
+    recover_s = _until_next_complete(postgres_url, before, dropped)
     _, stderr = process.communicate(timeout=900)
+    lost, left = len(before - _complete(postgres_url)), orphans(process.pid)
+    record_fault("the server ended the run's connections mid-trial", "reconnected, the budget "
+                 "of 3 was completed", orphans=left, recover_s=recover_s, trials_lost=lost)
+    assert lost == 0 and left == 0
     assert process.returncode == 0, stderr[-2000:]
     trials = optuna.load_study(study_name="mlp_psd", storage=postgres_url).get_trials()
     assert len([t for t in trials if t.state == TrialState.COMPLETE]) == 3
@@ -221,7 +276,8 @@ def test_a_full_disk_stops_the_run_with_one_line_and_loses_nothing(tmp_path):
     command = ["run", "--space", "mlp_psd", "--quick", "--trials", "2", "--no-synth",
                "--workdir", str(workdir)]
     with _full_disk(artifacts):
-        result = run_nas(*command)
+        result, _seconds, left = _nas_alone(*command)
+        stopped = datetime.datetime.now()
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         assert result.stderr.strip().splitlines()[-1].startswith(
             f"nas: error: no space left on the disk of {workdir / 'mlp_psd'}: free space")
@@ -233,8 +289,13 @@ def test_a_full_disk_stops_the_run_with_one_line_and_loses_nothing(tmp_path):
         assert not [t for t in study.trials if "weights_artifact_id" in t.user_attrs]
         failed = study.get_trials(states=(TrialState.FAIL,))
         assert len(failed) == 1 and "No space left" in failed[0].user_attrs["fail_reason"]
+    storage = f"sqlite:///{workdir / 'mlp_psd' / 'study.db'}"
+    before = _complete(storage)
     again = run_nas(*command)  # space freed: the same command goes on
     assert again.returncode == 0, again.stderr
-    study = optuna.load_study(study_name="mlp_psd",
-                              storage=f"sqlite:///{workdir / 'mlp_psd' / 'study.db'}")
-    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 2
+    after = _complete(storage)
+    record_fault("the disk full while a trial's weights are written", "one-line error, exit 2, "
+                 "no partial file; after freeing space the same command completed the budget",
+                 orphans=left, trials_lost=len(before - after),
+                 recover_s=(stopped - failed[0].datetime_complete).total_seconds())
+    assert len(after) == 2 and left == 0
