@@ -12,6 +12,7 @@ from pathlib import Path
 from nas.app.commands import COMMANDS, DEFAULT_TRIALS, QUICK_TRIALS
 from nas.app.render import err_console
 from nas.errors import DataWarning, InvalidValue, NasError, is_disk_full
+from nas.search.memory import MemoryLimitExceeded
 from nas.search.storage import STORAGE_VARIABLE
 from nas.spaces.space import PRECISIONS
 
@@ -44,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trials", type=int, help=f"complete trials wanted (default "
                      f"{DEFAULT_TRIALS}, {QUICK_TRIALS} with --quick)")
     run.add_argument("--timeout", type=float, help="stop searching after this many seconds")
+    run.add_argument("--memory-limit", type=float, metavar="GB",
+                     help="a trial that makes the process pass this much resident memory "
+                          "fails, and the search goes on (default: 80%% of this machine's)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--quick", action="store_true", help="a small run (about two minutes)")
     run.add_argument("--sampler", default="tpe", choices=("tpe", "nsgaii", "random"),
@@ -77,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--sampler", default="tpe", choices=("tpe", "nsgaii", "random"),
                         help="Optuna sampler (default: multivariate TPE)")
     worker.add_argument("--timeout", type=float, help="stop searching after this many seconds")
+    worker.add_argument("--memory-limit", type=float, metavar="GB",
+                        help="as for 'nas run' (default: 80%% of this machine's memory)")
 
     spaces = commands.add_parser("spaces", help="list the search spaces and parts")
     spaces.add_argument("--show", metavar="NAME",
@@ -170,7 +176,7 @@ _SETTINGS_WITH_FLAGS = {"space", "trials", "timeout", "seed", "sampler", "part",
                         "workers", "storage", "workdir", "flow", "calibration", "jobs", "out",
                         "force", "trial", "backend", "strategy", "port", "generate", "reports",
                         "project", "precision", "objectives", "max_latency_cycles",
-                        "min_accuracy", "from_study"}
+                        "min_accuracy", "from_study", "memory_limit"}
 
 
 def message(error: NasError) -> str:
@@ -196,11 +202,12 @@ def _terminate(signum, frame) -> None:
 
 class _NoStopTraceback(logging.Filter):
     """Optuna logs a failed trial with its traceback. A trial stopped by Ctrl-C or SIGTERM (a
-    stop the user asked for) or by a full disk (which stops the run with its own message) is
-    not a bug to debug, so its record keeps its one line."""
+    stop the user asked for), by a full disk (which stops the run with its own message) or by
+    the memory limit is not a bug to debug, so its record keeps its one line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and (issubclass(record.exc_info[0], KeyboardInterrupt)
+        if record.exc_info and (issubclass(record.exc_info[0], (KeyboardInterrupt,
+                                                                MemoryLimitExceeded))
                                 or is_disk_full(record.exc_info[1])):
             record.exc_info, record.exc_text = None, None
         return True

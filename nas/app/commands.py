@@ -61,6 +61,7 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
                                                           else DEFAULT_TRIALS)
     settings = RunSettings(space=space, trials=trials, seed=args.seed, workdir=args.workdir,
                            storage=args.storage, timeout=args.timeout, quick=args.quick,
+                           memory_limit=args.memory_limit,
                            sampler=args.sampler, flow=args.flow, calibration=args.calibration)
     settings.validate()
     _in_range("workers", args.workers, 1, 64)
@@ -124,7 +125,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _in_range("trials", args.trials, 1, float("inf"))
     study, settings = _open_study(args)
-    settings = replace(settings, sampler=args.sampler, timeout=args.timeout)
+    settings = replace(settings, sampler=args.sampler, timeout=args.timeout,
+                       memory_limit=args.memory_limit)
     before = trial_counts(study)["complete"]
     run_search(settings, study, quota=args.trials, worker_index=args.index)
     after = trial_counts(study)["complete"]

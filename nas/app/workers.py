@@ -46,6 +46,8 @@ def run_workers(settings: RunSettings, space_argument: str, workers: int, study:
                    "--index", str(index + 1), "--sampler", settings.sampler]
         if settings.timeout is not None:
             command += ["--timeout", str(settings.timeout)]
+        if settings.memory_limit is not None:
+            command += ["--memory-limit", str(settings.memory_limit)]
         # The storage URL (a password, perhaps) goes by environment, not on the command line.
         environment = {**os.environ, STORAGE_VARIABLE: settings.storage_url}
         log = (settings.paths.root / f"worker_{index + 1}.log").open("w")

@@ -22,6 +22,7 @@ from nas.model.data import DataSplits
 from nas.model.learned import LearnedTrainer
 from nas.model.student import Distillation, accuracy, build_student, train_student
 from nas.model.weights import load_weights, save_weights
+from nas.search.memory import MemoryLimitExceeded, memory_limit
 from nas.search.records import download_weights
 from nas.search.sampling import LearnedPlan, sample_distillation, sample_learned, sample_student
 from nas.spaces.space import Space
@@ -113,6 +114,7 @@ class TrialRunner:
     artifact_store: optuna.artifacts.FileSystemArtifactStore
     seed: int
     worker: str = ""
+    memory_limit_bytes: int = 2**62
     #: The error that stopped the study because the disk is full (no later trial could be kept).
     disk_full: OSError | None = field(default=None, init=False)
 
@@ -133,8 +135,14 @@ class TrialRunner:
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         try:
-            return self._run(trial)
+            with memory_limit(self.memory_limit_bytes):
+                return self._run(trial)
         except optuna.TrialPruned:
+            raise
+        except MemoryLimitExceeded:
+            trial.set_user_attr("fail_reason", f"MemoryLimitExceeded: the process passed its "
+                                f"memory limit of {self.memory_limit_bytes / 2**30:.2f} GB "
+                                f"(--memory-limit)")
             raise
         except Exception as error:
             if is_disk_full(error):

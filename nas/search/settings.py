@@ -6,6 +6,7 @@ from pathlib import Path
 from nas.errors import InvalidValue
 from nas.estimators.calibration import FLOWS, Calibration, load_calibration
 from nas.model.workdir import StudyPaths
+from nas.search.memory import default_limit_gb
 from nas.spaces.sources import read_file
 from nas.spaces.space import OBJECTIVE_SETS, Space
 
@@ -28,10 +29,17 @@ class RunSettings:
     sampler: str = "tpe"
     flow: str = "open"
     calibration: Path | None = None
+    #: GB of resident memory past which a trial fails (None: 80 % of this machine's memory).
+    memory_limit: float | None = None
 
     @property
     def paths(self) -> StudyPaths:
         return StudyPaths(self.workdir, self.space.name)
+
+    @property
+    def memory_limit_bytes(self) -> int:
+        gigabytes = default_limit_gb() if self.memory_limit is None else self.memory_limit
+        return int(gigabytes * 2**30)
 
     @property
     def storage_url(self) -> str:
@@ -57,6 +65,8 @@ class RunSettings:
             raise InvalidValue("timeout", self.timeout, "use seconds > 0")
         if self.seed < 0:
             raise InvalidValue("seed", self.seed, "use 0 or more")
+        if self.memory_limit is not None and self.memory_limit <= 0:
+            raise InvalidValue("memory_limit", self.memory_limit, "use GB > 0")
         if self.flow not in FLOWS:
             raise InvalidValue("flow", self.flow, f"use one of {', '.join(FLOWS)}", problem="is unknown")
         self.load_calibration()

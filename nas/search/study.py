@@ -210,7 +210,8 @@ def prepare(settings: RunSettings, study: optuna.Study,
     estimators = flow_estimators(study_calibration(study), space, data)
     study.set_user_attr("estimator", estimators.estimator.name)
     return TrialRunner(space, data, teacher_logits(teacher, data.x_train), estimators,
-                       artifact_store(paths), settings.seed, worker_id())
+                       artifact_store(paths), settings.seed, worker_id(),
+                       settings.memory_limit_bytes)
 
 
 def _optimize(study: optuna.Study, runner: TrialRunner, settings: RunSettings,

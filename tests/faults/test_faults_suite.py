@@ -1,6 +1,7 @@
 """Faults an operator meets, with real processes: SIGTERM during training and during synthesis
 (no orphan processes), two synthesis commands at once, a damaged artifact, a damaged study
-file, a full disk, a PostgreSQL server that restarts or drops its connections."""
+file, a full disk, a PostgreSQL server that restarts or drops its connections, trials past the
+memory limit."""
 
 import contextlib
 import datetime
@@ -299,3 +300,24 @@ def test_a_full_disk_stops_the_run_with_one_line_and_loses_nothing(tmp_path):
                  orphans=left, trials_lost=len(before - after),
                  recover_s=(stopped - failed[0].datetime_complete).total_seconds())
     assert len(after) == 2 and left == 0
+
+
+def test_trials_past_the_memory_limit_fail_with_the_reason(tmp_path):
+    """A limit below what TensorFlow needs: every trial fails with the limit as its reason
+    (tests/test_memory.py stops a real allocation without bound), and five failures in a row
+    end the run with one line naming it."""
+    result, _seconds, left = _nas_alone("run", "--space", "mlp_psd", "--quick", "--trials", "2",
+                                        "--no-synth", "--memory-limit", "0.2", "--workdir",
+                                        str(tmp_path / "w"))
+    study = optuna.load_study(study_name="mlp_psd",
+                              storage=f"sqlite:///{tmp_path / 'w' / 'mlp_psd' / 'study.db'}")
+    reasons = {t.user_attrs.get("fail_reason") for t in study.trials}
+    record_fault("trials past the memory limit (`--memory-limit 0.2`)", "each trial failed with "
+                 "the limit as its reason; 5 in a row ended the run with one line",
+                 orphans=left, trials_lost=None, recover_s=None)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert reasons == {"MemoryLimitExceeded: the process passed its memory limit of 0.20 GB "
+                       "(--memory-limit)"} and len(study.trials) == 5
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "nas: error: 5 trials failed in a row, the last with 'MemoryLimitExceeded")
+    assert left == 0

@@ -1,0 +1,66 @@
+"""A memory limit on trials: a trial whose process grows past it fails with that reason and
+the search goes on.
+
+A design too big for the part is rejected before it is built, so a student's own weights stay
+small; what can still grow is everything around it (a huge batch of a user's space, a trace of
+a wide layer, a leak). Trials run in the search's process, so the limit is on that process's
+resident memory: a watchdog thread reads it while a trial trains and is estimated, and past the
+limit it raises ``MemoryLimitExceeded`` in the trial's thread, which unwinds the trial (its
+tensors are freed) like any failure. Growth inside one call of compiled code is seen when that
+call returns; a limit below the machine's memory leaves room for it.
+"""
+
+import ctypes
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+#: How often the watchdog reads the resident memory.
+_POLL_S = 0.05
+#: The default limit, as a fraction of the machine's memory.
+DEFAULT_FRACTION = 0.8
+
+
+class MemoryLimitExceeded(Exception):
+    """The process grew past the memory limit during a trial."""
+
+
+def resident_bytes() -> int:
+    """The resident memory of this process now."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * _PAGE
+
+
+def default_limit_gb() -> float:
+    return DEFAULT_FRACTION * os.sysconf("SC_PHYS_PAGES") * _PAGE / 2**30
+
+
+def _raise_in(thread_id: int, exception: type[BaseException] | None) -> None:
+    """Raise ``exception`` in thread ``thread_id`` at its next Python instruction (None: take
+    back one not yet raised)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
+                                               ctypes.py_object(exception) if exception else None)
+
+
+@contextmanager
+def memory_limit(limit_bytes: int) -> Iterator[None]:
+    """Raise ``MemoryLimitExceeded`` in this thread if the process's resident memory passes
+    ``limit_bytes`` while the block runs."""
+    done, thread_id = threading.Event(), threading.get_ident()
+
+    def watch() -> None:
+        while not done.wait(_POLL_S):
+            if resident_bytes() > limit_bytes:
+                _raise_in(thread_id, MemoryLimitExceeded)
+                return
+
+    watcher = threading.Thread(target=watch, name="memory-limit", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        _raise_in(thread_id, None)  # passed the limit just as the block ended: not this block's
