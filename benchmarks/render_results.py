@@ -127,6 +127,15 @@ def compare_table(compare: dict) -> list[str]:
     return lines
 
 
+def _lut_span(luts: list[int]) -> str:
+    """``luts`` (sorted) as "3 designs, 1,521-1,742"."""
+    if not luts:
+        return "no design"
+    if len(luts) == 1:
+        return f"1 design, {luts[0]:,}"
+    return f"{len(luts)} designs, {luts[0]:,}-{luts[-1]:,}"
+
+
 def datasets_table(datasets: dict) -> list[str]:
     head = ["data set", "inputs (signed, decades)", "events (test)", "baseline LR / MLP",
             "teacher", "best student", "front: LUT", "RTL exact", "C-sim exact",
@@ -144,7 +153,7 @@ def datasets_table(datasets: dict) -> list[str]:
             f"{run['decades']:.1f}) | {run['n_events']} ({run['test_events']}) | "
             f"{100 * base['logistic_regression']:.1f} / {100 * base['mlp']:.1f} % | "
             f"{100 * run['teacher_test_accuracy']:.1f} % | {100 * best:.1f} % | "
-            f"{len(designs)} designs, {luts[0] if luts else 0:,}-{luts[-1] if luts else 0:,} | "
+            f"{_lut_span(luts)} | "
             f"{sum(d['bit_exact'] for d in designs)}/{len(designs)} | "
             f"{sum(d['hls_exact_fraction'] == 1.0 for d in designs)}/{len(designs)} | "
             f"{lut_error} | "

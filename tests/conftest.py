@@ -43,6 +43,35 @@ TOO_BIG_PARAMS = {"n_hidden": 3, "width_1": 64, "width_2": 64, "width_3": 64,
                   "weight_bits_out": 12, "act_bits_1": 12, "act_bits_2": 12, "act_bits_3": 12}
 
 
+def unsynthesized(small_study, which: slice) -> list[int]:
+    """The complete trials of ``which``, their synthesis records forgotten: a design that an
+    earlier test synthesized would be skipped."""
+    import optuna
+
+    study, settings = small_study
+    numbers = [t.number for t in study.trials if t.state.name == "COMPLETE"][which]
+    fresh = optuna.load_study(study_name=study.study_name, storage=settings.storage_url)
+    for number in numbers:
+        fresh.set_user_attr(f"synth:trial_{number}", {"status": "forgotten by the test"})
+    return numbers
+
+
+def one_line_error(argv: list[str], capsys) -> str:
+    """``nas argv`` run in this process (no interpreter to start): its one-line error, checked
+    to come with exit code 2 and no traceback."""
+    from nas.app.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse
+        code = stop.code
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("nas: error:"), (argv, captured)
+    assert "Traceback" not in captured.out + captured.err
+    return lines[0]
+
+
 def run_nas(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """The ``nas`` command in a fresh process, as a user runs it."""
     return subprocess.run([sys.executable, "-m", "nas", *args], capture_output=True, text=True,

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import one_line_error
 from test_user_spaces import make_events, write_csv, write_space
 
-from nas.app.cli import build_parser, main
+from nas.app.cli import build_parser
 from nas.errors import NasError
 from nas.spaces import get_space
 from nas.spaces.schema import space_to_dict
@@ -85,18 +86,6 @@ def _semantic_cases(places: dict[str, str]) -> dict[tuple[str, str], tuple[list[
     return cases
 
 
-def _one_line_error(argv: list[str], capsys) -> str:
-    try:
-        code = main(argv)
-    except SystemExit as stop:  # argparse
-        code = stop.code
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("nas: error:"), (argv, captured)
-    assert "Traceback" not in captured.out + captured.err
-    return lines[0]
-
-
 def test_every_option_with_a_value_refuses_a_bad_one(places, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a default workdir or output goes here, if one is ever made
     semantic = _semantic_cases(places)
@@ -112,7 +101,7 @@ def test_every_option_with_a_value_refuses_a_bad_one(places, capsys, tmp_path, m
             module, test = COVERED_ELSEWHERE[command, option]  # KeyError: a new, untried option
             assert f"def {test}(" in (Path(__file__).parent / module).read_text()
             continue
-        assert expected in _one_line_error(argv, capsys), argv
+        assert expected in one_line_error(argv, capsys), argv
         tried += 1
     assert tried == len(options) - len(COVERED_ELSEWHERE)  # no stale entry there
     assert not list(tmp_path.iterdir())  # nothing written

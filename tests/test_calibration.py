@@ -131,18 +131,25 @@ def test_table_with_wrong_columns(tmp_path):
         read_table(table)
 
 
+#: A cap on the calibration designs' prior LUTs that keeps each synthesis to seconds.
+SMALL = 3_000
+
+
 @pytest.mark.slow
 def test_generate_synthesize_fit_loop_resumes(tmp_path):
-    """6 real designs: trained, traced, synthesized by yosys, fitted; the second call only
-    makes the design the first did not."""
+    """6 real designs (small ones, for time): trained, traced, synthesized by yosys, fitted;
+    the second call only makes the design the first did not."""
     from rich.console import Console
 
     from nas.app.calibrate import calibrate
     from nas.app.generate import generate, read_rows
 
     folder = tmp_path / "designs"
-    first, failures = generate(folder, 5, jobs=2)
+    first, failures = generate(folder, 5, jobs=2, max_prior_lut=SMALL)
     assert failures == [] and len(first) == 5
+    made = []
+    generate(folder, 6, jobs=2, max_prior_lut=SMALL, on_progress=lambda *p: made.append(p[2]))
+    assert [row["index"] for row in made if row] == [5]
     out = tmp_path / "open.json"
     calibration = calibrate("open", out, Console(width=200), generate=6, folder=folder, jobs=2)
     rows = read_rows(folder)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
-from conftest import run_nas
+from conftest import run_nas, unsynthesized
 from test_hls import MIXED, student  # noqa: F401  (the trained mixed-precision student)
 
 from nas.app.synth import synthesize_trials
@@ -127,7 +127,7 @@ def test_synthesis_fans_out_over_a_dask_local_cluster(small_study):
     from dask.distributed import LocalCluster
 
     study, settings = small_study
-    numbers = [t.number for t in study.trials if t.state.name == "COMPLETE"][-2:]
+    numbers = unsynthesized(small_study, slice(-2, None))
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster:
         records = synthesize_trials(study, settings, numbers, scheduler=cluster.scheduler_address)

@@ -49,3 +49,22 @@ def test_worker_without_a_study_is_a_user_error(postgres_url, tmp_path):
                      "--workdir", str(tmp_path))
     assert result.returncode == 2
     assert "no study for space 'digits'" in result.stderr
+
+
+def test_an_error_raised_while_the_storage_failed_counts_as_a_storage_failure():
+    """Optuna's bookkeeping raises UnboundLocalError when the storage fails twice in one tell
+    (seen in the PostgreSQL-restart fault test): the search waits for the storage on it."""
+    from nas.search.storage import is_storage_failure
+
+    def during_a_storage_failure(error: Exception) -> Exception:
+        try:
+            try:
+                raise optuna.exceptions.StorageInternalError("commit failed")
+            finally:
+                raise error
+        except Exception as raised:
+            return raised
+
+    assert is_storage_failure(during_a_storage_failure(UnboundLocalError("updated_state")))
+    assert not is_storage_failure(ValueError("a bug of ours"))
+    assert not is_storage_failure(None)

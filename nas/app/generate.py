@@ -48,7 +48,7 @@ ROWS = "rows.jsonl"
 _cache: dict = {}
 
 
-def sample_config(seed: int, index: int):
+def sample_config(seed: int, index: int, max_prior_lut: float = MAX_PRIOR_LUT):
     """Design ``index``: a random student of the mlp_psd ranges whose prior fits the cap."""
     space = SPACES["mlp_psd"]
     prior = ArchitectureEstimator()
@@ -57,9 +57,9 @@ def sample_config(seed: int, index: int):
         study = optuna.create_study(sampler=sampler)
         config = sample_student(study.ask(), space.student)
         design = expected_design(config, space.n_inputs, space.n_classes)
-        if prior.predict_one(design).lut <= MAX_PRIOR_LUT:
+        if prior.predict_one(design).lut <= max_prior_lut:
             return config
-    raise RuntimeError(f"no design under {MAX_PRIOR_LUT} prior LUTs in 100 draws")
+    raise RuntimeError(f"no design under {max_prior_lut} prior LUTs in 100 draws")
 
 
 def _data(seed: int):
@@ -71,11 +71,11 @@ def _data(seed: int):
 
 
 def build_row(index: int, seed: int, folder: str, part_name: str, clock_mhz: float,
-              timeout: float) -> dict:
+              timeout: float, max_prior_lut: float = MAX_PRIOR_LUT) -> dict:
     """Train, trace, write and synthesize design ``index``; its calibration row."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space, data = _data(seed)
-    config = replace(sample_config(seed, index), inputs=data.stage)
+    config = replace(sample_config(seed, index, max_prior_lut), inputs=data.stage)
     seconds = {}
     start = time.perf_counter()
     set_seed(seed * 7919 + index)
@@ -165,9 +165,10 @@ def generate(folder: Path, n_designs: int, jobs: int = 1, seed: int = 0,
              part_name: str = "xc7a35tcpg236-1", clock_mhz: float = 200.0,
              timeout: float = DEFAULT_TIMEOUT_S,
              on_progress: Callable[[int, int, dict | None], None] = lambda done, total, row: None,
-             ) -> tuple[list[dict], list[str]]:
+             max_prior_lut: float = MAX_PRIOR_LUT) -> tuple[list[dict], list[str]]:
     """Make designs ``0..n_designs-1`` that ``folder`` does not hold yet, ``jobs`` processes at
-    a time; returns all rows and the failures of this call (index and reason)."""
+    a time; returns all rows and the failures of this call (index and reason). Designs are
+    drawn under ``max_prior_lut`` (a smaller cap: smaller designs, quicker synthesis)."""
     if n_designs < 1 or jobs < 1 or timeout <= 0:
         raise ValueError("calibration needs at least 1 design, 1 job and a positive timeout")
     folder.mkdir(parents=True, exist_ok=True)
@@ -180,8 +181,8 @@ def generate(folder: Path, n_designs: int, jobs: int = 1, seed: int = 0,
         return rows, failures
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool, \
             (folder / ROWS).open("a") as sink:
-        futures = {pool.submit(build_row, i, seed, str(folder), part_name, clock_mhz, timeout): i
-                   for i in pending}
+        futures = {pool.submit(build_row, i, seed, str(folder), part_name, clock_mhz, timeout,
+                               max_prior_lut): i for i in pending}
         try:
             for future in as_completed(futures):
                 try:

@@ -117,6 +117,8 @@ class TrialRunner:
     memory_limit_bytes: int = 2**62
     #: The error that stopped the study because the disk is full (no later trial could be kept).
     disk_full: OSError | None = field(default=None, init=False)
+    #: The numbers of the trials this runner ran, in order.
+    numbers: list[int] = field(default_factory=list, init=False)
 
     def _record_estimate(self, trial: optuna.Trial, estimate: ResourceEstimate,
                          prefix: str) -> None:
@@ -134,6 +136,7 @@ class TrialRunner:
             trial.set_constraint("latency", estimate.latency_cycles - self.space.max_latency_cycles)
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
+        self.numbers.append(trial.number)
         try:
             with memory_limit(self.memory_limit_bytes):
                 return self._run(trial)

@@ -20,6 +20,17 @@ STORAGE_VARIABLE = "NAS_STORAGE_URL"
 STORAGE_ERRORS = (DBAPIError, optuna.exceptions.StorageInternalError)
 
 
+def is_storage_failure(error: BaseException | None) -> bool:
+    """Whether ``error`` is a storage server not answering, or was raised while handling one
+    (Optuna's trial bookkeeping raises ``UnboundLocalError`` when the storage fails twice in
+    it, once while telling the result and once while reading the trial back)."""
+    while error is not None:
+        if isinstance(error, STORAGE_ERRORS):
+            return True
+        error = error.__context__
+    return False
+
+
 def shown_url(url: str) -> str:
     """``url`` with any password replaced by ``***``, fit to print or log."""
     try:

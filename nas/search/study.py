@@ -22,7 +22,7 @@ from nas.search.front import trial_counts
 from nas.search.objective import TrialRunner, flow_estimators
 from nas.search.records import artifact_store
 from nas.search.settings import DIRECTION, LEGACY_IDENTITY, RunSettings
-from nas.search.storage import STORAGE_ERRORS, open_storage, shown_url
+from nas.search.storage import is_storage_failure, open_storage, shown_url
 from nas.spaces.parts import part_family
 
 SAMPLERS = ("tpe", "nsgaii", "random")
@@ -87,6 +87,14 @@ class _QuotaCallback:
         self.on_trial(study)
         if self.completed >= self.quota or self.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
             study.stop()
+
+    def recount(self, study: optuna.Study, numbers: list[int]) -> None:
+        """Count again, from the storage, which of this process's trials ``numbers`` are
+        complete: a trial whose result reached the storage while the answer did not (a server
+        restarting) was never counted here."""
+        ours = set(numbers)
+        self.completed = sum(t.number in ours for t in study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE,)))
 
 
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
@@ -217,14 +225,21 @@ def prepare(settings: RunSettings, study: optuna.Study,
 def _optimize(study: optuna.Study, runner: TrialRunner, settings: RunSettings,
               quota_callback: _QuotaCallback) -> None:
     """``study.optimize`` until the quota is met, riding out a storage server that stops
-    answering for a while: the trial in flight fails (the heartbeat says so), the rest go on."""
+    answering for a while: the trial in flight fails (the heartbeat says so), or counts if its
+    result reached the storage; the rest go on."""
     for attempt in range(STORAGE_RETRIES + 1):
-        missing = quota_callback.quota - quota_callback.completed
         try:
+            if attempt:
+                quota_callback.recount(study, runner.numbers)
+            missing = quota_callback.quota - quota_callback.completed
+            if missing <= 0:
+                return
             study.optimize(runner, n_trials=missing * ATTEMPTS_PER_TRIAL, timeout=settings.timeout,
                            catch=(Exception,), gc_after_trial=True, callbacks=[quota_callback])
             return
-        except STORAGE_ERRORS as error:
+        except Exception as error:
+            if not is_storage_failure(error):
+                raise
             if attempt == STORAGE_RETRIES:
                 raise StudyError(f"the storage {shown_url(settings.storage_url)} stopped answering "
                                  f"({type(error).__name__}) and did not come back in "

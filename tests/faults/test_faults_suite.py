@@ -16,7 +16,7 @@ from pathlib import Path
 import optuna
 import pg_server
 import pytest
-from conftest import run_nas
+from conftest import run_nas, unsynthesized
 from fault_table import orphans, record_fault
 from optuna.trial import TrialState
 from test_cli import assert_user_error
@@ -112,20 +112,9 @@ def test_sigterm_during_training_stops_cleanly_and_the_run_continues(tmp_path):
     assert len(after) == 3 and before <= after and left == 0
 
 
-def _unsynthesized(small_study, which: slice) -> list[int]:
-    """The complete trials of ``which``, their synthesis records forgotten: a design that an
-    earlier test synthesized would be skipped."""
-    study, settings = small_study
-    numbers = [t.number for t in study.trials if t.state == TrialState.COMPLETE][which]
-    fresh = optuna.load_study(study_name=study.study_name, storage=settings.storage_url)
-    for number in numbers:
-        fresh.set_user_attr(f"synth:trial_{number}", {"status": "forgotten by the test"})
-    return numbers
-
-
 def test_sigterm_during_synthesis_leaves_no_orphan_tool(small_study, tmp_path):
     _study, settings = small_study
-    numbers = _unsynthesized(small_study, slice(None, 2))
+    numbers = unsynthesized(small_study, slice(None, 2))
     env = _yosys(tmp_path, hang=True)
     process = subprocess.Popen(
         [sys.executable, "-m", "nas", "synth", "--space", "mlp_psd", "--workdir",
@@ -151,7 +140,7 @@ def test_sigterm_during_synthesis_leaves_no_orphan_tool(small_study, tmp_path):
 
 def test_two_synth_commands_at_once_synthesize_each_design_once(small_study, tmp_path):
     study, settings = small_study
-    numbers = _unsynthesized(small_study, slice(-2, None))
+    numbers = unsynthesized(small_study, slice(-2, None))
     env = _yosys(tmp_path, hang=False)
     command = [sys.executable, "-m", "nas", "synth", "--space", "mlp_psd", "--workdir",
                str(settings.workdir), "--trials", ",".join(map(str, numbers)), "--jobs", "2"]
