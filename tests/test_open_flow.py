@@ -86,23 +86,25 @@ def test_a_hung_tool_is_killed_at_the_timeout_with_its_process_group(small_study
     """yosys hangs (a stand-in that sleeps): the job is recorded as a timeout, and the hung
     tool, a grandchild of this process, is gone."""
     study, settings = small_study
-    trial = next(t for t in study.trials if t.state.name == "COMPLETE")
+    number, = unsynthesized(small_study, slice(None, 1))
     fake, pid_file = tmp_path / "yosys", tmp_path / "yosys.pid"
     fake.write_text(HANGING_YOSYS)
     fake.chmod(0o755)
     monkeypatch.setenv("NAS_YOSYS", str(fake))
     monkeypatch.setenv("HANG_PID_FILE", str(pid_file))
-    timed_out = synthesize_trials(study, settings, [trial.number], jobs=1, timeout=45)
-    assert timed_out[trial.number]["status"] == "timeout"
-    assert "longer than 45 s" in timed_out[trial.number]["reason"]
+    timed_out = synthesize_trials(study, settings, [number], jobs=1, timeout=45)
+    assert timed_out[number]["status"] == "timeout"
+    assert "longer than 45 s" in timed_out[number]["reason"]
     hung = Path(f"/proc/{int(pid_file.read_text())}/stat")  # yosys was reached, then killed
     assert not hung.exists() or hung.read_text().split(") ")[1].startswith("Z")  # gone or a zombie
 
 
 @pytest.mark.slow
 def test_nas_synth_records_results(small_study):
+    """One design synthesized in a study where no other has been (earlier tests' records are
+    forgotten): the estimator's observed error is that design's."""
     study, settings = small_study
-    trial = next(t for t in study.trials if t.state.name == "COMPLETE")
+    trial = study.trials[unsynthesized(small_study, slice(None))[0]]
     done = run_nas("synth", "--space", "mlp_psd", "--workdir", str(settings.workdir),
                    "--trials", str(trial.number), "--jobs", "1")
     assert done.returncode == 0, done.stderr

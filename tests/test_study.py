@@ -1,19 +1,23 @@
 """A real 3-trial study (tiny data, few epochs): trials, records, artifacts, resume."""
 
 import dataclasses
+import datetime
+import shutil
 
 import numpy as np
 import optuna
 import pytest
+import sqlalchemy
 from conftest import TOO_BIG_PARAMS
 from optuna.trial import TrialState
 
-from nas.errors import NasError
+from nas.errors import NasError, StudyError
 from nas.model.data import load_data
 from nas.model.student import accuracy
 from nas.search.front import front_rows, pareto_front
 from nas.search.objective import load_student
-from nas.search.study import create_or_continue, run_search
+from nas.search.storage import GRACE_S, HEARTBEAT_S
+from nas.search.study import create_or_continue, fail_dead_trials, run_search
 
 pytestmark = pytest.mark.slow
 
@@ -98,3 +102,48 @@ def test_rerun_continues_the_study_and_other_settings_are_refused(small_study):
     assert len(after) == 4 and all(after[n] == params for n, params in before.items())
     with pytest.raises(NasError, match="made with"):
         create_or_continue(dataclasses.replace(settings, seed=2))
+
+
+def test_a_machine_with_other_data_is_refused(small_study, tmp_path):
+    """A worker whose data differ from those the study was made with (another data file,
+    other package versions) is refused before it trains anything."""
+    _study, settings = small_study
+    elsewhere = dataclasses.replace(settings, workdir=tmp_path / "elsewhere", trials=9)
+    shutil.copytree(settings.workdir, elsewhere.workdir)
+    cache = next(elsewhere.paths.root.glob("data_seed*.npz"))
+    with np.load(cache) as stored:
+        arrays = {key: stored[key] for key in stored.files}
+    arrays["x_train"] = arrays["x_train"][::-1].copy()  # the same events in another order
+    np.savez_compressed(cache, **arrays)
+    study = create_or_continue(elsewhere)
+    before = len(study.trials)
+    with pytest.raises(StudyError, match="this machine's data differ from the study's"):
+        run_search(elsewhere, study)
+    assert len(study.trials) == before
+
+
+def test_a_trial_of_a_dead_host_is_failed_by_its_stale_heartbeat(small_study, tmp_path):
+    """A trial left RUNNING by a worker on another machine that died: this host cannot see its
+    process, so the heartbeat (stale past the grace period) fails it when the next trial
+    starts; this host's own dead-process check leaves it alone."""
+    _study, settings = small_study
+    elsewhere = dataclasses.replace(settings, workdir=tmp_path / "elsewhere")
+    shutil.copytree(settings.workdir, elsewhere.workdir)
+    study = create_or_continue(elsewhere)
+    orphan = study.ask()
+    orphan.set_user_attr("worker", "another-machine:4242")
+    storage = study._storage
+    storage.record_heartbeat(orphan._trial_id)
+    assert fail_dead_trials(study, elsewhere.storage_url) == []  # not this host's to judge
+    stale = (datetime.datetime.now(datetime.UTC).replace(tzinfo=None)  # as SQLite's now()
+             - datetime.timedelta(seconds=GRACE_S + HEARTBEAT_S + 5))
+    engine = sqlalchemy.create_engine(elsewhere.storage_url)
+    with engine.begin() as connection:  # what a machine that died long ago leaves behind
+        connection.execute(sqlalchemy.text("UPDATE trial_heartbeats SET heartbeat = :t "
+                                           "WHERE trial_id = :id"),
+                           {"t": stale, "id": orphan._trial_id})
+    engine.dispose()
+    more = dataclasses.replace(elsewhere, trials=len(study.get_trials(
+        states=(TrialState.COMPLETE,))) + 1)
+    run_search(more, study)
+    assert study.trials[orphan.number].state == TrialState.FAIL

@@ -6,8 +6,10 @@ small; what can still grow is everything around it (a huge batch of a user's spa
 a wide layer, a leak). Trials run in the search's process, so the limit is on that process's
 resident memory: a watchdog thread reads it while a trial trains and is estimated, and past the
 limit it raises ``MemoryLimitExceeded`` in the trial's thread, which unwinds the trial (its
-tensors are freed) like any failure. Growth inside one call of compiled code is seen when that
-call returns; a limit below the machine's memory leaves room for it.
+tensors are freed) like any failure. Library code that catches every exception (TensorFlow's
+AutoGraph falls back that way) can swallow it, so it is raised again while the block runs past
+the limit. Growth inside one call of compiled code is seen when that call returns; a limit below
+the machine's memory leaves room for it.
 """
 
 import ctypes
@@ -19,6 +21,8 @@ from contextlib import contextmanager
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 #: How often the watchdog reads the resident memory.
 _POLL_S = 0.05
+#: How long the watchdog waits before raising again an exception that was swallowed.
+_RERAISE_S = 0.5
 #: The default limit, as a fraction of the machine's memory.
 DEFAULT_FRACTION = 0.8
 
@@ -54,13 +58,22 @@ def memory_limit(limit_bytes: int) -> Iterator[None]:
         while not done.wait(_POLL_S):
             if resident_bytes() > limit_bytes:
                 _raise_in(thread_id, MemoryLimitExceeded)
-                return
+                done.wait(_RERAISE_S)
 
     watcher = threading.Thread(target=watch, name="memory-limit", daemon=True)
     watcher.start()
     try:
         yield
     finally:
-        done.set()
-        watcher.join()
-        _raise_in(thread_id, None)  # passed the limit just as the block ended: not this block's
+        _stop(watcher, done, thread_id)
+
+
+def _stop(watcher: threading.Thread, done: threading.Event, thread_id: int) -> None:
+    """Stop the watchdog, even when the exception it raises lands here."""
+    while watcher.is_alive():
+        try:
+            done.set()
+            watcher.join()
+        except MemoryLimitExceeded:
+            continue
+    _raise_in(thread_id, None)  # passed the limit just as the block ended: not this block's
