@@ -138,8 +138,8 @@ def _lut_span(luts: list[int]) -> str:
 
 def datasets_table(datasets: dict) -> list[str]:
     head = ["data set", "inputs (signed, decades)", "events (test)", "baseline LR / MLP",
-            "teacher", "best student", "front: LUT", "RTL exact", "C-sim exact",
-            "LUT MAPE of the estimate", "targets met"]
+            "teacher", "teacher / better baseline, mean of splits", "best student",
+            "front: LUT", "RTL exact", "C-sim exact", "LUT MAPE of the estimate", "targets met"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, run in datasets["datasets"].items():
         designs = run["designs"]
@@ -147,12 +147,17 @@ def datasets_table(datasets: dict) -> list[str]:
         luts = sorted(d["lut"] for d in designs)
         best = max((d["test_accuracy"] for d in designs), default=0.0)
         met = sum(run["checks"].values())
+        means = run["splits"]["mean"]
+        splits = len(run["splits"]["per_seed"])
         lut_error = "n/a" if run["lut_error"] is None else f"{run['lut_error']['mape']:.1f} %"
         lines.append(
             f"| {name} | {run['n_inputs']} ({'yes' if run['signed_inputs'] else 'no'}, "
             f"{run['decades']:.1f}) | {run['n_events']} ({run['test_events']}) | "
             f"{100 * base['logistic_regression']:.1f} / {100 * base['mlp']:.1f} % | "
-            f"{100 * run['teacher_test_accuracy']:.1f} % | {100 * best:.1f} % | "
+            f"{100 * run['teacher_test_accuracy']:.1f} % | "
+            f"{100 * means['teacher']:.1f} / "
+            f"{100 * max(means['logistic_regression'], means['mlp']):.1f} % ({splits}) | "
+            f"{100 * best:.1f} % | "
             f"{_lut_span(luts)} | "
             f"{sum(d['bit_exact'] for d in designs)}/{len(designs)} | "
             f"{sum(d['hls_exact_fraction'] == 1.0 for d in designs)}/{len(designs)} | "

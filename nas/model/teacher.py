@@ -36,7 +36,7 @@ def train_teacher(space: Space, data: DataSplits, seed: int) -> "keras.Model":
     recipe = space.recipe
     standardize = data.x_train if space.input_condition == "standardize" else None
     model = build_teacher(space.n_inputs, space.n_classes, recipe.teacher_hidden, standardize)
-    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
+    model.compile(optimizer=keras.optimizers.Adam(recipe.teacher_learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(data.x_train, data.y_train, batch_size=recipe.batch_size, verbose=0,
               epochs=recipe.epochs(recipe.teacher_epochs, len(data.y_train)))
@@ -53,13 +53,15 @@ def check_teacher(model: "keras.Model", data: DataSplits) -> float:
         raise StudyError(f"the teacher reached {100 * accuracy:.1f} % on the validation split, "
                          f"no better than always answering its most frequent class "
                          f"({100 * chance:.1f} %): check the labels and the training recipe "
-                         f"(learning_rate, epochs) before searching")
+                         f"(teacher.learning_rate, teacher.epochs) before searching")
     return accuracy
 
 
 def load_teacher(space: Space, data: DataSplits, seed: int, paths: StudyPaths) -> "keras.Model":
     """The cached teacher for this space, seed and recipe, trained and cached if missing."""
-    cache = paths.teacher(seed, data_tag(space), space.recipe.teacher_epochs)
+    recipe = space.recipe
+    cache = paths.teacher(seed, data_tag(space), recipe.teacher_epochs,
+                          recipe.teacher_learning_rate)
     if cache.exists():
         return keras.models.load_model(cache, compile=False)
     model = train_teacher(space, data, seed)

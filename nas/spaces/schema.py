@@ -6,7 +6,7 @@
     data: {file: events.csv, label: label, split: null, n_events: 20000}
     input: {n_inputs: 30, divisor: 16.0, format: uint8, condition: none}
     classes: [electromagnetic, muon, multi-particle, saturated]
-    teacher: {hidden: [64, 32], epochs: 40}
+    teacher: {hidden: [64, 32], epochs: 40, learning_rate: 0.001}
     training: {student_epochs: 30, learned_epochs: 100, screen_epochs: 30, batch_size: 256,
                learning_rate: 0.01, alpha: 0.1, temperature: 2.0}
     student: {max_hidden_layers: 3, width: [4, 64], weight_bits: [2, 12], ...,
@@ -27,6 +27,8 @@ import yaml
 from nas.errors import DataError, InvalidValue
 from nas.spaces.space import OBJECTIVE_SETS, DataSpec, Space, StudentRanges, TrainingRecipe
 
+#: The teacher's keys, each with a value of its type (hidden: a list of any length).
+TEACHER_KEYS = {"hidden": (), "epochs": 0, "learning_rate": 1.0}
 TARGET_KEYS = {"part": "", "clock_mhz": 200.0, "max_latency_cycles": 0, "min_accuracy": 0.0}
 SECTIONS = ("name", "description", "data", "input", "classes", "teacher", "training",
             "student", "objectives", "target")
@@ -43,7 +45,8 @@ def space_to_dict(space: Space) -> dict[str, Any]:
         "input": {"n_inputs": space.n_inputs, "divisor": space.input_divisor,
                   "format": space.input_format, "condition": space.input_condition},
         "classes": list(space.class_names),
-        "teacher": {"hidden": list(recipe.teacher_hidden), "epochs": recipe.teacher_epochs},
+        "teacher": {"hidden": list(recipe.teacher_hidden), "epochs": recipe.teacher_epochs,
+                    "learning_rate": recipe.teacher_learning_rate},
         "training": {k: getattr(recipe, k) for k in _training_keys()},
         "student": {k: list(v) if isinstance(v, tuple) else v
                     for k, v in dataclasses.asdict(space.student).items()},
@@ -135,12 +138,11 @@ def space_from_dict(values: Any, source: str, base_dir: Path) -> Space:
     classes = values["classes"]
     if not isinstance(classes, list) or len(classes) < 2:
         raise reader.fail("classes", f"is {classes!r}", "give a list of at least 2 class names")
-    teacher = reader.section(values, "teacher", ["hidden", "epochs"])
+    teacher = reader.section(values, "teacher", list(TEACHER_KEYS))
     recipe = reader.dataclass_from(values, "training", TrainingRecipe)
-    recipe = dataclasses.replace(
-        recipe,
-        teacher_hidden=reader.typed("teacher.hidden", teacher.get("hidden", [64, 32]), ()),
-        teacher_epochs=reader.typed("teacher.epochs", teacher.get("epochs", 40), 0))
+    recipe = dataclasses.replace(recipe, **{
+        f"teacher_{key}": reader.typed(f"teacher.{key}", teacher[key], TEACHER_KEYS[key])
+        for key in TEACHER_KEYS if key in teacher})
     student = reader.dataclass_from(values, "student", StudentRanges)
     objectives = values.get("objectives", list(OBJECTIVE_SETS[0]))
     if not isinstance(objectives, list) or tuple(objectives) not in OBJECTIVE_SETS:

@@ -86,7 +86,12 @@ def _wait_for(condition, seconds: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_sigterm_during_training_stops_cleanly_and_the_run_continues(tmp_path):
+def _stop_name(stop: signal.Signals) -> str:
+    return "Ctrl-C (SIGINT)" if stop == signal.SIGINT else "SIGTERM"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_stop_during_training_is_clean_and_the_run_continues(tmp_path, stop):
     workdir = tmp_path / "w"
     command = [sys.executable, "-m", "nas", "run", "--space", "mlp_psd", "--quick", "--trials",
                "3", "--no-synth", "--workdir", str(workdir)]
@@ -100,7 +105,7 @@ def test_sigterm_during_training_stops_cleanly_and_the_run_continues(tmp_path):
 
     _wait_for(training, 300, "a trial to start")
     before, signalled = _complete(storage), time.monotonic()
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=60)
     stop_s, left = time.monotonic() - signalled, orphans(process.pid)
     assert process.returncode == 130 and "Traceback" not in stderr, stderr
@@ -108,7 +113,7 @@ def test_sigterm_during_training_stops_cleanly_and_the_run_continues(tmp_path):
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     after = _complete(storage)
-    record_fault("SIGTERM during training", "exit 130 with one line, the trial in flight "
+    record_fault(f"{_stop_name(stop)} during training", "exit 130 with one line, the trial in flight "
                  "failed; the same command completed the budget", trials_lost=len(before - after),
                  orphans=left, recover_s=stop_s)
     assert len(after) == 3 and before <= after and left == 0
@@ -135,11 +140,35 @@ def test_a_stop_during_synthesis_leaves_no_orphan_tool(small_study, tmp_path, st
     hung = [int(line.split()[0]) for line in calls.read_text().splitlines()]
     _wait_for(lambda: not any(_alive(pid) for pid in hung), 10, "the hung tools to be gone")
     left = orphans(process.pid)
-    name = "Ctrl-C (SIGINT)" if stop == signal.SIGINT else "SIGTERM"
-    record_fault(f"{name} during synthesis (2 jobs, tools hung)", "exit 130 with one line, "
+    record_fault(f"{_stop_name(stop)} during synthesis (2 jobs, tools hung)", "exit 130 with one line, "
                  "both yosys processes killed with their job", orphans=left, recover_s=stop_s,
                  trials_lost=len(before - _complete(settings.storage_url)))
     assert left == 0
+
+
+def test_a_stop_in_the_final_stage_of_a_run_keeps_its_trials(tmp_path):
+    """SIGTERM while ``nas run`` synthesizes its front (its last stage, before the report):
+    exit 130 with one line, the hung tools gone, every complete trial kept."""
+    workdir = tmp_path / "w"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nas", "run", "--space", "mlp_psd", "--quick", "--trials", "2",
+         "--workdir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, env=_yosys(tmp_path, hang=True), start_new_session=True)
+    calls, storage = tmp_path / "calls", f"sqlite:///{workdir / 'mlp_psd' / 'study.db'}"
+    _wait_for(lambda: calls.exists() and calls.read_text().strip(), 600,
+              "the run to reach synthesis")
+    before, signalled = _complete(storage), time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    stop_s = time.monotonic() - signalled
+    hung = [int(line.split()[0]) for line in calls.read_text().splitlines()]
+    _wait_for(lambda: not any(_alive(pid) for pid in hung), 10, "the hung tools to be gone")
+    left, after = orphans(process.pid), _complete(storage)
+    record_fault("SIGTERM in the final stage of `nas run` (front synthesis, tools hung)",
+                 "exit 130 with one line, the tools killed, the trials kept",
+                 trials_lost=len(before - after), orphans=left, recover_s=stop_s)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert len(before) == 2 and after == before and left == 0
 
 
 def test_two_synth_commands_at_once_synthesize_each_design_once(small_study, tmp_path):
