@@ -41,12 +41,20 @@ def _spin_catching_everything(seconds: float) -> bool:
     return False
 
 
-def test_an_exception_swallowed_by_library_code_is_raised_again():
+def test_a_block_whose_exception_was_swallowed_ends_with_it():
     """Code that catches every exception (as TensorFlow's AutoGraph does) does not let a block
-    past the limit run on: the limit is raised again."""
-    start, kept = time.monotonic(), np.ones(300 * MB // 8)
+    past the limit end as if it had not passed it."""
+    kept = np.ones(300 * MB // 8)
     with pytest.raises(MemoryLimitExceeded), memory_limit(resident_bytes() - 100 * MB):
         assert _spin_catching_everything(5)
-        while time.monotonic() - start < 5:  # Python code, where the raise lands
-            pass
-    assert time.monotonic() - start < 2 and kept.size
+    assert kept.size
+
+
+def test_an_exception_turned_into_another_error_is_the_limit():
+    """Raised inside compiled code, the exception can come out as another error (TensorFlow
+    raised SystemError): the block ends with the limit, the other error as its cause."""
+    kept = np.ones(300 * MB // 8)
+    with pytest.raises(MemoryLimitExceeded) as stopped, memory_limit(resident_bytes() - 100 * MB):
+        if _spin_catching_everything(5):
+            raise SystemError("bad argument to internal function")
+    assert isinstance(stopped.value.__cause__, SystemError) and kept.size

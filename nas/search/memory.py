@@ -7,9 +7,11 @@ a wide layer, a leak). Trials run in the search's process, so the limit is on th
 resident memory: a watchdog thread reads it while a trial trains and is estimated, and past the
 limit it raises ``MemoryLimitExceeded`` in the trial's thread, which unwinds the trial (its
 tensors are freed) like any failure. Library code that catches every exception (TensorFlow's
-AutoGraph falls back that way) can swallow it, so it is raised again while the block runs past
-the limit. Growth inside one call of compiled code is seen when that call returns; a limit below
-the machine's memory leaves room for it.
+AutoGraph falls back that way) can swallow it, and raised inside compiled code it can come out
+as another error: either way the block ends with ``MemoryLimitExceeded``. It is raised once, not
+again and again, because each raise that lands inside TensorFlow risks such an error. Growth
+inside one call of compiled code is seen when that call returns; a limit below the machine's
+memory leaves room for it.
 """
 
 import ctypes
@@ -21,8 +23,6 @@ from contextlib import contextmanager
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 #: How often the watchdog reads the resident memory.
 _POLL_S = 0.05
-#: How long the watchdog waits before raising again an exception that was swallowed.
-_RERAISE_S = 0.5
 #: The default limit, as a fraction of the machine's memory.
 DEFAULT_FRACTION = 0.8
 
@@ -51,29 +51,38 @@ def _raise_in(thread_id: int, exception: type[BaseException] | None) -> None:
 @contextmanager
 def memory_limit(limit_bytes: int) -> Iterator[None]:
     """Raise ``MemoryLimitExceeded`` in this thread if the process's resident memory passes
-    ``limit_bytes`` while the block runs."""
-    done, thread_id = threading.Event(), threading.get_ident()
+    ``limit_bytes`` while the block runs; a block that passed it ends with that exception even
+    where the raise was swallowed or turned into another error."""
+    done, exceeded, thread_id = threading.Event(), threading.Event(), threading.get_ident()
 
     def watch() -> None:
         while not done.wait(_POLL_S):
             if resident_bytes() > limit_bytes:
+                exceeded.set()
                 _raise_in(thread_id, MemoryLimitExceeded)
-                done.wait(_RERAISE_S)
+                return
 
     watcher = threading.Thread(target=watch, name="memory-limit", daemon=True)
     watcher.start()
     try:
         yield
+    except Exception as error:
+        if exceeded.is_set() and not isinstance(error, MemoryLimitExceeded):
+            raise MemoryLimitExceeded() from error
+        raise
     finally:
         _stop(watcher, done, thread_id)
+    if exceeded.is_set():
+        raise MemoryLimitExceeded()
 
 
 def _stop(watcher: threading.Thread, done: threading.Event, thread_id: int) -> None:
-    """Stop the watchdog, even when the exception it raises lands here."""
+    """Stop the watchdog, even when the exception it raises lands here (the block's end
+    raises it then)."""
     while watcher.is_alive():
         try:
             done.set()
             watcher.join()
         except MemoryLimitExceeded:
             continue
-    _raise_in(thread_id, None)  # passed the limit just as the block ended: not this block's
+    _raise_in(thread_id, None)  # not yet raised: the block's end raises it
