@@ -56,6 +56,19 @@ def unsynthesized(small_study, which: slice) -> list[int]:
     return numbers
 
 
+def trials_of(storage: str) -> list:
+    """The trials of the run's study (mlp_psd) in ``storage``; none while the run has not yet
+    created its study or is creating it (a new SQLite file read while Optuna stamps it raises
+    an IntegrityError)."""
+    import optuna
+    import sqlalchemy
+
+    try:
+        return optuna.load_study(study_name="mlp_psd", storage=storage).get_trials()
+    except (KeyError, sqlalchemy.exc.SQLAlchemyError):
+        return []
+
+
 def one_line_error(argv: list[str], capsys) -> str:
     """``nas argv`` run in this process (no interpreter to start): its one-line error, checked
     to come with exit code 2 and no traceback."""

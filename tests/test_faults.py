@@ -9,7 +9,7 @@ import time
 
 import optuna
 import pytest
-from conftest import run_nas, tiny_space
+from conftest import run_nas, tiny_space, trials_of
 from optuna.trial import TrialState
 
 from nas.errors import StudyError
@@ -20,11 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def _states(storage: str) -> dict[int, optuna.trial.FrozenTrial]:
-    try:
-        study = optuna.load_study(study_name="mlp_psd", storage=storage)
-    except KeyError:
-        return {}
-    return {t.number: t for t in study.get_trials()}
+    return {t.number: t for t in trials_of(storage)}
 
 
 def test_kill_9_mid_trial_then_the_same_command_continues(tmp_path):

@@ -16,8 +16,7 @@ from pathlib import Path
 import optuna
 import pg_server
 import pytest
-import sqlalchemy
-from conftest import run_nas, unsynthesized
+from conftest import run_nas, trials_of, unsynthesized
 from fault_table import orphans, record_fault
 from optuna.trial import TrialState
 from test_cli import assert_user_error
@@ -50,13 +49,7 @@ def _alive(pid: int) -> bool:
 
 
 def _trials_in(storage: str, state: TrialState) -> list:
-    """The study's trials in ``state``; none while the run has not yet created its study (or
-    is creating it: Optuna's first stamp of a new SQLite file can collide with this read)."""
-    try:
-        study = optuna.load_study(study_name="mlp_psd", storage=storage)
-    except (KeyError, sqlalchemy.exc.SQLAlchemyError):
-        return []
-    return study.get_trials(states=(state,))
+    return [t for t in trials_of(storage) if t.state == state]
 
 
 def _complete(storage: str) -> set[int]:
