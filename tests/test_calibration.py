@@ -242,6 +242,11 @@ def test_vitis_flow_search_uses_the_vendor_estimator(tmp_path):
     assert study.user_attrs["calibration"]["flow"] == "vitis"
     trial = next(t for t in study.trials if t.state.name == "COMPLETE")
     assert trial.user_attrs["est_lut"] > 0 and "est_dsp" in trial.user_attrs
+    # The vendor flow searches hls4ml's strategy and reuse factor; the student records them.
+    config = trial.user_attrs["config"]
+    assert (config["strategy"], config["reuse_factor"]) == (trial.params["strategy"],
+                                                            trial.params["reuse_factor"])
+    assert trial.user_attrs["est_interval"] >= 1
     again = run_nas("run", "--space", "mlp_psd", "--quick", "--trials", "1", "--workdir",
                     str(tmp_path))
     assert again.returncode == 2 and "'flow': 'vitis'" in again.stderr

@@ -1,7 +1,9 @@
 """HLS export: bit-exact C simulation (Latency and distributed arithmetic), the project's
 contents, failures that write nothing, and the report parser on every shared report."""
 
+import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,8 @@ from conftest import SHARED, one_line_error, run_nas
 
 import nas.hls.project as hls_export
 from nas._tf import set_seed
-from nas.hls.project import BitExactnessError, write_project
+from nas.hls.hls4ml_project import resource_reuse_factor
+from nas.hls.project import STUDENT_STRATEGIES, BitExactnessError, write_project
 from nas.hls.reports import parse_project
 from nas.model.config import StudentConfig, quantized_kernels
 from nas.model.student import train_student
@@ -37,13 +40,26 @@ def student():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy", ["Latency", "distributed_arithmetic"])
-def test_export_is_bit_exact_and_complete(student, tmp_path, strategy):
+@pytest.mark.parametrize("strategy, reuse", [(None, 1), ("distributed_arithmetic", 1),
+                                             (None, 4)])
+def test_export_is_bit_exact_and_complete(student, tmp_path, strategy, reuse):
     model, x_test = student
     out = tmp_path / "prj"
-    result = write_project(model, MIXED, x_test, 16.0, out, get_part("xc7a35t"), 200.0,
+    # Reuse 4 comes with the Resource strategy, as a vendor-flow search records it.
+    config = dataclasses.replace(MIXED, reuse_factor=reuse,
+                                 strategy="resource" if reuse > 1 else "latency")
+    result = write_project(model, config, x_test, 16.0, out, get_part("xc7a35t"), 200.0,
                            strategy=strategy, expected_resources={"LUT": 1234})
     assert result.exact_fraction == 1.0 and result.argmax_fraction == 1.0
+    assert result.strategy == (strategy or STUDENT_STRATEGIES[config.strategy])
+    written = re.findall(r"n_in = (\d+);.*?n_out = (\d+);.*?strategy = nnet::(\w+);.*?"
+                         r"reuse_factor = (\d+);", (out / "firmware" / "parameters.h").read_text(),
+                         re.DOTALL)
+    if strategy is None:  # hls4ml's reuse factor per layer, as the vendor estimator sees it
+        assert [(s, int(r)) for _, _, s, r in written] == [
+            (config.strategy, resource_reuse_factor(int(n), int(m), reuse) if reuse > 1 else 1)
+            for n, m, _, _ in written]
+        assert [int(r) for *_, r in written] == ([1, 1, 1] if reuse == 1 else [3, 5, 3])
     assert result.n_samples == len(x_test) and result.port_type == "ufixed<8,4>"
     readme = (out / "README.md").read_text()
     assert "No softmax in firmware" in readme and "xc7a35tcpg236-1" in readme and "1,234" in readme
@@ -52,11 +68,13 @@ def test_export_is_bit_exact_and_complete(student, tmp_path, strategy):
     outputs = np.loadtxt(out / "tb_data" / "tb_output_predictions.dat")
     assert inputs.shape == x_test.shape and outputs.shape == (len(x_test), 4)
     weights = out / "firmware" / "weights"
-    if strategy == "Latency":  # DA bakes the constants into the code instead
+    if strategy is None:  # DA bakes the constants into the code instead
         files = sorted(weights.glob("w*.txt"), key=lambda p: int(p.stem[1:]))
         for kernel, path in zip(quantized_kernels(model, MIXED), files, strict=True):
             written = np.array([float(v) for v in path.read_text().split(",")])
-            assert np.array_equal(written, kernel.flatten())
+            # The Resource strategy stores each kernel transposed.
+            stored = kernel.T if config.strategy == "resource" else kernel
+            assert np.array_equal(written, stored.flatten())
             assert np.mean(written == 0) >= MIXED.sparsity - 0.02  # pruned weights are zeros
 
 

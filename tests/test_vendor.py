@@ -313,3 +313,43 @@ def test_the_search_sees_a_student_as_each_flow_builds_it():
     open_flow = flow_estimators(default_calibration("open"), space, None)
     assert open_flow.prior.name == "architecture" and open_flow.estimator.name == "trace"
     assert open_flow.prior.predict_one(open_flow.prior_view(config)).lut > 0
+
+
+def test_a_vendor_flow_student_is_built_with_its_strategy_and_reuse():
+    import optuna
+
+    from nas.estimators.vendor import student_design
+    from nas.hls.hls4ml_project import resource_reuse_factor
+    from nas.model.config import StudentConfig
+    from nas.search.objective import flow_estimators
+    from nas.search.sampling import sample_directives
+
+    config = StudentConfig(widths=(16,), weight_bits=(8, 8), weight_int_bits=(1, 1),
+                           act_bits=(8,), act_int_bits=(3,), input_bits=10, input_int_bits=4,
+                           sparsity=0.0)
+    trial = optuna.trial.FixedTrial({"strategy": "resource", "reuse_factor": 8})
+    resource = sample_directives(trial, config)
+    assert (resource.strategy, resource.reuse_factor) == ("resource", 8)
+    assert sample_directives(trial, config) == resource  # the same values each time a trial asks
+    designs = {"resource": student_design(resource, 30, 4, "xc7a35tcpg236-1", 200.0)}
+    # hls4ml moves an invalid Resource reuse factor to the closest valid one, per layer.
+    assert [x.reuse_factor for x in designs["resource"].layers] == \
+        [resource_reuse_factor(30, 16, 8), resource_reuse_factor(16, 4, 8)] == [6, 8]
+    for reuse in (1, 8):
+        latency = dataclasses.replace(config, reuse_factor=reuse)
+        designs[reuse] = student_design(latency, 30, 4, "xc7a35tcpg236-1", 200.0)
+        assert [x.reuse_factor for x in designs[reuse].layers] == [reuse, reuse]
+    estimator = default_calibration("vitis").estimator("vendor_hls")
+    estimates = {key: estimator.predict_one(design) for key, design in designs.items()}
+    assert interval(designs[1]) == 1 and interval(designs[8]) > 1 and \
+        interval(designs["resource"]) == 8
+    assert estimates[8].latency_cycles > estimates[1].latency_cycles
+    # Latency strategy: the constants' multipliers (about 27 here) stay under the allocation
+    # limit of 60; Resource: ceil(weights / reuse) real multipliers, one DSP slice each.
+    assert estimates[8].dsp <= estimates[1].dsp
+    assert estimator.features(designs["resource"])["dsp_slices"] == 480 / 6 + 64 / 8
+    space = tiny_space()
+    vitis = flow_estimators(default_calibration("vitis"), space, None)
+    assert vitis.searches_directives and vitis.details(designs[8]) == {"est_interval":
+                                                                        interval(designs[8])}
+    assert not flow_estimators(default_calibration("open"), space, None).searches_directives

@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="local worker processes sharing the study (default 1)")
     run.add_argument("--flow", default="open", choices=("open", "vitis"),
                      help="what the estimates predict: open (da4ml + yosys, the default) or "
-                          "vitis (vendor HLS, Latency strategy)")
+                          "vitis (vendor HLS; also searches hls4ml's strategy and reuse "
+                          "factor)")
     run.add_argument("--precision", choices=PRECISIONS,
                      help="bit widths learned per weight in training, or searched per layer "
                           "(default: the space's, learned)")
@@ -118,8 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--backend", default="Vivado", choices=("Vivado", "Vitis"))
     export.add_argument("--part", help="target part (default: the study's)")
     export.add_argument("--clock-mhz", type=float, help="target clock (default: the study's)")
-    export.add_argument("--strategy", default="Latency",
-                        choices=("Latency", "distributed_arithmetic"))
+    export.add_argument("--strategy", choices=("Latency", "Resource", "distributed_arithmetic"),
+                        help="hls4ml strategy of the dense layers (default: the trial's, "
+                             "Latency unless a vendor-flow search chose Resource)")
     export.add_argument("--force", action="store_true", help="replace a non-empty --out")
     export.add_argument("--build", action="store_true",
                         help="run C and logic synthesis when vendor tools are on PATH")

@@ -44,7 +44,7 @@ def vendor_tools() -> list[str]:
 
 def export_trial(study: optuna.Study, settings: RunSettings, trial: int, out: str | Path,
                  backend: str = "Vivado", part: str | None = None, clock_mhz: float | None = None,
-                 strategy: str = "Latency", force: bool = False, build: bool = False
+                 strategy: str | None = None, force: bool = False, build: bool = False
                  ) -> ExportResult:
     """Write trial ``trial`` of ``study`` as an hls4ml project in ``out``, check its C
     simulation against the QKeras student on the whole test set, add the open flow's RTL

@@ -54,8 +54,13 @@ from scipy.stats import norm
 from nas.errors import DataError
 from nas.estimators.base import QUANTITIES, ResourceEstimator, check_fit_data
 from nas.estimators.csd import csd_digits
-from nas.hls.hls4ml_project import DEFAULT_UNCERTAINTY, FixedType, ProjectFacts
-from nas.model.config import StudentConfig, weight_mantissas
+from nas.hls.hls4ml_project import (
+    DEFAULT_UNCERTAINTY,
+    FixedType,
+    ProjectFacts,
+    resource_reuse_factor,
+)
+from nas.model.config import STRATEGIES, StudentConfig, weight_mantissas
 from nas.spaces.parts import DSP_PORTS, delay_scale, part_family
 
 #: Narrower inputs never go to a DSP slice (a fabric multiplier is cheaper).
@@ -63,7 +68,6 @@ MIN_DSP_INPUT_BITS = 10
 #: A constant stays a multiplier with at least this many CSD digits and odd-part bits.
 MIN_MULTIPLIER_DIGITS, MIN_MULTIPLIER_ODD_BITS = 3, 5
 FAMILIES = tuple(DSP_PORTS)
-STRATEGIES = ("latency", "resource")
 TABLE_ACTIVATIONS = ("sigmoid", "tanh")
 
 
@@ -208,10 +212,14 @@ def design_from_facts(facts: ProjectFacts) -> VendorDesign:
 
 
 def _student_layer(n_in: int, n_out: int, input_bits: int, weight_bits: int, weight_int: int,
-                   output_bits: int, sparsity: float, kernel: np.ndarray | None) -> VendorLayer:
-    """One dense layer of a student as ``nas export`` writes it (Latency, reuse 1): the
-    accumulator holds the exact range of the sum (from the weights when known, else from
-    the widths)."""
+                   output_bits: int, config: StudentConfig, kernel: np.ndarray | None
+                   ) -> VendorLayer:
+    """One dense layer of a student as ``nas export`` writes it (the student's strategy and
+    reuse factor, as hls4ml adjusts it): the accumulator holds the exact range of the sum (from
+    the weights when known, else from the widths)."""
+    sparsity = config.sparsity
+    reuse = (resource_reuse_factor(n_in, n_out, config.reuse_factor)
+             if config.strategy == "resource" else config.reuse_factor)
     weight = FixedType(weight_bits, weight_int + 1)
     if kernel is None:
         stats = WeightStats.expected(n_in * n_out * (1.0 - sparsity), weight, n_in)
@@ -221,15 +229,15 @@ def _student_layer(n_in: int, n_out: int, input_bits: int, weight_bits: int, wei
         stats = WeightStats.of(mantissas)
         magnitude = float(np.abs(mantissas).sum(axis=0).max())
     accum = input_bits + math.ceil(math.log2(magnitude + 1.0)) + 1
-    return VendorLayer(n_in, n_out, input_bits, weight_bits, accum, output_bits or accum, 1,
-                       "latency", "relu" if output_bits else "linear", stats)
+    return VendorLayer(n_in, n_out, input_bits, weight_bits, accum, output_bits or accum, reuse,
+                       config.strategy, "relu" if output_bits else "linear", stats)
 
 
 def student_design(config: StudentConfig, n_inputs: int, n_classes: int, part: str,
                    clock_mhz: float, kernels: Sequence[np.ndarray] | None = None) -> VendorDesign:
-    """A student as ``nas export`` writes it (io_parallel, Latency strategy, no softmax) for
-    Vitis HLS on ``part`` at ``clock_mhz``; its quantized ``kernels`` when trained, else the
-    expected weights at its sparsity."""
+    """A student as ``nas export`` writes it (io_parallel, its strategy and reuse factor, no
+    softmax) for Vitis HLS on ``part`` at ``clock_mhz``; its quantized ``kernels`` when
+    trained, else the expected weights at its sparsity."""
     family = part_family(part)
     if family is None:
         raise DataError(f"part '{part}' is not a 7-series or UltraScale part: the vendor "
@@ -237,7 +245,7 @@ def student_design(config: StudentConfig, n_inputs: int, n_classes: int, part: s
     shapes = config.layer_shapes(n_inputs, n_classes)
     kernels = list(kernels) if kernels is not None else [None] * len(shapes)
     layers = tuple(
-        _student_layer(n_in, n_out, in_bits, w_bits, w_int, out_bits, config.sparsity, kernel)
+        _student_layer(n_in, n_out, in_bits, w_bits, w_int, out_bits, config, kernel)
         for (n_in, n_out), in_bits, w_bits, w_int, out_bits, kernel in zip(
             shapes, config.layer_input_bits(), config.weight_bits, config.weight_int_bits,
             [*config.act_bits, 0], kernels, strict=True))

@@ -11,7 +11,9 @@ Keras model), give each layer's integer weight mantissas.
 """
 
 import json
+import math
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,6 +29,26 @@ DEFAULT_TYPE = "fixed<16,6>"
 DEFAULT_UNCERTAINTY = {"Vivado HLS": 0.125, "Vitis HLS": 0.27}
 ACTIVATIONS = ("relu", "softmax", "sigmoid", "tanh", "linear", "leaky_relu", "elu", "selu",
                "softplus", "softsign", "hard_sigmoid", "hard_tanh", "prelu", "thresholded_relu")
+
+
+def _valid_resource_reuse(n_in: int, n_out: int, reuse: int) -> bool:
+    """hls4ml's condition on a Resource-strategy dense layer's reuse factor
+    (``FPGABackend._validate_reuse_factor``)."""
+    multipliers = math.ceil(n_in * n_out / min(n_in, reuse))
+    return ((multipliers % n_out == 0 or reuse >= n_in) and (reuse % n_in == 0 or reuse < n_in)
+            and (n_in * n_out) % reuse == 0)
+
+
+def resource_reuse_factor(n_in: int, n_out: int, asked: int) -> int:
+    """The reuse factor hls4ml builds a Resource-strategy dense layer with when ``asked`` is
+    asked for: the closest valid one, the smaller of two equally close
+    (``FPGABackend.set_closest_reuse_factor``)."""
+    valid = [r for r in range(1, n_in * n_out + 1) if _valid_resource_reuse(n_in, n_out, r)]
+    position = bisect_left(valid, asked)
+    if position == 0 or position == len(valid):
+        return valid[min(position, len(valid) - 1)]
+    before, after = valid[position - 1], valid[position]
+    return after if after - asked < asked - before else before
 
 
 @dataclass(frozen=True)

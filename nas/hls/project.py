@@ -36,7 +36,9 @@ from nas.model.port import stage_of
 from nas.spaces.parts import Part
 
 BACKENDS = ("Vivado", "Vitis")
-STRATEGIES = ("Latency", "distributed_arithmetic")
+STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
+#: hls4ml's name of each strategy a student records.
+STUDENT_STRATEGIES = {"latency": "Latency", "resource": "Resource"}
 #: Required agreement of the C simulation with QKeras on the test set.
 MIN_EXACT, MIN_ARGMAX = 0.999, 1.0
 
@@ -131,6 +133,8 @@ def hls_config(model, config: StudentConfig, backend: str, strategy: str,
         layers[f"{name}_linear"]["Precision"]["result"] = acc
         if strategy != "Latency":
             layers[name]["Strategy"] = strategy  # Dense layers only (STACK.md)
+        if strategy != "distributed_arithmetic":
+            layers[name]["ReuseFactor"] = config.reuse_factor
         if i < len(config.widths):
             relu = model.get_layer(f"relu_{i + 1}").activation
             layers[f"relu_{i + 1}"]["Precision"]["result"] = fixed(
@@ -206,9 +210,10 @@ def check_output_dir(out: Path, force: bool) -> None:
 
 def write_project(model, config: StudentConfig, x_test: np.ndarray, divisor: float, out: Path,
                   part: Part, clock_mhz: float, backend: str = "Vivado",
-                  strategy: str = "Latency", force: bool = False,
+                  strategy: str | None = None, force: bool = False,
                   expected_resources: dict | None = None) -> ExportResult:
-    """Write, compile and check the hls4ml project of ``model`` in ``out``.
+    """Write, compile and check the hls4ml project of ``model`` in ``out`` (the dense layers
+    at the student's reuse factor, with ``strategy`` or else the student's).
 
     The project is built in a temporary folder beside ``out`` and moved into place only once
     it is bit-exact: a failed export leaves nothing behind.
@@ -218,6 +223,7 @@ def write_project(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
     if backend not in BACKENDS:
         raise InvalidValue("backend", f"'{backend}'", f"use one of {', '.join(BACKENDS)}",
                            problem="is unknown")
+    strategy = strategy or STUDENT_STRATEGIES[config.strategy]
     if strategy not in STRATEGIES:
         raise InvalidValue("strategy", f"'{strategy}'", f"use one of {', '.join(STRATEGIES)}",
                            problem="is unknown")
@@ -271,12 +277,13 @@ def project_readme(result: ExportResult, config: StudentConfig,
     estimate = ""
     if expected_resources:
         estimate = "\n".join(f"| {k} | {v:,.0f} |" for k, v in expected_resources.items())
-        estimate = ("\nExpected resources (the search's open-flow estimate, not a vendor "
-                    "number):\n\n| quantity | estimate |\n| --- | --- |\n" + estimate + "\n")
+        estimate = ("\nExpected resources (the search's estimate in its flow, not a vendor "
+                    "report):\n\n| quantity | estimate |\n| --- | --- |\n" + estimate + "\n")
     return f"""# hls4ml project exported by nas
 
 * Part {result.part}, clock {result.clock_mhz:g} MHz ({1000 / result.clock_mhz:.3f} ns),
-  backend {result.backend}, strategy {result.strategy}, io_parallel, hls4ml {result.hls4ml_version}.
+  backend {result.backend}, strategy {result.strategy}, reuse factor {config.reuse_factor} (asked; hls4ml
+  may adjust it per layer), io_parallel, hls4ml {result.hls4ml_version}.
 * Student: hidden widths {list(config.widths)}, weight bits {list(config.weight_bits)},
   activation bits {list(config.act_bits)}, input {config.input_bits} bits
   ({config.input_int_bits} integer), target sparsity {config.sparsity:g} (pruned weights are

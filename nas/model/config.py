@@ -12,6 +12,8 @@ from nas.spaces.space import StudentRanges
 #: (one adder input each), and a wider range keeps them from saturating.
 BIAS_EXTRA_BITS = 4
 BIAS_EXTRA_INT_BITS = 3
+#: hls4ml's dense strategies the vendor flow searches (io_parallel).
+STRATEGIES = ("latency", "resource")
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,17 @@ class StudentConfig:
     #: The port and conditioning (None: integer inputs of the space's divisor, found from the
     #: data, as studies made before input stages were recorded).
     inputs: InputStage | None = None
+    #: How hls4ml builds the dense layers (the vendor flow searches them; the network, the
+    #: trace and the RTL do not depend on them): the reuse factor asked for and the strategy.
+    reuse_factor: int = 1
+    strategy: str = "latency"
 
     def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"student strategy '{self.strategy}' is unknown: use one of "
+                             f"{', '.join(STRATEGIES)}")
+        if self.reuse_factor < 1:
+            raise ValueError(f"student reuse factor {self.reuse_factor} is below 1")
         n_hidden = len(self.widths)
         lengths = {"weight_bits": len(self.weight_bits), "weight_int_bits": len(self.weight_int_bits)}
         if any(n != n_hidden + 1 for n in lengths.values()) or \

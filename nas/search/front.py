@@ -67,12 +67,15 @@ def shape_text(config: StudentConfig, n_inputs: int, n_classes: int) -> str:
 
 
 def bits_text(config: StudentConfig) -> str:
-    """``in 8.4 | w 8.1,8.1 | a 8.2``: total.integer bits of input, weights, activations."""
+    """``in 8.4 | w 8.1,8.1 | a 8.2``: total.integer bits of input, weights, activations, and
+    hls4ml's strategy and reuse factor when not Latency at reuse 1 (``| resource r8``)."""
     def pairs(bits, ints):
         return ",".join(f"{b}.{i}" for b, i in zip(bits, ints, strict=True))
+    directives = ("" if (config.strategy, config.reuse_factor) == ("latency", 1)
+                  else f" | {config.strategy} r{config.reuse_factor}")
     return (f"in {config.input_bits}.{config.input_int_bits} | "
             f"w {pairs(config.weight_bits, config.weight_int_bits)} | "
-            f"a {pairs(config.act_bits, config.act_int_bits)}")
+            f"a {pairs(config.act_bits, config.act_int_bits)}{directives}")
 
 
 def useful_front(study: optuna.Study, space: Space) -> list[FrozenTrial]:

@@ -16,7 +16,7 @@ from nas.errors import DataError, is_disk_full
 from nas.estimators.base import RESOURCES, ResourceEstimate, ResourceEstimator
 from nas.estimators.calibration import FLOWS, Calibration
 from nas.estimators.design import expected_design
-from nas.estimators.vendor import student_design
+from nas.estimators.vendor import interval, student_design
 from nas.model.config import StudentConfig, quantized_kernels
 from nas.model.data import DataSplits
 from nas.model.learned import LearnedTrainer
@@ -24,7 +24,13 @@ from nas.model.student import Distillation, accuracy, build_student, train_stude
 from nas.model.weights import load_weights, save_weights
 from nas.search.memory import MemoryLimitExceeded, memory_limit
 from nas.search.records import download_weights
-from nas.search.sampling import LearnedPlan, sample_distillation, sample_learned, sample_student
+from nas.search.sampling import (
+    LearnedPlan,
+    sample_directives,
+    sample_distillation,
+    sample_learned,
+    sample_student,
+)
 from nas.spaces.space import Space
 
 
@@ -46,6 +52,10 @@ class FlowEstimators:
     prior_view: Callable
     estimator: ResourceEstimator
     view: Callable
+    #: Whether the flow builds what hls4ml's strategy and reuse factor decide (then searched),
+    #: and what else of a viewed design a trial records (``est_interval``).
+    searches_directives: bool = False
+    details: Callable = lambda design: {}
 
 
 def flow_estimators(calibration: Calibration, space: Space, data: DataSplits) -> FlowEstimators:
@@ -60,7 +70,8 @@ def flow_estimators(calibration: Calibration, space: Space, data: DataSplits) ->
         return FlowEstimators(
             prior, lambda config: student_design(config, *shape, *target), value,
             lambda model, config: student_design(config, *shape, *target,
-                                                 quantized_kernels(model, config)))
+                                                 quantized_kernels(model, config)),
+            searches_directives=True, details=lambda design: {"est_interval": interval(design)})
 
     def traced(model, config: StudentConfig) -> dict[str, float]:
         from nas.estimators.trace import student_features
@@ -84,6 +95,7 @@ class Evaluation:
     val_accuracy: float
     estimate: ResourceEstimate
     lut_equivalent: float
+    details: dict = field(default_factory=dict)
 
 
 def screened_points(study: optuna.Study) -> list[tuple[float, float]]:
@@ -172,9 +184,16 @@ class TrialRunner:
 
     def _evaluate(self, model, config: StudentConfig) -> Evaluation:
         estimators = self.estimators
-        estimate = estimators.estimator.predict_one(estimators.view(model, config))
+        design = estimators.view(model, config)
+        estimate = estimators.estimator.predict_one(design)
         return Evaluation(accuracy(model, self.data.x_val, self.data.y_val), estimate,
-                          estimate.lut_equivalent(self.space.part))
+                          estimate.lut_equivalent(self.space.part), estimators.details(design))
+
+    def _built(self, trial: optuna.Trial, config: StudentConfig) -> StudentConfig:
+        """``config`` with the trial's strategy and reuse factor where the flow searches them
+        (the same values each time a trial asks)."""
+        return sample_directives(trial, config) if self.estimators.searches_directives \
+            else config
 
     def _train_learned(self, trial: optuna.Trial, plan: LearnedPlan,
                        distillation: Distillation) -> tuple:
@@ -190,6 +209,7 @@ class TrialRunner:
             earlier = screened_points(trial.study)
             trainer.train(screen)
             model, config = trainer.freeze()
+            config = self._built(trial, config)
             screened = self._evaluate(model, config)
             trial.set_user_attr("screen_val_accuracy", screened.val_accuracy)
             trial.set_user_attr("screen_lut_equivalent", screened.lut_equivalent)
@@ -198,6 +218,7 @@ class TrialRunner:
                 return model, config, trainer.losses, screened
         trainer.train(epochs)
         model, config = trainer.freeze()
+        config = self._built(trial, config)
         trial.set_user_attr("epochs", epochs)
         return model, config, trainer.losses, None
 
@@ -207,11 +228,11 @@ class TrialRunner:
         space = self.space
         if space.student.precision == "learned":
             plan = sample_learned(trial, space.student, self.data.stage)
-            self._reject_if_too_big(trial, plan.nominal_config())
+            self._reject_if_too_big(trial, self._built(trial, plan.nominal_config()))
             distillation = sample_distillation(trial, space)
             set_seed(self.seed * 100_003 + trial.number)
             return self._train_learned(trial, plan, distillation)
-        config = sample_student(trial, space.student, self.data.stage)
+        config = self._built(trial, sample_student(trial, space.student, self.data.stage))
         self._reject_if_too_big(trial, config)
         distillation = sample_distillation(trial, space)
         set_seed(self.seed * 100_003 + trial.number)
@@ -232,6 +253,8 @@ class TrialRunner:
         trial.set_user_attr("estimate_seconds", time.perf_counter() - start)
         estimate = evaluation.estimate
         self._record_estimate(trial, estimate, "est_")
+        for key, value in evaluation.details.items():
+            trial.set_user_attr(key, value)
         self._set_constraints(trial, estimate)
         stats = _weight_stats(model, config)
         attrs = {"val_accuracy": evaluation.val_accuracy,

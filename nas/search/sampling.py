@@ -2,16 +2,19 @@
 sampler) or the plan of a learned-precision student (architecture and penalty strength; the
 bits are learned in training), and the distillation it is trained with."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import optuna
 
-from nas.model.config import InputStage, StudentConfig
+from nas.model.config import STRATEGIES, InputStage, StudentConfig
 from nas.model.learned import LearnedArchitecture
 from nas.model.student import Distillation
 from nas.spaces.space import Space, StudentRanges
 
 SPARSITY_STEP = 0.05
+#: Reuse factors the vendor flow searches: each halves (roughly) the multipliers of the one
+#: before and adds cycles to the latency and the interval.
+REUSE_FACTORS = (1, 2, 4, 8, 16)
 #: What the estimator before training assumes of a learned student's bits (the penalty
 #: decides them in training): enough to reject architectures that cannot fit the part even
 #: with the few bits a strong penalty leaves.
@@ -95,3 +98,10 @@ def sample_distillation(trial: optuna.trial.BaseTrial, space: Space) -> Distilla
     ranges, recipe = space.student, space.recipe
     return Distillation(_value(trial, "alpha", ranges.alpha, recipe.alpha),
                         _value(trial, "temperature", ranges.temperature, recipe.temperature))
+
+
+def sample_directives(trial: optuna.trial.BaseTrial, config: StudentConfig) -> StudentConfig:
+    """``config`` built as the trial proposes: hls4ml's strategy and reuse factor (the vendor
+    flow's search dimensions, so its front trades LUTs and DSPs against latency)."""
+    return replace(config, strategy=trial.suggest_categorical("strategy", STRATEGIES),
+                   reuse_factor=trial.suggest_categorical("reuse_factor", REUSE_FACTORS))
