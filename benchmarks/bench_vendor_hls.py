@@ -72,6 +72,24 @@ def _mean_over_groups(rows: list[dict], predicted: np.ndarray, group: np.ndarray
     return {q: round(float(np.mean([t[q]["mape"] for t in tables if q in t])), 2) for q in SHOWN}
 
 
+def smooth_law_floor(rows: list[dict], mask: np.ndarray) -> dict:
+    """Per quantity, the in-sample MAPE of the best log-linear law in a sweep's own columns
+    (inputs, outputs, weight bits, reuse factor) on the designs of ``mask``: the scatter of
+    the reports that no estimator of those columns can explain, a floor for its error."""
+    chosen = [r for r, m in zip(rows, mask, strict=True) if m]
+    layers = [r["design"]["layers"][0] for r in chosen]
+    columns = np.array([[1.0, *np.log([x["n_in"], x["n_out"], x["weight_bits"],
+                                       x["reuse_factor"]])] for x in layers])
+    floor = {}
+    for q in SHOWN:
+        truth = np.array([r["measured"][q] for r in chosen])
+        if not np.all(truth > 0):
+            continue
+        fitted, *_ = np.linalg.lstsq(columns, np.log(truth), rcond=None)
+        floor[q] = round(float(100 * np.mean(np.abs(np.exp(columns @ fitted) - truth) / truth)), 1)
+    return floor
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
@@ -107,6 +125,8 @@ def main() -> None:
                 _subset_errors(rows, predicted, sweep & (strategy == "latency")),
             "wa-hls4ml-search sweep, Resource strategy":
                 _subset_errors(rows, predicted, sweep & (strategy == "resource"))},
+        "sweep_floor": {name: smooth_law_floor(rows, sweep & (strategy == name))
+                        for name in ("latency", "resource")},
         "targets": {q: {"goal_mape": goal, "measured_mape": overall[q]["mape"],
                         "met": overall[q]["mape"] <= goal} for q, goal in TARGETS.items()},
         "designs": [{"name": r["name"], "group": r["group"], "part": r["part"],
