@@ -117,7 +117,7 @@ def test_a_machine_with_other_data_is_refused(small_study, tmp_path):
     np.savez_compressed(cache, **arrays)
     study = create_or_continue(elsewhere)
     before = len(study.trials)
-    with pytest.raises(StudyError, match="this machine's data differ from the study's"):
+    with pytest.raises(StudyError, match="this machine's data differs from the study's"):
         run_search(elsewhere, study)
     assert len(study.trials) == before
 

@@ -194,8 +194,10 @@ def check_fingerprint(study: optuna.Study, data: DataSplits, teacher) -> None:
         study.set_user_attr("fingerprint", fingerprint)
     elif recorded != fingerprint:
         changed = [key for key in fingerprint if fingerprint[key] != recorded[key]]
-        raise StudyError(f"this machine's {' and '.join(changed)} differ from the study's: use the "
-                        f"same data file and requirements.lock as the machine that created it")
+        verb = "differs" if len(changed) == 1 else "differ"
+        raise StudyError(f"this machine's {' and '.join(changed)} {verb} from the study's (another "
+                         f"data file, or other package versions, e.g. after an upgrade): use the "
+                         f"same data file and requirements.lock as the machine that created it")
 
 
 def prepare(settings: RunSettings, study: optuna.Study,
