@@ -33,6 +33,7 @@ import warnings
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import fmean
 
 import optuna
 import peer_hgq2
@@ -275,12 +276,28 @@ def targets(runs: dict[int, dict], teacher_seconds: dict[int, float]) -> list[di
     found.append(_target("seeds where the default has a design as accurate as the reference "
                          "recipe with <= 1/5 of its LUTs and no more latency", float(sum(wins)),
                          float(len(runs)), ">=", "per seed: " + ", ".join(map(str, wins))))
+    found += estimator_targets(runs)
     minutes = [(r["default"]["search_seconds"] + r["default"]["synth_seconds"]
                 + teacher_seconds[seed]) / 60 for seed, r in runs.items()]
     found.append(_target("minutes of a default run: teacher, search, synthesis of the useful "
                          "front (median of seeds)", median(minutes), RUN_MINUTES_GOAL, "<=",
                          "per seed: " + ", ".join(f"{m:.1f}" for m in minutes)))
     return found
+
+
+def estimator_targets(runs: dict[int, dict]) -> list[dict]:
+    """Issue 15's open-flow targets: the value-aware estimate (the search's objective) against
+    synthesis on every seed's useful front of the default run, pooled (100 % without one)."""
+    designs = [d for r in runs.values() for d in r["default"]["designs"] if d["bit_exact"]]
+    lut, ff = ([100 * abs(d["estimate"][q] - d[q]) / max(d[q], 1) for d in designs]
+               for q in ("lut", "ff"))
+    detail = f"{len(designs)} synthesized bit-exact designs of the default's useful fronts"
+    return [_target("trace estimator's LUT MAPE % on the default's fronts",
+                    fmean(lut) if lut else 100.0, 5.0, "<=", detail),
+            _target("trace estimator's worst LUT error % on the default's fronts",
+                    max(lut, default=100.0), 10.0, "<=", detail),
+            _target("trace estimator's FF MAPE % on the default's fronts",
+                    fmean(ff) if ff else 100.0, 5.0, "<=", detail)]
 
 
 def run_all(budget: Budget, root: Path, progress=print) -> dict:

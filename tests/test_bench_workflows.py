@@ -116,3 +116,9 @@ def test_targets_follow_from_the_synthesized_designs(quick_bench):
                    "with <= 1/5 of its LUTs and no more latency"]
     n_seeds = len(result["seeds"])
     assert 0 <= wins["measured"] <= n_seeds and wins["goal"] == n_seeds
+    front = [d for d in result["designs"] if d["method"] == "default" and d["bit_exact"]]
+    lut_errors = [abs(d["estimate"]["lut"] - d["lut"]) / d["lut"] for d in front]
+    assert by_name["trace estimator's worst LUT error % on the default's fronts"]["measured"] \
+        == pytest.approx(100 * max(lut_errors))
+    assert by_name["trace estimator's LUT MAPE % on the default's fronts"]["measured"] == \
+        pytest.approx(100 * sum(lut_errors) / len(lut_errors))
