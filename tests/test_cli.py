@@ -50,7 +50,7 @@ def test_show_without_a_study(tmp_path):
 def test_spaces_lists_spaces_and_parts():
     result = run_nas("spaces")
     assert result.returncode == 0
-    for name in ("mlp_psd", "xc7a35t", "xc7z020", "20,800"):
+    for name in ("mlp_psd", "xc7a35t", "xc7z020", "20,800", "xc7z010", "17,600", "xck26", "117,120"):
         assert name in result.stdout
 
 

@@ -34,9 +34,12 @@ PARTS: dict[str, Part] = {
     for part in (
         Part("xc7a35t", "xc7", lut=20_800, ff=41_600, dsp=90, bram36=50, package="cpg236-1"),
         Part("xc7a100t", "xc7", lut=63_400, ff=126_800, dsp=240, bram36=135, package="csg324-1"),
+        Part("xc7z010", "xc7", lut=17_600, ff=35_200, dsp=80, bram36=60, package="clg400-1"),
         Part("xc7z020", "xc7", lut=53_200, ff=106_400, dsp=220, bram36=140, package="clg400-1"),
         Part("xczu3eg", "xczu", lut=70_560, ff=141_120, dsp=360, bram36=216,
              package="-sbva484-1-e"),
+        Part("xck26", "xczu", lut=117_120, ff=234_240, dsp=1_248, bram36=144,
+             package="-sfvc784-2LV-c"),
         Part("xcu250", "xcu", lut=1_728_000, ff=3_456_000, dsp=12_288, bram36=2_688,
              package="-figd2104-2L-e"),
     )
