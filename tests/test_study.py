@@ -147,3 +147,22 @@ def test_a_trial_of_a_dead_host_is_failed_by_its_stale_heartbeat(small_study, tm
         states=(TrialState.COMPLETE,))) + 1)
     run_search(more, study)
     assert study.trials[orphan.number].state == TrialState.FAIL
+
+
+def test_a_new_sqlite_study_file_appears_whole(tmp_path):
+    """A new SQLite file is made beside its place and linked in once Optuna has created and
+    stamped it, so no other process can open it half made; a file another process made
+    first is kept."""
+    import sqlite3
+
+    from nas.search.storage import _create_sqlite_file, open_storage
+
+    path = tmp_path / "study.db"
+    optuna.create_study(storage=open_storage(f"sqlite:///{path}"), study_name="s")
+    assert [p.name for p in tmp_path.iterdir()] == ["study.db"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("select count(*) from alembic_version").fetchone() == (1,)
+    inode = path.stat().st_ino
+    _create_sqlite_file(path)  # as a second process that found no file a moment ago
+    assert path.stat().st_ino == inode and [p.name for p in tmp_path.iterdir()] == ["study.db"]
+    assert optuna.load_study(study_name="s", storage=f"sqlite:///{path}").study_name == "s"

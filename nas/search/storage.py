@@ -1,6 +1,7 @@
 """Optuna storages for studies, and opening an existing study with the settings it was made with."""
 
 import functools
+import os
 import warnings
 from pathlib import Path
 
@@ -39,6 +40,33 @@ def shown_url(url: str) -> str:
         return url.split("@")[-1] if "@" in url else url
 
 
+def _new_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite ``url`` that does not exist yet (None for any other URL)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
+def _create_sqlite_file(path: Path) -> None:
+    """Make a new SQLite study file whole before anyone opens it. Optuna creates the tables
+    and stamps the schema version in separate steps; a second process opening the file
+    in between (``nas show``, a worker) fails or stamps it twice. So the file is made beside
+    its place and linked in (a link never replaces a file another process made first)."""
+    staging = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        optuna.storages.RDBStorage(f"sqlite:///{staging}").engine.dispose()
+        os.link(staging, path)
+    except FileExistsError:
+        pass  # another process made it first: theirs is complete
+    finally:
+        staging.unlink(missing_ok=True)
+
+
 @functools.cache
 def open_storage(url: str) -> optuna.storages.BaseStorage:
     """The RDB storage at ``url`` (one per URL and process), with heartbeats: a trial whose
@@ -49,6 +77,9 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     engine_kwargs = ({"connect_args": {"timeout": 60}} if url.startswith("sqlite")
                      else {"pool_pre_ping": True})
     try:
+        new_file = _new_sqlite_file(url)
+        if new_file is not None and new_file.parent.is_dir():
+            _create_sqlite_file(new_file)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
