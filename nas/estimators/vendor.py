@@ -26,10 +26,11 @@ operations into a clock cycle while their delays fit in the period less the cloc
 uncertainty, on a part whose logic is ``delay_scale`` times a -1 Artix-7's: the latency model
 is linear in nanoseconds of delay per usable nanosecond of the clock (a multiplier, an adder
 level, an adder level per accumulator bit, the extra a level takes in Vitis HLS; per part
-family; the softmax and sigmoid/tanh tables), plus the reuse passes, a register per layer and
-the interface. Its coefficients are delays in nanoseconds and cycles. The flip-flops are the
-registers such a pipeline needs: adder-tree and DSP-operand bits per usable nanosecond (per
-family), the layer outputs, the products that wait for a later pass.
+family; the softmax and sigmoid/tanh tables), plus the reuse passes (one cycle each: fixed,
+not fitted), a register per layer and the interface. Its coefficients are delays in
+nanoseconds and cycles. The flip-flops are the registers such a pipeline needs: adder-tree
+and DSP-operand bits per usable nanosecond (per family), the layer outputs, the products that
+wait for a later pass.
 
 **LUT** is linear in the adder-tree bits, the bits of the fabric multipliers (CSD digits x
 input width), the glue of each DSP product, the activations' bits, the softmax outputs,
@@ -426,11 +427,18 @@ class VendorEstimator(ResourceEstimator):
 
     def fit(self, designs: Sequence, measured: np.ndarray,
             sample_weight: Sequence[float] | None = None) -> "VendorEstimator":
-        """Each quantity by ``fit_log_huber`` from the prior."""
+        """Each quantity by ``fit_log_huber`` from the prior; the coefficients in ``FIXED``
+        keep their value."""
         measured, weight = check_fit_data(designs, measured, sample_weight)
         for quantity, matrix in self._matrices(designs).items():
-            self.coefficients[quantity] = tuple(fit_log_huber(
-                matrix, measured[:, QUANTITIES.index(quantity)], self.prior[quantity], weight))
+            names, fixed = self.quantity_features[quantity], FIXED.get(quantity, {})
+            free = np.array([name not in fixed for name in names])
+            coefficients = np.array([fixed.get(name, 0.0) for name in names])
+            coefficients[free] = fit_log_huber(
+                matrix[:, free], measured[:, QUANTITIES.index(quantity)],
+                np.asarray(self.prior[quantity])[free], weight,
+                offset=matrix[:, ~free] @ coefficients[~free])
+            self.coefficients[quantity] = tuple(float(c) for c in coefficients)
         return self
 
 
@@ -454,6 +462,10 @@ def _add_resources(values: dict[str, float], layer: VendorLayer, step: LayerPlan
     values["reuse_register_bits"] += step.waiting * layer.accum_bits
 
 
+#: Coefficients that structure fixes rather than the fit: every pass over shared multipliers
+#: (Latency strategy) and every iteration of the Resource strategy's reuse loop (pipelined at
+#: an interval of 1) is one clock cycle.
+FIXED = {"latency_cycles": {"reuse_passes": 1.0}}
 #: How far one relative residual counts fully before the fit treats it as an outlier
 #: (in natural-log units: 0.3 is about 35 %).
 HUBER_DELTA = 0.3
@@ -463,9 +475,11 @@ PRIOR_PULL = 0.1
 
 
 def fit_log_huber(matrix: np.ndarray, measured: np.ndarray, prior: Sequence[float],
-                  sample_weight: np.ndarray | None = None, iterations: int = 30) -> np.ndarray:
+                  sample_weight: np.ndarray | None = None, iterations: int = 30,
+                  offset: np.ndarray | None = None) -> np.ndarray:
     """Non-negative coefficients minimizing the (``sample_weight``-weighted) Huber loss of
-    ``log(predicted / measured)`` plus a pull of each towards its prior.
+    ``log(predicted / measured)`` plus a pull of each towards its prior, where ``predicted``
+    is ``matrix @ coefficients + offset`` (the part of the model that is not fitted).
 
     A relative error is what matters across designs of 1k to 100k LUTs; its logarithm is
     symmetric (a design predicted 3x too high counts as one predicted 3x too low), and the
@@ -484,15 +498,16 @@ def fit_log_huber(matrix: np.ndarray, measured: np.ndarray, prior: Sequence[floa
     anchor_rows = np.zeros((len(anchors), len(prior)))
     for row, j in enumerate(anchors):
         anchor_rows[row, j] = PRIOR_PULL / prior[j]
+    offset = np.zeros(len(measured)) if offset is None else np.asarray(offset, dtype=float)
     coefficients = prior.copy()
     for step in range(iterations):
-        predicted = np.maximum(matrix @ coefficients, floor)
+        predicted = np.maximum(matrix @ coefficients + offset, floor)
         residual = np.log(predicted / target)
         weight = scale * np.sqrt(np.minimum(1.0, HUBER_DELTA
                                             / np.maximum(np.abs(residual), 1e-12)))
         rows = matrix / predicted[:, None] * weight[:, None]
         solution, _ = nnls(np.vstack([rows, anchor_rows]),
-                           np.concatenate([(1.0 - residual) * weight,
+                           np.concatenate([(1.0 - residual - offset / predicted) * weight,
                                            np.full(len(anchors), PRIOR_PULL)]))
         coefficients = solution if step >= 3 else 0.5 * (coefficients + solution)
     return coefficients
