@@ -67,6 +67,12 @@ def methods_table(result: dict) -> list[str]:
     return lines
 
 
+def _work_minutes(result: dict) -> float:
+    """Minutes the methods' searches and syntheses took, over every seed (the teacher aside)."""
+    return sum(run["search_seconds"] + run["synth_seconds"]
+               for runs in result["runs"].values() for run in runs.values()) / 60
+
+
 def designs_table(result: dict, accuracy: float) -> list[str]:
     lines = ["| seed | " + " | ".join(LABELS[m] for m in result["methods"]) + " |",
              "|" + "---|" * (len(result["methods"]) + 1)]
@@ -93,7 +99,9 @@ def render(result: dict) -> str:
         "`synth_xilinx` for xc7, logic synthesis without place and route); only bit-exact designs "
         "count.",
         "",
-        f"- Date: {result['date']}; this invocation took {result['total_minutes']:.0f} min",
+        f"- Date: {result['date']}; this invocation took {result['total_minutes']:.0f} min, the "
+        f"methods' work {_work_minutes(result):.0f} min (a method finished by an earlier, "
+        f"interrupted invocation is read back, not run again)",
         f"- Machine: {result['machine']}",
         f"- Tools: {tools}",
         f"- Peer (its own virtual environment): {peer}",
