@@ -216,15 +216,13 @@ def vendor_table(vendor: dict) -> list[str]:
     lines.append("| mean of the repositories' MAPE | " + " | ".join(
         f"{vendor['mean_over_repositories'][q]:.1f}" for q in QUANTITY_NAMES) + " |")
     lines.append("| target (all designs) | " + " | ".join(goals) + " |")
-    floor = vendor.get("sweep_floor")
-    if floor:
-        lines += ["", "The sweep's own scatter: the best log-linear law in its columns (inputs, "
-                      "outputs, weight bits, reuse factor), fitted in-sample, leaves MAPE " +
-                  "; ".join(f"{strategy} strategy " + ", ".join(
-                      f"{QUANTITY_NAMES[q]} {value:.1f} %" for q, value in errors.items())
-                      for strategy, errors in floor.items()) +
-                  " (a quantity with zeros is left out): how far these reports scatter "
-                  "around a smooth law of the columns they record."]
+    lines += ["", "The sweep's own scatter: the best log-linear law in its columns (inputs, "
+                  "outputs, weight bits, reuse factor), fitted in-sample, leaves MAPE " +
+              "; ".join(f"{strategy} strategy " + ", ".join(
+                  f"{QUANTITY_NAMES[q]} {value:.1f} %" for q, value in errors.items())
+                  for strategy, errors in vendor["sweep_floor"].items()) +
+              " (a quantity with zeros is left out): how far these reports scatter around a "
+              "smooth law of the columns they record."]
     rule4ml = vendor["rule4ml"]
     lines += ["", f"For comparison, rule4ml ({rule4ml['url']}) reports sMAPE "
                   f"{rule4ml['smape_percent'][0]}-{rule4ml['smape_percent'][1]} % and R^2 "

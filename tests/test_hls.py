@@ -52,14 +52,14 @@ def test_export_is_bit_exact_and_complete(student, tmp_path, strategy, reuse):
                            strategy=strategy, expected_resources={"LUT": 1234})
     assert result.exact_fraction == 1.0 and result.argmax_fraction == 1.0
     assert result.strategy == (strategy or STUDENT_STRATEGIES[config.strategy])
-    written = re.findall(r"n_in = (\d+);.*?n_out = (\d+);.*?strategy = nnet::(\w+);.*?"
-                         r"reuse_factor = (\d+);", (out / "firmware" / "parameters.h").read_text(),
-                         re.DOTALL)
+    dense = re.findall(r"n_in = (\d+);.*?n_out = (\d+);.*?strategy = nnet::(\w+);.*?"
+                       r"reuse_factor = (\d+);", (out / "firmware" / "parameters.h").read_text(),
+                       re.DOTALL)
     if strategy is None:  # hls4ml's reuse factor per layer, as the vendor estimator sees it
-        assert [(s, int(r)) for _, _, s, r in written] == [
+        assert [(s, int(r)) for _, _, s, r in dense] == [
             (config.strategy, resource_reuse_factor(int(n), int(m), reuse) if reuse > 1 else 1)
-            for n, m, _, _ in written]
-        assert [int(r) for *_, r in written] == ([1, 1, 1] if reuse == 1 else [3, 5, 3])
+            for n, m, _, _ in dense]
+        assert [int(r) for *_, r in dense] == ([1, 1, 1] if reuse == 1 else [3, 5, 3])
     assert result.n_samples == len(x_test) and result.port_type == "ufixed<8,4>"
     readme = (out / "README.md").read_text()
     assert "No softmax in firmware" in readme and "xc7a35tcpg236-1" in readme and "1,234" in readme

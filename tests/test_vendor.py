@@ -337,10 +337,13 @@ def test_a_vendor_flow_student_is_built_with_its_strategy_and_reuse():
     config = StudentConfig(widths=(16,), weight_bits=(8, 8), weight_int_bits=(1, 1),
                            act_bits=(8,), act_int_bits=(3,), input_bits=10, input_int_bits=4,
                            sparsity=0.0)
-    trial = optuna.trial.FixedTrial({"strategy": "resource", "reuse_factor": 8})
-    resource = sample_directives(trial, config)
+    trial = optuna.create_study().ask()
+    asked = sample_directives(trial, config)
+    assert sample_directives(trial, config) == asked  # the same values each time a trial asks
+    assert asked.strategy in ("latency", "resource") and asked.reuse_factor in (1, 2, 4, 8, 16)
+    resource = sample_directives(
+        optuna.trial.FixedTrial({"strategy": "resource", "reuse_factor": 8}), config)
     assert (resource.strategy, resource.reuse_factor) == ("resource", 8)
-    assert sample_directives(trial, config) == resource  # the same values each time a trial asks
     designs = {"resource": student_design(resource, 30, 4, "xc7a35tcpg236-1", 200.0)}
     # hls4ml moves an invalid Resource reuse factor to the closest valid one, per layer.
     assert [x.reuse_factor for x in designs["resource"].layers] == \
@@ -360,6 +363,5 @@ def test_a_vendor_flow_student_is_built_with_its_strategy_and_reuse():
     assert estimator.features(designs["resource"])["dsp_slices"] == 480 / 6 + 64 / 8
     space = tiny_space()
     vitis = flow_estimators(default_calibration("vitis"), space, None)
-    assert vitis.searches_directives and vitis.details(designs[8]) == {"est_interval":
-                                                                        interval(designs[8])}
+    assert vitis.searches_directives and vitis.details(designs["resource"]) == {"est_interval": 8}
     assert not flow_estimators(default_calibration("open"), space, None).searches_directives

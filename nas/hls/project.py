@@ -36,9 +36,9 @@ from nas.model.port import stage_of
 from nas.spaces.parts import Part
 
 BACKENDS = ("Vivado", "Vitis")
-STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
 #: hls4ml's name of each strategy a student records.
 STUDENT_STRATEGIES = {"latency": "Latency", "resource": "Resource"}
+STRATEGIES = (*STUDENT_STRATEGIES.values(), "distributed_arithmetic")
 #: Required agreement of the C simulation with QKeras on the test set.
 MIN_EXACT, MIN_ARGMAX = 0.999, 1.0
 

@@ -32,9 +32,11 @@ def _interruptible_children():
     starts a background job with SIGINT ignored, every child inherits that, and a Python
     started so never raises KeyboardInterrupt (the Ctrl-C tests then fail for the test's
     sake, not the product's)."""
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    inherited = signal.getsignal(signal.SIGINT)
+    if inherited is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
+    signal.signal(signal.SIGINT, inherited)
 
 #: A stand-in for yosys that records each call (the working directory: one design) and hands
 #: over to the real one, or hangs when HANG is set.
@@ -107,11 +109,12 @@ def test_a_stop_during_training_is_clean_and_the_run_continues(tmp_path, stop):
     def training_early() -> bool:
         """One of the first two trials is running: the two or more after it (a second or two
         each in quick mode) cannot all finish before the signal lands."""
+        if not (workdir / "mlp_psd" / "study.db").exists():
+            return False
         running = [t.number for t in _trials_in(storage, TrialState.RUNNING)]
         return bool(running) and max(running) <= budget - 3
 
-    _wait_for(lambda: (workdir / "mlp_psd" / "study.db").exists() and training_early(), 300,
-              "one of the first two trials to start")
+    _wait_for(training_early, 300, "one of the first two trials to start")
     signalled = time.monotonic()
     process.send_signal(stop)
     _, stderr = process.communicate(timeout=60)
