@@ -44,7 +44,8 @@ bench-quick: venv peer
 # (hours on 2 cores).
 bench-more: venv
 	cd benchmarks && ../$(PY) compare_search.py --workdir out/compare && ../$(PY) bench_synth.py && \
-	  ../$(PY) bench_datasets.py --workdir out/datasets && ../$(PY) bench_scale.py && \
+	  ../$(PY) bench_datasets.py --workdir out/datasets && ../$(PY) bench_cnn.py --workdir out/cnn && \
+	  ../$(PY) bench_scale.py && \
 	  ../$(PY) bench_estimators.py && ../$(PY) bench_vendor_hls.py && ../$(PY) bench_faults.py && \
 	  ../$(PY) render_results.py
 

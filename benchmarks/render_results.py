@@ -19,6 +19,7 @@ COMPARE = HERE / "results" / "compare_search.json"
 DATASETS = HERE / "results" / "datasets.json"
 VENDOR = HERE / "results" / "vendor_hls.json"
 FAULTS = HERE / "results" / "faults.json"
+CNN = HERE / "results" / "cnn.json"
 CALIBRATIONS = HERE.parent / "nas" / "estimators" / "calibrations"
 QUANTITY_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "latency_cycles": "latency"}
 LABELS = {"default": "default search (`nas run`)", "random": "random sampler, same space",
@@ -247,7 +248,54 @@ def faults_table(faults: dict) -> list[str]:
     return lines
 
 
-def not_yet(result: dict, datasets: dict | None) -> list[str]:
+def _design_text(design: dict | None) -> str:
+    if design is None:
+        return "none"
+    return (f"{design['lut']:,} LUT, {design['latency_cycles']} cycles "
+            f"({100 * design['test_accuracy']:.1f} %, trial {design['trial']})")
+
+
+def cnn_tables(cnn: dict) -> list[str]:
+    """The CNN spaces' fronts, cnn_psd against the MLP default at equal accuracy, the trace
+    estimator on the conv designs, and the targets."""
+    lines = ["| space | teacher | trials | front: LUT | best test accuracy | RTL exact | "
+             "C-sim exact | minutes |", "|---|---|---|---|---|---|---|---|"]
+    for run in (cnn["digits"], cnn["psd"]):
+        designs = run["designs"]
+        best = max((d["test_accuracy"] for d in designs), default=0.0)
+        lines.append(
+            f"| {run['space']} ({run['part']}) | {100 * run['teacher_test_accuracy']:.1f} % | "
+            f"{run['trials']['complete']} | {_lut_span(sorted(d['lut'] for d in designs))} | "
+            f"{100 * best:.1f} % | {sum(d['bit_exact'] for d in designs)}/{len(designs)} | "
+            f"{sum(d['hls_exact_fraction'] == 1.0 for d in designs)}/{len(designs)} | "
+            f"{run['minutes']:.0f} |")
+    lines += ["", "| test accuracy at least | cnn_psd (Conv1D) | mlp_psd default (MLP) | "
+                  "fewer LUTs | fewer cycles |", "|---|---|---|---|---|"]
+    for row in cnn["psd_vs_mlp"]:
+        cnn_, mlp = row["cnn"], row["mlp"]
+        both = cnn_ is not None and mlp is not None
+
+        def winner(key: str, cnn_=cnn_, mlp=mlp, both=both) -> str:
+            if not both:
+                return "cnn" if mlp is None and cnn_ else "mlp" if mlp else "neither"
+            return "tie" if cnn_[key] == mlp[key] else "cnn" if cnn_[key] < mlp[key] else "mlp"
+        lines.append(f"| {100 * row['accuracy']:.1f} % | {_design_text(cnn_)} | "
+                     f"{_design_text(mlp)} | {winner('lut')} | {winner('latency_cycles')} |")
+    error = cnn["conv_error"]
+    lines += ["", "Trace estimator on the " + str(error.get("lut", {}).get("n", 0)) +
+              " bit-exact conv designs (no conv design in its calibration): " +
+              ", ".join(f"{QUANTITY_NAMES[q]} MAPE {e['mape']:.1f} % (worst {e['worst_ape']:.0f} %"
+                        f", exact {100 * e['exact_fraction']:.0f} %)"
+                        for q, e in error.items() if q in QUANTITY_NAMES) + ".",
+              "", "Targets: " + ", ".join(f"{name} {'met' if met else '**missed**'}"
+                                           for name, met in cnn["checks"].items()) +
+              f" (test accuracy >= {100 * cnn['targets']['digits_accuracy']:.0f} % within the "
+              f"part, LUT MAPE <= {cnn['targets']['lut_mape']:g} %). MLP designs: "
+              f"{cnn['mlp_source']}."]
+    return lines
+
+
+def not_yet(result: dict, datasets: dict | None, cnn: dict | None = None) -> list[str]:
     """What the measured results miss: every target not met, by how much."""
     lines = [f"* `make bench` target missed: {t['name']}: measured {t['measured']:.2f}, goal "
              f"{t['comparison']} {t['goal']:g} ({t['detail']})."
@@ -256,6 +304,9 @@ def not_yet(result: dict, datasets: dict | None) -> list[str]:
         missed = [check for check, met in run["checks"].items() if not met]
         if missed:
             lines.append(f"* `{name}` (`bench_datasets.py`) misses: {', '.join(missed)}.")
+    missed = [check for check, met in (cnn or {}).get("checks", {}).items() if not met]
+    if missed:
+        lines.append(f"* CNN students (`bench_cnn.py`) miss: {', '.join(missed)}.")
     return lines or ["* Every measured target is met."]
 
 
@@ -285,7 +336,12 @@ def readme_blocks() -> dict[str, str]:
             [f"Measured {faults['date']} ({faults['machine']}) by `benchmarks/bench_faults.py` "
              f"(the fault suite, `tests/faults`):", "", *faults_table(faults)])
     datasets = json.loads(DATASETS.read_text()) if DATASETS.exists() else None
-    blocks["not-yet"] = "\n".join(not_yet(result, datasets))
+    cnn = json.loads(CNN.read_text()) if CNN.exists() else None
+    blocks["not-yet"] = "\n".join(not_yet(result, datasets, cnn))
+    if cnn:
+        blocks["cnn"] = "\n".join(
+            [f"Measured {cnn['date']} ({cnn['machine']}) by `benchmarks/bench_cnn.py`, seed "
+             f"{cnn['seed']}:", "", *cnn_tables(cnn)])
     if datasets:
         blocks["datasets"] = "\n".join(
             [f"Measured {datasets['date']} ({datasets['machine']}), seed {datasets['seed']}, "

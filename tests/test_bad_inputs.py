@@ -23,6 +23,7 @@ COVERED_ELSEWHERE = {
     ("export", "--part"): ("test_hls.py", "test_cli_export_records_the_result_and_refuses_bad_input"),
     ("calibrate", "--reports"): ("test_calibration.py", "test_calibrate_bad_input"),
     ("calibrate", "--table"): ("test_calibration.py", "test_calibrate_bad_input"),
+    ("calibrate", "--space"): ("test_calibration.py", "test_calibrate_bad_input"),
 }
 
 

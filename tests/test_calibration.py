@@ -108,7 +108,9 @@ def test_every_shared_project_folder_becomes_a_row_with_its_top_report():
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--flow", "vitis", "--generate", "6"], "--generate and --from-study calibrate the open flow"),
+    (["--flow", "vitis", "--generate", "6"], "--from-study calibrate the open flow"),
+    (["--space", "cnn_psd", "--from-study", "x"], "--space chooses the students --generate samples"),
+    (["--generate", "6", "--space", "cnn_nothing"], "--space 'cnn_nothing' is unknown"),
     (["--generate", "6", "--table", "x.csv"], "calibrate the vendor flow"),
     (["--generate", "6", "--mix-families"], "calibrate the vendor flow"),
     ([], "give --generate N"),
@@ -160,6 +162,30 @@ def test_generate_synthesize_fit_loop_resumes(tmp_path):
     assert all(r["measured"]["latency_cycles"] == r["trace"]["stages"] for r in rows)
     assert Calibration.load(out, "open").data["n_designs"] == 6
     assert calibration.estimators["trace"]["held_out_error"]["latency_cycles"]["mape"] == 0.0
+
+
+@pytest.mark.slow
+def test_generate_samples_conv_students_of_a_cnn_space(tmp_path):
+    """Calibration designs of cnn_psd are conv students, synthesized; their trace features are
+    recomputed from their stored weights as for dense ones."""
+    from nas.app.generate import generate, read_rows, refresh_features
+    from nas.model.config import StudentConfig
+    from nas.spaces import get_space
+
+    folder = tmp_path / "designs"
+    rows, failures = generate(folder, 2, jobs=2, max_prior_lut=SMALL, space=get_space("cnn_psd"))
+    assert failures == [] and len(rows) == 2
+    for row in rows:
+        config = StudentConfig.from_dict(row["config"])
+        assert config.convs and config.input_shape == (30, 1)
+        assert row["measured"]["lut"] > 0
+        assert row["measured"]["latency_cycles"] == row["trace"]["stages"]
+    stale = read_rows(folder)
+    features = [dict(row["trace"]) for row in stale]
+    for row in stale:
+        del row["trace"]["n_add"]
+    assert refresh_features(folder, stale) == 2
+    assert [row["trace"] for row in read_rows(folder)] == features
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ from nas.model.port import stage_of
 from nas.search.objective import load_student
 from nas.search.records import artifact_store, results
 from nas.search.settings import RunSettings
+from nas.spaces import Space
 
 #: Quantities the error table shows, when the data have them.
 _SHOWN = ("lut", "ff", "dsp", "latency_cycles")
@@ -69,8 +70,10 @@ def vendor_rows(reports: Sequence[Path], tables: Sequence[Path], mix_families: b
 
 
 def generated_rows(folder: Path, n_designs: int, jobs: int, timeout: float, seed: int,
-                   part_name: str, clock_mhz: float, console: Console) -> list[dict]:
-    """Make (or continue making) ``n_designs`` open-flow designs in ``folder``."""
+                   part_name: str, clock_mhz: float, console: Console,
+                   space: Space | None = None) -> list[dict]:
+    """Make (or continue making) ``n_designs`` open-flow designs of ``space`` (mlp_psd's
+    students unless given) in ``folder``."""
     from nas.app.generate import generate, refresh_features
 
     progress = Progress(TextColumn("synthesizing calibration designs"), BarColumn(),
@@ -79,7 +82,8 @@ def generated_rows(folder: Path, n_designs: int, jobs: int, timeout: float, seed
     with progress:
         rows, failures = generate(folder, n_designs, jobs, seed, part_name, clock_mhz, timeout,
                                   on_progress=lambda done, total, row: progress.update(
-                                      task, completed=done))
+                                      task, completed=done),
+                                  **({"space": space} if space else {}))
     for failure in failures:
         console.print(f"failed: {failure}", highlight=False)
     rows = [row for row in rows if row["index"] < n_designs]
@@ -186,15 +190,15 @@ def calibrate(flow: str, out: Path, console: Console, *, generate: int | None = 
               reports: Sequence[Path] = (), tables: Sequence[Path] = (), seed: int = 0,
               part_name: str = "xc7a35tcpg236-1", clock_mhz: float = 200.0,
               studies: Sequence[tuple[optuna.Study, RunSettings]] = (),
-              mix_families: bool = False) -> Calibration:
+              mix_families: bool = False, space: Space | None = None) -> Calibration:
     """Rows for ``flow`` (for the open flow: ``generate`` designs made, and the designs the
-    ``studies`` synthesized; ``reports`` and ``tables`` read for vitis), the fit, the file at
-    ``out``; returns the calibration."""
+    ``studies`` synthesized, generated designs sampling ``space``'s students; ``reports`` and
+    ``tables`` read for vitis), the fit, the file at ``out``; returns the calibration."""
     if flow == "open":
         rows = [row for study, settings in studies for row in study_rows(study, settings)]
         if generate:
             rows += generated_rows(folder, generate, jobs, timeout, seed, part_name, clock_mhz,
-                                   console)
+                                   console, space)
     else:
         rows = vendor_rows(reports, tables, mix_families)
     # A design that synthesizes to no logic is a constant classifier (training collapsed):

@@ -234,9 +234,11 @@ def _check_calibrate_sources(args: argparse.Namespace) -> None:
                            "studies synthesized: give --generate N or --from-study DIR")
         if args.generate is not None:
             _in_range("generate", args.generate, 5, float("inf"))
+        if args.space != "mlp_psd" and args.generate is None:
+            raise NasError("--space chooses the students --generate samples: add --generate N")
     else:
-        if args.generate is not None or args.from_study:
-            raise NasError("--generate and --from-study calibrate the open flow: use --flow "
+        if args.generate is not None or args.from_study or args.space != "mlp_psd":
+            raise NasError("--generate, --space and --from-study calibrate the open flow: use --flow "
                            "open, or give --reports/--table for the vitis flow")
         if not (args.reports or args.table):
             raise NasError("the vitis flow is calibrated from hls4ml projects or result tables: "
@@ -267,11 +269,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                            problem="is a directory")
     check_writable(out.parent, "out", out)
     studies = [_study_in(folder) for folder in args.from_study]
+    space = get_space(args.space)
+    # mlp_psd's designs keep the folder they had before other spaces could be sampled.
+    folder = home / f"{args.flow}_designs{'' if space.name == 'mlp_psd' else '_' + space.name}"
     try:
-        calibrate(args.flow, out, console, generate=args.generate,
-                  folder=home / f"{args.flow}_designs", jobs=args.jobs, timeout=args.timeout,
-                  reports=args.reports, tables=args.table, seed=args.seed, studies=studies,
-                  mix_families=args.mix_families)
+        calibrate(args.flow, out, console, generate=args.generate, folder=folder,
+                  jobs=args.jobs, timeout=args.timeout, reports=args.reports, tables=args.table,
+                  seed=args.seed, studies=studies, mix_families=args.mix_families, space=space)
     except KeyboardInterrupt:
         err_console.print("interrupted: the designs synthesized so far are kept; run the same "
                           "command again to continue")

@@ -8,6 +8,7 @@ generation continues where it stopped: the rows present are kept, the missing on
 """
 
 import json
+import math
 import shutil
 import time
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from nas.model.data import prepared, split
 from nas.model.student import build_student, train_student
 from nas.model.weights import load_weights, save_weights
 from nas.search.sampling import sample_student
-from nas.spaces import SPACES
+from nas.spaces import SPACES, Space
 from nas.spaces.sources import load_events
 
 #: Epochs of each calibration design's training: enough for weights that look trained (their
@@ -48,34 +49,36 @@ ROWS = "rows.jsonl"
 _cache: dict = {}
 
 
-def sample_config(seed: int, index: int, max_prior_lut: float = MAX_PRIOR_LUT):
-    """Design ``index``: a random student of the mlp_psd ranges whose prior fits the cap."""
-    space = SPACES["mlp_psd"]
+def sample_config(seed: int, index: int, max_prior_lut: float = MAX_PRIOR_LUT,
+                  space: Space = SPACES["mlp_psd"]) -> StudentConfig:
+    """Design ``index``: a random student of ``space``'s ranges whose prior fits the cap."""
     prior = ArchitectureEstimator()
     for attempt in range(100):
         sampler = optuna.samplers.RandomSampler(seed=(seed * 1_000_003 + index) * 101 + attempt)
         study = optuna.create_study(sampler=sampler)
-        config = sample_student(study.ask(), space.student)
+        config = sample_student(study.ask(), space.student, input_shape=space.input_shape)
         design = expected_design(config, space.n_inputs, space.n_classes)
         if prior.predict_one(design).lut <= max_prior_lut:
             return config
     raise RuntimeError(f"no design under {max_prior_lut} prior LUTs in 100 draws")
 
 
-def _data(seed: int):
-    """The mlp_psd data of a quick run (cached per process)."""
-    if seed not in _cache:
-        space = SPACES["mlp_psd"].quick()
-        _cache[seed] = (space, prepared(space, split(load_events(space, seed), space.input_divisor)))
-    return _cache[seed]
+def _data(seed: int, space: Space):
+    """The data of a quick run of ``space`` (cached per process)."""
+    key = (space.name, seed)
+    if key not in _cache:
+        quick = space.quick()
+        _cache[key] = (quick, prepared(quick, split(load_events(quick, seed), quick.input_divisor)))
+    return _cache[key]
 
 
 def build_row(index: int, seed: int, folder: str, part_name: str, clock_mhz: float,
-              timeout: float, max_prior_lut: float = MAX_PRIOR_LUT) -> dict:
-    """Train, trace, write and synthesize design ``index``; its calibration row."""
+              timeout: float, max_prior_lut: float = MAX_PRIOR_LUT,
+              space: Space = SPACES["mlp_psd"]) -> dict:
+    """Train, trace, write and synthesize design ``index`` of ``space``; its calibration row."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space, data = _data(seed)
-    config = replace(sample_config(seed, index, max_prior_lut), inputs=data.stage)
+    space, data = _data(seed, space)
+    config = replace(sample_config(seed, index, max_prior_lut, space), inputs=data.stage)
     seconds = {}
     start = time.perf_counter()
     set_seed(seed * 7919 + index)
@@ -136,10 +139,14 @@ def read_rows(folder: Path) -> list[dict]:
     return rows
 
 
+def _n_inputs(row: dict, config: StudentConfig) -> int:
+    """Inputs of a row's design (a CNN's first layer reads a window, not every input)."""
+    return math.prod(config.input_shape) if config.convs else row["design"]["layers"][0]["n_in"]
+
+
 def _rebuild(folder: Path, row: dict):
     config = StudentConfig.from_dict(row["config"])
-    layers = row["design"]["layers"]
-    model = build_student(config, layers[0]["n_in"], layers[-1]["n_out"])
+    model = build_student(config, _n_inputs(row, config), row["design"]["layers"][-1]["n_out"])
     load_weights(model, folder / f"design_{row['index']}.npz")
     return model, config
 
@@ -151,8 +158,7 @@ def refresh_features(folder: Path, rows: list[dict]) -> int:
     for row in stale:
         model, config = _rebuild(folder, row)
         # rows made before configurations held the input stage recorded the port alone
-        n_inputs = row["design"]["layers"][0]["n_in"]
-        stage = config.inputs or InputStage((tuple(row["port"]),) * n_inputs)
+        stage = config.inputs or InputStage((tuple(row["port"]),) * _n_inputs(row, config))
         row["trace"] = student_features(model, config, stage, row["clock_mhz"])
     if stale:
         tmp = folder / (ROWS + ".tmp")
@@ -165,10 +171,12 @@ def generate(folder: Path, n_designs: int, jobs: int = 1, seed: int = 0,
              part_name: str = "xc7a35tcpg236-1", clock_mhz: float = 200.0,
              timeout: float = DEFAULT_TIMEOUT_S,
              on_progress: Callable[[int, int, dict | None], None] = lambda done, total, row: None,
-             max_prior_lut: float = MAX_PRIOR_LUT) -> tuple[list[dict], list[str]]:
-    """Make designs ``0..n_designs-1`` that ``folder`` does not hold yet, ``jobs`` processes at
-    a time; returns all rows and the failures of this call (index and reason). Designs are
-    drawn under ``max_prior_lut`` (a smaller cap: smaller designs, quicker synthesis)."""
+             max_prior_lut: float = MAX_PRIOR_LUT,
+             space: Space = SPACES["mlp_psd"]) -> tuple[list[dict], list[str]]:
+    """Make designs ``0..n_designs-1`` of ``space`` that ``folder`` does not hold yet, ``jobs``
+    processes at a time; returns all rows and the failures of this call (index and reason).
+    Designs are drawn under ``max_prior_lut`` (a smaller cap: smaller designs, quicker
+    synthesis)."""
     if n_designs < 1 or jobs < 1 or timeout <= 0:
         raise ValueError("calibration needs at least 1 design, 1 job and a positive timeout")
     folder.mkdir(parents=True, exist_ok=True)
@@ -182,7 +190,7 @@ def generate(folder: Path, n_designs: int, jobs: int = 1, seed: int = 0,
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool, \
             (folder / ROWS).open("a") as sink:
         futures = {pool.submit(build_row, i, seed, str(folder), part_name, clock_mhz, timeout,
-                               max_prior_lut): i for i in pending}
+                               max_prior_lut, space): i for i in pending}
         try:
             for future in as_completed(futures):
                 try:

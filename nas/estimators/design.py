@@ -42,11 +42,14 @@ class LayerSummary:
 
     @classmethod
     def from_mantissas(cls, mantissas: np.ndarray, input_bits: int, weight_bits: int,
-                       output_bits: int) -> "LayerSummary":
-        """After training: from the integer weight mantissas, shape (n_in, n_out)."""
-        n_in, n_out = mantissas.shape
-        return cls(n_in, n_out, input_bits, weight_bits, float(np.count_nonzero(mantissas)),
-                   float(csd_digits(mantissas).sum()), output_bits)
+                       output_bits: int, positions: int = 1) -> "LayerSummary":
+        """After training: from the integer weight mantissas (inputs..., outputs), used at
+        ``positions`` places (a convolution's window positions; 1 for a dense layer)."""
+        n_out = mantissas.shape[-1]
+        n_in = mantissas.size // n_out
+        return cls(n_in, n_out * positions, input_bits, weight_bits,
+                   float(np.count_nonzero(mantissas)) * positions,
+                   float(csd_digits(mantissas).sum()) * positions, output_bits)
 
 
 @dataclass(frozen=True)
@@ -82,10 +85,11 @@ def expected_design(config: StudentConfig, n_inputs: int, n_classes: int) -> Des
 def trained_design(model, config: StudentConfig) -> DesignSummary:
     """The estimator's view of a trained student: actual nonzero weights and CSD digits."""
     out_bits = [*config.act_bits, 0]
+    geometry = config.layer_geometry(model.input_shape[-1], model.output_shape[-1])
     layers = []
-    for kernel, in_bits, w_bits, w_int, o_bits in zip(
+    for kernel, in_bits, w_bits, w_int, o_bits, (_, _, positions) in zip(
             quantized_kernels(model, config), config.layer_input_bits(), config.weight_bits,
-            config.weight_int_bits, out_bits, strict=True):
+            config.weight_int_bits, out_bits, geometry, strict=True):
         layers.append(LayerSummary.from_mantissas(weight_mantissas(kernel, w_bits, w_int),
-                                                  in_bits, w_bits, o_bits))
+                                                  in_bits, w_bits, o_bits, positions))
     return DesignSummary(tuple(layers))

@@ -13,6 +13,7 @@ each quantized ReLU. QKeras rounds half to even and then saturates; da4ml offers
 and round-half-up, so half-to-even is built from them (``quantize_half_even``).
 """
 
+import itertools
 import json
 import os
 import shutil
@@ -27,7 +28,7 @@ import numpy as np
 
 from nas.hls.project import compare_outputs
 from nas.hls.yosys import synthesize, yosys_version
-from nas.model.config import InputStage, StudentConfig, dense_layer_names
+from nas.model.config import InputStage, StudentConfig, weighted_layer_names
 from nas.model.port import port_values, stage_of
 from nas.spaces.parts import get_part
 
@@ -52,8 +53,29 @@ def quantize_half_even(v, k: int, i: int, f: int):
     return v.quantize(k=k, i=i, f=f, overflow_mode="SAT")
 
 
+def _windows(h, kernel: int, stride: int):
+    """Every ``kernel``-wide window of ``h`` (spatial axes, then channels) moved by ``stride``,
+    as rows in the order of the outputs, each flattened as Keras orders a kernel's inputs."""
+    starts = [range(0, n - kernel + 1, stride) for n in h.shape[:-1]]
+    rows = [h[tuple(slice(s, s + kernel) for s in start)].reshape(-1)
+            for start in itertools.product(*starts)]
+    return np.stack(rows), tuple(len(r) for r in starts)
+
+
+def _weighted(h, layer, conv):
+    """``h`` through a dense layer or a convolution (``conv``: its ``ConvLayer``), with the
+    layer's quantized weights and biases."""
+    kernel = np.asarray(layer.kernel_quantizer_internal(layer.kernel), dtype=np.float64)
+    bias = np.asarray(layer.bias_quantizer_internal(layer.bias), dtype=np.float64)
+    if conv is None:
+        return h @ kernel + bias
+    rows, out_shape = _windows(h, conv.kernel, conv.stride)
+    return (rows @ kernel.reshape(-1, conv.filters) + bias).reshape(*out_shape, conv.filters)
+
+
 def trace_student(model, config: StudentConfig, stage: InputStage):
-    """da4ml combinational logic of the student whose inputs arrive as ``stage`` says."""
+    """da4ml combinational logic of the student whose inputs arrive as ``stage`` says
+    (convolutions fully parallel: every window position has its own logic)."""
     from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
 
     inputs = FixedVariableArrayInput(len(stage.port), hwconf=HWConfig(1, -1, -1))
@@ -63,14 +85,16 @@ def trace_student(model, config: StudentConfig, stage: InputStage):
     signed = int(stage.signed)
     h = quantize_half_even(h, signed, config.input_int_bits,
                            config.input_bits - signed - config.input_int_bits)
-    for index, name in enumerate(dense_layer_names(config)):
-        layer = model.get_layer(name)
-        kernel = np.asarray(layer.kernel_quantizer_internal(layer.kernel), dtype=np.float64)
-        bias = np.asarray(layer.bias_quantizer_internal(layer.bias), dtype=np.float64)
-        h = h @ kernel + bias
-        if index < len(config.widths):
+    if config.convs:
+        h = h.reshape(*config.input_shape)
+    for index, name in enumerate(weighted_layer_names(config)):
+        conv = config.convs[index] if index < len(config.convs) else None
+        h = _weighted(h, model.get_layer(name), conv)
+        if index < len(config.act_bits):
             bits, integer = config.act_bits[index], config.act_int_bits[index]
             h = quantize_half_even(h.relu(), 0, integer, bits - integer)
+        if conv is not None and index == len(config.convs) - 1:
+            h = h.reshape(-1)
     return comb_trace(inputs, h)
 
 

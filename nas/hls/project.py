@@ -31,7 +31,7 @@ import numpy as np
 
 from nas._tf import keras
 from nas.errors import BitExactnessError, InvalidValue
-from nas.model.config import InputStage, StudentConfig, dense_layer_names
+from nas.model.config import InputStage, StudentConfig, weighted_layer_names
 from nas.model.port import stage_of
 from nas.spaces.parts import Part
 
@@ -80,8 +80,10 @@ def quantizer_range(quantizer) -> tuple[float, float, int]:
 
 
 def accumulator_type(layer, low: float, high: float, in_frac: int) -> str:
-    """Exact type of a QDense output for inputs in [low, high] with ``in_frac`` fractional bits."""
-    w = np.asarray(layer.kernel_quantizer_internal(layer.kernel))
+    """Exact type of a QDense or QConv output for inputs in [low, high] with ``in_frac``
+    fractional bits (a convolution's output reads one window: its kernel as a matrix)."""
+    kernel = np.asarray(layer.kernel_quantizer_internal(layer.kernel))
+    w = kernel.reshape(-1, kernel.shape[-1])
     b = np.asarray(layer.bias_quantizer_internal(layer.bias))
     frac = max(in_frac + quantizer_range(layer.kernel_quantizer_internal)[2],
                quantizer_range(layer.bias_quantizer_internal)[2])
@@ -124,7 +126,7 @@ def hls_config(model, config: StudentConfig, backend: str, strategy: str,
     if stage.conditioned:
         layers["condition"]["Precision"].update(_condition_types(stage))
     low, high, frac = quantizer_range(quantizer)
-    for i, name in enumerate(dense_layer_names(config)):
+    for i, name in enumerate(weighted_layer_names(config)):
         layer = model.get_layer(name)
         acc = accumulator_type(layer, low, high, frac)
         precision = layers[name]["Precision"]
@@ -135,7 +137,7 @@ def hls_config(model, config: StudentConfig, backend: str, strategy: str,
             layers[name]["Strategy"] = strategy  # Dense layers only (STACK.md)
         if strategy != "distributed_arithmetic":
             layers[name]["ReuseFactor"] = config.reuse_factor
-        if i < len(config.widths):
+        if i < len(config.act_bits):
             relu = model.get_layer(f"relu_{i + 1}").activation
             layers[f"relu_{i + 1}"]["Precision"]["result"] = fixed(
                 config.act_bits[i], config.act_int_bits[i], False, "RND_CONV", "SAT")
@@ -272,6 +274,12 @@ def write_project(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _layers_text(config: StudentConfig) -> str:
+    convs = ", ".join(f"{c.filters} filters of {c.kernel} stride {c.stride}" for c in config.convs)
+    return (f"convolutions [{convs}] on inputs {list(config.input_shape)}, " if convs else "") + \
+        f"hidden widths {list(config.widths)}"
+
+
 def project_readme(result: ExportResult, config: StudentConfig,
                    expected_resources: dict | None) -> str:
     estimate = ""
@@ -284,7 +292,7 @@ def project_readme(result: ExportResult, config: StudentConfig,
 * Part {result.part}, clock {result.clock_mhz:g} MHz ({1000 / result.clock_mhz:.3f} ns),
   backend {result.backend}, strategy {result.strategy}, reuse factor {config.reuse_factor} (asked; hls4ml
   may adjust it per layer), io_parallel, hls4ml {result.hls4ml_version}.
-* Student: hidden widths {list(config.widths)}, weight bits {list(config.weight_bits)},
+* Student: {_layers_text(config)}, weight bits {list(config.weight_bits)},
   activation bits {list(config.act_bits)}, input {config.input_bits} bits
   ({config.input_int_bits} integer), target sparsity {config.sparsity:g} (pruned weights are
   zeros in firmware/weights).

@@ -1,6 +1,7 @@
 """A student's configuration (widths and precisions of its layers) and the hardware view of its
 weights. Nothing here imports TensorFlow: estimators and reports use it without training."""
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -14,6 +15,27 @@ BIAS_EXTRA_BITS = 4
 BIAS_EXTRA_INT_BITS = 3
 #: hls4ml's dense strategies the vendor flow searches (io_parallel).
 STRATEGIES = ("latency", "resource")
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """One convolution of a CNN student: ``filters`` outputs per position, a ``kernel`` wide
+    window (``kernel x kernel`` on images) moved by ``stride``, no padding ("valid")."""
+
+    filters: int
+    kernel: int
+    stride: int
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """(positions per spatial axis..., filters) of an input of ``shape`` (spatial..., channels)."""
+        spatial = tuple((n - self.kernel) // self.stride + 1 for n in shape[:-1])
+        if min(spatial) < 1:
+            raise ValueError(f"a kernel of {self.kernel} does not fit an input of shape {shape}")
+        return (*spatial, self.filters)
+
+    def fan_in(self, shape: tuple[int, ...]) -> int:
+        """Inputs each output reads: the window over every input channel."""
+        return self.kernel ** (len(shape) - 1) * shape[-1]
 
 
 @dataclass(frozen=True)
@@ -50,8 +72,10 @@ class InputStage:
 
 @dataclass(frozen=True)
 class StudentConfig:
-    """One student. Per dense layer (the hidden ones, then the logits layer): weight bits
-    (sign included) and integer bits; per hidden layer: width, activation bits and integer bits."""
+    """One student. Its weighted layers are its convolutions (CNN students: ``convs`` on inputs
+    of ``input_shape``, spatial axes then channels), the hidden dense layers, then the logits
+    layer. Per weighted layer: weight bits (sign included) and integer bits; per layer before
+    the logits: activation (ReLU) bits and integer bits; per hidden dense layer: its width."""
 
     widths: tuple[int, ...]
     weight_bits: tuple[int, ...]
@@ -68,6 +92,8 @@ class StudentConfig:
     #: trace and the RTL do not depend on them): the reuse factor asked for and the strategy.
     reuse_factor: int = 1
     strategy: str = "latency"
+    convs: tuple[ConvLayer, ...] = ()
+    input_shape: tuple[int, ...] = ()
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -75,7 +101,10 @@ class StudentConfig:
                              f"{', '.join(STRATEGIES)}")
         if self.reuse_factor < 1:
             raise ValueError(f"student reuse factor {self.reuse_factor} is below 1")
-        n_hidden = len(self.widths)
+        if self.convs and len(self.input_shape) not in (2, 3):
+            raise ValueError("a CNN student needs its input shape: (samples, channels) or "
+                             "(height, width, channels)")
+        n_hidden = len(self.convs) + len(self.widths)
         lengths = {"weight_bits": len(self.weight_bits), "weight_int_bits": len(self.weight_int_bits)}
         if any(n != n_hidden + 1 for n in lengths.values()) or \
                 len(self.act_bits) != n_hidden or len(self.act_int_bits) != n_hidden:
@@ -87,17 +116,24 @@ class StudentConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "StudentConfig":
         fields = {key: tuple(value) if isinstance(value, list) else value
-                  for key, value in values.items() if key != "inputs"}
+                  for key, value in values.items() if key not in ("inputs", "convs")}
         inputs = values.get("inputs")
-        return cls(**fields, inputs=None if inputs is None else InputStage.from_dict(inputs))
+        convs = tuple(ConvLayer(**conv) for conv in values.get("convs", ()))
+        return cls(**fields, convs=convs,
+                   inputs=None if inputs is None else InputStage.from_dict(inputs))
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def validate(self, ranges: StudentRanges) -> None:
         """``InvalidValue`` for the first value outside the space's ranges."""
-        checks = [("hidden layers", [len(self.widths)], (1, ranges.max_hidden_layers)),
+        least_hidden = 0 if self.convs else 1
+        checks = [("hidden layers", [len(self.widths)], (least_hidden, ranges.max_hidden_layers)),
                   ("width", self.widths, ranges.width),
+                  ("convolutions", [len(self.convs)], (0, ranges.conv_layers[1])),
+                  ("filters", [c.filters for c in self.convs], ranges.filters),
+                  ("kernel", [c.kernel for c in self.convs], ranges.kernel),
+                  ("stride", [c.stride for c in self.convs], ranges.stride),
                   ("weight_bits", self.weight_bits, ranges.weight_bits),
                   ("weight_int_bits", self.weight_int_bits, ranges.weight_int_bits),
                   ("act_bits", self.act_bits, ranges.act_bits),
@@ -119,31 +155,48 @@ class StudentConfig:
                 raise InvalidValue("integer bits", integer, f"use at most {limit}",
                                    problem=f"do not fit in {bits} bits")
 
+    def layer_geometry(self, n_inputs: int, n_classes: int) -> list[tuple[int, int, int]]:
+        """Per weighted layer: inputs each output reads, outputs per position, positions (1
+        for a dense layer; a convolution computes its outputs at every window position)."""
+        geometry, shape = [], self.input_shape or (n_inputs,)
+        for conv in self.convs:
+            out = conv.output_shape(shape)
+            geometry.append((conv.fan_in(shape), conv.filters, math.prod(out[:-1])))
+            shape = out
+        sizes = [math.prod(shape), *self.widths, n_classes]
+        return geometry + [(n_in, n_out, 1) for n_in, n_out in zip(sizes[:-1], sizes[1:],
+                                                                      strict=True)]
+
     def layer_shapes(self, n_inputs: int, n_classes: int) -> list[tuple[int, int]]:
-        sizes = [n_inputs, *self.widths, n_classes]
-        return list(zip(sizes[:-1], sizes[1:], strict=True))
+        """Per weighted layer as a dense layer doing the same multiplications: inputs per
+        output and outputs (a convolution's at every position)."""
+        return [(fan_in, n_out * positions)
+                for fan_in, n_out, positions in self.layer_geometry(n_inputs, n_classes)]
 
     def layer_input_bits(self) -> list[int]:
-        """Width of each dense layer's input values: the input quantizer, then each ReLU."""
+        """Width of each weighted layer's input values: the input quantizer, then each ReLU."""
         return [self.input_bits, *self.act_bits]
 
     def n_params(self, n_inputs: int, n_classes: int) -> int:
-        return sum(n_in * n_out + n_out for n_in, n_out in self.layer_shapes(n_inputs, n_classes))
+        return sum(fan_in * n_out + n_out
+                   for fan_in, n_out, _ in self.layer_geometry(n_inputs, n_classes))
 
 
-def layer_names(n_hidden: int) -> list[str]:
-    """Names of the dense layers of a student with ``n_hidden`` hidden layers."""
-    return [f"dense_{i + 1}" for i in range(n_hidden)] + ["logits"]
+def layer_names(n_hidden: int, n_convs: int = 0) -> list[str]:
+    """Names of the weighted layers of a student with ``n_convs`` convolutions and
+    ``n_hidden`` hidden dense layers."""
+    return ([f"conv_{i + 1}" for i in range(n_convs)] +
+            [f"dense_{i + 1}" for i in range(n_hidden)] + ["logits"])
 
 
-def dense_layer_names(config: StudentConfig) -> list[str]:
-    return layer_names(len(config.widths))
+def weighted_layer_names(config: StudentConfig) -> list[str]:
+    return layer_names(len(config.widths), len(config.convs))
 
 
 def quantized_kernels(model, config: StudentConfig) -> list[np.ndarray]:
-    """Each dense layer's kernel as the hardware uses it (after quantization), float values."""
+    """Each weighted layer's kernel as the hardware uses it (after quantization), float values."""
     kernels = []
-    for name in dense_layer_names(config):
+    for name in weighted_layer_names(config):
         layer = model.get_layer(name)
         kernels.append(np.asarray(layer.kernel_quantizer_internal(layer.kernel)))
     return kernels

@@ -1,8 +1,9 @@
-"""The student: a QKeras MLP described by a ``StudentConfig``, and how it is trained.
+"""The student: a QKeras MLP or CNN described by a ``StudentConfig``, and how it is trained.
 
-Layers: [conditioning] -> input quantizer -> [QDense -> quantized ReLU] x 1..3 -> QDense
-logits. No softmax: the firmware takes the argmax of the logits. Inputs (as the port receives
-them, ``nas.model.port``) are conditioned when the input stage says so, then quantized to
+Layers: [conditioning] -> input quantizer -> [CNN: reshape -> [QConv1D/QConv2D -> quantized
+ReLU] x 1..4 -> flatten] -> [QDense -> quantized ReLU] x 0..3 (MLP: 1..3) -> QDense logits.
+No softmax: the firmware takes the argmax of the logits. Inputs (as the port receives them,
+``nas.model.port``) are conditioned when the input stage says so, then quantized to
 ``input_bits`` bits (signed when conditioned) of which ``input_int_bits`` are integer bits:
 fewer integer bits saturate large inputs early, fewer fractional bits drop low bits.
 """
@@ -17,7 +18,7 @@ from nas.model.config import (
     BIAS_EXTRA_INT_BITS,
     InputStage,
     StudentConfig,
-    dense_layer_names,
+    weighted_layer_names,
 )
 from nas.spaces.space import TrainingRecipe
 
@@ -51,25 +52,42 @@ def input_layers(inputs, stage: InputStage | None, bits: int, integer: int):
                        name="input_quant")(x)
 
 
+def _weighted_layer(config: StudentConfig, index: int, n_classes: int, name: str):
+    """The ``index``-th weighted layer: a convolution, a hidden dense layer or the logits."""
+    from qkeras import QConv1D, QConv2D, QDense
+
+    quantized_bits, _ = _quantizers()
+    bits, integer = config.weight_bits[index], config.weight_int_bits[index]
+    quantizers = {"kernel_quantizer": quantized_bits(bits, integer, alpha=1),
+                  "bias_quantizer": quantized_bits(bits + BIAS_EXTRA_BITS,
+                                                   integer + BIAS_EXTRA_INT_BITS, alpha=1)}
+    n_convs = len(config.convs)
+    if index < n_convs:
+        conv = config.convs[index]
+        layer = QConv1D if len(config.input_shape) == 2 else QConv2D
+        return layer(conv.filters, conv.kernel, strides=conv.stride, name=name, **quantizers)
+    dense = index - n_convs
+    return QDense(config.widths[dense] if dense < len(config.widths) else n_classes, name=name,
+                  **quantizers)
+
+
 def build_student(config: StudentConfig, n_inputs: int, n_classes: int) -> "keras.Model":
     """The QKeras model of ``config`` (untrained). Quantizers use ``alpha=1`` (no learned
     scale), so every value is a plain fixed-point number that firmware can reproduce."""
-    from qkeras import QActivation, QDense
+    from qkeras import QActivation
 
-    quantized_bits, quantized_relu = _quantizers()
+    _, quantized_relu = _quantizers()
     inputs = keras.Input((n_inputs,), name="adc")
     x = input_layers(inputs, config.inputs, config.input_bits, config.input_int_bits)
-    names = dense_layer_names(config)
-    for i, name in enumerate(names):
-        bits, integer = config.weight_bits[i], config.weight_int_bits[i]
-        width = config.widths[i] if i < len(config.widths) else n_classes
-        x = QDense(width, name=name,
-                   kernel_quantizer=quantized_bits(bits, integer, alpha=1),
-                   bias_quantizer=quantized_bits(bits + BIAS_EXTRA_BITS,
-                                                 integer + BIAS_EXTRA_INT_BITS, alpha=1))(x)
-        if i < len(config.widths):
+    if config.convs:
+        x = keras.layers.Reshape(config.input_shape, name="shape")(x)
+    for i, name in enumerate(weighted_layer_names(config)):
+        x = _weighted_layer(config, i, n_classes, name)(x)
+        if i < len(config.act_bits):
             x = QActivation(quantized_relu(config.act_bits[i], config.act_int_bits[i]),
                             name=f"relu_{i + 1}")(x)
+        if config.convs and i == len(config.convs) - 1:
+            x = keras.layers.Flatten(name="flatten")(x)
     return keras.Model(inputs, x, name="student")
 
 

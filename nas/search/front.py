@@ -63,7 +63,11 @@ def pareto_front(study: optuna.Study, limits: Limits | None = None) -> list[Froz
 
 
 def shape_text(config: StudentConfig, n_inputs: int, n_classes: int) -> str:
-    return "-".join(str(n) for n in (n_inputs, *config.widths, n_classes))
+    """``30-16-4`` for an MLP; ``8x8x1-c4k3s1-16-10`` for a CNN (filters, kernel, stride of
+    each convolution)."""
+    first = "x".join(map(str, config.input_shape)) if config.convs else str(n_inputs)
+    convs = [f"c{c.filters}k{c.kernel}s{c.stride}" for c in config.convs]
+    return "-".join([first, *convs, *map(str, config.widths), str(n_classes)])
 
 
 def bits_text(config: StudentConfig) -> str:

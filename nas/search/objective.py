@@ -232,7 +232,8 @@ class TrialRunner:
             distillation = sample_distillation(trial, space)
             set_seed(self.seed * 100_003 + trial.number)
             return self._train_learned(trial, plan, distillation)
-        config = self._built(trial, sample_student(trial, space.student, self.data.stage))
+        config = self._built(trial, sample_student(trial, space.student, self.data.stage,
+                                                          space.input_shape))
         self._reject_if_too_big(trial, config)
         distillation = sample_distillation(trial, space)
         set_seed(self.seed * 100_003 + trial.number)

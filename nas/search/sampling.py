@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import optuna
 
-from nas.model.config import STRATEGIES, InputStage, StudentConfig
+from nas.model.config import STRATEGIES, ConvLayer, InputStage, StudentConfig
 from nas.model.learned import LearnedArchitecture
 from nas.model.student import Distillation
 from nas.spaces.space import Space, StudentRanges
@@ -34,20 +34,35 @@ def _input_format(trial: optuna.trial.BaseTrial, ranges: StudentRanges,
     return bits, min(trial.suggest_int("input_int_bits", *ranges.input_int_bits), bits - signed)
 
 
+def _conv_layers(trial: optuna.trial.BaseTrial, ranges: StudentRanges,
+                 input_shape: tuple[int, ...]) -> list[ConvLayer]:
+    """A CNN student's convolutions; a kernel wider than what is left of the input is
+    narrowed to fit (the sampler learns either way)."""
+    shape, convs = input_shape, []
+    for i in range(trial.suggest_int("conv_layers", *ranges.conv_layers)):
+        kernel = min(trial.suggest_int(f"kernel_c{i + 1}", *ranges.kernel), min(shape[:-1]))
+        conv = ConvLayer(trial.suggest_int(f"filters_c{i + 1}", *ranges.filters, log=True),
+                         kernel, trial.suggest_int(f"stride_c{i + 1}", *ranges.stride))
+        shape = conv.output_shape(shape)
+        convs.append(conv)
+    return convs
+
+
 def sample_student(trial: optuna.trial.BaseTrial, ranges: StudentRanges,
-                   stage: InputStage | None = None) -> StudentConfig:
+                   stage: InputStage | None = None, input_shape: tuple[int, ...] = ()
+                   ) -> StudentConfig:
     """The searched-precision student a trial proposes within the space's ranges, its inputs
-    arriving as ``stage`` says."""
-    n_hidden = trial.suggest_int("n_hidden", 1, ranges.max_hidden_layers)
+    arriving as ``stage`` says (a CNN student's in ``input_shape``)."""
+    convs = _conv_layers(trial, ranges, input_shape) if ranges.family == "cnn" else []
+    n_hidden = trial.suggest_int("n_hidden", 0 if convs else 1, ranges.max_hidden_layers)
+    hidden = [str(i + 1) for i in range(n_hidden)]
     widths, w_bits, w_int, a_bits, a_int = [], [], [], [], []
-    for i in range(n_hidden + 1):
-        is_hidden = i < n_hidden
-        tag = str(i + 1) if is_hidden else "out"
-        if is_hidden:
+    for tag in [*(f"c{i + 1}" for i in range(len(convs))), *hidden, "out"]:
+        if tag in hidden:
             widths.append(trial.suggest_int(f"width_{tag}", *ranges.width, log=True))
         w_bits.append(trial.suggest_int(f"weight_bits_{tag}", *ranges.weight_bits))
         w_int.append(trial.suggest_int(f"weight_int_bits_{tag}", *ranges.weight_int_bits))
-        if is_hidden:
+        if tag != "out":
             a_bits.append(trial.suggest_int(f"act_bits_{tag}", *ranges.act_bits))
             a_int.append(trial.suggest_int(f"act_int_bits_{tag}", *ranges.act_int_bits))
     input_bits, input_int_bits = _input_format(trial, ranges, stage)
@@ -56,7 +71,8 @@ def sample_student(trial: optuna.trial.BaseTrial, ranges: StudentRanges,
     w_int = [min(i, b - 1) for i, b in zip(w_int, w_bits, strict=True)]
     a_int = [min(i, b) for i, b in zip(a_int, a_bits, strict=True)]
     return StudentConfig(tuple(widths), tuple(w_bits), tuple(w_int), tuple(a_bits),
-                         tuple(a_int), input_bits, input_int_bits, round(sparsity, 4), stage)
+                         tuple(a_int), input_bits, input_int_bits, round(sparsity, 4), stage,
+                         convs=tuple(convs), input_shape=input_shape if convs else ())
 
 
 @dataclass(frozen=True)

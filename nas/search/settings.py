@@ -69,7 +69,11 @@ class RunSettings:
             raise InvalidValue("memory_limit", self.memory_limit, "use GB > 0")
         if self.flow not in FLOWS:
             raise InvalidValue("flow", self.flow, f"use one of {', '.join(FLOWS)}", problem="is unknown")
+        if self.flow == "vitis" and self.space.student.family == "cnn":
+            raise InvalidValue("flow", self.flow, "use the open flow for CNN students",
+                               problem="does not estimate CNN students")
         self.load_calibration()
         if self.space.data.file:  # read and checked now, so that a bad file writes nothing
-            read_file(self.space.data, self.space.n_inputs, self.space.n_classes)
+            read_file(self.space.data, self.space.n_inputs, self.space.n_classes,
+                      self.space.input_shape)
         self.paths.check_writable()

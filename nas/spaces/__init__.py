@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from nas.errors import InvalidValue
+from nas.spaces.cnn import CNN_DIGITS, CNN_PSD
 from nas.spaces.digits import SPACE as DIGITS
 from nas.spaces.mlp_gn import SPACE as MLP_GN
 from nas.spaces.mlp_psd import SPACE as MLP_PSD
@@ -12,7 +13,7 @@ from nas.spaces.schema import load_space_file
 from nas.spaces.space import Space, StudentRanges, TrainingRecipe
 
 SPACES: dict[str, Space] = {space.name: space for space in (MLP_PSD, MLP_GN, DIGITS, BREAST_CANCER,
-                                                              WINE, GUNPOINT)}
+                                                              WINE, GUNPOINT, CNN_PSD, CNN_DIGITS)}
 
 __all__ = ["PARTS", "Part", "SPACES", "Space", "StudentRanges", "TrainingRecipe", "get_part",
            "get_space"]

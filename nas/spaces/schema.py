@@ -5,6 +5,7 @@
     description: what the task is
     data: {file: events.csv, label: label, split: null, n_events: 20000}
     input: {n_inputs: 30, divisor: 16.0, format: uint8, condition: none}
+                                     # CNN students: shape: [30, 1] or [8, 8, 1]
     classes: [electromagnetic, muon, multi-particle, saturated]
     teacher: {hidden: [64, 32], epochs: 40, learning_rate: 0.001}
     training: {student_epochs: 30, learned_epochs: 100, screen_epochs: 30, batch_size: 256,
@@ -19,6 +20,7 @@ above). A relative ``data.file`` is read from the YAML file's folder.
 """
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,8 @@ def space_to_dict(space: Space) -> dict[str, Any]:
         "description": space.description,
         "data": data,
         "input": {"n_inputs": space.n_inputs, "divisor": space.input_divisor,
-                  "format": space.input_format, "condition": space.input_condition},
+                  "format": space.input_format, "condition": space.input_condition,
+                  **({"shape": list(space.input_shape)} if space.input_shape else {})},
         "classes": list(space.class_names),
         "teacher": {"hidden": list(recipe.teacher_hidden), "epochs": recipe.teacher_epochs,
                     "learning_rate": recipe.teacher_learning_rate},
@@ -130,8 +133,16 @@ def space_from_dict(values: Any, source: str, base_dir: Path) -> Space:
     data = dataclasses.replace(data, simulator=data.simulator or None, dataset=data.dataset or None)
     if data.file:
         data = dataclasses.replace(data, file=str((base_dir / data.file).resolve()))
-    inputs = reader.section(values, "input", ["n_inputs", "divisor", "format", "condition"])
-    n_inputs = reader.typed("input.n_inputs", inputs.get("n_inputs"), 0)
+    inputs = reader.section(values, "input", ["n_inputs", "shape", "divisor", "format",
+                                              "condition"])
+    shape = reader.typed("input.shape", inputs.get("shape", []), ())
+    if any(n != int(n) for n in shape):
+        raise reader.fail("input.shape", f"is {list(shape)}", "give whole numbers, like [8, 8, 1]")
+    shape = tuple(int(n) for n in shape)
+    if "n_inputs" not in inputs and not shape:
+        raise reader.fail("input.n_inputs", "is missing", "give n_inputs (or the shape of "
+                          "image or waveform inputs)")
+    n_inputs = reader.typed("input.n_inputs", inputs.get("n_inputs", math.prod(shape)), 0)
     divisor = reader.typed("input.divisor", inputs.get("divisor", 1.0), 1.0)
     port = {key: reader.typed(f"input.{key}", inputs[key], "")
             for key in ("format", "condition") if key in inputs}
@@ -155,13 +166,14 @@ def space_from_dict(values: Any, source: str, base_dir: Path) -> Space:
              for key in ("part", "clock_mhz") if key in target}
     space = Space(name=name, description=reader.typed("description", values.get("description", ""), ""),
                   n_inputs=n_inputs, class_names=tuple(str(c) for c in classes), data=data,
-                  input_divisor=divisor, student=student, recipe=recipe,
+                  input_divisor=divisor, input_shape=shape, student=student, recipe=recipe,
                   **{f"input_{key}": value for key, value in port.items()},
                   objectives=tuple(objectives), **goals)
     try:
         return space.with_target(where.get("part"), where.get("clock_mhz"))
     except InvalidValue as error:
-        keys = {key: f"target.{key}" for key in TARGET_KEYS}
+        keys = {key: f"target.{key}" for key in TARGET_KEYS} | {"input shape": "input.shape",
+                                                                 "precision": "student.precision"}
         raise DataError(f"{source}: {error.worded(lambda name: keys.get(name, name))}") from None
 
 

@@ -114,8 +114,23 @@ def _read_arrays(path: Path, spec: DataSpec) -> Events:
 READERS = {".csv": _read_csv, ".npz": _read_arrays, ".h5": _read_arrays, ".hdf5": _read_arrays}
 
 
-def read_file(spec: DataSpec, n_inputs: int, n_classes: int) -> Events:
-    """A user's data file, checked: shape, finite values, labels, classes, split."""
+def _flat_inputs(path: Path, x: np.ndarray, n_inputs: int,
+                 input_shape: tuple[int, ...]) -> np.ndarray:
+    """Inputs one row per event: image or waveform arrays (events x shape) are flattened."""
+    if x.ndim > 2 or input_shape:
+        want = input_shape or (n_inputs,)
+        if x.shape[1:] != want and not (x.ndim == 2 and x.shape[1] == n_inputs):
+            raise _fail(path, f"inputs have shape {x.shape}, the space says events x "
+                        f"{' x '.join(map(str, want))}", "fix input.shape or the file "
+                        "(channels last)")
+        return x.reshape(len(x), -1)
+    return x
+
+
+def read_file(spec: DataSpec, n_inputs: int, n_classes: int,
+              input_shape: tuple[int, ...] = ()) -> Events:
+    """A user's data file, checked: shape, finite values, labels, classes, split. Inputs of
+    ``input_shape`` may be stored per event in that shape or flat."""
     path = Path(spec.file)
     if not path.is_file():
         raise _fail(path, "does not exist", "fix data.file (relative paths start at the YAML file)")
@@ -123,7 +138,7 @@ def read_file(spec: DataSpec, n_inputs: int, n_classes: int) -> Events:
     if reader is None:
         raise _fail(path, f"has an unknown type '{path.suffix}'", "use .csv, .npz, .h5 or .hdf5")
     events = reader(path, spec)
-    x, labels = events.x, events.y
+    x, labels = _flat_inputs(path, events.x, n_inputs, input_shape), events.y
     if x.ndim != 2 or x.shape[1] != n_inputs:
         raise _fail(path, f"inputs have shape {x.shape}, the space says {n_inputs} per event",
                     "fix input.n_inputs or the file")
@@ -163,7 +178,7 @@ def load_events(space: Space, seed: int) -> Events:
             raise DataError(f"unknown dataset '{spec.dataset}': use one of {', '.join(DATASETS)}")
         x, y = DATASETS[spec.dataset](seed, spec.n_events)
         return Events(x, y)
-    events = read_file(spec, space.n_inputs, space.n_classes)
+    events = read_file(spec, space.n_inputs, space.n_classes, space.input_shape)
     if events.split is None:
         order = np.random.default_rng(seed).permutation(len(events.y))[: spec.n_events]
         return Events(events.x[order], events.y[order])

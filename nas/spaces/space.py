@@ -11,6 +11,8 @@ IntRange = tuple[int, int]
 #: How a student's bit widths are chosen: searched per layer by Optuna, or learned per weight
 #: by gradient (``nas.model.learned``).
 PRECISIONS = ("learned", "searched")
+#: Student families: dense layers only, or convolutions and a dense head.
+FAMILIES = ("mlp", "cnn")
 #: The search's objectives: accuracy and LUT-equivalents, and optionally latency (otherwise
 #: latency is a constraint, ``Space.max_latency_cycles``).
 OBJECTIVE_SETS = (("val_accuracy", "lut_equivalent"),
@@ -32,6 +34,10 @@ def _check_range(name: str, bounds: tuple, low: float, high: float) -> None:
 class StudentRanges:
     """Search ranges of the student: 1..max_hidden_layers QDense layers and their precisions.
 
+    Family "cnn" puts ``conv_layers`` convolutions (``filters`` each, a ``kernel`` wide
+    window moved by ``stride``) before a dense head of 0..max_hidden_layers hidden layers; its
+    inputs need a shape (``Space.input_shape``) and its precision is searched per layer.
+
     Bits count the sign for weights; ``*_int_bits`` are integer bits above the binary point
     (QKeras ``quantized_bits(bits, integer)``). With ``precision`` "learned", the weight and
     activation bits and the sparsity are learned in training (their ranges are not used) and
@@ -52,10 +58,25 @@ class StudentRanges:
     beta: tuple[float, float] = (1e-6, 3e-4)
     alpha: tuple[float, ...] = ()
     temperature: tuple[float, ...] = ()
+    family: str = "mlp"
+    conv_layers: IntRange = (1, 2)
+    filters: IntRange = (2, 16)
+    kernel: IntRange = (2, 5)
+    stride: IntRange = (1, 2)
 
     def validate(self) -> None:
         if not 1 <= self.max_hidden_layers <= 3:
             raise InvalidValue("student max_hidden_layers", self.max_hidden_layers, "use 1, 2 or 3")
+        if self.family not in FAMILIES:
+            raise InvalidValue("student family", f"'{self.family}'",
+                               f"use one of {', '.join(FAMILIES)}", problem="is unknown")
+        if self.family == "cnn" and self.precision != "searched":
+            raise InvalidValue("precision", f"'{self.precision}'", "use {precision} searched for "
+                               "a CNN student", problem="is not available for CNN students")
+        _check_range("conv_layers", self.conv_layers, 1, 4)
+        _check_range("filters", self.filters, 1, 256)
+        _check_range("kernel", self.kernel, 1, 16)
+        _check_range("stride", self.stride, 1, 8)
         _check_range("width", self.width, 1, 1024)
         _check_range("weight_bits", self.weight_bits, 2, MAX_BITS)
         _check_range("weight_int_bits", self.weight_int_bits, 0, MAX_BITS - 2)
@@ -170,6 +191,9 @@ class Space:
     #: Designs below this validation accuracy are left out of what is shown, synthesized and
     #: reported (they stay in the study); 0: the teacher's test accuracy minus 2 points.
     min_accuracy: float = 0.0
+    #: The shape of one event's inputs for a CNN student: (samples, channels) or (height,
+    #: width, channels); the data hold them flat, in this order (() for MLP students).
+    input_shape: tuple[int, ...] = ()
 
     @property
     def n_classes(self) -> int:
@@ -212,9 +236,27 @@ class Space:
         data = replace(self.data, n_events=min(self.data.n_events, 6000))
         return replace(self, data=data, recipe=recipe)
 
+    def _validate_shape(self) -> None:
+        shape = self.input_shape
+        if shape and (len(shape) not in (2, 3) or min(shape) < 1):
+            raise InvalidValue("input shape", list(shape), "give [samples, channels] or "
+                               "[height, width, channels]")
+        if shape and math.prod(shape) != self.n_inputs:
+            raise InvalidValue("input shape", list(shape), f"give a shape of {self.n_inputs} "
+                               f"inputs (n_inputs)", problem=f"holds {math.prod(shape)} inputs")
+        if self.student.family == "cnn" and not shape:
+            raise InvalidValue("input shape", "[]", "give input.shape for a CNN student",
+                               problem="is missing")
+        smallest = min(shape[:-1], default=0)
+        if self.student.family == "cnn" and self.student.kernel[0] > smallest:
+            raise InvalidValue("student kernel", list(self.student.kernel),
+                               f"use kernels of at most {smallest}",
+                               problem=f"does not fit inputs of shape {list(shape)}")
+
     def validate(self) -> None:
         self.student.validate()
         self.data.validate()
+        self._validate_shape()
         if self.n_inputs < 1 or len(self.class_names) < 2 or self.input_divisor <= 0:
             raise DataError(f"space '{self.name}' needs n_inputs >= 1, at least 2 classes and "
                             f"a positive input divisor")
