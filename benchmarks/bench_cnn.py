@@ -17,7 +17,9 @@ import optuna
 from bench_datasets import export_check
 from harness import machine, run_search_and_synthesize, smallest_at, tool_versions
 
+from nas.app.synth import select_front
 from nas.search.front import synthesized_error
+from nas.search.records import results
 from nas.search.settings import RunSettings
 from nas.spaces import get_part, get_space
 
@@ -41,9 +43,17 @@ def run_space(name: str, trials: int, seed: int, root: Path, jobs: int) -> dict:
         exported = export_check(study, settings, [d["trial"] for d in designs], Path(tmp))
     for design in designs:
         design["hls_exact_fraction"] = exported[design["trial"]]
+    synth = results(study, "synth")
+    unsynthesized = {n: synth.get(n, {}).get("status", "not run")
+                     for n in select_front(study, space) if synth.get(n, {}).get("lut") is None}
+    timed = [t for t in study.trials if t.datetime_complete]
     return {"space": name, "part": space.part_name, "designs": designs,
             "teacher_test_accuracy": study.user_attrs["teacher_test_accuracy"],
-            "trials": run["trials"], "minutes": (time.perf_counter() - start) / 60}
+            "trials": run["trials"], "minutes": (time.perf_counter() - start) / 60,
+            "unsynthesized": unsynthesized,
+            # from the study, so that a rerun that only synthesizes what is missing keeps it
+            "search_minutes": (max(t.datetime_complete for t in timed) -
+                               min(t.datetime_start for t in timed)).total_seconds() / 60}
 
 
 def fits(design: dict, part_name: str) -> bool:

@@ -255,20 +255,29 @@ def _design_text(design: dict | None) -> str:
             f"({100 * design['test_accuracy']:.1f} %, trial {design['trial']})")
 
 
+def _unsynthesized_text(unsynthesized: dict[str, str]) -> str:
+    """`` (trial 2: timeout)`` for front designs without synthesis results."""
+    if not unsynthesized:
+        return ""
+    return " (" + ", ".join(f"trial {n}: {status}" for n, status in unsynthesized.items()) + \
+        " in synthesis)"
+
+
 def cnn_tables(cnn: dict) -> list[str]:
     """The CNN spaces' fronts, cnn_psd against the MLP default at equal accuracy, the trace
     estimator on the conv designs, and the targets."""
     lines = ["| space | teacher | trials | front: LUT | best test accuracy | RTL exact | "
-             "C-sim exact | minutes |", "|---|---|---|---|---|---|---|---|"]
+             "C-sim exact | search minutes |", "|---|---|---|---|---|---|---|---|"]
     for run in (cnn["digits"], cnn["psd"]):
         designs = run["designs"]
         best = max((d["test_accuracy"] for d in designs), default=0.0)
         lines.append(
             f"| {run['space']} ({run['part']}) | {100 * run['teacher_test_accuracy']:.1f} % | "
             f"{run['trials']['complete']} | {_lut_span(sorted(d['lut'] for d in designs))} | "
-            f"{100 * best:.1f} % | {sum(d['bit_exact'] for d in designs)}/{len(designs)} | "
+            f"{100 * best:.1f} % | {sum(d['bit_exact'] for d in designs)}/{len(designs)}"
+            f"{_unsynthesized_text(run['unsynthesized'])} | "
             f"{sum(d['hls_exact_fraction'] == 1.0 for d in designs)}/{len(designs)} | "
-            f"{run['minutes']:.0f} |")
+            f"{run['search_minutes']:.0f} |")
     lines += ["", "| test accuracy at least | cnn_psd (Conv1D) | mlp_psd default (MLP) | "
                   "fewer LUTs | fewer cycles |", "|---|---|---|---|---|"]
     for row in cnn["psd_vs_mlp"]:

@@ -178,7 +178,8 @@ def test_generate_samples_conv_students_of_a_cnn_space(tmp_path):
     for row in rows:
         config = StudentConfig.from_dict(row["config"])
         assert config.convs and config.input_shape == (30, 1)
-        assert row["measured"]["lut"] > 0
+        # 3 epochs without a teacher can leave a student constant (no logic, left out of fits)
+        assert (row["measured"]["lut"] > 0) == (row["trace"]["n_add"] > 0)
         assert row["measured"]["latency_cycles"] == row["trace"]["stages"]
     stale = read_rows(folder)
     features = [dict(row["trace"]) for row in stale]
