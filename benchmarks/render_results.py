@@ -263,6 +263,14 @@ def _unsynthesized_text(unsynthesized: dict[str, str]) -> str:
         " in synthesis)"
 
 
+def _fewer(row: dict, key: str) -> str:
+    """The family with less ``key`` at a row's accuracy; the only one with a design wins."""
+    cnn, mlp = row["cnn"], row["mlp"]
+    if cnn is None or mlp is None:
+        return "cnn" if cnn else "mlp" if mlp else "neither"
+    return "tie" if cnn[key] == mlp[key] else "cnn" if cnn[key] < mlp[key] else "mlp"
+
+
 def cnn_tables(cnn: dict) -> list[str]:
     """The CNN spaces' fronts, cnn_psd against the MLP default at equal accuracy, the trace
     estimator on the conv designs, and the targets."""
@@ -281,15 +289,9 @@ def cnn_tables(cnn: dict) -> list[str]:
     lines += ["", "| test accuracy at least | cnn_psd (Conv1D) | mlp_psd default (MLP) | "
                   "fewer LUTs | fewer cycles |", "|---|---|---|---|---|"]
     for row in cnn["psd_vs_mlp"]:
-        cnn_, mlp = row["cnn"], row["mlp"]
-        both = cnn_ is not None and mlp is not None
-
-        def winner(key: str, cnn_=cnn_, mlp=mlp, both=both) -> str:
-            if not both:
-                return "cnn" if mlp is None and cnn_ else "mlp" if mlp else "neither"
-            return "tie" if cnn_[key] == mlp[key] else "cnn" if cnn_[key] < mlp[key] else "mlp"
-        lines.append(f"| {100 * row['accuracy']:.1f} % | {_design_text(cnn_)} | "
-                     f"{_design_text(mlp)} | {winner('lut')} | {winner('latency_cycles')} |")
+        lines.append(f"| {100 * row['accuracy']:.1f} % | {_design_text(row['cnn'])} | "
+                     f"{_design_text(row['mlp'])} | {_fewer(row, 'lut')} | "
+                     f"{_fewer(row, 'latency_cycles')} |")
     error = cnn["conv_error"]
     lines += ["", "Trace estimator on the " + str(error.get("lut", {}).get("n", 0)) +
               " bit-exact conv designs (no conv design in its calibration): " +

@@ -74,7 +74,7 @@ def generated_rows(folder: Path, n_designs: int, jobs: int, timeout: float, seed
                    space: Space | None = None) -> list[dict]:
     """Make (or continue making) ``n_designs`` open-flow designs of ``space`` (mlp_psd's
     students unless given) in ``folder``."""
-    from nas.app.generate import generate, refresh_features
+    from nas.app.generate import DEFAULT_SPACE, generate, refresh_features
 
     progress = Progress(TextColumn("synthesizing calibration designs"), BarColumn(),
                         MofNCompleteColumn(), TimeElapsedColumn(), console=console)
@@ -83,7 +83,7 @@ def generated_rows(folder: Path, n_designs: int, jobs: int, timeout: float, seed
         rows, failures = generate(folder, n_designs, jobs, seed, part_name, clock_mhz, timeout,
                                   on_progress=lambda done, total, row: progress.update(
                                       task, completed=done),
-                                  **({"space": space} if space else {}))
+                                  space=space or DEFAULT_SPACE)
     for failure in failures:
         console.print(f"failed: {failure}", highlight=False)
     rows = [row for row in rows if row["index"] < n_designs]

@@ -234,10 +234,10 @@ def _check_calibrate_sources(args: argparse.Namespace) -> None:
                            "studies synthesized: give --generate N or --from-study DIR")
         if args.generate is not None:
             _in_range("generate", args.generate, 5, float("inf"))
-        if args.space != "mlp_psd" and args.generate is None:
+        if args.space is not None and args.generate is None:
             raise NasError("--space chooses the students --generate samples: add --generate N")
     else:
-        if args.generate is not None or args.from_study or args.space != "mlp_psd":
+        if args.generate is not None or args.from_study or args.space is not None:
             raise NasError("--generate, --space and --from-study calibrate the open flow: use --flow "
                            "open, or give --reports/--table for the vitis flow")
         if not (args.reports or args.table):
@@ -269,7 +269,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                            problem="is a directory")
     check_writable(out.parent, "out", out)
     studies = [_study_in(folder) for folder in args.from_study]
-    space = get_space(args.space)
+    space = get_space(args.space or "mlp_psd")
     # mlp_psd's designs keep the folder they had before other spaces could be sampled.
     folder = home / f"{args.flow}_designs{'' if space.name == 'mlp_psd' else '_' + space.name}"
     try:

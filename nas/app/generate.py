@@ -47,10 +47,12 @@ DEFAULT_TIMEOUT_S = 900.0
 ROWS = "rows.jsonl"
 
 _cache: dict = {}
+#: The space whose students calibration designs are unless another is given.
+DEFAULT_SPACE = SPACES["mlp_psd"]
 
 
 def sample_config(seed: int, index: int, max_prior_lut: float = MAX_PRIOR_LUT,
-                  space: Space = SPACES["mlp_psd"]) -> StudentConfig:
+                  space: Space = DEFAULT_SPACE) -> StudentConfig:
     """Design ``index``: a random student of ``space``'s ranges whose prior fits the cap."""
     prior = ArchitectureEstimator()
     for attempt in range(100):
@@ -74,7 +76,7 @@ def _data(seed: int, space: Space):
 
 def build_row(index: int, seed: int, folder: str, part_name: str, clock_mhz: float,
               timeout: float, max_prior_lut: float = MAX_PRIOR_LUT,
-              space: Space = SPACES["mlp_psd"]) -> dict:
+              space: Space = DEFAULT_SPACE) -> dict:
     """Train, trace, write and synthesize design ``index`` of ``space``; its calibration row."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space, data = _data(seed, space)
@@ -172,7 +174,7 @@ def generate(folder: Path, n_designs: int, jobs: int = 1, seed: int = 0,
              timeout: float = DEFAULT_TIMEOUT_S,
              on_progress: Callable[[int, int, dict | None], None] = lambda done, total, row: None,
              max_prior_lut: float = MAX_PRIOR_LUT,
-             space: Space = SPACES["mlp_psd"]) -> tuple[list[dict], list[str]]:
+             space: Space = DEFAULT_SPACE) -> tuple[list[dict], list[str]]:
     """Make designs ``0..n_designs-1`` of ``space`` that ``folder`` does not hold yet, ``jobs``
     processes at a time; returns all rows and the failures of this call (index and reason).
     Designs are drawn under ``max_prior_lut`` (a smaller cap: smaller designs, quicker

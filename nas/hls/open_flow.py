@@ -88,12 +88,11 @@ def trace_student(model, config: StudentConfig, stage: InputStage):
     if config.convs:
         h = h.reshape(*config.input_shape)
     for index, name in enumerate(weighted_layer_names(config)):
-        conv = config.convs[index] if index < len(config.convs) else None
-        h = _weighted(h, model.get_layer(name), conv)
+        h = _weighted(h, model.get_layer(name), config.conv_at(index))
         if index < len(config.act_bits):
             bits, integer = config.act_bits[index], config.act_int_bits[index]
             h = quantize_half_even(h.relu(), 0, integer, bits - integer)
-        if conv is not None and index == len(config.convs) - 1:
+        if config.flattens_after(index):
             h = h.reshape(-1)
     return comb_trace(inputs, h)
 

@@ -155,6 +155,15 @@ class StudentConfig:
                 raise InvalidValue("integer bits", integer, f"use at most {limit}",
                                    problem=f"do not fit in {bits} bits")
 
+    def conv_at(self, index: int) -> ConvLayer | None:
+        """The convolution that weighted layer ``index`` is (None: a dense layer)."""
+        return self.convs[index] if index < len(self.convs) else None
+
+    def flattens_after(self, index: int) -> bool:
+        """Whether weighted layer ``index`` is the last convolution, whose output is
+        flattened for the dense head."""
+        return bool(self.convs) and index == len(self.convs) - 1
+
     def layer_geometry(self, n_inputs: int, n_classes: int) -> list[tuple[int, int, int]]:
         """Per weighted layer: inputs each output reads, outputs per position, positions (1
         for a dense layer; a convolution computes its outputs at every window position)."""

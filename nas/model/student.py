@@ -61,12 +61,11 @@ def _weighted_layer(config: StudentConfig, index: int, n_classes: int, name: str
     quantizers = {"kernel_quantizer": quantized_bits(bits, integer, alpha=1),
                   "bias_quantizer": quantized_bits(bits + BIAS_EXTRA_BITS,
                                                    integer + BIAS_EXTRA_INT_BITS, alpha=1)}
-    n_convs = len(config.convs)
-    if index < n_convs:
-        conv = config.convs[index]
+    conv = config.conv_at(index)
+    if conv is not None:
         layer = QConv1D if len(config.input_shape) == 2 else QConv2D
         return layer(conv.filters, conv.kernel, strides=conv.stride, name=name, **quantizers)
-    dense = index - n_convs
+    dense = index - len(config.convs)
     return QDense(config.widths[dense] if dense < len(config.widths) else n_classes, name=name,
                   **quantizers)
 
@@ -86,7 +85,7 @@ def build_student(config: StudentConfig, n_inputs: int, n_classes: int) -> "kera
         if i < len(config.act_bits):
             x = QActivation(quantized_relu(config.act_bits[i], config.act_int_bits[i]),
                             name=f"relu_{i + 1}")(x)
-        if config.convs and i == len(config.convs) - 1:
+        if config.flattens_after(i):
             x = keras.layers.Flatten(name="flatten")(x)
     return keras.Model(inputs, x, name="student")
 
