@@ -16,12 +16,15 @@ from pathlib import Path
 import optuna
 import pg_server
 import pytest
+import yaml
 from conftest import run_nas, trials_of, unsynthesized
 from fault_table import orphans, record_fault
 from optuna.trial import TrialState
 from test_cli import assert_user_error
 
 from nas.search.records import results
+from nas.spaces import SPACES
+from nas.spaces.schema import space_to_dict
 
 pytestmark = pytest.mark.slow
 
@@ -158,17 +161,29 @@ def test_a_stop_during_synthesis_leaves_no_orphan_tool(small_study, tmp_path, st
     assert left == 0
 
 
+def _every_design_useful(tmp_path: Path) -> Path:
+    """mlp_psd as a YAML space whose useful front is its whole front (an accuracy floor of 1 %):
+    a 2-trial quick run always has a design to synthesize, whatever its accuracy."""
+    space = space_to_dict(SPACES["mlp_psd"])
+    space["target"]["min_accuracy"] = 0.01
+    path = tmp_path / "mlp_psd.yaml"
+    path.write_text(yaml.safe_dump(space))
+    return path
+
+
 def test_a_stop_in_the_final_stage_of_a_run_keeps_its_trials(tmp_path):
     """SIGTERM while ``nas run`` synthesizes its front (its last stage, before the report):
     exit 130 with one line, the hung tools gone, every complete trial kept."""
     workdir = tmp_path / "w"
     process = subprocess.Popen(
-        [sys.executable, "-m", "nas", "run", "--space", "mlp_psd", "--quick", "--trials", "2",
-         "--workdir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True, env=_yosys(tmp_path, hang=True), start_new_session=True)
+        [sys.executable, "-m", "nas", "run", "--space", str(_every_design_useful(tmp_path)),
+         "--quick", "--trials", "2", "--workdir", str(workdir)], stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, env=_yosys(tmp_path, hang=True),
+        start_new_session=True)
     calls, storage = tmp_path / "calls", f"sqlite:///{workdir / 'mlp_psd' / 'study.db'}"
-    _wait_for(lambda: calls.exists() and calls.read_text().strip(), 600,
-              "the run to reach synthesis")
+    _wait_for(lambda: (calls.exists() and calls.read_text().strip())
+              or process.poll() is not None, 600, "the run to reach synthesis")
+    assert process.poll() is None, f"the run ended before synthesis: {process.stderr.read()}"
     before, signalled = _complete(storage), time.monotonic()
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
