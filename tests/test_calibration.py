@@ -33,7 +33,7 @@ def test_trace_estimator_round_trip_with_known_coefficients():
                for _ in range(30)]
     for design in designs:
         design["stages"] = float(rng.integers(1, 9))
-    truth = TraceEstimator({"lut": (1.1, 1.3, 0.2, 0.5, 0.0, 0.7, 0.4, 2.0), "ff": (0.9, 0.3),
+    truth = TraceEstimator({"lut": (1.1, 1.3, 0.2, 0.5, 0.0, 0.7, 0.4, 2.0), "ff": (0.9,),
                             "latency_cycles": (1.0,)})
     measured = np.array([[getattr(e, q) for q in QUANTITIES] for e in truth.predict(designs)])
     fitted = TraceEstimator().fit(designs, measured)
@@ -76,6 +76,12 @@ def test_calibration_file_flow_and_estimator_errors(tmp_path):
     broken["trace"]["models"]["lut"]["coefficients"] = [1.0]
     with pytest.raises(NasError, match="lut needs 8 coefficients"):
         Calibration.load(_calibration_file(tmp_path, estimators=broken))
+    older = dataclasses.asdict(default_calibration("open"))["estimators"]
+    older["trace"]["models"]["ff"] = {"features": ["register_bits", "input_bits"],
+                                      "coefficients": [0.9, 0.1]}
+    with pytest.raises(NasError, match="model of ff uses the features register_bits, input_bits, "
+                                       "this version computes kept_register_bits: write it again"):
+        Calibration.load(_calibration_file(tmp_path, estimators=older))
     with pytest.raises(NasError, match="cannot read calibration file"):
         Calibration.load(tmp_path / "missing.json")
 

@@ -1,9 +1,16 @@
 """The command line as a user meets it: one-line errors with exit code 2, nothing written."""
 
+import contextlib
 import json
+import signal
+import sys
+import time
 
 import pytest
 from conftest import run_nas
+
+from nas.app import cli
+from nas.search.memory import MemoryLimitExceeded
 
 
 def assert_user_error(result, message: str) -> None:
@@ -69,3 +76,41 @@ def test_quick_run_then_show(tmp_path):
     assert report["trials"]["complete"] == 2
     assert report["front"] and all(0 <= row["test_accuracy"] <= 1 for row in report["front"])
     assert 0.5 < report["teacher_test_accuracy"] <= 1
+
+
+class _RaisingFinalizer:
+    """Raises, from where garbage collection runs it, what a signal handler or the memory
+    limit's watchdog raises at any instruction."""
+
+    def __init__(self, error: BaseException):
+        self.error = error
+
+    def __del__(self):
+        raise self.error
+
+
+@contextlib.contextmanager
+def _hook():
+    """The hooks ``nas`` installs, set inside the test (pytest sets its own around each call)."""
+    previous, sys.unraisablehook = sys.unraisablehook, cli._unraisable
+    terminate = signal.signal(signal.SIGTERM, cli._terminate)
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+        signal.signal(signal.SIGTERM, terminate)
+
+
+def test_a_stop_swallowed_by_a_finalizer_is_delivered_again():
+    with _hook(), pytest.raises(KeyboardInterrupt):
+        _RaisingFinalizer(KeyboardInterrupt())  # dropped at once: __del__ raises, unraisable
+        for _ in range(500):
+            time.sleep(0.01)
+
+
+def test_the_memory_limit_raised_in_a_finalizer_prints_no_traceback(capsys):
+    with _hook():
+        _RaisingFinalizer(MemoryLimitExceeded())
+        _RaisingFinalizer(ValueError("a real bug"))  # anything else is still reported
+    err = capsys.readouterr().err
+    assert "MemoryLimitExceeded" not in err and "ValueError: a real bug" in err

@@ -11,20 +11,23 @@ from test_hls import MIXED, student  # noqa: F401  (the trained mixed-precision 
 
 from nas.app.synth import synthesize_trials
 from nas.errors import NasError
-from nas.hls.open_flow import quantize_half_even, run_open_flow
+from nas.estimators.registers import kept_register_bits
+from nas.estimators.trace import student_features
+from nas.hls.open_flow import quantize_half_even, run_open_flow, synthesize_rtl, write_rtl
 from nas.hls.yosys import counts_from_cells, parse_stat_json, yosys_command
+from nas.model.port import stage_of
 from nas.search.front import estimator_evidence
 from nas.search.records import results
 
 STAT_JSON = """{"modules": {"\\\\student": {"num_cells_by_type": {
   "CARRY4": 568, "FDRE": 744, "FDSE": 28, "INV": 149, "LUT2": 998, "LUT3": 192, "LUT6": 60,
-  "DSP48E1": 2, "RAMB18E1": 1, "$scopeinfo": 3}}}}"""
+  "DSP48E1": 2, "RAMB18E1": 1, "SRL16E": 5, "$scopeinfo": 3}}}}"""
 
 
-def test_stat_json_counts_inverters_as_luts_and_half_brams():
+def test_stat_json_counts_inverters_and_shift_registers_as_luts_and_half_brams():
     cells = parse_stat_json(STAT_JSON, "student")
     assert cells["scopeinfo"] == 3
-    assert counts_from_cells(cells) == {"lut": 998 + 192 + 60 + 149, "ff": 744 + 28,
+    assert counts_from_cells(cells) == {"lut": 998 + 192 + 60 + 149 + 5, "ff": 744 + 28,
                                         "carry4": 568, "dsp": 2, "bram": 0.5}
 
 
@@ -47,6 +50,26 @@ def test_bad_custom_yosys_is_a_user_error(monkeypatch):
         yosys_command()
 
 
+def test_the_register_bits_synthesis_keeps_are_counted_exactly(tmp_path):
+    """Half-even rounding (a value minus its own truncation), ReLU outputs registered beside
+    their requantized slices, bits an adder passes through, a constant bias: da4ml registers
+    them all at full width, yosys keeps one flip-flop per distinct signal that is read."""
+    from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
+    from da4ml.trace.pipeline import to_pipeline
+
+    rng = np.random.default_rng(0)
+    inputs = FixedVariableArrayInput(6, hwconf=HWConfig(1, -1, -1))
+    h = quantize_half_even(inputs.quantize(0, 4, 4), 0, 3, 2)
+    h = h @ rng.integers(-7, 8, (6, 5)) / 8.0 + 0.375
+    h = quantize_half_even(h.relu(), 0, 4, 2) @ rng.integers(-7, 8, (5, 3)) / 4.0
+    logic = comb_trace(inputs, h)
+    pipeline = to_pipeline(logic, 1000.0 / 400.0, verbose=False)
+    write_rtl(logic, tmp_path / "rtl", "xc7a35tcpg236-1", 400.0)
+    synthesized = synthesize_rtl(tmp_path / "rtl")["ff"]
+    assert len(pipeline.solutions) >= 4 and pipeline.reg_bits > 1.1 * synthesized
+    assert kept_register_bits(pipeline) == synthesized
+
+
 @pytest.mark.slow
 def test_mixed_student_is_bit_exact_in_verilator_and_synthesizes(student, tmp_path):  # noqa: F811
     model, x_test = student
@@ -55,6 +78,8 @@ def test_mixed_student_is_bit_exact_in_verilator_and_synthesizes(student, tmp_pa
     assert result.trace_exact_fraction == 1.0 and result.n_samples == len(x_test)
     assert result.lut > 0 and result.ff > 0 and result.dsp == 0 and result.bram == 0
     assert result.latency_cycles == result.pipeline_stages >= 2
+    kept = student_features(model, MIXED, stage_of(MIXED, x_test, 16.0), 200.0)["kept_register_bits"]
+    assert abs(kept - result.ff) <= 0.03 * result.ff
     assert (tmp_path / "rtl" / "verilog" / "src" / "student.v").exists()
     assert list((tmp_path / "rtl" / "vhdl" / "src").glob("*.vhd"))
     assert "stat" in (tmp_path / "rtl" / "verilog" / "src" / "yosys.log").read_text()

@@ -1,11 +1,13 @@
 """nas: hardware-aware neural architecture search for FPGA classifiers (QKeras, Optuna,
 hls4ml, da4ml). Start with: nas run --space mlp_psd --quick"""
 
+import _thread
 import argparse
 import logging
 import os
 import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -205,6 +207,24 @@ def _terminate(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+#: When a swallowed stop is delivered again: after the finalizer that swallowed it has returned.
+_REDELIVER_S = 0.05
+
+
+def _unraisable(unraisable) -> None:
+    """A stop (Ctrl-C, SIGTERM) or the memory limit's exception that lands in a finalizer or a
+    weakref callback (garbage collection runs them at any instruction) cannot leave it: Python
+    prints "Exception ignored" with a traceback and goes on. The memory limit still ends its
+    trial (its block checks its own flag), so that report is dropped; a stop is delivered
+    again a moment later, by another thread (from this one it would land in this hook, and be
+    swallowed again), so that it is not lost."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        # as SIGTERM, whose handler this module installs (SIGINT may be ignored: a background job)
+        threading.Timer(_REDELIVER_S, _thread.interrupt_main, (signal.SIGTERM,)).start()
+    elif not isinstance(unraisable.exc_value, MemoryLimitExceeded):
+        sys.__unraisablehook__(unraisable)
+
+
 class _NoStopTraceback(logging.Filter):
     """Optuna logs a failed trial with its traceback. A trial stopped by Ctrl-C or SIGTERM (a
     stop the user asked for), by a full disk (which stops the run with its own message) or by
@@ -227,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     for handler in logging.getLogger("optuna").handlers:
         handler.addFilter(_STOP_FILTER)
     signal.signal(signal.SIGTERM, _terminate)
+    sys.unraisablehook = _unraisable
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -181,11 +181,25 @@ class Calibration:
             if name not in ESTIMATORS or not isinstance(entry, dict) or "models" not in entry:
                 raise DataError(f"calibration file {path}: unknown or malformed estimator "
                                 f"{name!r} (known: {', '.join(ESTIMATORS)})")
+            self._check_features(name, entry["models"], path)
             try:
                 self.estimator(name)
             except (KeyError, TypeError, ValueError) as error:
                 raise DataError(f"calibration file {path}: estimator {name!r} is malformed "
                                 f"({error})") from None
+
+    def _check_features(self, name: str, models: object, path: Path) -> None:
+        """Models fitted on features this version no longer computes cannot be used."""
+        wanted = ESTIMATORS[name][0](None, self.clock_mhz).quantity_features
+        for quantity, model in (models.items() if isinstance(models, dict) else ()):
+            used = model.get("features", []) if isinstance(model, dict) else []
+            if list(used) != list(wanted.get(quantity, ())):
+                raise DataError(
+                    f"calibration file {path}: its {name} model of {quantity} uses the features "
+                    f"{', '.join(map(str, used)) or 'none'}, this version computes "
+                    f"{', '.join(wanted.get(quantity, ())) or 'none'}: write it again with "
+                    f"'nas calibrate' (rows of studies and generated designs are traced again "
+                    f"from their stored weights)")
 
 
 def evaluation_folds(rows: Sequence[dict], seed: int = 0) -> tuple[str, list[np.ndarray]]:

@@ -15,9 +15,11 @@ operation costs in the Verilog that da4ml writes for it (``da4ml.codegen.rtl.ver
 * operations nothing reads are not written, so not counted.
 
 Cutting the trace into pipeline stages at the clock period gives the register bits and the
-latency in cycles of the generated RTL. yosys maps each chain bit to a LUT beside a CARRY4
-bit, each register bit to an FF, so a linear model on these counts predicts the synthesis of
-the same RTL closely, in a fraction of a second.
+latency in cycles of the generated RTL, and of its register bits those synthesis keeps
+(``nas.estimators.registers``: the bits a later stage reads, each distinct signal once).
+yosys maps each chain bit to a LUT beside a CARRY4 bit, each kept register bit to an FF, so
+a linear model on these counts predicts the synthesis of the same RTL closely, in a fraction
+of a second.
 """
 
 import math
@@ -27,13 +29,13 @@ from da4ml.trace.pipeline import to_pipeline
 from da4ml.types import CombLogic, minimal_kif
 
 from nas.estimators.base import ResourceEstimator
+from nas.estimators.registers import kept_register_bits
 from nas.hls.open_flow import trace_student
 from nas.model.config import InputStage
 
 #: Names of the features, as stored in calibration rows and files.
 TRACE_FEATURES = ("both_bits", "inverted_bits", "carry_only_bits", "n_add", "const_add_bits",
-                  "relu_bits", "mux_bits", "negate_bits", "register_bits", "input_bits",
-                  "stages")
+                  "relu_bits", "mux_bits", "negate_bits", "kept_register_bits", "stages")
 
 
 def _lsb(qint) -> float:
@@ -87,15 +89,14 @@ def trace_features(comb: CombLogic, clock_mhz: float) -> dict[str, float]:
         if op.opcode in (-2, -3, -6):
             features["negate_bits"] += sum(minimal_kif(ops[op.id0].qint))
     pipeline = to_pipeline(comb, 1000.0 / clock_mhz, verbose=False)
-    features["register_bits"] = float(pipeline.reg_bits)
+    features["kept_register_bits"] = float(kept_register_bits(pipeline))
     features["stages"] = float(len(pipeline.solutions))
-    features["input_bits"] = float(sum(sum(minimal_kif(q)) for q in comb.inp_qint))
     return features
 
 
 #: Before calibration: a LUT per adder bit with two operands or inverted, per constant-adder,
-#: ReLU, multiplexer or negation bit, an FF per register bit, a cycle per stage.
-PRIOR = {"lut": (1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0), "ff": (1.0, 0.0),
+#: ReLU, multiplexer or negation bit, an FF per kept register bit, a cycle per stage.
+PRIOR = {"lut": (1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0), "ff": (1.0,),
          "latency_cycles": (1.0,)}
 
 
@@ -109,7 +110,7 @@ class TraceEstimator(ResourceEstimator):
     part_family = "xc7"
     quantity_features = {"lut": ("both_bits", "inverted_bits", "carry_only_bits", "n_add",
                                  "const_add_bits", "relu_bits", "mux_bits", "negate_bits"),
-                         "ff": ("register_bits", "input_bits"), "latency_cycles": ("stages",)}
+                         "ff": ("kept_register_bits",), "latency_cycles": ("stages",)}
     feature_definitions = {
         "both_bits": "adder bits where both operands have a bit (module docstring)",
         "inverted_bits": "subtractor bits where only one operand has a bit",
@@ -119,8 +120,8 @@ class TraceEstimator(ResourceEstimator):
         "relu_bits": "result bits of every ReLU of a signed value",
         "mux_bits": "result bits of every MSB multiplexer (saturation)",
         "negate_bits": "operand bits of every negation",
-        "register_bits": "pipeline register bits at the clock (da4ml Pipeline.reg_bits)",
-        "input_bits": "bits of the input port",
+        "kept_register_bits": "pipeline register bits at the clock that synthesis keeps: read "
+                              "by a later stage, one per distinct signal (estimators.registers)",
         "stages": "pipeline stages at the clock = latency in cycles",
     }
 

@@ -16,7 +16,9 @@ from pathlib import Path
 from nas.errors import ToolError
 
 #: yosys leaves inverters as INV cells; each takes a LUT (a LUT1) in the fabric.
-LUTS = (*(f"LUT{n}" for n in range(1, 7)), "INV")
+#: Cells that take a LUT: logic, inverters, and shift registers (chains of pass-through
+#: registers, which deep pipelines at a fast clock make, map to SRL LUTs instead of FFs).
+LUTS = (*(f"LUT{n}" for n in range(1, 7)), "INV", "SRL16E", "SRLC32E")
 FLIP_FLOPS = ("FDRE", "FDSE", "FDCE", "FDPE")
 DSPS = ("DSP48E1", "DSP48E2")
 #: yosys ``synth_xilinx -family`` of each part family (``nas.spaces.parts``).

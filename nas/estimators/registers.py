@@ -1,0 +1,197 @@
+"""The pipeline registers of a da4ml design that logic synthesis keeps.
+
+da4ml's RTL registers every value that crosses a stage boundary at its full width
+(``Pipeline.reg_bits``). yosys then drops the flip-flops nothing reads and merges those that
+hold the same signal, and both are common in a quantized network:
+
+* a value is often registered beside a bit slice of itself (a ReLU's output and its
+  requantization to the next layer's activation type), and an adder's bits below the other
+  operand's lowest bit are copies of the lower operand's: the same signals;
+* a stage that only requantizes, applies a ReLU or selects by a sign reads part of a
+  register: the bits below the result's step, above its range, or all but the sign bit;
+* an adder reads an operand's low bits only where the result needs them: below the other
+  operand's lowest bit they pass straight through, without a carry;
+* half-even rounding subtracts a value's own truncation to find the lowest kept bit: the
+  difference is the value's low bits, and the truncated operand is not read at all.
+
+``kept_register_bits`` walks the stages from the output back, propagating which bits of each
+value a later operation reads (per operation kind, as da4ml's Verilog computes it), and counts
+the distinct signals among the register bits read. Operations it does not model (lookup
+tables, multiplications, bit operations) read their operands whole, so the count errs towards
+more flip-flops. Not modelled either: at fast clocks (deep pipelines), chains of three or more
+registers that only pass a value on become shift-register LUTs (SRL16E) instead of flip-flops.
+"""
+
+import math
+
+from da4ml.types import CombLogic, Pipeline, QInterval, minimal_kif
+
+#: A carry boundary below every bit (the operand's low bits all feed a carry) and above every
+#: bit (no carry: the operation reads only the bits its result needs).
+_ALL_CARRY, _NO_CARRY = -(2**31), 2**31
+
+
+def _span(qint: QInterval) -> tuple[int, int, bool]:
+    """Positions of a value's bits: lowest, one past the highest, and whether it is signed."""
+    width = sum(minimal_kif(qint))
+    lsb = int(math.log2(qint.step)) if width else 0
+    return lsb, lsb + width, qint.min < 0
+
+
+def _operand_bits(qint: QInterval, need: set[int], carry_from: int, shift: int = 0) -> set[int]:
+    """Bits of an operand (shifted by ``shift`` into the result) that result bits ``need``
+    depend on: the bits at needed positions, every bit from ``carry_from`` up to the highest
+    needed one (they feed carries), and the sign bit when a needed bit is its extension."""
+    low, high, signed = _span(qint)
+    if not need or high == low:
+        return set()
+    top = max(need) - shift
+    bits = {p for p in range(low, min(high, top + 1))
+            if p + shift in need or p + shift >= carry_from}
+    if signed and top >= high - 1:
+        bits.add(high - 1)
+    return bits
+
+
+def _mux_shift(data: int) -> int:
+    shift = (data >> 32) & 0xFFFFFFFF
+    return shift - 2**32 if shift >= 2**31 else shift
+
+
+def _operand_needs(ops, index: int, need: set[int]) -> list[tuple[int, set[int]]]:
+    """(operand index, its bits read) of operation ``index`` when bits ``need`` of its
+    result are read (opcodes as in ``da4ml.types.CombLogic.predict``)."""
+    op = ops[index]
+    if op.opcode in (-1, 5):  # a stage input, a constant
+        return []
+    operand = ops[op.id0].qint
+    if op.opcode in (0, 1):  # a +/- (b << data)
+        second = ops[op.id1].qint
+        low_a, low_b = _span(operand)[0], _span(second)[0] + op.data
+        carry_b = low_a if op.opcode == 0 else _ALL_CARRY  # a subtrahend is negated whole
+        return [(op.id0, _operand_bits(operand, need, low_b)),
+                (op.id1, _operand_bits(second, need, carry_b, op.data))]
+    if op.opcode in (2, 3):  # ReLU, requantization: a bit slice (a ReLU also reads the sign)
+        bits = _operand_bits(operand, need, _NO_CARRY)
+        low, high, signed = _span(operand)
+        if op.opcode == 2 and signed and need and high > low:
+            bits.add(high - 1)
+        return [(op.id0, bits)]
+    if op.opcode == 4:  # + constant: carries from its lowest set bit
+        lowest = _constant_lsb(op) if op.data else _NO_CARRY
+        return [(op.id0, _operand_bits(operand, need, lowest))]
+    if op.opcode in (6, -6):  # MSB multiplexer: the condition's top bit selects a or +/- b
+        condition = op.data & 0xFFFFFFFF
+        low, high, _ = _span(ops[condition].qint)
+        carry_b = _NO_CARRY if op.opcode == 6 else _ALL_CARRY
+        return [(op.id0, _operand_bits(operand, need, _NO_CARRY)),
+                (op.id1, _operand_bits(ops[op.id1].qint, need, carry_b, _mux_shift(op.data))),
+                (condition, {high - 1} if need and high > low else set())]
+    if op.opcode in (-2, -3):  # a negation reads every bit up to the highest needed
+        return [(op.id0, _operand_bits(operand, need, _ALL_CARRY))]
+    operands = [op.id0, op.id1] if op.id1 >= 0 else [op.id0]  # the rest: whole operands
+    return [(i, set(range(*_span(ops[i].qint)[:2])) if need else set()) for i in operands]
+
+
+def _constant_lsb(op) -> int:
+    """Position of the lowest set bit of a constant addition's constant."""
+    constant = abs(op.data)
+    return int(math.log2(op.qint.step)) + (constant & -constant).bit_length() - 1
+
+
+def _passed_through(ops, op, bit: int) -> tuple[int, int] | None:
+    """(operand, its bit) that ``bit`` of an addition's result is a copy of: below the other
+    operand's (or a constant's) lowest bit, the lower operand's bits pass unchanged."""
+    if op.opcode == 4:
+        return (op.id0, bit) if op.data and bit < _constant_lsb(op) else None
+    if op.opcode not in (0, 1):
+        return None
+    low_a, low_b = _span(ops[op.id0].qint)[0], _span(ops[op.id1].qint)[0] + op.data
+    if bit < low_b:
+        return op.id0, bit
+    if bit < low_a and op.opcode == 0:
+        return op.id1, bit - op.data
+    return None
+
+
+def _signal(stages: tuple[CombLogic, ...], position: int, index: int, bit: int
+            ) -> tuple[int, int, int] | None:
+    """The signal on ``bit`` of operation ``index`` of stage ``position``, followed through
+    bit slices (requantizations, bits an adder passes through) and registers to the operation
+    that makes it: (stage, operation, bit), (-1, input, bit) for a port bit, or None for a
+    constant bit."""
+    while True:
+        stage = stages[position]
+        op = stage.ops[index]
+        if op.opcode == 5:
+            return None
+        through = (op.id0, bit) if op.opcode in (-1, 3) else _passed_through(stage.ops, op, bit)
+        if through is None:
+            return position, index, bit
+        operand, bit = through
+        source = stage.inp_qint[operand] if op.opcode == -1 else stage.ops[operand].qint
+        low, high, signed = _span(source)
+        if bit < low or (bit >= high and not signed):
+            return None  # below the source's step, or an unsigned value's zero extension
+        bit = min(bit, high - 1)
+        if op.opcode != -1:
+            index = operand
+        elif position == 0:
+            return -1, operand, bit
+        else:
+            position, index = position - 1, stages[position - 1].out_idxs[operand]
+
+
+def _is_remainder(stages: tuple[CombLogic, ...], position: int, index: int) -> bool:
+    """Whether operation ``index`` is ``a - b`` with ``b`` a truncation of ``a`` (every bit of
+    ``b`` is the same signal as ``a``'s bit there): the result is ``a``'s bits below ``b``'s
+    step, which synthesis reduces to wires (rounding half to even makes these)."""
+    op = stages[position].ops[index]
+    if op.opcode != 1 or op.data != 0:
+        return False
+    low, high, _ = _span(stages[position].ops[op.id1].qint)
+    return high > low and all(
+        _signal(stages, position, op.id1, bit) == _signal(stages, position, op.id0, bit)
+        is not None for bit in range(low, high))
+
+
+def _input_needs(stages: tuple[CombLogic, ...], position: int, output_needs: list[set[int]]
+                 ) -> list[set[int]]:
+    """Bits of each input of stage ``position`` read when bits ``output_needs`` of its
+    outputs are."""
+    stage = stages[position]
+    ops = stage.ops
+    need: list[set[int]] = [set() for _ in ops]
+    for index, bits, shift in zip(stage.out_idxs, output_needs, stage.out_shifts, strict=True):
+        if index >= 0:
+            need[index] |= {p - shift for p in bits}
+    inputs: list[set[int]] = [set() for _ in range(stage.shape[0])]
+    for index in range(len(ops) - 1, -1, -1):
+        op = ops[index]
+        if op.opcode == -1:
+            inputs[op.id0] |= _operand_bits(stage.inp_qint[op.id0], need[index], _NO_CARRY)
+        elif need[index] and _is_remainder(stages, position, index):
+            below = _span(ops[op.id1].qint)[0]
+            need[op.id0] |= {bit for bit in need[index] if bit < below}
+            continue
+        for operand, bits in _operand_needs(ops, index, need[index]):
+            need[operand] |= bits
+    return inputs
+
+
+def kept_register_bits(pipeline: Pipeline) -> int:
+    """Flip-flops of ``pipeline``'s RTL that synthesis keeps (module docstring): the output
+    register's distinct values, then per stage boundary the distinct signals read."""
+    stages = pipeline.solutions
+    last = stages[-1]
+    needs = [set(range(*_span(q)[:2])) for q in last.out_qint]
+    kept = sum(len(bits) for index, bits in
+               dict(zip(last.out_idxs, needs, strict=True)).items() if index >= 0)
+    for position in range(len(stages) - 1, -1, -1):
+        needs = _input_needs(stages, position, needs)
+        stage = stages[position]
+        signals = {_signal(stages, position, copy, bit)
+                   for copy, op in enumerate(stage.ops) if op.opcode == -1
+                   for bit in needs[op.id0]}
+        kept += len(signals - {None})
+    return kept
