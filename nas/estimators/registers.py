@@ -23,12 +23,21 @@ registers that only pass a value on become shift-register LUTs (SRL16E) instead 
 """
 
 import math
+from typing import NamedTuple
 
 from da4ml.types import CombLogic, Pipeline, QInterval, minimal_kif
 
 #: A carry boundary below every bit (the operand's low bits all feed a carry) and above every
 #: bit (no carry: the operation reads only the bits its result needs).
 _ALL_CARRY, _NO_CARRY = -(2**31), 2**31
+
+
+class _Stages(NamedTuple):
+    """A pipeline's stages and each stage's input intervals (read once: da4ml computes them
+    again on every access)."""
+
+    logic: tuple[CombLogic, ...]
+    inputs: tuple[tuple[QInterval, ...], ...]
 
 
 def _span(qint: QInterval) -> tuple[int, int, bool]:
@@ -114,22 +123,21 @@ def _passed_through(ops, op, bit: int) -> tuple[int, int] | None:
     return None
 
 
-def _signal(stages: tuple[CombLogic, ...], position: int, index: int, bit: int
-            ) -> tuple[int, int, int] | None:
+def _signal(stages: _Stages, position: int, index: int, bit: int) -> tuple[int, int, int] | None:
     """The signal on ``bit`` of operation ``index`` of stage ``position``, followed through
     bit slices (requantizations, bits an adder passes through) and registers to the operation
     that makes it: (stage, operation, bit), (-1, input, bit) for a port bit, or None for a
     constant bit."""
     while True:
-        stage = stages[position]
-        op = stage.ops[index]
+        ops = stages.logic[position].ops
+        op = ops[index]
         if op.opcode == 5:
             return None
-        through = (op.id0, bit) if op.opcode in (-1, 3) else _passed_through(stage.ops, op, bit)
+        through = (op.id0, bit) if op.opcode in (-1, 3) else _passed_through(ops, op, bit)
         if through is None:
             return position, index, bit
         operand, bit = through
-        source = stage.inp_qint[operand] if op.opcode == -1 else stage.ops[operand].qint
+        source = stages.inputs[position][operand] if op.opcode == -1 else ops[operand].qint
         low, high, signed = _span(source)
         if bit < low or (bit >= high and not signed):
             return None  # below the source's step, or an unsigned value's zero extension
@@ -139,37 +147,40 @@ def _signal(stages: tuple[CombLogic, ...], position: int, index: int, bit: int
         elif position == 0:
             return -1, operand, bit
         else:
-            position, index = position - 1, stages[position - 1].out_idxs[operand]
+            position, index = position - 1, stages.logic[position - 1].out_idxs[operand]
 
 
-def _is_remainder(stages: tuple[CombLogic, ...], position: int, index: int) -> bool:
+def _is_remainder(stages: _Stages, position: int, index: int) -> bool:
     """Whether operation ``index`` is ``a - b`` with ``b`` a truncation of ``a`` (every bit of
     ``b`` is the same signal as ``a``'s bit there): the result is ``a``'s bits below ``b``'s
     step, which synthesis reduces to wires (rounding half to even makes these)."""
-    op = stages[position].ops[index]
+    ops = stages.logic[position].ops
+    op = ops[index]
     if op.opcode != 1 or op.data != 0:
         return False
-    low, high, _ = _span(stages[position].ops[op.id1].qint)
-    return high > low and all(
-        _signal(stages, position, op.id1, bit) == _signal(stages, position, op.id0, bit)
-        is not None for bit in range(low, high))
+
+    def shared(bit: int) -> bool:
+        signal = _signal(stages, position, op.id0, bit)
+        return signal is not None and signal == _signal(stages, position, op.id1, bit)
+
+    low, high, _ = _span(ops[op.id1].qint)
+    return high > low and all(shared(bit) for bit in range(low, high))
 
 
-def _input_needs(stages: tuple[CombLogic, ...], position: int, output_needs: list[set[int]]
-                 ) -> list[set[int]]:
+def _input_needs(stages: _Stages, position: int, output_needs: list[set[int]]) -> list[set[int]]:
     """Bits of each input of stage ``position`` read when bits ``output_needs`` of its
     outputs are."""
-    stage = stages[position]
+    stage, inputs_qint = stages.logic[position], stages.inputs[position]
     ops = stage.ops
     need: list[set[int]] = [set() for _ in ops]
     for index, bits, shift in zip(stage.out_idxs, output_needs, stage.out_shifts, strict=True):
         if index >= 0:
             need[index] |= {p - shift for p in bits}
-    inputs: list[set[int]] = [set() for _ in range(stage.shape[0])]
+    inputs: list[set[int]] = [set() for _ in inputs_qint]
     for index in range(len(ops) - 1, -1, -1):
         op = ops[index]
         if op.opcode == -1:
-            inputs[op.id0] |= _operand_bits(stage.inp_qint[op.id0], need[index], _NO_CARRY)
+            inputs[op.id0] |= _operand_bits(inputs_qint[op.id0], need[index], _NO_CARRY)
         elif need[index] and _is_remainder(stages, position, index):
             below = _span(ops[op.id1].qint)[0]
             need[op.id0] |= {bit for bit in need[index] if bit < below}
@@ -182,16 +193,15 @@ def _input_needs(stages: tuple[CombLogic, ...], position: int, output_needs: lis
 def kept_register_bits(pipeline: Pipeline) -> int:
     """Flip-flops of ``pipeline``'s RTL that synthesis keeps (module docstring): the output
     register's distinct values, then per stage boundary the distinct signals read."""
-    stages = pipeline.solutions
-    last = stages[-1]
+    stages = _Stages(pipeline.solutions, tuple(tuple(s.inp_qint) for s in pipeline.solutions))
+    last = stages.logic[-1]
     needs = [set(range(*_span(q)[:2])) for q in last.out_qint]
     kept = sum(len(bits) for index, bits in
                dict(zip(last.out_idxs, needs, strict=True)).items() if index >= 0)
-    for position in range(len(stages) - 1, -1, -1):
+    for position in range(len(stages.logic) - 1, -1, -1):
         needs = _input_needs(stages, position, needs)
-        stage = stages[position]
         signals = {_signal(stages, position, copy, bit)
-                   for copy, op in enumerate(stage.ops) if op.opcode == -1
+                   for copy, op in enumerate(stages.logic[position].ops) if op.opcode == -1
                    for bit in needs[op.id0]}
         kept += len(signals - {None})
     return kept
