@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 from conftest import SHARED, run_nas, tiny_space
 
-from nas.errors import NasError
+from nas.errors import NasError, StudyError
 from nas.estimators.base import QUANTITIES
 from nas.estimators.calibration import (
     SCHEMA,
@@ -23,6 +24,7 @@ from nas.estimators.vendor import VendorDesign, VendorLayer, WeightStats, calibr
 from nas.hls.fact_tables import read_table
 from nas.hls.hls4ml_project import FixedType, read_project
 from nas.search.records import results
+from nas.search.study import study_calibration
 
 needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="../shared is not beside the project")
 
@@ -67,6 +69,23 @@ def test_calibration_file_errors(tmp_path, content, message):
         Calibration.load(path)
 
 
+def _older_ff() -> dict:
+    """The shipped form of a calibration made before the FF model counted kept registers."""
+    values = dataclasses.asdict(default_calibration("open"))
+    values["estimators"]["trace"]["models"]["ff"] = {"features": ["register_bits", "input_bits"],
+                                                     "coefficients": [0.9, 0.1]}
+    return values
+
+
+def test_a_study_made_with_older_trace_features_is_refused_with_one_line():
+    study = optuna.create_study(study_name="old")
+    study.set_user_attr("calibration", _older_ff())
+    with pytest.raises(StudyError, match="study 'old' was made with a calibration this version "
+                                         "cannot use .*ff uses the features register_bits.*"
+                                         "start a new study"):
+        study_calibration(study)
+
+
 def test_calibration_file_flow_and_estimator_errors(tmp_path):
     with pytest.raises(NasError, match="is for the 'open' flow, not 'vitis'"):
         Calibration.load(_calibration_file(tmp_path), "vitis")
@@ -76,12 +95,9 @@ def test_calibration_file_flow_and_estimator_errors(tmp_path):
     broken["trace"]["models"]["lut"]["coefficients"] = [1.0]
     with pytest.raises(NasError, match="lut needs 8 coefficients"):
         Calibration.load(_calibration_file(tmp_path, estimators=broken))
-    older = dataclasses.asdict(default_calibration("open"))["estimators"]
-    older["trace"]["models"]["ff"] = {"features": ["register_bits", "input_bits"],
-                                      "coefficients": [0.9, 0.1]}
     with pytest.raises(NasError, match="model of ff uses the features register_bits, input_bits, "
                                        "this version computes kept_register_bits: write it again"):
-        Calibration.load(_calibration_file(tmp_path, estimators=older))
+        Calibration.load(_calibration_file(tmp_path, estimators=_older_ff()["estimators"]))
     with pytest.raises(NasError, match="cannot read calibration file"):
         Calibration.load(tmp_path / "missing.json")
 

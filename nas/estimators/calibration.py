@@ -181,25 +181,32 @@ class Calibration:
             if name not in ESTIMATORS or not isinstance(entry, dict) or "models" not in entry:
                 raise DataError(f"calibration file {path}: unknown or malformed estimator "
                                 f"{name!r} (known: {', '.join(ESTIMATORS)})")
-            self._check_features(name, entry["models"], path)
+            stale = self._stale_models(name, entry["models"])
+            if stale:
+                raise DataError(f"calibration file {path}: {stale}: write it again with 'nas "
+                                f"calibrate' (rows of studies and generated designs are traced "
+                                f"again from their stored weights)")
             try:
                 self.estimator(name)
             except (KeyError, TypeError, ValueError) as error:
                 raise DataError(f"calibration file {path}: estimator {name!r} is malformed "
                                 f"({error})") from None
 
-    def _check_features(self, name: str, models: object, path: Path) -> None:
-        """Models fitted on features this version no longer computes cannot be used."""
+    def stale_models(self) -> str | None:
+        """What models of this calibration use features this version no longer computes (a
+        file or a study made by an older version), or None."""
+        return next(filter(None, (self._stale_models(name, entry["models"])
+                                  for name, entry in self.estimators.items())), None)
+
+    def _stale_models(self, name: str, models: object) -> str | None:
         wanted = ESTIMATORS[name][0](None, self.clock_mhz).quantity_features
         for quantity, model in (models.items() if isinstance(models, dict) else ()):
             used = model.get("features", []) if isinstance(model, dict) else []
             if list(used) != list(wanted.get(quantity, ())):
-                raise DataError(
-                    f"calibration file {path}: its {name} model of {quantity} uses the features "
-                    f"{', '.join(map(str, used)) or 'none'}, this version computes "
-                    f"{', '.join(wanted.get(quantity, ())) or 'none'}: write it again with "
-                    f"'nas calibrate' (rows of studies and generated designs are traced again "
-                    f"from their stored weights)")
+                return (f"its {name} model of {quantity} uses the features "
+                        f"{', '.join(map(str, used)) or 'none'}, this version computes "
+                        f"{', '.join(wanted.get(quantity, ())) or 'none'}")
+        return None
 
 
 def evaluation_folds(rows: Sequence[dict], seed: int = 0) -> tuple[str, list[np.ndarray]]:

@@ -174,7 +174,15 @@ def check_calibration_family(study: optuna.Study, settings: RunSettings) -> None
 
 
 def study_calibration(study: optuna.Study) -> Calibration:
-    return Calibration(**study.user_attrs["calibration"])
+    """The calibration the study was made with; a ``StudyError`` when this version cannot use
+    it (its models use features no longer computed)."""
+    calibration = Calibration(**study.user_attrs["calibration"])
+    stale = calibration.stale_models()
+    if stale:
+        raise StudyError(f"study '{study.study_name}' was made with a calibration this version "
+                         f"cannot use ({stale}): continue it with the version that made it, or "
+                         f"start a new study (another --workdir)")
+    return calibration
 
 
 def _digest(arrays) -> str:
