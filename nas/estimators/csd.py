@@ -23,6 +23,12 @@ def csd_digits(values: np.ndarray) -> np.ndarray:
     return digits
 
 
+def trailing_zeros(value: int) -> int:
+    """Trailing zero bits of an integer (shifts, free in logic); 0 for 0."""
+    value = abs(int(value))
+    return (value & -value).bit_length() - 1 if value else 0
+
+
 @cache
 def mean_csd_digits(bits: int) -> float:
     """Mean CSD digit count of the nonzero mantissas of a signed ``bits``-bit weight."""

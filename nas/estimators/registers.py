@@ -27,6 +27,8 @@ from typing import NamedTuple
 
 from da4ml.types import CombLogic, Pipeline, QInterval, minimal_kif
 
+from nas.estimators.csd import trailing_zeros
+
 #: A carry boundary below every bit (the operand's low bits all feed a carry) and above every
 #: bit (no carry: the operation reads only the bits its result needs).
 _ALL_CARRY, _NO_CARRY = -(2**31), 2**31
@@ -104,8 +106,7 @@ def _operand_needs(ops, index: int, need: set[int]) -> list[tuple[int, set[int]]
 
 def _constant_lsb(op) -> int:
     """Position of the lowest set bit of a constant addition's constant."""
-    constant = abs(op.data)
-    return int(math.log2(op.qint.step)) + (constant & -constant).bit_length() - 1
+    return int(math.log2(op.qint.step)) + trailing_zeros(op.data)
 
 
 def _passed_through(ops, op, bit: int) -> tuple[int, int] | None:

@@ -29,6 +29,7 @@ from da4ml.trace.pipeline import to_pipeline
 from da4ml.types import CombLogic, minimal_kif
 
 from nas.estimators.base import ResourceEstimator
+from nas.estimators.csd import trailing_zeros
 from nas.estimators.registers import kept_register_bits
 from nas.hls.open_flow import trace_student
 from nas.model.config import InputStage
@@ -40,11 +41,6 @@ TRACE_FEATURES = ("both_bits", "inverted_bits", "carry_only_bits", "n_add", "con
 
 def _lsb(qint) -> float:
     return math.log2(qint.step)
-
-
-def _trailing_zeros(value: int) -> int:
-    value = abs(int(value))
-    return (value & -value).bit_length() - 1 if value else 0
 
 
 def _adder_bits(op, first, second) -> dict[str, float]:
@@ -81,7 +77,7 @@ def trace_features(comb: CombLogic, clock_mhz: float) -> dict[str, float]:
             for name, bits in _adder_bits(op, ops[op.id0], ops[op.id1]).items():
                 features[name] += bits
         elif op.opcode == 4:
-            features["const_add_bits"] += max(1.0, width - _trailing_zeros(op.data))
+            features["const_add_bits"] += max(1.0, width - trailing_zeros(op.data))
         elif op.opcode in (2, -2) and ops[op.id0].qint.min < 0:
             features["relu_bits"] += width
         elif op.opcode in (6, -6):
