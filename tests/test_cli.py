@@ -9,6 +9,7 @@ import time
 import pytest
 from conftest import run_nas
 
+from nas import stop
 from nas.app import cli
 from nas.search.memory import MemoryLimitExceeded
 
@@ -93,12 +94,15 @@ class _RaisingFinalizer:
 def _hook():
     """The hooks ``nas`` installs, set inside the test (pytest sets its own around each call)."""
     previous, sys.unraisablehook = sys.unraisablehook, cli._unraisable
-    terminate = signal.signal(signal.SIGTERM, cli._terminate)
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    stop.install(on_forced=print)
     try:
         yield
     finally:
+        stop.finished()
         sys.unraisablehook = previous
-        signal.signal(signal.SIGTERM, terminate)
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
 
 
 def test_a_stop_swallowed_by_a_finalizer_is_delivered_again():

@@ -12,7 +12,7 @@ PACKAGE = REPO / "nas"
 #: Bottom to top. A module may import its own layer and the layers below it; the package's
 #: root modules (errors, the TensorFlow import) sit under every layer.
 LAYERS = ("spaces", "model", "hls", "estimators", "search", "app")
-ROOT = {"nas", "nas.errors", "nas._tf"}
+ROOT = {"nas", "nas.errors", "nas._tf", "nas.stop"}
 #: Third-party modules whose import is deferred on purpose (slow, or only some commands need
 #: them): an import inside a function must be of one of these, or of a module that imports them.
 HEAVY = ("tensorflow", "tf_keras", "qkeras", "tensorflow_model_optimization", "hls4ml", "da4ml",

@@ -1,16 +1,14 @@
 """nas: hardware-aware neural architecture search for FPGA classifiers (QKeras, Optuna,
 hls4ml, da4ml). Start with: nas run --space mlp_psd --quick"""
 
-import _thread
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 import warnings
 from pathlib import Path
 
+from nas import stop
 from nas.app.commands import COMMANDS, DEFAULT_TRIALS, QUICK_TRIALS
 from nas.app.render import err_console
 from nas.errors import DataWarning, InvalidValue, NasError, is_disk_full
@@ -202,15 +200,6 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 _python_warning = warnings.showwarning
 
 
-def _terminate(signum, frame) -> None:
-    """SIGTERM (a scheduler, ``kill``) stops a command as Ctrl-C does: cleanly."""
-    raise KeyboardInterrupt
-
-
-#: When a swallowed stop is delivered again: after the finalizer that swallowed it has returned.
-_REDELIVER_S = 0.05
-
-
 def _unraisable(unraisable) -> None:
     """A stop (Ctrl-C, SIGTERM) or the memory limit's exception that lands in a finalizer or a
     weakref callback (garbage collection runs them at any instruction) cannot leave it: Python
@@ -219,8 +208,7 @@ def _unraisable(unraisable) -> None:
     again a moment later, by another thread (from this one it would land in this hook, and be
     swallowed again), so that it is not lost."""
     if isinstance(unraisable.exc_value, KeyboardInterrupt):
-        # as SIGTERM, whose handler this module installs (SIGINT may be ignored: a background job)
-        threading.Timer(_REDELIVER_S, _thread.interrupt_main, (signal.SIGTERM,)).start()
+        stop.redeliver()
     elif not isinstance(unraisable.exc_value, MemoryLimitExceeded):
         sys.__unraisablehook__(unraisable)
 
@@ -246,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     for handler in logging.getLogger("optuna").handlers:
         handler.addFilter(_STOP_FILTER)
-    signal.signal(signal.SIGTERM, _terminate)
+    stop.install(on_forced=lambda line: err_console.print(f"nas: {line}", highlight=False,
+                                                         soft_wrap=True))
     sys.unraisablehook = _unraisable
     args = build_parser().parse_args(argv)
     try:
@@ -257,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("nas: interrupted: what was finished is kept; run the same command "
                           "again to continue")
-        return 130
+        return stop.STOPPED
+    finally:
+        stop.finished()
 
 
 if __name__ == "__main__":

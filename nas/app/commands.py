@@ -12,6 +12,7 @@ from pathlib import Path
 import optuna
 from rich.progress import TextColumn
 
+from nas import stop
 from nas.app.dashboard import serve
 from nas.app.render import (
     console,
@@ -97,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted: completed trials are kept; run the same command again "
                           "to continue the study")
-        return 130
+        return stop.STOPPED
     failed = trial_counts(study)["failed"]
     if failed:
         console.print(f"{failed} trials failed: their reasons are in the user attribute "
@@ -279,7 +280,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted: the designs synthesized so far are kept; run the same "
                           "command again to continue")
-        return 130
+        return stop.STOPPED
     console.print(f"wrote {out}; search with it: nas run --space NAME --flow {args.flow} "
                   f"--calibration {out}", highlight=False)
     return 0

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nas import stop
 from nas._tf import keras, tf
 from nas.model.config import BIAS_EXTRA_INT_BITS, InputStage, StudentConfig, layer_names
 from nas.model.student import Distillation, build_student, distillation_targets, input_layers
@@ -262,6 +263,7 @@ class LearnedTrainer:
     def train(self, until: int) -> None:
         """Raises FloatingPointError when the loss becomes NaN."""
         for index in range(len(self.losses), min(until, self.epochs)):
+            stop.raise_if_requested()  # an epoch is one graph call: the stop is seen between them
             self.strength.assign(beta_at(self.beta, index / self.epochs))
             self.losses.append(float(self._epoch()))
             if not np.isfinite(self.losses[-1]):

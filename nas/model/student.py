@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nas import stop
 from nas._tf import keras, tf
 from nas.model.config import (
     BIAS_EXTRA_BITS,
@@ -120,6 +121,14 @@ def distillation_targets(labels: np.ndarray, teacher_logits: np.ndarray, n_class
                            teacher_logits.astype(np.float32)], axis=1)
 
 
+class StopWhenAsked(keras.callbacks.Callback):
+    """Ends training at the end of the batch during which a stop was asked for, even if
+    the stop's exception was swallowed on the way (``nas.stop``)."""
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        stop.raise_if_requested()
+
+
 def _pruning_schedule(sparsity: float, steps_per_epoch: int, epochs: int):
     """Polynomial ramp from 0 to the target between 20% and 70% of training, so that the
     last 30% fine-tunes the surviving weights."""
@@ -144,7 +153,7 @@ def train_student(config: StudentConfig, x_train: np.ndarray, y_train: np.ndarra
     epochs = epochs or recipe.epochs(recipe.student_epochs, len(x_train))
     model = build_student(config, x_train.shape[1], n_classes)
     steps_per_epoch = int(np.ceil(len(x_train) / recipe.batch_size))
-    callbacks = [keras.callbacks.TerminateOnNaN()]
+    callbacks = [keras.callbacks.TerminateOnNaN(), StopWhenAsked()]
     trained = model
     if config.sparsity > 0:
         trained = tfmot.sparsity.keras.prune_low_magnitude(

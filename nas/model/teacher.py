@@ -10,6 +10,7 @@ import numpy as np
 from nas._tf import keras, set_seed
 from nas.errors import StudyError
 from nas.model.data import DataSplits, data_tag
+from nas.model.student import StopWhenAsked
 from nas.model.workdir import StudyPaths, write_atomically
 from nas.spaces.space import Space
 
@@ -39,7 +40,8 @@ def train_teacher(space: Space, data: DataSplits, seed: int) -> "keras.Model":
     model.compile(optimizer=keras.optimizers.Adam(recipe.teacher_learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(data.x_train, data.y_train, batch_size=recipe.batch_size, verbose=0,
-              epochs=recipe.epochs(recipe.teacher_epochs, len(data.y_train)))
+              epochs=recipe.epochs(recipe.teacher_epochs, len(data.y_train)),
+              callbacks=[StopWhenAsked()])
     return model
 
 

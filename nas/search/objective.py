@@ -11,6 +11,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from nas import stop
 from nas._tf import keras, set_seed
 from nas.errors import DataError, is_disk_full
 from nas.estimators.base import RESOURCES, ResourceEstimate, ResourceEstimator
@@ -148,6 +149,7 @@ class TrialRunner:
             trial.set_constraint("latency", estimate.latency_cycles - self.space.max_latency_cycles)
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
+        stop.raise_if_requested()
         self.numbers.append(trial.number)
         try:
             with memory_limit(self.memory_limit_bytes):

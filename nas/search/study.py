@@ -13,6 +13,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from nas import stop
 from nas.errors import DataWarning, InvalidValue, StudyError
 from nas.estimators.calibration import Calibration
 from nas.model.data import DataSplits, check_splits, load_data
@@ -85,6 +86,7 @@ class _QuotaCallback:
         elif trial.state == TrialState.FAIL:
             self.failures_in_a_row += 1
         self.on_trial(study)
+        stop.raise_if_requested()
         if self.completed >= self.quota or self.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
             study.stop()
 
