@@ -68,9 +68,9 @@ import sys, time
 from nas import stop
 stop.GRACE_S = 1.0
 stop.install(on_forced=lambda line: print(line, file=sys.stderr, flush=True))
-print("ready", flush=True)
 while True:
-    try:
+    try:  # ready only here: a stop that landed before the try would end the script
+        print("ready", flush=True)
         time.sleep(30)
     except KeyboardInterrupt:
         if sys.argv[1] == "finish":
