@@ -14,7 +14,13 @@ from nas._tf import set_seed
 from nas.estimators.design import expected_design, trained_design
 from nas.hls.open_flow import run_open_flow, trace_student
 from nas.hls.project import write_project
-from nas.model.config import ConvLayer, StudentConfig, quantized_kernels, weight_mantissas
+from nas.model.config import (
+    ConvLayer,
+    StudentConfig,
+    io_type_for,
+    quantized_kernels,
+    weight_mantissas,
+)
 from nas.model.data import prepared, split
 from nas.model.student import train_student
 from nas.search.front import shape_text
@@ -24,14 +30,15 @@ from nas.spaces.sources import load_events
 
 CONV1D = StudentConfig(widths=(8,), weight_bits=(4, 5, 5), weight_int_bits=(1, 0, 1),
                        act_bits=(5, 6), act_int_bits=(2, 2), input_bits=6, input_int_bits=4,
-                       sparsity=0.5, convs=(ConvLayer(4, 5, 3),), input_shape=(30, 1))
-#: Small, so that its RTL compiles and synthesizes in a minute: 9 positions of 3 filters.
+                       sparsity=0.5, convs=(ConvLayer(4, 5, 3, pool=3),), input_shape=(30, 1))
+#: Small, so that its RTL compiles and synthesizes in a minute: 16 positions of 3 filters of
+#: 2x2 windows, max-pooled to 2x2 (12 and 120 weights: 25 % of each is a whole number).
 CONV2D = StudentConfig(widths=(), weight_bits=(5, 5), weight_int_bits=(1, 1), act_bits=(5,),
-                       act_int_bits=(2,), input_bits=4, input_int_bits=1, sparsity=0.3,
-                       convs=(ConvLayer(3, 3, 2),), input_shape=(8, 8, 1))
+                       act_int_bits=(2,), input_bits=4, input_int_bits=1, sparsity=0.25,
+                       convs=(ConvLayer(3, 2, 2, pool=2),), input_shape=(8, 8, 1))
 TWO_CONVS = StudentConfig(widths=(), weight_bits=(5, 4, 5), weight_int_bits=(1, 0, 1),
                           act_bits=(5, 5), act_int_bits=(2, 2), input_bits=4, input_int_bits=1,
-                          sparsity=0.3, convs=(ConvLayer(4, 3, 1), ConvLayer(4, 3, 2)),
+                          sparsity=0.3, convs=(ConvLayer(4, 3, 1, pool=2), ConvLayer(4, 3, 2)),
                           input_shape=(8, 8, 1))
 
 
@@ -84,16 +91,26 @@ def test_trace_of_a_conv_student_equals_qkeras_on_every_test_input(which, reques
 
 
 def test_conv_geometry_counts_every_window_position():
-    # 30 samples, kernel 5, stride 3: 9 positions of 4 filters, each reading 5 inputs.
+    # 30 samples, kernel 5, stride 3: 9 positions of 4 filters, each reading 5 inputs, pooled
+    # by 3 to 3 positions for the head.
     n_inputs, n_classes = 30, 4
-    assert CONV1D.layer_geometry(n_inputs, n_classes) == [(5, 4, 9), (36, 8, 1), (8, 4, 1)]
-    assert TWO_CONVS.layer_geometry(64, 10) == [(9, 4, 36), (36, 4, 4), (16, 10, 1)]
-    assert TWO_CONVS.n_params(64, 10) == 9 * 4 + 4 + 36 * 4 + 4 + 16 * 10 + 10
+    assert CONV1D.layer_geometry(n_inputs, n_classes) == [(5, 4, 9), (12, 8, 1), (8, 4, 1)]
+    # 6x6 positions pooled to 3x3; the second convolution fits once in those
+    assert TWO_CONVS.layer_geometry(64, 10) == [(9, 4, 36), (36, 4, 1), (4, 10, 1)]
+    assert TWO_CONVS.n_params(64, 10) == 9 * 4 + 4 + 36 * 4 + 4 + 4 * 10 + 10
     design = expected_design(TWO_CONVS, 64, 10)
-    assert design.n_weights == 9 * 4 * 36 + 36 * 4 * 4 + 16 * 10  # multiplications in logic
-    assert shape_text(TWO_CONVS, 64, 10) == "8x8x1-c4k3s1-c4k3s2-10"
+    assert design.n_weights == 9 * 4 * 36 + 36 * 4 + 4 * 10  # multiplications in logic
+    assert shape_text(TWO_CONVS, 64, 10) == "8x8x1-c4k3s1p2-c4k3s2-10"
     with pytest.raises(ValueError, match="does not fit"):
         ConvLayer(4, 9, 1).output_shape((8, 8, 1))
+    with pytest.raises(ValueError, match="a pool of 4 does not fit"):
+        ConvLayer(4, 3, 2, pool=4).output_shape((8, 8, 1))  # 3x3 positions
+
+
+def test_export_streams_a_cnn_whose_layers_hls_cannot_partition():
+    mnist = dataclasses.replace(CONV2D, convs=(ConvLayer(8, 3, 1),), input_shape=(28, 28, 1))
+    assert io_type_for(mnist, 784, 10) == "io_stream"  # 26 x 26 x 8 = 5,408 values
+    assert io_type_for(CONV2D, 64, 10) == io_type_for(TWO_CONVS, 64, 10) == "io_parallel"
 
 
 @pytest.mark.slow
@@ -101,7 +118,7 @@ def test_trained_conv_design_counts_the_weights_at_every_position(conv2d):
     model, config, _, _ = conv2d
     design = trained_design(model, config)
     kernels = quantized_kernels(model, config)
-    positions = [9, 1]
+    positions = [16, 1]  # the convolution computes every position; pooling reads them
     assert design.nonzero_weights == sum(np.count_nonzero(k) * p
                                          for k, p in zip(kernels, positions, strict=True))
 
@@ -118,13 +135,16 @@ def test_conv2d_student_is_bit_exact_in_verilator_and_synthesizes(conv2d, tmp_pa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("which", ["conv1d", "conv2d"])
-def test_conv_export_c_simulation_is_bit_exact(which, request, tmp_path):
+@pytest.mark.parametrize("which, io_type", [("conv1d", None), ("conv2d", None),
+                                            ("conv2d", "io_stream")])
+def test_conv_export_c_simulation_is_bit_exact(which, io_type, request, tmp_path):
     model, config, data, _ = request.getfixturevalue(which)
     divisor = 16.0
     result = write_project(model, config, data.x_test[:200], divisor, tmp_path / "prj",
-                           get_part("xc7z020"), 200.0)
+                           get_part("xc7z020"), 200.0, io_type=io_type)
     assert result.exact_fraction == 1.0 and result.argmax_fraction == 1.0
+    assert result.io_type == (io_type or "io_parallel")  # small students: io_parallel
+    assert f"IOType: {result.io_type}" in (tmp_path / "prj" / "hls4ml_config.yml").read_text()
     parameters = (tmp_path / "prj" / "firmware" / "parameters.h").read_text()
     assert "conv" in parameters.lower()
     assert f"convolutions [{config.convs[0].filters} filters" in \
@@ -139,7 +159,7 @@ def test_a_3_trial_cnn_digits_study_runs_end_to_end(tmp_path):
 
     space = get_space("cnn_digits")
     recipe = dataclasses.replace(space.recipe, teacher_epochs=5, student_epochs=3)
-    student = dataclasses.replace(space.student, filters=(2, 4), width=(4, 8))
+    student = dataclasses.replace(space.student, filters=(2, 4), width=(4, 8), pool=(1, 2))
     space = dataclasses.replace(space, recipe=recipe, student=student)
     settings = RunSettings(space=space, trials=3, seed=2, workdir=tmp_path)
     study = create_or_continue(settings)
@@ -150,8 +170,11 @@ def test_a_3_trial_cnn_digits_study_runs_end_to_end(tmp_path):
         config = StudentConfig.from_dict(trial.user_attrs["config"])
         assert config.convs and config.input_shape == (8, 8, 1)
         assert 1 <= len(config.convs) <= 2 and all(2 <= c.filters <= 4 for c in config.convs)
-        assert trial.user_attrs["est_latency_cycles"] >= len(config.convs) + 1
+        if trial.user_attrs["est_lut"] > 0:  # a student trained to a constant is no logic
+            assert trial.user_attrs["est_latency_cycles"] >= len(config.convs) + 1
         assert trial.user_attrs["n_params"] == config.n_params(64, 10)
+        assert "pool_c1" in trial.params  # a space with a pool range searches it
+    assert any(trial.user_attrs["est_lut"] > 0 for trial in complete)
     assert pareto_front(study) and study.user_attrs["teacher_test_accuracy"] > 0.8
 
 
@@ -175,8 +198,10 @@ def _write_images(tmp_path, shape) -> None:
 
 def test_a_yaml_image_space_reads_events_shaped_as_images(tmp_path):
     _write_images(tmp_path, (4, 4, 2))
-    space = load_space_file(Path(_write_space(tmp_path)))
+    student = {"family": "cnn", "precision": "searched", "kernel": [2, 3], "pool": [1, 2]}
+    space = load_space_file(Path(_write_space(tmp_path, student=student)))
     assert space.input_shape == (4, 4, 2) and space.n_inputs == 32
+    assert space.student.pool == (1, 2)
     events = load_events(space, 0)
     assert events.x.shape == (100, 32)
 
@@ -190,6 +215,8 @@ def test_a_yaml_image_space_reads_events_shaped_as_images(tmp_path):
     ((4, 4, 2), {"student": {"family": "cnn", "precision": "searched", "kernel": [5, 6]}},
      "student kernel .* does not fit inputs of shape"),
     ((4, 4, 2), {"student": {"family": "rnn"}}, "student family 'rnn' is unknown"),
+    ((4, 4, 2), {"student": {"family": "cnn", "precision": "searched", "pool": [2, 9]}},
+     r"pool .*within \[1, 8\]"),
 ])
 def test_bad_image_spaces_are_one_line_errors(tmp_path, capsys, shape, changes, message):
     _write_images(tmp_path, shape)

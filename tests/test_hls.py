@@ -102,15 +102,17 @@ def test_cli_export_records_the_result_and_refuses_bad_input(small_study, tmp_pa
     trial = next(t for t in study.trials if t.state.name == "COMPLETE")
     location = ["--space", "mlp_psd", "--workdir", str(settings.workdir)]
     out = tmp_path / "prj"
-    done = run_nas("export", *location, "--trial", str(trial.number), "--out", str(out), "--build")
+    done = run_nas("export", *location, "--trial", str(trial.number), "--out", str(out), "--build",
+                   "--io-type", "io_stream")  # an MLP's default is io_parallel: both work
     assert done.returncode == 0, done.stderr
     assert "vendor flow skipped" in done.stdout and (out / "firmware").is_dir()
+    assert "io_stream" in done.stdout and "io_stream" in (out / "README.md").read_text()
     assert (out / "rtl" / "verilog" / "src" / "student.v").exists()
     assert (out / "rtl" / "test_inputs.txt").exists() and (out / "rtl" / "test_outputs.txt").exists()
     fresh = optuna.load_study(study_name=study.study_name, storage=settings.storage_url)
     record = results(fresh, "hls")[trial.number]
     assert record["exact_fraction"] >= 0.999 and record["argmax_fraction"] == 1.0
-    assert "skipped" in record["vendor_build"]
+    assert record["io_type"] == "io_stream" and "skipped" in record["vendor_build"]
     assert record["rtl"]["bit_exact"] and record["rtl"]["lut"] > 0
     assert (settings.paths.artifacts / record["artifact_id"]).exists()
     cases = [(["--trial", str(trial.number), "--out", str(out)], "exists and is not empty"),

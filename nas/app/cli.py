@@ -12,6 +12,7 @@ from nas import stop
 from nas.app.commands import COMMANDS, DEFAULT_TRIALS, QUICK_TRIALS
 from nas.app.render import err_console
 from nas.errors import DataWarning, InvalidValue, NasError, is_disk_full
+from nas.model.config import IO_TYPES, PARALLEL_VALUES
 from nas.search.memory import MemoryLimitExceeded
 from nas.search.storage import STORAGE_VARIABLE
 from nas.spaces.space import PRECISIONS
@@ -122,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--strategy", choices=("Latency", "Resource", "distributed_arithmetic"),
                         help="hls4ml strategy of the dense layers (default: the trial's, "
                              "Latency unless a vendor-flow search chose Resource)")
+    export.add_argument("--io-type", choices=IO_TYPES,
+                        help="hls4ml interface (default: io_parallel, or io_stream for a student "
+                             f"with a layer of more than {PARALLEL_VALUES} values)")
     export.add_argument("--force", action="store_true", help="replace a non-empty --out")
     export.add_argument("--build", action="store_true",
                         help="run C and logic synthesis when vendor tools are on PATH")

@@ -211,8 +211,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     study, settings = _open_study(args)
     result = export_trial(study, settings, args.trial, args.out, args.backend, args.part,
-                          args.clock_mhz, args.strategy, args.force, args.build)
-    console.print(f"wrote {result.out}: {result.backend} {result.strategy}, {result.part} at "
+                          args.clock_mhz, args.strategy, args.force, args.build, args.io_type)
+    console.print(f"wrote {result.out}: {result.backend} {result.strategy} {result.io_type}, "
+                  f"{result.part} at "
                   f"{result.clock_mhz:g} MHz; C simulation equals QKeras on "
                   f"{100 * result.exact_fraction:.2f}% of {result.n_samples} test samples "
                   f"(argmax {100 * result.argmax_fraction:.2f}%); RTL with test vectors in "

@@ -44,10 +44,12 @@ def vendor_tools() -> list[str]:
 
 def export_trial(study: optuna.Study, settings: RunSettings, trial: int, out: str | Path,
                  backend: str = "Vivado", part: str | None = None, clock_mhz: float | None = None,
-                 strategy: str | None = None, force: bool = False, build: bool = False
-                 ) -> ExportResult:
+                 strategy: str | None = None, force: bool = False, build: bool = False,
+                 io_type: str | None = None) -> ExportResult:
     """Write trial ``trial`` of ``study`` as an hls4ml project in ``out``, check its C
-    simulation against the QKeras student on the whole test set, add the open flow's RTL
+    simulation against the QKeras student on the whole test set (``io_type``: hls4ml's
+    interface, by default io_parallel unless the student's layers are too large for it), add
+    the open flow's RTL
     (Verilog, VHDL, test vectors, yosys stats; Verilator-checked) in ``out/rtl``, record the
     result in the study (``hls:trial_<n>``), and with ``build`` run the vendor flow when its
     tools exist. Nothing is left in ``out`` unless every check passes."""
@@ -71,7 +73,7 @@ def export_trial(study: optuna.Study, settings: RunSettings, trial: int, out: st
                 f"the RTL equals the QKeras student on only {100 * rtl.rtl_exact_fraction:.2f}"
                 f"% of the test set: nothing was written")
         result = write_project(model, config, data.x_test, divisor, out, part, target.clock_mhz,
-                               backend, strategy, force, estimate)
+                               backend, strategy, force, estimate, io_type)
         shutil.move(str(Path(staging) / "rtl"), str(out / "rtl"))
     record = {**result.to_dict(), "vendor_build": "not requested",
               "rtl": {**rtl.to_dict(), "rtl_dir": str(out / "rtl")},

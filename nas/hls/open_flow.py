@@ -8,9 +8,10 @@ stages are cut by da4ml's delay model at ``clock period / 1 ns`` units per stage
 assumption that only vendor timing analysis can confirm.
 
 The trace implements the student's arithmetic exactly: the raw input port, the input
-quantizer, matrix-vector products with the quantized weights plus the quantized biases, and
-each quantized ReLU. QKeras rounds half to even and then saturates; da4ml offers truncation
-and round-half-up, so half-to-even is built from them (``quantize_half_even``).
+quantizer, matrix-vector products with the quantized weights plus the quantized biases, each
+quantized ReLU and each max pooling (a tree of comparisons). QKeras rounds half to even and
+then saturates; da4ml offers truncation and round-half-up, so half-to-even is built from
+them (``quantize_half_even``).
 """
 
 import itertools
@@ -73,6 +74,14 @@ def _weighted(h, layer, conv):
     return (rows @ kernel.reshape(-1, conv.filters) + bias).reshape(*out_shape, conv.filters)
 
 
+def _max_pooled(h, pool: int):
+    """The largest value of each channel in every ``pool``-wide window (``pool x pool`` on
+    images) of ``h``, windows not overlapping, a partial one at the end dropped."""
+    rows, out_shape = _windows(h, pool, pool)
+    channels = h.shape[-1]
+    return np.max(rows.reshape(len(rows), -1, channels), axis=1).reshape(*out_shape, channels)
+
+
 def trace_student(model, config: StudentConfig, stage: InputStage):
     """da4ml combinational logic of the student whose inputs arrive as ``stage`` says
     (convolutions fully parallel: every window position has its own logic)."""
@@ -92,6 +101,9 @@ def trace_student(model, config: StudentConfig, stage: InputStage):
         if index < len(config.act_bits):
             bits, integer = config.act_bits[index], config.act_int_bits[index]
             h = quantize_half_even(h.relu(), 0, integer, bits - integer)
+        conv = config.conv_at(index)
+        if conv is not None and conv.pool > 1:
+            h = _max_pooled(h, conv.pool)
         if config.flattens_after(index):
             h = h.reshape(-1)
     return comb_trace(inputs, h)

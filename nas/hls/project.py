@@ -9,7 +9,8 @@ Every precision is set from the QKeras quantizers (nothing left to hls4ml's defa
 * weights ``fixed<b, i+1>`` and biases from their quantizers (alpha = 1);
 * accumulators and Dense results: exact, from interval arithmetic on the quantized weights
   (no rounding, cannot overflow);
-* ReLU outputs ``ufixed<b, i, RND_CONV, SAT>`` = QKeras ``quantized_relu(b, i)``;
+* ReLU outputs ``ufixed<b, i, RND_CONV, SAT>`` = QKeras ``quantized_relu(b, i)``, and max
+  pooling of them the same type;
 * no softmax: the design outputs the logits.
 
 The C simulation is compared with the QKeras student on the whole test set; an export that is
@@ -31,7 +32,13 @@ import numpy as np
 
 from nas._tf import keras
 from nas.errors import BitExactnessError, InvalidValue
-from nas.model.config import InputStage, StudentConfig, weighted_layer_names
+from nas.model.config import (
+    IO_TYPES,
+    InputStage,
+    StudentConfig,
+    io_type_for,
+    weighted_layer_names,
+)
 from nas.model.port import stage_of
 from nas.spaces.parts import Part
 
@@ -139,8 +146,11 @@ def hls_config(model, config: StudentConfig, backend: str, strategy: str,
             layers[name]["ReuseFactor"] = config.reuse_factor
         if i < len(config.act_bits):
             relu = model.get_layer(f"relu_{i + 1}").activation
-            layers[f"relu_{i + 1}"]["Precision"]["result"] = fixed(
-                config.act_bits[i], config.act_int_bits[i], False, "RND_CONV", "SAT")
+            relu_type = fixed(config.act_bits[i], config.act_int_bits[i], False, "RND_CONV",
+                              "SAT")
+            layers[f"relu_{i + 1}"]["Precision"]["result"] = relu_type
+            if f"pool_{i + 1}" in layers:  # the largest of its inputs: their type
+                layers[f"pool_{i + 1}"]["Precision"] = {"result": relu_type, "accum": relu_type}
             low, high, frac = quantizer_range(relu)
     for name in layers:
         layers[name]["Trace"] = True
@@ -199,6 +209,7 @@ class ExportResult:
     argmax_fraction: float
     hls4ml_version: str
     compile_seconds: float
+    io_type: str = "io_parallel"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -213,9 +224,11 @@ def check_output_dir(out: Path, force: bool) -> None:
 def write_project(model, config: StudentConfig, x_test: np.ndarray, divisor: float, out: Path,
                   part: Part, clock_mhz: float, backend: str = "Vivado",
                   strategy: str | None = None, force: bool = False,
-                  expected_resources: dict | None = None) -> ExportResult:
+                  expected_resources: dict | None = None, io_type: str | None = None
+                  ) -> ExportResult:
     """Write, compile and check the hls4ml project of ``model`` in ``out`` (the dense layers
-    at the student's reuse factor, with ``strategy`` or else the student's).
+    at the student's reuse factor, with ``strategy`` or else the student's; ``io_type`` or
+    else ``io_type_for`` the student).
 
     The project is built in a temporary folder beside ``out`` and moved into place only once
     it is bit-exact: a failed export leaves nothing behind.
@@ -228,6 +241,11 @@ def write_project(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
     strategy = strategy or STUDENT_STRATEGIES[config.strategy]
     if strategy not in STRATEGIES:
         raise InvalidValue("strategy", f"'{strategy}'", f"use one of {', '.join(STRATEGIES)}",
+                           problem="is unknown")
+    n_inputs, n_classes = int(model.input_shape[-1]), int(model.output_shape[-1])
+    io_type = io_type or io_type_for(config, n_inputs, n_classes)
+    if io_type not in IO_TYPES:
+        raise InvalidValue("io_type", f"'{io_type}'", f"use one of {', '.join(IO_TYPES)}",
                            problem="is unknown")
     check_output_dir(out, force)
     if out.exists() and force:
@@ -245,7 +263,7 @@ def write_project(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
             hls_model = hls4ml.converters.convert_from_keras_model(
                 model, hls_config=hconf, backend=backend, output_dir=str(project),
                 project_name="myproject", part=part.full_name, clock_period=1000.0 / clock_mhz,
-                io_type="io_parallel", input_data_tb=str(staging / "x_test.npy"),
+                io_type=io_type, input_data_tb=str(staging / "x_test.npy"),
                 output_data_tb=str(staging / "y_test.npy"))
         start = time.perf_counter()
         hls_model.compile()
@@ -263,7 +281,7 @@ def write_project(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
         result = ExportResult(str(out), backend, strategy, part.full_name, clock_mhz,
                               hconf["LayerName"]["adc"]["Precision"]["result"],
                               check.n_samples, check.exact_fraction, check.argmax_fraction,
-                              version("hls4ml"), compile_seconds)
+                              version("hls4ml"), compile_seconds, io_type)
         (project / "bit_exactness.json").write_text(json.dumps(result.to_dict(), indent=2))
         (project / "README.md").write_text(project_readme(result, config, expected_resources))
         if out.exists():  # an empty folder the user made
@@ -275,7 +293,8 @@ def write_project(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
 
 
 def _layers_text(config: StudentConfig) -> str:
-    convs = ", ".join(f"{c.filters} filters of {c.kernel} stride {c.stride}" for c in config.convs)
+    convs = ", ".join(f"{c.filters} filters of {c.kernel} stride {c.stride}"
+                      + (f" max-pooled by {c.pool}" if c.pool > 1 else "") for c in config.convs)
     return (f"convolutions [{convs}] on inputs {list(config.input_shape)}, " if convs else "") + \
         f"hidden widths {list(config.widths)}"
 
@@ -291,7 +310,7 @@ def project_readme(result: ExportResult, config: StudentConfig,
 
 * Part {result.part}, clock {result.clock_mhz:g} MHz ({1000 / result.clock_mhz:.3f} ns),
   backend {result.backend}, strategy {result.strategy}, reuse factor {config.reuse_factor} (asked; hls4ml
-  may adjust it per layer), io_parallel, hls4ml {result.hls4ml_version}.
+  may adjust it per layer), {result.io_type}, hls4ml {result.hls4ml_version}.
 * Student: {_layers_text(config)}, weight bits {list(config.weight_bits)},
   activation bits {list(config.act_bits)}, input {config.input_bits} bits
   ({config.input_int_bits} integer), target sparsity {config.sparsity:g} (pruned weights are

@@ -15,23 +15,42 @@ BIAS_EXTRA_BITS = 4
 BIAS_EXTRA_INT_BITS = 3
 #: hls4ml's dense strategies the vendor flow searches (io_parallel).
 STRATEGIES = ("latency", "resource")
+#: hls4ml's interfaces: every array a set of wires (io_parallel), or streams between layers
+#: that convolutions read through line buffers (io_stream).
+IO_TYPES = ("io_parallel", "io_stream")
+#: io_parallel partitions every array into registers; Vivado/Vitis HLS partitions an array
+#: completely only up to this many elements (``config_array_partition -maximum_size``).
+PARALLEL_VALUES = 4096
 
 
 @dataclass(frozen=True)
 class ConvLayer:
     """One convolution of a CNN student: ``filters`` outputs per position, a ``kernel`` wide
-    window (``kernel x kernel`` on images) moved by ``stride``, no padding ("valid")."""
+    window (``kernel x kernel`` on images) moved by ``stride``, no padding ("valid"); with
+    ``pool`` > 1, its activations are max-pooled over ``pool``-wide windows (``pool x pool``
+    on images) that do not overlap, a partial window at the end dropped (Keras "valid")."""
 
     filters: int
     kernel: int
     stride: int
+    pool: int = 1
 
-    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        """(positions per spatial axis..., filters) of an input of ``shape`` (spatial..., channels)."""
+    def conv_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """(positions per spatial axis..., filters) the convolution computes on an input of
+        ``shape`` (spatial..., channels)."""
         spatial = tuple((n - self.kernel) // self.stride + 1 for n in shape[:-1])
         if min(spatial) < 1:
             raise ValueError(f"a kernel of {self.kernel} does not fit an input of shape {shape}")
         return (*spatial, self.filters)
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape the next layer reads: the convolution's, pooled."""
+        *spatial, filters = self.conv_shape(shape)
+        pooled = tuple(n // self.pool for n in spatial)
+        if min(pooled) < 1:
+            raise ValueError(f"a pool of {self.pool} does not fit the convolution's "
+                             f"{'x'.join(map(str, spatial))} positions")
+        return (*pooled, filters)
 
     def fan_in(self, shape: tuple[int, ...]) -> int:
         """Inputs each output reads: the window over every input channel."""
@@ -134,6 +153,7 @@ class StudentConfig:
                   ("filters", [c.filters for c in self.convs], ranges.filters),
                   ("kernel", [c.kernel for c in self.convs], ranges.kernel),
                   ("stride", [c.stride for c in self.convs], ranges.stride),
+                  ("pool", [c.pool for c in self.convs], ranges.pool),
                   ("weight_bits", self.weight_bits, ranges.weight_bits),
                   ("weight_int_bits", self.weight_int_bits, ranges.weight_int_bits),
                   ("act_bits", self.act_bits, ranges.act_bits),
@@ -169,9 +189,9 @@ class StudentConfig:
         for a dense layer; a convolution computes its outputs at every window position)."""
         geometry, shape = [], self.input_shape or (n_inputs,)
         for conv in self.convs:
-            out = conv.output_shape(shape)
-            geometry.append((conv.fan_in(shape), conv.filters, math.prod(out[:-1])))
-            shape = out
+            geometry.append((conv.fan_in(shape), conv.filters,
+                             math.prod(conv.conv_shape(shape)[:-1])))
+            shape = conv.output_shape(shape)
         sizes = [math.prod(shape), *self.widths, n_classes]
         return geometry + [(n_in, n_out, 1) for n_in, n_out in zip(sizes[:-1], sizes[1:],
                                                                       strict=True)]
@@ -189,6 +209,14 @@ class StudentConfig:
     def n_params(self, n_inputs: int, n_classes: int) -> int:
         return sum(fan_in * n_out + n_out
                    for fan_in, n_out, _ in self.layer_geometry(n_inputs, n_classes))
+
+
+def io_type_for(config: StudentConfig, n_inputs: int, n_classes: int) -> str:
+    """io_parallel unless a layer's output has more values than HLS partitions completely (a
+    convolution over a large input): then io_stream."""
+    largest = max([n_inputs] + [n_out * positions for _, n_out, positions
+                                in config.layer_geometry(n_inputs, n_classes)])
+    return "io_parallel" if largest <= PARALLEL_VALUES else "io_stream"
 
 
 def layer_names(n_hidden: int, n_convs: int = 0) -> list[str]:

@@ -63,10 +63,11 @@ def pareto_front(study: optuna.Study, limits: Limits | None = None) -> list[Froz
 
 
 def shape_text(config: StudentConfig, n_inputs: int, n_classes: int) -> str:
-    """``30-16-4`` for an MLP; ``8x8x1-c4k3s1-16-10`` for a CNN (filters, kernel, stride of
-    each convolution)."""
+    """``30-16-4`` for an MLP; ``8x8x1-c4k3s1p2-16-10`` for a CNN (filters, kernel, stride of
+    each convolution, and its max pooling when it has one)."""
     first = "x".join(map(str, config.input_shape)) if config.convs else str(n_inputs)
-    convs = [f"c{c.filters}k{c.kernel}s{c.stride}" for c in config.convs]
+    convs = [f"c{c.filters}k{c.kernel}s{c.stride}" + (f"p{c.pool}" if c.pool > 1 else "")
+             for c in config.convs]
     return "-".join([first, *convs, *map(str, config.widths), str(n_classes)])
 
 

@@ -36,13 +36,17 @@ def _input_format(trial: optuna.trial.BaseTrial, ranges: StudentRanges,
 
 def _conv_layers(trial: optuna.trial.BaseTrial, ranges: StudentRanges,
                  input_shape: tuple[int, ...]) -> list[ConvLayer]:
-    """A CNN student's convolutions; a kernel wider than what is left of the input is
-    narrowed to fit (the sampler learns either way)."""
+    """A CNN student's convolutions; a kernel wider than what is left of the input, or a
+    pool wider than the convolution's positions, is narrowed to fit (the sampler learns
+    either way). A space without pooling asks for none (its studies keep their parameters)."""
     shape, convs = input_shape, []
     for i in range(trial.suggest_int("conv_layers", *ranges.conv_layers)):
         kernel = min(trial.suggest_int(f"kernel_c{i + 1}", *ranges.kernel), min(shape[:-1]))
         conv = ConvLayer(trial.suggest_int(f"filters_c{i + 1}", *ranges.filters, log=True),
                          kernel, trial.suggest_int(f"stride_c{i + 1}", *ranges.stride))
+        if ranges.pool[1] > 1:
+            pool = trial.suggest_int(f"pool_c{i + 1}", *ranges.pool)
+            conv = replace(conv, pool=min(pool, min(conv.conv_shape(shape)[:-1])))
         shape = conv.output_shape(shape)
         convs.append(conv)
     return convs

@@ -35,8 +35,9 @@ class StudentRanges:
     """Search ranges of the student: 1..max_hidden_layers QDense layers and their precisions.
 
     Family "cnn" puts ``conv_layers`` convolutions (``filters`` each, a ``kernel`` wide
-    window moved by ``stride``) before a dense head of 0..max_hidden_layers hidden layers; its
-    inputs need a shape (``Space.input_shape``) and its precision is searched per layer.
+    window moved by ``stride``, its activations max-pooled over ``pool``-wide windows) before
+    a dense head of 0..max_hidden_layers hidden layers; its inputs need a shape
+    (``Space.input_shape``) and its precision is searched per layer.
 
     Bits count the sign for weights; ``*_int_bits`` are integer bits above the binary point
     (QKeras ``quantized_bits(bits, integer)``). With ``precision`` "learned", the weight and
@@ -63,6 +64,7 @@ class StudentRanges:
     filters: IntRange = (2, 16)
     kernel: IntRange = (2, 5)
     stride: IntRange = (1, 2)
+    pool: IntRange = (1, 1)
 
     def validate(self) -> None:
         if not 1 <= self.max_hidden_layers <= 3:
@@ -77,6 +79,7 @@ class StudentRanges:
         _check_range("filters", self.filters, 1, 256)
         _check_range("kernel", self.kernel, 1, 16)
         _check_range("stride", self.stride, 1, 8)
+        _check_range("pool", self.pool, 1, 8)
         _check_range("width", self.width, 1, 1024)
         _check_range("weight_bits", self.weight_bits, 2, MAX_BITS)
         _check_range("weight_int_bits", self.weight_int_bits, 0, MAX_BITS - 2)
