@@ -1,5 +1,6 @@
 """The open flow: da4ml trace, Verilator simulation, yosys synthesis, nas synth."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -90,13 +91,32 @@ def test_mixed_student_is_bit_exact_in_verilator_and_synthesizes(student, tmp_pa
     assert result.seconds["ghdl"] > 0
 
 
+#: A GHDL that cannot build anything (as GHDL 2.0 fails on some designs' VHDL).
+FAILING_GHDL = """#!/bin/sh
+if [ "$1" = "--version" ]; then echo "GHDL 0.0 (a stand-in)"; exit 0; fi
+echo "ghdl: error: a stand-in that fails" >&2
+exit 1
+"""
+
+
 @pytest.mark.slow
-def test_a_design_for_an_ultrascale_part_is_synthesized_for_its_family(student, tmp_path):  # noqa: F811
+def test_a_design_for_an_ultrascale_part_is_synthesized_for_its_family(student, tmp_path,  # noqa: F811
+                                                                        monkeypatch):
+    """... and where GHDL cannot build the VHDL simulation, the Verilog's check stands and
+    the reason is recorded."""
     model, x_test = student
+    ghdl = tmp_path / "bin" / "ghdl"
+    ghdl.parent.mkdir()
+    ghdl.write_text(FAILING_GHDL)
+    ghdl.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{ghdl.parent}{os.pathsep}{os.environ['PATH']}")
     result = run_open_flow(model, MIXED, x_test[:50], 16.0, tmp_path / "rtl",
                            "xcu250-figd2104-2L-e", 200.0)
     script = (tmp_path / "rtl" / "verilog" / "src" / "synth.ys").read_text()
     assert "synth_xilinx -family xcup" in script and result.lut > 0 and result.bit_exact
+    assert result.rtl_exact_fraction == 1.0 and result.vhdl_exact_fraction is None
+    assert "GHDL could not build the VHDL simulation" in result.vhdl_error
+    assert "a stand-in that fails" in result.vhdl_error
 
 
 HANGING_YOSYS = """#!/bin/sh
