@@ -130,6 +130,10 @@ class StopWhenAsked(keras.callbacks.Callback):
     """Ends training at the end of the batch during which a stop was asked for, even if
     the stop's exception was swallowed on the way (``nas.stop``)."""
 
+    def __init__(self):
+        super().__init__()
+        self._supports_tf_logs = True  # it reads no logs: Keras need not fetch them per batch
+
     def on_train_batch_end(self, batch, logs=None) -> None:
         stop.raise_if_requested()
 
