@@ -49,10 +49,9 @@ def export_trial(study: optuna.Study, settings: RunSettings, trial: int, out: st
     """Write trial ``trial`` of ``study`` as an hls4ml project in ``out``, check its C
     simulation against the QKeras student on the whole test set (``io_type``: hls4ml's
     interface, by default io_parallel unless the student's layers are too large for it), add
-    the open flow's RTL
-    (Verilog, VHDL, test vectors, yosys stats; Verilator-checked) in ``out/rtl``, record the
-    result in the study (``hls:trial_<n>``), and with ``build`` run the vendor flow when its
-    tools exist. Nothing is left in ``out`` unless every check passes."""
+    the open flow's RTL (Verilog, VHDL, test vectors, yosys stats; Verilator-checked) in
+    ``out/rtl``, record the result in the study (``hls:trial_<n>``), and with ``build`` run
+    the vendor flow when its tools exist. Nothing is left in ``out`` unless every check passes."""
     frozen = finished_trial(study, trial)
     target = settings.space.with_target(part, clock_mhz)
     store = artifact_store(settings.paths)

@@ -101,9 +101,8 @@ def trace_student(model, config: StudentConfig, stage: InputStage):
         if index < len(config.act_bits):
             bits, integer = config.act_bits[index], config.act_int_bits[index]
             h = quantize_half_even(h.relu(), 0, integer, bits - integer)
-        conv = config.conv_at(index)
-        if conv is not None and conv.pool > 1:
-            h = _max_pooled(h, conv.pool)
+        if config.pool_after(index) > 1:
+            h = _max_pooled(h, config.pool_after(index))
         if config.flattens_after(index):
             h = h.reshape(-1)
     return comb_trace(inputs, h)

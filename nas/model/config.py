@@ -179,6 +179,11 @@ class StudentConfig:
         """The convolution that weighted layer ``index`` is (None: a dense layer)."""
         return self.convs[index] if index < len(self.convs) else None
 
+    def pool_after(self, index: int) -> int:
+        """The max pooling after weighted layer ``index``'s activation (1: none)."""
+        conv = self.conv_at(index)
+        return conv.pool if conv is not None else 1
+
     def flattens_after(self, index: int) -> bool:
         """Whether weighted layer ``index`` is the last convolution, whose output is
         flattened for the dense head."""

@@ -1,7 +1,8 @@
 """The student: a QKeras MLP or CNN described by a ``StudentConfig``, and how it is trained.
 
 Layers: [conditioning] -> input quantizer -> [CNN: reshape -> [QConv1D/QConv2D -> quantized
-ReLU -> [max pooling]] x 1..4 -> flatten] -> [QDense -> quantized ReLU] x 0..3 (MLP: 1..3) -> QDense logits.
+ReLU -> [max pooling]] x 1..4 -> flatten] -> [QDense -> quantized ReLU] x 0..3 (MLP: 1..3)
+-> QDense logits.
 No softmax: the firmware takes the argmax of the logits. Inputs (as the port receives them,
 ``nas.model.port``) are conditioned when the input stage says so, then quantized to
 ``input_bits`` bits (signed when conditioned) of which ``input_int_bits`` are integer bits:
@@ -86,11 +87,10 @@ def build_student(config: StudentConfig, n_inputs: int, n_classes: int) -> "kera
         if i < len(config.act_bits):
             x = QActivation(quantized_relu(config.act_bits[i], config.act_int_bits[i]),
                             name=f"relu_{i + 1}")(x)
-        conv = config.conv_at(i)
-        if conv is not None and conv.pool > 1:
+        if config.pool_after(i) > 1:
             pooling = (keras.layers.MaxPooling1D if len(config.input_shape) == 2
                        else keras.layers.MaxPooling2D)
-            x = pooling(conv.pool, name=f"pool_{i + 1}")(x)
+            x = pooling(config.pool_after(i), name=f"pool_{i + 1}")(x)
         if config.flattens_after(i):
             x = keras.layers.Flatten(name="flatten")(x)
     return keras.Model(inputs, x, name="student")
