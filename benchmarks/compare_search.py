@@ -5,8 +5,8 @@ bit-exact (test accuracy, LUT), smallest design at 98.0 % and 98.5 % test accura
 Variants (``--variants``, default all): ``default`` (learned precision, two objectives,
 screening, multivariate TPE), ``three`` (latency as a third objective), ``unscreened`` (every
 trial trained to the end), ``nsgaii`` (NSGA-II sampler), ``seeded`` (the study starts with the
-known-good designs of ``SEEDS`` enqueued), ``longer`` (150 epochs, 45 screened, instead of
-100 and 30) and ``searched`` (per-layer bits searched, the earlier default; given the
+known-good designs of ``SEEDS`` enqueued), ``longer`` (600 epochs, 180 screened, instead of
+300 and 90) and ``searched`` (per-layer bits searched, the earlier default; given the
 wall-clock the default's search took). Writes
 ``benchmarks/results/compare_search.json``; ``render_results.py`` turns it into tables.
 """
@@ -50,7 +50,7 @@ def variant_settings(name: str, trials: int, seed: int, root: Path,
         space = dataclasses.replace(space, recipe=dataclasses.replace(space.recipe, screen_epochs=0))
     elif name == "longer":
         space = dataclasses.replace(space, recipe=dataclasses.replace(
-            space.recipe, learned_epochs=150, screen_epochs=45))
+            space.recipe, learned_epochs=600, screen_epochs=180))
     elif name == "searched":
         space = space.with_search(precision="searched", n_objectives=3)
     sampler = "nsgaii" if name == "nsgaii" else "tpe"

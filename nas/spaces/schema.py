@@ -8,7 +8,7 @@
                                      # CNN students: shape: [30, 1] or [8, 8, 1]
     classes: [electromagnetic, muon, multi-particle, saturated]
     teacher: {hidden: [64, 32], epochs: 40, learning_rate: 0.001}
-    training: {student_epochs: 30, learned_epochs: 100, screen_epochs: 30, batch_size: 256,
+    training: {student_epochs: 30, learned_epochs: 300, screen_epochs: 90, batch_size: 256,
                learning_rate: 0.01, alpha: 0.1, temperature: 2.0}
     student: {max_hidden_layers: 3, width: [4, 64], weight_bits: [2, 12], ...,
               precision: learned, beta: [1.0e-06, 0.0003], alpha: [], temperature: []}
