@@ -4,8 +4,9 @@ bit-exact (test accuracy, LUT), smallest design at 98.0 % and 98.5 % test accura
 
 Variants (``--variants``, default all): ``default`` (learned precision, two objectives,
 screening, multivariate TPE), ``three`` (latency as a third objective), ``unscreened`` (every
-trial trained to the end), ``nsgaii`` (NSGA-II sampler), ``seeded`` (the study starts with the
-known-good designs of ``SEEDS`` enqueued), ``longer`` (600 epochs, 180 screened, instead of
+trial trained to the end), ``nsgaii`` (NSGA-II sampler), ``seeded`` (the
+known-good designs of ``SEEDS`` enqueued as well; measured before the default started with
+``nas.search.sampling.STARTING_PLANS``), ``longer`` (600 epochs, 180 screened, instead of
 300 and 90) and ``searched`` (per-layer bits searched, the earlier default; given the
 wall-clock the default's search took). Writes
 ``benchmarks/results/compare_search.json``; ``render_results.py`` turns it into tables.

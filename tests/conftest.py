@@ -26,12 +26,13 @@ def tiny_space():
 
 @pytest.fixture(scope="session")
 def small_study(tmp_path_factory):
-    """A 3-trial study in a temporary workdir; a design too big for the part is enqueued first."""
+    """A 3-trial study in a temporary workdir; a design too big for the part is enqueued first
+    (instead of the starting plans)."""
     from nas.search.settings import RunSettings
     from nas.search.study import create_or_continue, run_search
 
     settings = RunSettings(space=tiny_space(), trials=3, seed=1,
-                           workdir=tmp_path_factory.mktemp("studies"))
+                           workdir=tmp_path_factory.mktemp("studies"), starting_plans=False)
     study = create_or_continue(settings)
     study.enqueue_trial(TOO_BIG_PARAMS)
     run_search(settings, study)

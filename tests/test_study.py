@@ -166,3 +166,32 @@ def test_a_new_sqlite_study_file_appears_whole(tmp_path):
     _create_sqlite_file(path)  # as a second process that found no file a moment ago
     assert path.stat().st_ino == inode and [p.name for p in tmp_path.iterdir()] == ["study.db"]
     assert optuna.load_study(study_name="s", storage=f"sqlite:///{path}").study_name == "s"
+
+
+def test_starting_plans_are_clipped_into_the_space():
+    from nas.search.sampling import STARTING_PLANS, starting_plans
+    from nas.spaces.space import StudentRanges
+
+    ranges = StudentRanges(max_hidden_layers=1, width=(4, 8), beta=(3e-5, 5e-5))
+    assert starting_plans(ranges) == [{"n_hidden": 1, "width_1": 8, "beta": 5e-5},
+                                      {"n_hidden": 1, "width_1": 8, "beta": 3e-5}]
+    assert len(starting_plans(StudentRanges())) == len(STARTING_PLANS)
+
+
+@pytest.mark.parametrize("changes, plans", [({}, 3), ({"sampler": "random"}, 0),
+                                            ({"quick": True}, 0), ({"starting_plans": False}, 0)])
+def test_a_new_study_starts_with_the_plans_once(tmp_path, changes, plans):
+    """A new learned study waits with the starting plans; the random baseline, a quick run and
+    a continued study get none (nothing is trained here)."""
+    from conftest import tiny_space
+
+    from nas.search.sampling import starting_plans
+    from nas.search.settings import RunSettings
+
+    space = dataclasses.replace(tiny_space(), student=dataclasses.replace(
+        tiny_space().student, max_hidden_layers=2))
+    settings = RunSettings(space=space, trials=1, workdir=tmp_path, **changes)
+    waiting = create_or_continue(settings).get_trials(states=(TrialState.WAITING,))
+    assert [t.system_attrs["fixed_params"] for t in waiting] == starting_plans(space.student)[:plans]
+    again = create_or_continue(settings).get_trials(states=(TrialState.WAITING,))
+    assert len(again) == plans

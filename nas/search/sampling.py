@@ -96,6 +96,24 @@ class LearnedPlan:
                              self.arch.inputs)
 
 
+#: Where a learned-precision search starts (hidden widths, penalty strength): the shapes of
+#: HGQ's recipes, a wide first layer pruned by the penalty, which multivariate TPE would not
+#: otherwise keep trying once narrow students look best in its first trials.
+STARTING_PLANS = (((16,), 1e-4), ((32,), 3e-5), ((32, 16), 3e-5))
+
+
+def starting_plans(ranges: StudentRanges) -> list[dict]:
+    """``STARTING_PLANS`` as trial parameters within ``ranges`` (widths and penalty clipped,
+    plans deeper than the space allows left out); the sampler chooses the input format."""
+    plans = []
+    for widths, beta in STARTING_PLANS:
+        if len(widths) <= ranges.max_hidden_layers:
+            plans.append({"n_hidden": len(widths), "beta": min(max(beta, ranges.beta[0]), ranges.beta[1]),
+                          **{f"width_{i + 1}": min(max(w, ranges.width[0]), ranges.width[1])
+                             for i, w in enumerate(widths)}})
+    return plans
+
+
 def sample_learned(trial: optuna.trial.BaseTrial, ranges: StudentRanges,
                    stage: InputStage | None = None) -> LearnedPlan:
     """The learned-precision plan a trial proposes: depth, widths, input format, penalty."""

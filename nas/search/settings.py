@@ -31,6 +31,8 @@ class RunSettings:
     calibration: Path | None = None
     #: GB of resident memory past which a trial fails (None: 80 % of this machine's memory).
     memory_limit: float | None = None
+    #: Whether a new learned-precision study starts with ``nas.search.sampling.STARTING_PLANS``.
+    starting_plans: bool = True
 
     @property
     def paths(self) -> StudyPaths:

@@ -22,6 +22,7 @@ from nas.model.teacher import check_teacher, load_teacher, teacher_logits
 from nas.search.front import trial_counts
 from nas.search.objective import TrialRunner, flow_estimators
 from nas.search.records import artifact_store
+from nas.search.sampling import starting_plans
 from nas.search.settings import DIRECTION, LEGACY_IDENTITY, RunSettings
 from nas.search.storage import is_storage_failure, open_storage, shown_url
 from nas.spaces.parts import part_family
@@ -141,10 +142,23 @@ def create_or_continue(settings: RunSettings) -> optuna.Study:
         study.set_metric_names(list(settings.space.objectives))
     record_calibration(study, settings)
     check_calibration_family(study, settings)
+    if recorded is None:
+        _enqueue_starting_plans(study, settings)
     study.set_user_attr("settings", settings.identity())
     study.set_user_attr("space", settings.space.name)
     study.set_user_attr("objectives", {o: DIRECTION[o] for o in settings.space.objectives})
     return study
+
+
+def _enqueue_starting_plans(study: optuna.Study, settings: RunSettings) -> None:
+    """A new learned-precision MLP study starts with ``starting_plans`` (not with the random
+    sampler, the baseline, nor in a quick run, which checks the chain, not the search)."""
+    student = settings.space.student
+    if (study.trials or not settings.starting_plans or settings.quick or settings.sampler == "random"
+            or student.precision != "learned" or student.family != "mlp"):
+        return
+    for params in starting_plans(student):
+        study.enqueue_trial(params)
 
 
 def record_calibration(study: optuna.Study, settings: RunSettings) -> None:
