@@ -105,13 +105,12 @@ STARTING_PLANS = (((16,), 1e-4), ((32,), 3e-5), ((32, 16), 3e-5))
 def starting_plans(ranges: StudentRanges) -> list[dict]:
     """``STARTING_PLANS`` as trial parameters within ``ranges`` (widths and penalty clipped,
     plans deeper than the space allows left out); the sampler chooses the input format."""
-    plans = []
-    for widths, beta in STARTING_PLANS:
-        if len(widths) <= ranges.max_hidden_layers:
-            plans.append({"n_hidden": len(widths), "beta": min(max(beta, ranges.beta[0]), ranges.beta[1]),
-                          **{f"width_{i + 1}": min(max(w, ranges.width[0]), ranges.width[1])
-                             for i, w in enumerate(widths)}})
-    return plans
+    def clipped(value, bounds):
+        return min(max(value, bounds[0]), bounds[1])
+
+    return [{"n_hidden": len(widths), "beta": clipped(beta, ranges.beta),
+             **{f"width_{i + 1}": clipped(w, ranges.width) for i, w in enumerate(widths)}}
+            for widths, beta in STARTING_PLANS if len(widths) <= ranges.max_hidden_layers]
 
 
 def sample_learned(trial: optuna.trial.BaseTrial, ranges: StudentRanges,
