@@ -178,6 +178,20 @@ def test_starting_plans_are_clipped_into_the_space():
     assert len(starting_plans(StudentRanges())) == len(STARTING_PLANS)
 
 
+def test_the_readme_names_the_starting_plans():
+    """The README's sampler paragraph spells out ``STARTING_PLANS``; a changed plan must change it."""
+    from pathlib import Path
+
+    from nas.search.sampling import STARTING_PLANS
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    sampler = " ".join(readme.split("* **Sampler**", 1)[1].split("\n* ", 1)[0].split())
+    for widths, beta in STARTING_PLANS:
+        mantissa, exponent = f"{beta:.0e}".split("e")
+        assert "-".join(map(str, widths)) in sampler, widths
+        assert f"{mantissa}e{int(exponent)}" in sampler, beta
+
+
 @pytest.mark.parametrize("changes, plans", [({}, 3), ({"sampler": "random"}, 0),
                                             ({"quick": True}, 0), ({"starting_plans": False}, 0)])
 def test_a_new_study_starts_with_the_plans_once(tmp_path, changes, plans):
