@@ -110,6 +110,8 @@ def render(result: dict) -> str:
         f"- Hypervolume of (test accuracy, LUT) above accuracy {result['hv_reference'][0]} and "
         f"under {result['hv_reference'][1]:,.0f} LUT (larger is better). Figures: median of "
         f"seeds [min .. max].",
+        "- LUT ratios to HGQ2: a seed where the default has no design at the accuracy is a miss, "
+        "ranked above every ratio in the median, whether HGQ2 has one or not.",
         "", "## Targets", "", *targets_table(result),
         "", "## Per method", "", *methods_table(result),
     ]
