@@ -356,6 +356,23 @@ def rescore(out: Path) -> str:
     return write_results(result, out)
 
 
+def read_back(earlier: Path, methods: list[str], budget: Budget, root: Path) -> dict:
+    """Put ``methods``' runs of an earlier RESULTS.json of the same budget into ``root``, where
+    ``run_seed`` reads them back instead of running them (after a change that leaves those
+    methods' code alone); what was read back, to record beside the results."""
+    result = json.loads(earlier.read_text())
+    if result["budget"] != budget.describe():
+        raise SystemExit(f"error: {earlier} was measured with another budget "
+                         f"({result['budget']}): run every method, or use a matching --trials/--seeds")
+    runs, _ = runs_of(result)
+    for seed in budget.seeds:
+        for method in methods:
+            folder = root / f"seed{seed}" / method
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "result.json").write_text(json.dumps(runs[seed][method], default=str))
+    return {"date": result["date"], "methods": methods}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -368,6 +385,11 @@ def main(argv: list[str] | None = None) -> None:
                         "(default: benchmarks/, or benchmarks/out/quick with --quick)")
     parser.add_argument("--workdir", type=Path, help="keep studies and peer runs here, and "
                         "continue from them (default: a folder removed at the end)")
+    parser.add_argument("--read-back", type=Path, metavar="RESULTS_JSON", help="take the runs "
+                        "of --methods-read-back from this earlier result of the same budget")
+    parser.add_argument("--methods-read-back", nargs="+", choices=METHODS[1:],
+                        default=list(METHODS[1:]), help="methods whose code did not change "
+                        "(default: all but the default search)")
     parser.add_argument("--rescore", action="store_true", help="score the designs of the "
                         "RESULTS.json in --out again, measuring nothing")
     args = parser.parse_args(argv)
@@ -383,8 +405,12 @@ def main(argv: list[str] | None = None) -> None:
     print(machine(), flush=True)
     print(budget.describe(), flush=True)
     root = args.workdir or HERE / "out" / "work"
+    earlier = (read_back(args.read_back, args.methods_read_back, budget, root)
+               if args.read_back else None)
     start = time.perf_counter()
     result = run_all(budget, root, progress=lambda line: print(line, flush=True))
+    if earlier:
+        result["read_back"] = earlier
     result["total_minutes"] = (time.perf_counter() - start) / 60
     print(write_results(result, out), flush=True)
     if args.workdir is None:

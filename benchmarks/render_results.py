@@ -103,6 +103,8 @@ def render(result: dict) -> str:
         f"- Date: {result['date']}; this invocation took {result['total_minutes']:.0f} min, the "
         f"methods' work {_work_minutes(result):.0f} min (a method finished by an earlier, "
         f"interrupted invocation is read back, not run again)",
+        *([f"- Read back from the run of {result['read_back']['date']} (their code unchanged "
+           f"since): {', '.join(result['read_back']['methods'])}"] if "read_back" in result else []),
         f"- Machine: {result['machine']}",
         f"- Tools: {tools}",
         f"- Peer (its own virtual environment): {peer}",

@@ -47,6 +47,14 @@ def test_committed_targets_are_scored_from_the_committed_designs():
         assert bench.hypervolume(run["default"]["designs"]) <= bench._hypervolume_ceiling(run)
 
 
+def test_runs_of_another_budget_are_not_read_back(tmp_path):
+    bench = _module("bench_workflows")
+    other = bench.Budget(trials=7, seeds=(0,), jobs=2, quick=False)
+    with pytest.raises(SystemExit, match="another budget"):
+        bench.read_back(BENCH / "RESULTS.json", ["random"], other, tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
 def _design(method: str, seed: int, accuracy: float, lut: int) -> dict:
     return {"method": method, "seed": seed, "test_accuracy": accuracy, "lut": lut, "ff": lut,
             "latency_cycles": 3, "bit_exact": True, "estimate": {"lut": lut, "ff": lut}}

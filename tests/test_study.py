@@ -174,7 +174,9 @@ def test_starting_plans_are_clipped_into_the_space():
 
     ranges = StudentRanges(max_hidden_layers=1, width=(4, 8), beta=(3e-5, 5e-5))
     assert starting_plans(ranges) == [{"n_hidden": 1, "width_1": 8, "beta": 5e-5},
-                                      {"n_hidden": 1, "width_1": 8, "beta": 3e-5}]
+                                      {"n_hidden": 1, "width_1": 8, "beta": 3e-5},
+                                      {"n_hidden": 1, "width_1": 8, "beta": 3e-5,
+                                       "input_bits": 8, "input_int_bits": 4}]
     assert len(starting_plans(StudentRanges())) == len(STARTING_PLANS)
 
 
@@ -186,13 +188,13 @@ def test_the_readme_names_the_starting_plans():
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     sampler = " ".join(readme.split("* **Sampler**", 1)[1].split("\n* ", 1)[0].split())
-    for widths, beta in STARTING_PLANS:
+    for widths, beta, _ in STARTING_PLANS:
         mantissa, exponent = f"{beta:.0e}".split("e")
         assert "-".join(map(str, widths)) in sampler, widths
         assert f"{mantissa}e{int(exponent)}" in sampler, beta
 
 
-@pytest.mark.parametrize("changes, plans", [({}, 3), ({"sampler": "random"}, 0),
+@pytest.mark.parametrize("changes, plans", [({}, 4), ({"sampler": "random"}, 0),
                                             ({"quick": True}, 0), ({"starting_plans": False}, 0)])
 def test_a_new_study_starts_with_the_plans_once(tmp_path, changes, plans):
     """A new learned study waits with the starting plans; the random baseline, a quick run and

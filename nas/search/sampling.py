@@ -96,21 +96,29 @@ class LearnedPlan:
                              self.arch.inputs)
 
 
-#: Where a learned-precision search starts (hidden widths, penalty strength): the shapes of
-#: HGQ's recipes, a wide first layer pruned by the penalty, which multivariate TPE would not
-#: otherwise keep trying once narrow students look best in its first trials.
-STARTING_PLANS = (((16,), 1e-4), ((32,), 3e-5), ((32, 16), 3e-5))
+#: Where a learned-precision search starts (hidden widths, penalty strength, whether the input
+#: keeps the space's widest format): the shapes of HGQ's recipes, a wide first layer pruned by
+#: the penalty, which multivariate TPE would not otherwise keep trying once narrow students
+#: look best in its first trials; the last one aims at the accurate end of the front.
+STARTING_PLANS = (((16,), 1e-4, False), ((32,), 3e-5, False), ((32, 16), 3e-5, False),
+                  ((48,), 1e-5, True))
 
 
 def starting_plans(ranges: StudentRanges) -> list[dict]:
     """``STARTING_PLANS`` as trial parameters within ``ranges`` (widths and penalty clipped,
-    plans deeper than the space allows left out); the sampler chooses the input format."""
+    plans deeper than the space allows left out); the sampler chooses the input format of a
+    plan that does not keep the widest."""
     def clipped(value, bounds):
         return min(max(value, bounds[0]), bounds[1])
 
+    def widest_input(keep: bool) -> dict:
+        return ({"input_bits": ranges.input_bits[1], "input_int_bits": ranges.input_int_bits[1]}
+                if keep else {})
+
     return [{"n_hidden": len(widths), "beta": clipped(beta, ranges.beta),
-             **{f"width_{i + 1}": clipped(w, ranges.width) for i, w in enumerate(widths)}}
-            for widths, beta in STARTING_PLANS if len(widths) <= ranges.max_hidden_layers]
+             **{f"width_{i + 1}": clipped(w, ranges.width) for i, w in enumerate(widths)},
+             **widest_input(keep)}
+            for widths, beta, keep in STARTING_PLANS if len(widths) <= ranges.max_hidden_layers]
 
 
 def sample_learned(trial: optuna.trial.BaseTrial, ranges: StudentRanges,
