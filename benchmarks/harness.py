@@ -84,8 +84,7 @@ def run_search_and_synthesize(settings: RunSettings, method: str, jobs: int,
     synth_seconds = time.perf_counter() - start
     counts = trial_counts(study)
     return {"designs": design_rows(study, numbers, method, settings.seed), "trials": counts,
-            "search_seconds": search_seconds, "synth_seconds": synth_seconds,
-            "trials_per_hour": counts["complete"] / search_seconds * 3600, "study": study}
+            "search_seconds": search_seconds, "synth_seconds": synth_seconds, "study": study}
 
 
 def hypervolume(designs: list[dict]) -> float:

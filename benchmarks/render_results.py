@@ -103,8 +103,7 @@ def render(result: dict) -> str:
         f"- Date: {result['date']}; this invocation took {result['total_minutes']:.0f} min, the "
         f"methods' work {_work_minutes(result):.0f} min (a method finished by an earlier, "
         f"interrupted invocation is read back, not run again)",
-        *([f"- Read back from the run of {result['read_back']['date']} (their code unchanged "
-           f"since): {', '.join(result['read_back']['methods'])}"] if "read_back" in result else []),
+        *([f"- {_read_back(result)}"] if "read_back" in result else []),
         f"- Machine: {result['machine']}",
         f"- Tools: {tools}",
         f"- Peer (its own virtual environment): {peer}",
@@ -331,11 +330,17 @@ def vendor_block(vendor: dict) -> str:
                       f"{vendor['n_designs']} designs:", "", *vendor_table(vendor)])
 
 
+def _read_back(result: dict) -> str:
+    return (f"Read back from the run of {result['read_back']['date']} (their code unchanged "
+            f"since): {', '.join(result['read_back']['methods'])}")
+
+
 def readme_blocks() -> dict[str, str]:
     """The README's generated blocks, from the committed JSON."""
     result = json.loads((HERE / "RESULTS.json").read_text())
     blocks = {"bench": "\n".join(
-        [f"Measured {result['date']} ({result['machine']}; {result['budget']}):", "",
+        [f"Measured {result['date']} ({result['machine']}; {result['budget']})"
+         + (f". {_read_back(result)}:" if "read_back" in result else ":"), "",
          *targets_table(result), "", *methods_table(result)])}
     if COMPARE.exists():
         compare = json.loads(COMPARE.read_text())
