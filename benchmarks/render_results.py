@@ -330,6 +330,17 @@ def vendor_block(vendor: dict) -> str:
                       f"{vendor['n_designs']} designs:", "", *vendor_table(vendor)])
 
 
+def seed_spread(result: dict) -> str:
+    """How far the default's hypervolume moves between the seeds of ``make bench``: the yardstick
+    for the one-seed differences of ``compare_search``."""
+    volumes = [hypervolume(_by(result, "default", seed)) for seed in result["seeds"]]
+    return (f"One seed only: in `make bench` the default's own hypervolume spans "
+            f"{min(volumes):.1f} .. {max(volumes):.1f} over seeds {', '.join(map(str, result['seeds']))} "
+            f"({100 * (max(volumes) - min(volumes)) / median(volumes):.0f} % of its median), so a "
+            f"variant that differs from the default by less than that has not been shown "
+            f"better or worse.")
+
+
 def _read_back(result: dict) -> str:
     return (f"Read back from the run of {result['read_back']['date']} (their code unchanged "
             f"since): {', '.join(result['read_back']['methods'])}")
@@ -346,7 +357,8 @@ def readme_blocks() -> dict[str, str]:
         compare = json.loads(COMPARE.read_text())
         blocks["compare"] = "\n".join(
             [f"Measured {compare['date']} ({compare['machine']}), seed {compare['seed']}, "
-             f"{compare['trials']} complete trials per variant:", "", *compare_table(compare)])
+             f"{compare['trials']} complete trials per variant:", "", *compare_table(compare), "",
+             seed_spread(result)])
     blocks["calibration"] = "\n".join(calibration_table())
     if VENDOR.exists():
         blocks["vendor"] = vendor_block(json.loads(VENDOR.read_text()))

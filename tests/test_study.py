@@ -211,3 +211,20 @@ def test_a_new_study_starts_with_the_plans_once(tmp_path, changes, plans):
     assert [t.system_attrs["fixed_params"] for t in waiting] == starting_plans(space.student)[:plans]
     again = create_or_continue(settings).get_trials(states=(TrialState.WAITING,))
     assert len(again) == plans
+
+
+def test_a_second_process_creating_the_study_adds_no_plan_twice(tmp_path):
+    """Two ``nas run``s creating one new shared study at once may both find it new (nothing
+    but waiting trials): the plans the first enqueued are skipped by the second."""
+    from conftest import tiny_space
+
+    from nas.search.sampling import starting_plans
+    from nas.search.settings import RunSettings
+    from nas.search.study import _enqueue_starting_plans
+
+    settings = RunSettings(space=tiny_space(), trials=1, workdir=tmp_path)
+    study = create_or_continue(settings)  # the first process
+    _enqueue_starting_plans(study, settings)  # the second, which also found the study new
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    plans = starting_plans(settings.space.student)
+    assert plans and [t.system_attrs["fixed_params"] for t in waiting] == plans

@@ -152,13 +152,16 @@ def create_or_continue(settings: RunSettings) -> optuna.Study:
 
 def _enqueue_starting_plans(study: optuna.Study, settings: RunSettings) -> None:
     """A new learned-precision MLP study starts with ``starting_plans`` (not with the random
-    sampler, the baseline, nor in a quick run, which checks the chain, not the search)."""
+    sampler, the baseline, nor in a quick run, which checks the chain, not the search). A
+    study whose trials are all still waiting is new: another process creating the same study
+    at the same moment may have enqueued some of the plans already, and those are skipped."""
     student = settings.space.student
-    if (study.trials or not settings.starting_plans or settings.quick or settings.sampler == "random"
+    if (any(t.state != TrialState.WAITING for t in study.get_trials(deepcopy=False))
+            or not settings.starting_plans or settings.quick or settings.sampler == "random"
             or student.precision != "learned" or student.family != "mlp"):
         return
     for params in starting_plans(student):
-        study.enqueue_trial(params)
+        study.enqueue_trial(params, skip_if_exists=True)
 
 
 def record_calibration(study: optuna.Study, settings: RunSettings) -> None:
