@@ -156,9 +156,9 @@ def _enqueue_starting_plans(study: optuna.Study, settings: RunSettings) -> None:
     study whose trials are all still waiting is new: another process creating the same study
     at the same moment may have enqueued some of the plans already, and those are skipped."""
     student = settings.space.student
-    if (any(t.state != TrialState.WAITING for t in study.get_trials(deepcopy=False))
-            or not settings.starting_plans or settings.quick or settings.sampler == "random"
-            or student.precision != "learned" or student.family != "mlp"):
+    if (not settings.starting_plans or settings.quick or settings.sampler == "random"
+            or student.precision != "learned" or student.family != "mlp"
+            or any(t.state != TrialState.WAITING for t in study.get_trials(deepcopy=False))):
         return
     for params in starting_plans(student):
         study.enqueue_trial(params, skip_if_exists=True)
