@@ -172,3 +172,38 @@ def test_bad_input_format_in_yaml_is_one_line(tmp_path):
     (tmp_path / "s.yaml").write_text("name: x\ndata: {dataset: sklearn_wine}\n"
                                      "input: {n_inputs: 13, format: float32}\nclasses: [a, b, c]\n")
     assert_user_error(run_nas("run", "--space", str(tmp_path / "s.yaml")), "is not a port format")
+
+
+def _csv_text_round_trip(x: np.ndarray, digits: int) -> np.ndarray:
+    """``x`` as a user's CSV holds it: each value written with ``digits`` significant digits."""
+    return np.array([[float(f"{v:.{digits}g}") for v in row] for row in x])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_float_csv_features_give_a_model_equal_to_its_firmware_on_every_event(seed):
+    """Property over random scales (1e-4 .. 1e4), offsets, signs and CSV digit counts, 30
+    features (enough for TensorFlow's vectorized kernels): the conditioned student and its
+    trace agree on every event, ties of the input quantizer included (its few fractional
+    bits put many conditioned values exactly half-way)."""
+    rng = np.random.default_rng(seed)
+    n_inputs, n = 30, 400
+    scales = 10.0 ** rng.uniform(-4, 4, n_inputs)
+    offsets = rng.choice([0.0, 1.0, -1.0], n_inputs) * scales * rng.uniform(0, 5, n_inputs)
+    x = _csv_text_round_trip(rng.normal(0, 1, (n, n_inputs)) * scales + offsets,
+                             int(rng.integers(2, 8)))
+    space = float_space(n_inputs=n_inputs, input_condition="standardize")
+    stage = input_stage(space, x[:300])
+    x_port = to_port(x, stage.port)
+    config = StudentConfig((8,), (6, 6), (2, 2), (5,), (2,), 6, 2, 0.0, stage)
+    set_seed(seed)
+    model = build_student(config, n_inputs, 3)
+    for layer in model.layers:
+        if layer.name.startswith(("dense_", "logits")):
+            layer.set_weights([rng.integers(-7, 8, w.shape).astype(np.float32) / 4
+                               for w in layer.get_weights()])
+    quantized = keras.Model(model.inputs, model.get_layer("input_quant").output)(x_port).numpy()
+    ties = np.abs(quantized - (x_port - stage.offsets) * 2.0 ** np.array(stage.shifts)) == 2.0**-4
+    assert ties.sum() > 20  # the property is tested where it can fail
+    expected = model.predict(x_port, verbose=0).astype(np.float64)
+    traced = np.asarray(trace_student(model, config, stage).predict(x_port.astype(np.float64)))
+    assert np.array_equal(traced, expected)

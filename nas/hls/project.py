@@ -40,6 +40,7 @@ from nas.model.config import (
     weighted_layer_names,
 )
 from nas.model.port import stage_of
+from nas.model.student import ExactCondition
 from nas.spaces.parts import Part
 
 BACKENDS = ("Vivado", "Vitis")
@@ -50,12 +51,27 @@ STRATEGIES = (*STUDENT_STRATEGIES.values(), "distributed_arithmetic")
 MIN_EXACT, MIN_ARGMAX = 0.999, 1.0
 
 
+def _register_exact_condition() -> None:
+    """hls4ml reads the student's ``ExactCondition`` as the batch normalization it is (the
+    same weights; only Keras's float arithmetic differs)."""
+    from hls4ml.converters.keras.core import parse_batchnorm_layer
+    from hls4ml.converters.keras_v2_to_hls import get_layer_handlers, register_keras_v2_layer_handler
+
+    def parse(keras_layer, input_names, input_shapes, data_reader):
+        return parse_batchnorm_layer({**keras_layer, "class_name": "BatchNormalization"},
+                                     input_names, input_shapes, data_reader)
+
+    if ExactCondition.__name__ not in get_layer_handlers():
+        register_keras_v2_layer_handler(ExactCondition.__name__, parse)
+
+
 @contextlib.contextmanager
 def keras2_for_hls4ml():
     """hls4ml 1.3.0 reads ``keras.__version__`` and would send a tf_keras model to its Keras 3
     parser: point ``keras`` at tf_keras only while hls4ml parses the model (STACK.md)."""
     saved = sys.modules.get("keras")
     sys.modules["keras"] = keras
+    _register_exact_condition()
     try:
         yield
     finally:

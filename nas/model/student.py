@@ -30,10 +30,24 @@ def _quantizers():
     return quantized_bits, quantized_relu
 
 
-#: The conditioning layer is a batch normalization whose variance plus epsilon is exactly one
-#: in float32, so that it computes ``(x - mean) * gamma`` exactly, as hls4ml's BatchNormalization
-#: does in fixed point: mean = offset, gamma = 2**shift.
+#: The conditioning layer keeps a batch normalization's four weights (what hls4ml converts:
+#: ``data * scale + bias`` in fixed point) with its variance plus epsilon exactly one:
+#: mean = offset, gamma = 2**shift.
 CONDITION_EPSILON = 2.0**-10
+
+
+class ExactCondition(keras.layers.BatchNormalization):
+    """A batch normalization that computes ``(x - mean) * gamma`` exactly, as the firmware does.
+
+    Keras's own computes ``x * inv + (beta - mean * inv)`` with ``inv = rsqrt(variance +
+    epsilon) * gamma``, and TensorFlow's vectorized ``rsqrt`` on CPU is approximate
+    (``rsqrt(1.0)`` gives 0.9999999 in some lanes): inputs that land on a rounding boundary of
+    the input quantizer then round the other way than in the firmware (seen on float CSV data:
+    2-5 % of events with other logits). Here the input and the offset are on the port's grid
+    and the scale is a power of two, so float32 holds every step exactly."""
+
+    def call(self, inputs, training=None):
+        return (inputs - self.moving_mean) * self.gamma
 
 
 def input_layers(inputs, stage: InputStage | None, bits: int, integer: int):
@@ -42,8 +56,7 @@ def input_layers(inputs, stage: InputStage | None, bits: int, integer: int):
 
     x = inputs
     if stage is not None and stage.conditioned:
-        condition = keras.layers.BatchNormalization(epsilon=CONDITION_EPSILON, name="condition",
-                                                    trainable=False)
+        condition = ExactCondition(epsilon=CONDITION_EPSILON, name="condition", trainable=False)
         x = condition(x)
         condition.set_weights([2.0 ** np.array(stage.shifts, dtype=np.float32),
                                np.zeros(len(stage.shifts), dtype=np.float32),
