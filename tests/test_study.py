@@ -12,9 +12,10 @@ from conftest import TOO_BIG_PARAMS
 from optuna.trial import TrialState
 
 from nas.errors import NasError, StudyError
-from nas.model.data import load_data
+from nas.model.data import DataSplits, load_data
 from nas.model.student import accuracy
-from nas.search.front import front_rows, pareto_front
+from nas.search import study as study_module
+from nas.search.front import accuracy_floor, front_rows, pareto_front, useful_front
 from nas.search.objective import load_student
 from nas.search.storage import GRACE_S, HEARTBEAT_S
 from nas.search.study import create_or_continue, fail_dead_trials, run_search
@@ -35,8 +36,8 @@ def test_trials_complete_with_every_record(small_study):
         missing = [key for key in RECORDED if key not in trial.user_attrs]
         assert not missing, missing
         attrs = trial.user_attrs
-        assert trial.values[0] == attrs["val_accuracy"]
-        assert trial.values[1] == pytest.approx(attrs["est_lut_equivalent"])
+        part = settings.space.part
+        assert trial.values[1] == pytest.approx(attrs["est_lut"] + part.luts_per_dsp * attrs["est_dsp"])
         assert len(trial.values) == 2  # latency is a constraint unless --objectives 3
         assert set(trial.constraints) == {"lut", "ff", "dsp", "bram36"}
         assert (max(trial.constraints.values()) <= 0) == attrs["fits_part"]
@@ -56,12 +57,13 @@ def test_design_that_cannot_fit_is_rejected_before_training(small_study):
     assert "val_accuracy" not in first.user_attrs
 
 
-def test_stored_weights_reproduce_the_recorded_test_accuracy(small_study):
+def test_stored_weights_reproduce_the_objective_and_the_test_accuracy(small_study):
     study, settings = small_study
     data = load_data(settings.space, settings.seed, settings.paths)
     store = optuna.artifacts.FileSystemArtifactStore(str(settings.paths.artifacts))
     for trial in study.get_trials(states=(TrialState.COMPLETE,)):
         model, _config = load_student(trial, settings.space, store)
+        assert accuracy(model, data.x_val, data.y_val) == trial.values[0]
         assert accuracy(model, data.x_test, data.y_test) == pytest.approx(
             trial.user_attrs["test_accuracy"], abs=1e-9)
 
@@ -78,9 +80,20 @@ def test_front_rows_are_non_dominated(small_study):
             assert i == j or not (np.all(b >= a) and np.any(b > a))
 
 
-def test_same_seed_gives_the_same_trials(small_study, tmp_path):
-    """A second run with the same seed: same parameters; accuracies equal to 1e-6."""
+def _poisoned_test_labels(data: DataSplits, n_classes: int) -> DataSplits:
+    """``data`` with every test label changed to another class."""
+    return dataclasses.replace(data, y_test=(data.y_test + 1) % n_classes)
+
+
+def test_same_seed_gives_the_same_trials_and_no_choice_reads_test_labels(small_study, tmp_path,
+                                                                         monkeypatch):
+    """A second run with the same seed, its test labels all wrong after the split: the same
+    parameters, objectives (to 1e-6), accuracy floor, front and useful front (what is shown and
+    synthesized); only the reported test accuracies differ."""
     study, settings = small_study
+    space = settings.space
+    monkeypatch.setattr(study_module, "load_data", lambda *args: _poisoned_test_labels(
+        load_data(*args), space.n_classes))
     again = dataclasses.replace(settings, workdir=tmp_path)
     repeat = create_or_continue(again)
     repeat.enqueue_trial(TOO_BIG_PARAMS)
@@ -91,6 +104,16 @@ def test_same_seed_gives_the_same_trials(small_study, tmp_path):
     for number, trial in second.items():
         assert trial.params == first[number].params
         assert trial.values == pytest.approx(first[number].values, abs=1e-6)
+        assert trial.user_attrs["test_accuracy"] != first[number].user_attrs["test_accuracy"]
+    assert repeat.user_attrs["teacher_test_accuracy"] < study.user_attrs["teacher_test_accuracy"]
+    assert accuracy_floor(repeat, space) == accuracy_floor(study, space) > 0.5
+    same_trials = optuna.create_study(directions=study.directions)  # the first's, as many
+    same_trials.add_trials([t if t.number in second else optuna.trial.create_trial(
+        state=TrialState.FAIL) for t in study.trials[:max(second) + 1]])
+    for key in ("teacher_val_accuracy", "teacher_test_accuracy"):
+        same_trials.set_user_attr(key, study.user_attrs[key])
+    for front in (pareto_front, lambda s: useful_front(s, space)):
+        assert [t.number for t in front(repeat)] == [t.number for t in front(same_trials)]
 
 
 def test_rerun_continues_the_study_and_other_settings_are_refused(small_study):

@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_location(show)
     show.add_argument("--json", action="store_true", help="print JSON instead of a table")
     show.add_argument("--min-accuracy", type=float, help="lowest validation accuracy shown "
-                      "(default: the space's floor, else the teacher's test accuracy - 0.02)")
+                      "(default: the space's floor, else the teacher's validation accuracy - 0.02)")
     show.add_argument("--max-lut", type=float, help="most LUT-equivalents (estimate)")
     show.add_argument("--max-latency-cycles", type=int, help="most latency cycles (estimate)")
 

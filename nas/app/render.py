@@ -88,7 +88,9 @@ def print_front(study: optuna.Study, space: Space, limits: Limits, as_json: bool
     console.print(table)
     teacher = study.user_attrs.get("teacher_test_accuracy")
     if teacher is not None:
-        console.print(f"teacher test accuracy {teacher:.4f}; trials: " +
+        console.print(f"teacher validation accuracy "
+                      f"{study.user_attrs.get('teacher_val_accuracy', float('nan')):.4f}, test "
+                      f"{teacher:.4f}; trials: " +
                       ", ".join(f"{n} {name}" for name, n in counts.items()))
 
 

@@ -59,10 +59,10 @@ def _front_figure(study: optuna.Study, space: Space, x_key: str, x_title: str,
             y=[t.user_attrs["val_accuracy"] for t in synthesized], mode="markers",
             name="synthesized (open flow)",
             marker={"color": "black", "symbol": "x", "size": 10}))
-    teacher = study.user_attrs.get("teacher_test_accuracy")
-    if teacher is not None:
+    teacher = study.user_attrs.get("teacher_val_accuracy")
+    if teacher is not None:  # the axis is validation accuracy: the teacher's on the same split
         figure.add_hline(y=teacher, line={"color": TEACHER, "dash": "dash"},
-                         annotation_text=f"teacher {teacher:.4f}",
+                         annotation_text=f"teacher {teacher:.4f} (validation)",
                          annotation_position="bottom left")
     if budget is not None:
         figure.add_vline(x=budget, line={"color": BUDGET, "dash": "dot"},

@@ -10,7 +10,8 @@ from nas.errors import DataError
 from nas.model.config import InputStage
 from nas.model.port import input_stage, to_port
 from nas.model.workdir import StudyPaths, write_atomically
-from nas.spaces.sources import Events, cache_tag, load_events
+from nas.spaces.schema import digest, space_digests
+from nas.spaces.sources import Events, load_events
 from nas.spaces.space import Space
 
 #: Fractions of train and validation when the data have no fixed split; the rest is test.
@@ -88,9 +89,10 @@ def prepared(space: Space, data: DataSplits) -> DataSplits:
 
 
 def data_tag(space: Space) -> str:
-    """What the cached splits depend on besides the seed."""
-    port = "".join(c for c in space.input_format if c.isalnum())
-    return f"{cache_tag(space.data)}_{port}_{space.input_condition}"
+    """What the cached splits depend on besides the seed: the space's data, input and class
+    sections, whole (a data file by its content)."""
+    sections = space_digests(space)
+    return digest([sections[key] for key in ("data", "input", "classes")])
 
 
 def load_data(space: Space, seed: int, paths: StudyPaths) -> DataSplits:

@@ -12,6 +12,7 @@ from nas.errors import StudyError
 from nas.model.data import DataSplits, data_tag
 from nas.model.student import StopWhenAsked
 from nas.model.workdir import StudyPaths, write_atomically
+from nas.spaces.schema import digest
 from nas.spaces.space import Space
 
 #: A teacher must beat the most frequent class's share of the validation split by this much,
@@ -59,11 +60,17 @@ def check_teacher(model: "keras.Model", data: DataSplits) -> float:
     return accuracy
 
 
+def teacher_tag(space: Space) -> str:
+    """What the cached teacher depends on besides the seed: its data and everything of the
+    recipe that ``train_teacher`` reads."""
+    recipe = space.recipe
+    return digest([data_tag(space), list(recipe.teacher_hidden), recipe.teacher_epochs,
+                   recipe.teacher_learning_rate, recipe.batch_size, recipe.min_steps])
+
+
 def load_teacher(space: Space, data: DataSplits, seed: int, paths: StudyPaths) -> "keras.Model":
     """The cached teacher for this space, seed and recipe, trained and cached if missing."""
-    recipe = space.recipe
-    cache = paths.teacher(seed, data_tag(space), recipe.teacher_epochs,
-                          recipe.teacher_learning_rate)
+    cache = paths.teacher(seed, teacher_tag(space))
     if cache.exists():
         return keras.models.load_model(cache, compile=False)
     model = train_teacher(space, data, seed)

@@ -27,8 +27,8 @@ class StudyPaths:
     def data(self, seed: int, tag: str) -> Path:
         return self.root / f"data_seed{seed}_{tag}.npz"
 
-    def teacher(self, seed: int, tag: str, epochs: int, learning_rate: float) -> Path:
-        return self.root / f"teacher_seed{seed}_{tag}_e{epochs}_lr{learning_rate:g}.h5"
+    def teacher(self, seed: int, tag: str) -> Path:
+        return self.root / f"teacher_seed{seed}_{tag}.h5"
 
     def check_writable(self) -> None:
         """``InvalidValue`` unless the study folder exists or can be made, and can be written."""

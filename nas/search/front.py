@@ -13,7 +13,7 @@ from nas.search.records import results
 from nas.spaces.space import Space
 
 #: Without a floor of its own, a space's useful designs are those at most this far below the
-#: teacher's test accuracy.
+#: teacher's validation accuracy.
 BELOW_TEACHER = 0.02
 
 
@@ -39,10 +39,14 @@ class Limits:
 
 
 def accuracy_floor(study: optuna.Study, space: Space) -> float:
-    """The space's ``min_accuracy``, or the teacher's test accuracy minus ``BELOW_TEACHER``."""
+    """The space's ``min_accuracy``, or the teacher's validation accuracy minus
+    ``BELOW_TEACHER``: a choice, so never read from test labels (a study made before the
+    validation accuracy was recorded has only its test accuracy, and keeps that floor)."""
     if space.min_accuracy:
         return space.min_accuracy
-    return max(0.0, study.user_attrs.get("teacher_test_accuracy", 0.0) - BELOW_TEACHER)
+    attrs = study.user_attrs
+    teacher = attrs.get("teacher_val_accuracy", attrs.get("teacher_test_accuracy", 0.0))
+    return max(0.0, teacher - BELOW_TEACHER)
 
 
 def pareto_front(study: optuna.Study, limits: Limits | None = None) -> list[FrozenTrial]:

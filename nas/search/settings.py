@@ -3,10 +3,11 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from nas.errors import InvalidValue
+from nas.errors import InvalidValue, StudyError
 from nas.estimators.calibration import FLOWS, Calibration, load_calibration
 from nas.model.workdir import StudyPaths
 from nas.search.memory import default_limit_gb
+from nas.spaces.schema import space_digests
 from nas.spaces.sources import read_file
 from nas.spaces.space import OBJECTIVE_SETS, Space
 
@@ -48,12 +49,36 @@ class RunSettings:
         return self.storage or self.paths.default_storage
 
     def identity(self) -> dict:
-        """What must stay the same for a study to be continued."""
+        """What must stay the same for a study to be continued: the options, and the space
+        itself (a digest per section, ``nas.spaces.schema.space_digests``)."""
         space = self.space
         return {"seed": self.seed, "quick": self.quick, "part": space.part_name,
                 "clock_mhz": space.clock_mhz, "flow": self.flow,
                 "precision": space.student.precision, "objectives": list(space.objectives),
-                "max_latency_cycles": space.max_latency_cycles}
+                "max_latency_cycles": space.max_latency_cycles,
+                "space": space_digests(space)}
+
+    def check_continues(self, recorded: dict, where: str) -> None:
+        """A ``StudyError`` unless these settings are those the study in ``where`` was made
+        with (``recorded``): the same options, then the same space."""
+        options = self.identity()
+        options.pop("space")
+        made = {key: value for key, value in recorded.items() if key != "space"}
+        if made != options:
+            raise StudyError(f"the study in {where} was made with {made}, not {options}: use "
+                             f"the same options, or another workdir")
+        self.check_space(recorded, where)
+
+    def check_space(self, recorded: dict, where: str) -> None:
+        """A ``StudyError`` when the space is not the one the study was made with (a study
+        made before spaces were recorded is not checked)."""
+        made = recorded.get("space")
+        changed = [key for key, value in space_digests(self.space).items()
+                   if made is not None and made.get(key) != value]
+        if changed:
+            raise StudyError(f"the space '{self.space.name}' is not the one the study in {where} "
+                             f"was made with ({', '.join(changed)} changed): restore it, or give "
+                             f"the edited space another name or another --workdir")
 
     def load_calibration(self) -> Calibration:
         """The ``--calibration`` file, checked to be of the flow, or the flow's default."""

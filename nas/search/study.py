@@ -128,11 +128,8 @@ def create_or_continue(settings: RunSettings) -> optuna.Study:
                                     sampler=make_sampler(settings.sampler, settings.seed))
         recorded = study.user_attrs.get("settings")
         if recorded is not None:
-            recorded = {**LEGACY_IDENTITY, **recorded}
-        if recorded is not None and recorded != settings.identity():
-            raise StudyError(
-                f"the study in {shown_url(settings.storage_url)} was made with {recorded}, not "
-                f"{settings.identity()}: use the same options, or another workdir")
+            settings.check_continues({**LEGACY_IDENTITY, **recorded},
+                                     shown_url(settings.storage_url))
     except BaseException:
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)

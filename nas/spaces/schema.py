@@ -20,6 +20,8 @@ above). A relative ``data.file`` is read from the YAML file's folder.
 """
 
 import dataclasses
+import hashlib
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from typing import Any
 import yaml
 
 from nas.errors import DataError, InvalidValue
+from nas.spaces.sources import cache_tag
 from nas.spaces.space import OBJECTIVE_SETS, DataSpec, Space, StudentRanges, TrainingRecipe
 
 #: The teacher's keys, each with a value of its type (hidden: a list of any length).
@@ -58,6 +61,28 @@ def space_to_dict(space: Space) -> dict[str, Any]:
                    "max_latency_cycles": space.max_latency_cycles,
                    "min_accuracy": space.min_accuracy},
     }
+
+
+#: What a space's name says, what its description and accuracy floor (applied when a front is
+#: shown) change: nothing a study of it computes.
+_NOT_COMPUTED = ("name", "description")
+
+
+def digest(values: Any) -> str:
+    """A short, stable digest of JSON-able ``values``."""
+    text = json.dumps(values, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def space_digests(space: Space) -> dict[str, str]:
+    """A digest of each section of ``space`` as its YAML holds it (a data file by its content,
+    not its path), except what changes nothing a study computes: studies and caches made for
+    another version of the space are told apart by these."""
+    values = space_to_dict(space)
+    if space.data.file:
+        values["data"] = {**values["data"], "file": cache_tag(space.data)}
+    values["target"] = {k: v for k, v in values["target"].items() if k != "min_accuracy"}
+    return {key: digest(value) for key, value in values.items() if key not in _NOT_COMPUTED}
 
 
 def to_yaml(space: Space) -> str:

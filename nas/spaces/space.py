@@ -197,7 +197,7 @@ class Space:
     #: A design with more cycles than this is infeasible (0: no limit).
     max_latency_cycles: int = 0
     #: Designs below this validation accuracy are left out of what is shown, synthesized and
-    #: reported (they stay in the study); 0: the teacher's test accuracy minus 2 points.
+    #: reported (they stay in the study); 0: the teacher's validation accuracy minus 2 points.
     min_accuracy: float = 0.0
     #: The shape of one event's inputs for a CNN student: (samples, channels) or (height,
     #: width, channels); the data hold them flat, in this order (() for MLP students).
