@@ -128,6 +128,19 @@ def test_data_checks_warn_or_refuse():
         check_splits(_splits(x, rare), 2)
 
 
+def test_splits_are_stratified_per_class():
+    from nas.model.data import split
+    from nas.spaces.sources import Events
+
+    labels = np.random.default_rng(5).choice(3, 178, p=[0.33, 0.40, 0.27])
+    data = split(Events(np.arange(178.0)[:, None], labels), 1.0)
+    for label in range(3):
+        share = np.array([np.sum(getattr(data, f"y_{name}") == label)
+                          for name in ("train", "val", "test")]) / np.sum(labels == label)
+        assert np.all(np.abs(share - [0.6, 0.2, 0.2]) <= 1.0 / np.sum(labels == label))
+    assert sorted(np.concatenate([data.x_train, data.x_val, data.x_test])[:, 0]) == list(range(178))
+
+
 def test_a_teacher_at_chance_stops_the_run():
     x, y = float_data(3)
     space = float_space(recipe=dataclasses.replace(float_space().recipe, teacher_epochs=60,
@@ -162,8 +175,10 @@ def test_data_warnings_are_one_line_from_the_cli(tmp_path):
         "training: {teacher_epochs: 60, min_steps: 0}\n")
     result = run_nas("run", "--space", str(tmp_path / "s.yaml"), "--trials", "1",
                      "--workdir", str(tmp_path / "w"), cwd=tmp_path)
-    warning, error = result.stderr.strip().splitlines()
-    assert warning.startswith("nas: warning: inputs 2 are constant in the training split")
+    constant, small, error = result.stderr.strip().splitlines()
+    assert constant.startswith("nas: warning: inputs 2 are constant in the training split")
+    assert small.startswith("nas: warning: the validation split holds 80 events: one event is "
+                            "1.25 points of accuracy, more than the 0.3-point margin")
     assert result.returncode == 2 and error.startswith("nas: error: the teacher reached")
     assert "Traceback" not in result.stdout + result.stderr
 

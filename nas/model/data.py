@@ -35,16 +35,23 @@ class DataSplits:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "stage"}
 
 
+def stratified_parts(labels: np.ndarray) -> np.ndarray:
+    """0, 1 or 2 (train, validation, test) per event: ``SPLIT`` of each class's events in
+    their (seeded, shuffled) order, so that every split holds each class in its share."""
+    part = np.zeros(len(labels), dtype=int)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        first_val, first_test = (round(share * len(members))
+                                 for share in (SPLIT[0], SPLIT[0] + SPLIT[1]))
+        part[members[first_val:]] = 1
+        part[members[first_test:]] = 2
+    return part
+
+
 def split(events: Events, divisor: float) -> DataSplits:
-    """The events' own split if they have one, else 60/20/20 in their (shuffled) order."""
+    """The events' own split if they have one, else 60/20/20 per class (``stratified_parts``)."""
     x = (events.x / divisor).astype(np.float32)
-    if events.split is None:
-        n = len(events.y)
-        part = np.zeros(n, dtype=int)
-        part[int(SPLIT[0] * n):] = 1
-        part[int((SPLIT[0] + SPLIT[1]) * n):] = 2
-    else:
-        part = events.split
+    part = stratified_parts(events.y) if events.split is None else events.split
     pieces = [(x[part == k], events.y[part == k]) for k in range(3)]
     return DataSplits(*pieces[0], *pieces[1], *pieces[2])
 
@@ -55,9 +62,10 @@ IMBALANCE = 0.1
 MIN_PER_SPLIT = 2
 
 
-def check_splits(data: DataSplits, n_classes: int) -> list[str]:
-    """Warnings about data that train poorly (constant inputs, rare classes); a ``DataError``
-    for a split that lacks a class."""
+def check_splits(data: DataSplits, n_classes: int, margin: float = 0.0) -> list[str]:
+    """Warnings about data that train poorly (constant inputs, rare classes) or a validation
+    split too small to tell designs ``margin`` apart in accuracy; a ``DataError`` for a split
+    that lacks a class."""
     for name in ("train", "val", "test"):
         counts = np.bincount(getattr(data, f"y_{name}"), minlength=n_classes)
         if counts.min() < MIN_PER_SPLIT:
@@ -70,6 +78,12 @@ def check_splits(data: DataSplits, n_classes: int) -> list[str]:
         found.append(f"inputs {', '.join(map(str, constant[:8]))}{' ...' if constant.size > 8 else ''} "
                      f"are constant in the training split: they cost nothing, but drop them from "
                      f"the data file")
+    n_val = len(data.y_val)
+    if n_val and 1.0 / n_val > margin > 0:
+        found.append(f"the validation split holds {n_val} events: one event is "
+                     f"{100 / n_val:.2f} points of accuracy, more than the {100 * margin:g}-point "
+                     f"margin that screening tells designs apart by; give more events (about "
+                     f"{round(5 / margin):,} in all) for finer choices")
     counts = np.bincount(data.y_train, minlength=n_classes)
     if counts.min() < IMBALANCE * counts.max():
         found.append(f"class {int(counts.argmin())} has {counts.min()} training events against "

@@ -20,7 +20,7 @@ from nas.model.data import DataSplits, check_splits, load_data
 from nas.model.student import accuracy
 from nas.model.teacher import check_teacher, load_teacher, teacher_logits
 from nas.search.front import trial_counts
-from nas.search.objective import TrialRunner, flow_estimators
+from nas.search.objective import SCREEN_MARGIN, TrialRunner, flow_estimators
 from nas.search.records import artifact_store
 from nas.search.sampling import starting_plans
 from nas.search.settings import DIRECTION, LEGACY_IDENTITY, RunSettings
@@ -232,7 +232,7 @@ def prepare(settings: RunSettings, study: optuna.Study,
     paths.create()  # a worker on another machine starts with an empty workdir
     on_stage("simulating data")
     data = load_data(space, settings.seed, paths)
-    for problem in check_splits(data, space.n_classes):
+    for problem in check_splits(data, space.n_classes, SCREEN_MARGIN):
         warnings.warn(problem, DataWarning, stacklevel=2)
     study.set_user_attr("input_stage", asdict(data.stage))
     on_stage("training the teacher")
