@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from nas.search.memory import MemoryLimitExceeded, memory_limit, resident_bytes
+from nas.search.memory import MemoryLimitExceeded, memory_bytes, memory_limit, resident_bytes
 
 MB = 2**20
 
@@ -58,3 +58,17 @@ def test_an_exception_turned_into_another_error_is_the_limit():
         if _spin_catching_everything(5):
             raise SystemError("bad argument to internal function")
     assert isinstance(stopped.value.__cause__, SystemError) and kept.size
+
+
+def test_the_default_reads_a_container_limit_below_the_machine(tmp_path):
+    v2, v1 = tmp_path / "memory.max", tmp_path / "memory.limit_in_bytes"
+    machine = memory_bytes(())
+    assert machine > 2**30
+    v2.write_text("max\n")  # cgroup v2 without a limit
+    v1.write_text(f"{2**30}\n")
+    assert memory_bytes((v2, v1)) == 2**30
+    v2.write_text(f"{3 * 2**30}\n")
+    assert memory_bytes((v2, v1)) == 3 * 2**30
+    v2.write_text(f"{2**62}\n")  # v1's 'no limit' is a huge number
+    assert memory_bytes((v2, v1)) == machine
+    assert memory_bytes((tmp_path / "absent",)) == machine

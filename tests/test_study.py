@@ -123,6 +123,8 @@ def test_rerun_continues_the_study_and_other_settings_are_refused(small_study):
     run_search(more, create_or_continue(more))
     after = {t.number: t.params for t in study.get_trials(states=(TrialState.COMPLETE,))}
     assert len(after) == 4 and all(after[n] == params for n, params in before.items())
+    new = [params for number, params in after.items() if number not in before]
+    assert all(params not in before.values() for params in new)  # new proposals, not repeats
     with pytest.raises(NasError, match="made with"):
         create_or_continue(dataclasses.replace(settings, seed=2))
 

@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, help="stop searching after this many seconds")
     run.add_argument("--memory-limit", type=float, metavar="GB",
                      help="a trial that makes the process pass this much resident memory "
-                          "fails, and the search goes on (default: 80%% of this machine's)")
+                          "fails, and the search goes on (default: 80%% of this machine's memory or "
+                          "cgroup limit)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--quick", action="store_true", help="a small run (about two minutes)")
     run.add_argument("--sampler", default="tpe", choices=("tpe", "nsgaii", "random"),
@@ -84,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Optuna sampler (default: multivariate TPE)")
     worker.add_argument("--timeout", type=float, help="stop searching after this many seconds")
     worker.add_argument("--memory-limit", type=float, metavar="GB",
-                        help="as for 'nas run' (default: 80%% of this machine's memory)")
+                        help="as for 'nas run' (default: 80%% of this machine's memory or cgroup limit)")
 
     spaces = commands.add_parser("spaces", help="list the search spaces and parts")
     spaces.add_argument("--show", metavar="NAME",

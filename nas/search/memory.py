@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 #: How often the watchdog reads the resident memory.
@@ -37,8 +38,27 @@ def resident_bytes() -> int:
         return int(statm.read().split()[1]) * _PAGE
 
 
+#: Where a container's memory limit is read: cgroup v2, then v1 (a huge number: no limit).
+CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"),
+                 Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+
+
+def memory_bytes(limits: tuple[Path, ...] = CGROUP_LIMITS) -> int:
+    """The memory this process may use: the machine's, or its cgroup's limit when lower (in a
+    container the kernel kills a process past that limit, whatever the machine has)."""
+    machine = os.sysconf("SC_PHYS_PAGES") * _PAGE
+    for path in limits:
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            return min(machine, int(text))
+    return machine
+
+
 def default_limit_gb() -> float:
-    return DEFAULT_FRACTION * os.sysconf("SC_PHYS_PAGES") * _PAGE / 2**30
+    return DEFAULT_FRACTION * memory_bytes() / 2**30
 
 
 def _raise_in(thread_id: int, exception: type[BaseException] | None) -> None:

@@ -116,6 +116,14 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     raise InvalidValue("sampler", f"'{name}'", f"use one of {', '.join(SAMPLERS)}", problem="is unknown")
 
 
+def sampler_seed(seed: int, worker_index: int, study: optuna.Study) -> int:
+    """The sampler's seed for a worker joining ``study``: from the run's seed, the worker and
+    the trials the study has started so far, so that a continued study draws new proposals
+    (the same seed again would repeat the random start-up's) while a new one is reproducible."""
+    started = sum(t.state != TrialState.WAITING for t in study.get_trials(deepcopy=False))
+    return seed * 1000 + worker_index + 7919 * started
+
+
 def create_or_continue(settings: RunSettings) -> optuna.Study:
     """Open the study, creating the folder and storage if needed; nothing is left behind on error."""
     paths = settings.paths
@@ -296,7 +304,7 @@ def run_search(settings: RunSettings, study: optuna.Study | None = None,
         quota = settings.trials - trial_counts(study)["complete"]
     if quota <= 0:
         return study
-    study.sampler = make_sampler(settings.sampler, settings.seed * 1000 + worker_index)
+    study.sampler = make_sampler(settings.sampler, sampler_seed(settings.seed, worker_index, study))
     on_stage("searching")
     quota_callback = _QuotaCallback(quota, on_trial)
     _optimize(study, runner, settings, quota_callback)
