@@ -29,6 +29,9 @@ _REDELIVER_S = 0.05
 _requested = threading.Event()
 _finished = threading.Event()
 _on_forced: Callable[[str], None] = print
+#: Set from the moment a trial is claimed in the storage until its own code runs: a stop asked
+#: for then is remembered, not raised, and the trial's code raises it (``trial_started``).
+_deferred = False
 
 
 def requested() -> bool:
@@ -41,11 +44,28 @@ def raise_if_requested() -> None:
         raise KeyboardInterrupt
 
 
+def defer_until_trial_starts() -> None:
+    """A trial is being claimed: until ``trial_started``, a stop is remembered, not raised, so
+    that it cannot leave the trial claimed by nobody (Optuna creates it running, then starts
+    the objective that would fail it)."""
+    global _deferred
+    _deferred = True
+
+
+def trial_started() -> None:
+    """The trial's own code runs: a stop asked for while it was claimed is raised now, inside
+    the objective, where Optuna fails the trial."""
+    global _deferred
+    _deferred = False
+    raise_if_requested()
+
+
 def _handle(signum, frame) -> None:
     if not _requested.is_set():
         _requested.set()
         threading.Thread(target=_force_after_grace, name="stop-deadline", daemon=True).start()
-    raise KeyboardInterrupt
+    if not _deferred:
+        raise KeyboardInterrupt
 
 
 def _force_after_grace() -> None:
@@ -62,8 +82,8 @@ def _force_after_grace() -> None:
 def install(on_forced: Callable[[str], None]) -> None:
     """Handle SIGTERM, and SIGINT unless it is ignored (a background job's), as stops; forget
     an earlier command's stop (a process may run several)."""
-    global _on_forced
-    _on_forced = on_forced
+    global _on_forced, _deferred
+    _on_forced, _deferred = on_forced, False
     _requested.clear()
     _finished.clear()
     signal.signal(signal.SIGTERM, _handle)
@@ -73,6 +93,8 @@ def install(on_forced: Callable[[str], None]) -> None:
 
 def finished() -> None:
     """The command has returned: its stop is over, and no deadline is left running."""
+    global _deferred
+    _deferred = False
     _finished.set()
     _requested.clear()
 

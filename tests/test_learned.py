@@ -13,7 +13,7 @@ from nas.hls.project import write_project
 from nas.model.config import quantized_kernels
 from nas.model.learned import LearnedArchitecture, LearnedTrainer, ebops, quantize
 from nas.model.student import Distillation
-from nas.search.objective import SCREEN_STARTUP, promising
+from nas.search.screening import SCREEN_STARTUP, promising
 from nas.spaces import TrainingRecipe, get_part
 from nas.spaces.wcd_pulses import simulate
 

@@ -110,3 +110,25 @@ def test_a_command_that_finished_leaves_no_deadline_behind(tmp_path):
     result, _ = _stopped(tmp_path, "finish")
     assert result.returncode == 0 and result.stdout == "alive\n", result
     assert "did not finish" not in result.stderr
+
+
+def test_a_stop_while_a_trial_is_claimed_is_raised_in_the_trial():
+    """Between Optuna's creating a running trial and the objective's first line, a stop is
+    remembered, not raised (raised there, it would leave the trial running for nobody); the
+    objective raises it, where Optuna fails the trial."""
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    stop.install(on_forced=print)
+    try:
+        stop.defer_until_trial_starts()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)  # the handler has run: nothing was raised
+        assert stop.requested()
+        with pytest.raises(KeyboardInterrupt):
+            stop.trial_started()
+        with pytest.raises(KeyboardInterrupt):  # and outside a claim, at once
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+    finally:
+        stop.finished()
+        for number, handler in handlers.items():
+            signal.signal(number, handler)

@@ -1,14 +1,19 @@
 """A real 3-trial study (tiny data, few epochs): trials, records, artifacts, resume."""
 
+import contextlib
 import dataclasses
 import datetime
 import shutil
+import socket
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import optuna
 import pytest
 import sqlalchemy
-from conftest import TOO_BIG_PARAMS
+from conftest import TOO_BIG_PARAMS, tiny_space
 from optuna.trial import TrialState
 
 from nas.errors import NasError, StudyError
@@ -17,7 +22,8 @@ from nas.model.student import accuracy
 from nas.search import study as study_module
 from nas.search.front import accuracy_floor, front_rows, pareto_front, useful_front
 from nas.search.objective import load_student
-from nas.search.storage import GRACE_S, HEARTBEAT_S
+from nas.search.settings import RunSettings
+from nas.search.storage import GRACE_S, HEARTBEAT_S, open_storage
 from nas.search.study import create_or_continue, fail_dead_trials, run_search
 
 pytestmark = pytest.mark.slow
@@ -174,6 +180,25 @@ def test_a_trial_of_a_dead_host_is_failed_by_its_stale_heartbeat(small_study, tm
     assert study.trials[orphan.number].state == TrialState.FAIL
 
 
+def test_trials_whose_process_died_before_their_objective_are_failed_by_the_next_run(tmp_path):
+    """The window a forced stop can hit: a trial created running, or a waiting one claimed,
+    and the process gone before any objective line ran. Each names its worker from the
+    claim, so the next run on this host fails it (forced deterministically here, not by
+    load)."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    claim_and_die = (f"import os, optuna\nfrom nas.search.storage import open_storage\n"
+                     f"study = optuna.create_study(storage=open_storage({url!r}), study_name='s')\n"
+                     f"study.enqueue_trial({{}})\nstudy.ask()\nstudy.ask()\nos._exit(130)\n")
+    died = subprocess.run([sys.executable, "-c", claim_and_die], capture_output=True, text=True)
+    assert died.returncode == 130, died.stderr
+    study = optuna.load_study(study_name="s", storage=open_storage(url))
+    ghosts = study.get_trials(states=(TrialState.RUNNING,))
+    assert len(ghosts) == 2 and all(t.user_attrs["worker"].startswith(f"{socket.gethostname()}:")
+                                    for t in ghosts)
+    assert fail_dead_trials(study, url) == [0, 1]
+    assert not study.get_trials(states=(TrialState.RUNNING,))
+
+
 def test_a_new_sqlite_study_file_appears_whole(tmp_path):
     """A new SQLite file is made beside its place and linked in once Optuna has created and
     stamped it, so no other process can open it half made; a file another process made
@@ -253,3 +278,42 @@ def test_a_second_process_creating_the_study_adds_no_plan_twice(tmp_path):
     waiting = study.get_trials(states=(TrialState.WAITING,))
     plans = starting_plans(settings.space.student)
     assert plans and [t.system_attrs["fixed_params"] for t in waiting] == plans
+
+
+def test_no_storage_call_happens_while_the_memory_limit_watches(tmp_path, monkeypatch):
+    """The memory limit's exception is raised asynchronously in the trial's thread: it must
+    never land inside a storage write, so no storage call (read or write) happens in that
+    thread while the limit watches (training and estimation); the record is written after."""
+    from nas.search import objective
+
+    watching, calls = threading.local(), []
+    real_limit = objective.memory_limit
+
+    @contextlib.contextmanager
+    def observed_limit(limit_bytes):
+        watching.on = True
+        try:
+            with real_limit(limit_bytes):
+                yield
+        finally:
+            watching.on = False
+
+    def observed(name):
+        method = getattr(optuna.storages.RDBStorage, name)
+
+        def call(self, *args, **kwargs):
+            calls.append((name, getattr(watching, "on", False)))
+            return method(self, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(objective, "memory_limit", observed_limit)
+    for name in ("_set_trial_param", "set_trial_user_attr", "set_trial_system_attr",
+                 "set_trial_state_values", "get_all_trials", "get_trial", "_create_new_trial",
+                 "get_study_user_attrs", "get_study_system_attrs", "set_study_user_attr"):
+        monkeypatch.setattr(optuna.storages.RDBStorage, name, observed(name))
+    settings = RunSettings(space=tiny_space(), trials=2, seed=3, workdir=tmp_path,
+                           starting_plans=False)
+    study = run_search(settings)
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 2
+    assert {"set_trial_user_attr", "_set_trial_param"} <= {name for name, _ in calls}
+    assert [name for name, inside in calls if inside] == []

@@ -310,7 +310,7 @@ def test_student_design_is_the_project_nas_export_writes():
 
 def test_the_search_sees_a_student_as_each_flow_builds_it():
     from nas.model.config import StudentConfig
-    from nas.search.objective import flow_estimators
+    from nas.search.flow import flow_estimators
 
     space = tiny_space()
     config = StudentConfig(widths=(8,), weight_bits=(6, 4), weight_int_bits=(0, 1),
@@ -331,7 +331,7 @@ def test_a_vendor_flow_student_is_built_with_its_strategy_and_reuse():
     from nas.estimators.vendor import student_design
     from nas.hls.hls4ml_project import resource_reuse_factor
     from nas.model.config import StudentConfig
-    from nas.search.objective import flow_estimators
+    from nas.search.flow import flow_estimators
     from nas.search.sampling import sample_directives
 
     config = StudentConfig(widths=(16,), weight_bits=(8, 8), weight_int_bits=(1, 1),

@@ -1,14 +1,18 @@
 """Optuna storages for studies, and opening an existing study with the settings it was made with."""
 
+import datetime
 import functools
 import os
+import socket
 import warnings
 from pathlib import Path
 
 import optuna
+from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from nas import stop
 from nas.errors import InvalidValue, StudyError
 from nas.model.workdir import StudyPaths
 from nas.search.settings import LEGACY_IDENTITY, RunSettings
@@ -67,6 +71,41 @@ def _create_sqlite_file(path: Path) -> None:
         staging.unlink(missing_ok=True)
 
 
+def worker_id() -> str:
+    """This process, as the ``worker`` of the trials it runs: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class ClaimingStorage(optuna.storages.RDBStorage):
+    """An RDB storage whose running trials always name their worker process (user attribute
+    ``worker``), from the instant they run, so that the next run on that host fails a trial
+    whose process died (``nas.search.study.fail_dead_trials``). A new trial is created with
+    it in one transaction; a waiting (enqueued) trial gets it right after this process claims
+    it. From the claim until the objective starts, a stop is deferred to the objective
+    (``nas.stop.defer_until_trial_starts``): Optuna fails a trial only from there."""
+
+    def _create_new_trial(self, study_id: int,
+                          template_trial: FrozenTrial | None = None) -> FrozenTrial:
+        if template_trial is None:
+            stop.defer_until_trial_starts()
+            template_trial = FrozenTrial(
+                number=-1, state=TrialState.RUNNING, value=None, values=None,
+                datetime_start=datetime.datetime.now(), datetime_complete=None, params={},
+                distributions={}, user_attrs={"worker": worker_id()}, system_attrs={},
+                intermediate_values={}, trial_id=-1)
+        return super()._create_new_trial(study_id, template_trial)
+
+    def set_trial_state_values(self, trial_id: int, state: TrialState,
+                               values=None) -> bool:
+        if state != TrialState.RUNNING:
+            return super().set_trial_state_values(trial_id, state, values)
+        stop.defer_until_trial_starts()
+        claimed = super().set_trial_state_values(trial_id, state, values)
+        if claimed:
+            self.set_trial_user_attr(trial_id, "worker", worker_id())
+        return claimed
+
+
 @functools.cache
 def open_storage(url: str) -> optuna.storages.BaseStorage:
     """The RDB storage at ``url`` (one per URL and process), with heartbeats: a trial whose
@@ -82,9 +121,8 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
             _create_sqlite_file(new_file)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
-                                              heartbeat_interval=HEARTBEAT_S,
-                                              grace_period=GRACE_S)
+            return ClaimingStorage(url, engine_kwargs=engine_kwargs,
+                                   heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
     except Exception as error:  # SQLAlchemy raises many kinds for a bad URL
         text = str(error).strip().replace(url, shown_url(url))
         first_line = text.splitlines()[0] if text else type(error).__name__

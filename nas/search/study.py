@@ -19,10 +19,12 @@ from nas.estimators.calibration import Calibration
 from nas.model.data import DataSplits, check_splits, load_data
 from nas.model.student import accuracy
 from nas.model.teacher import check_teacher, load_teacher, teacher_logits
+from nas.search.flow import flow_estimators
 from nas.search.front import trial_counts
-from nas.search.objective import SCREEN_MARGIN, TrialRunner, flow_estimators
+from nas.search.objective import TrialRunner
 from nas.search.records import artifact_store
 from nas.search.sampling import starting_plans
+from nas.search.screening import SCREEN_MARGIN
 from nas.search.settings import DIRECTION, LEGACY_IDENTITY, RunSettings
 from nas.search.storage import is_storage_failure, open_storage, shown_url
 from nas.spaces.parts import part_family
@@ -37,10 +39,6 @@ MAX_FAILURES_IN_A_ROW = 5
 #: A storage server that stops answering (restarted, a dropped connection) is waited for this
 #: many times, this many seconds apart, before the search gives up.
 STORAGE_RETRIES, STORAGE_WAIT_S = 12, 5.0
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _alive(pid: int) -> bool:
@@ -252,8 +250,7 @@ def prepare(settings: RunSettings, study: optuna.Study,
     estimators = flow_estimators(study_calibration(study), space, data)
     study.set_user_attr("estimator", estimators.estimator.name)
     return TrialRunner(space, data, teacher_logits(teacher, data.x_train), estimators,
-                       artifact_store(paths), settings.seed, worker_id(),
-                       settings.memory_limit_bytes)
+                       artifact_store(paths), settings.seed, settings.memory_limit_bytes)
 
 
 def _optimize(study: optuna.Study, runner: TrialRunner, settings: RunSettings,
