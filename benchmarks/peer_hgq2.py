@@ -74,7 +74,7 @@ def _check(ckpt: Path, x_test: np.ndarray, yosys: str) -> dict:
     return _check_rtl_module().check(ckpt, x_test, yosys)
 
 
-def run_peer(data: DataSplits, seed: int, clock_mhz: float, root: Path,
+def run_peer(data: DataSplits, space_name: str, seed: int, clock_mhz: float, root: Path,
              schedules: tuple[Schedule, ...], min_accuracy: float, max_checkpoints: int,
              jobs: int) -> dict:
     """Train every schedule (runs already in ``root`` are kept), synthesize the checkpoints at
@@ -98,7 +98,8 @@ def run_peer(data: DataSplits, seed: int, clock_mhz: float, root: Path,
     for (schedule, ckpt), synth in zip(checkpoints, synthesized, strict=True):
         design = json.loads((ckpt / "design.json").read_text())
         versions = design["versions"]
-        rows.append({"method": "hgq2", "seed": seed, "trial": f"{schedule.name}/{ckpt.name}",
+        rows.append({"method": "hgq2", "space": space_name, "seed": seed,
+                     "trial": f"{schedule.name}/{ckpt.name}",
                      "test_accuracy": design["test_accuracy"],
                      "val_accuracy": design["val_accuracy"], "lut": synth["lut"],
                      "ff": synth["ff"], "dsp": synth["dsp"],

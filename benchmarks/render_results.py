@@ -38,18 +38,45 @@ def _by(result: dict, method: str, seed: int) -> list[dict]:
     return [d for d in result["designs"] if d["method"] == method and d["seed"] == seed]
 
 
+def _seed_groups(result: dict) -> tuple[list[int], list[int]]:
+    """The held-out seeds and the tuning seeds of ``result``."""
+    tuning = set(result.get("tuning_seeds", []))
+    return ([s for s in result["seeds"] if s not in tuning],
+            [s for s in result["seeds"] if s in tuning])
+
+
 def targets_table(result: dict) -> list[str]:
-    lines = ["| target | measured | goal | met | detail |", "|---|---|---|---|---|"]
-    for t in result["targets"]:
-        lines.append(f"| {t['name']} | {t['measured']:.2f} | {t['comparison']} {t['goal']:g} | "
-                     f"{'yes' if t['met'] else 'no'} | {t['detail']} |")
+    """The targets on the held-out seeds (which decide "met") beside the same scores on the
+    tuning seeds, and the gap between them."""
+    held_out, tuning = _seed_groups(result)
+    by_name = {t["name"]: t for t in result.get("tuning_targets", [])}
+    lines = [f"| target | held-out seeds {held_out or '(none yet)'} | tuning seeds {tuning} | "
+             f"held-out - tuning | goal | met (held-out) | per seed (held-out; tuning) |",
+             "|---|---|---|---|---|---|---|"]
+    names = [t["name"] for t in result["targets"]] or list(by_name)
+    held = {t["name"]: t for t in result["targets"]}
+    for name in names:
+        ours, theirs = held.get(name), by_name.get(name)
+        either = ours or theirs
+        gap = f"{ours['measured'] - theirs['measured']:+.2f}" if ours and theirs else "-"
+        lines.append(
+            f"| {name} | {_measured(ours)} | {_measured(theirs)} | {gap} | "
+            f"{either['comparison']} {either['goal']:g} | "
+            f"{('yes' if ours['met'] else 'no') if ours else 'not measured'} | "
+            f"{ours['detail'].removeprefix('per seed: ') if ours else '-'}; "
+            f"{theirs['detail'].removeprefix('per seed: ') if theirs else '-'} |")
     return lines
 
 
+def _measured(target: dict | None) -> str:
+    return "-" if target is None else f"{target['measured']:.2f}"
+
+
 def methods_table(result: dict) -> list[str]:
-    """Per method: at each accuracy the smallest design's LUTs (median of seeds), hypervolume."""
+    """Per method: at each validation accuracy the smallest design's LUTs (median of seeds),
+    hypervolume."""
     levels = result["accuracies"]
-    head = ["method", *(f"LUT at >= {100 * a:.1f} %" for a in levels), "hypervolume",
+    head = ["method", *(f"LUT at >= {100 * a:.1f} % (val)" for a in levels), "hypervolume",
             "designs (bit-exact)", "minutes per seed"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for method in result["methods"]:
@@ -83,7 +110,8 @@ def designs_table(result: dict, accuracy: float) -> list[str]:
             best = smallest_at(_by(result, method, seed), accuracy)
             cells.append("none" if best is None else
                          f"{best['lut']:,} LUT, {best['latency_cycles']} cycles, "
-                         f"{100 * best['test_accuracy']:.2f} %")
+                         f"{100 * best['val_accuracy']:.2f} % val, "
+                         f"{100 * best['test_accuracy']:.2f} % test")
         lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     return lines
 
@@ -100,24 +128,28 @@ def render(result: dict) -> str:
         "`synth_xilinx` for xc7, logic synthesis without place and route); only bit-exact designs "
         "count.",
         "",
-        f"- Date: {result['date']}; this invocation took {result['total_minutes']:.0f} min, the "
+        f"- Date: {result['date']}; the invocations took {result['total_minutes']:.0f} min, the "
         f"methods' work {_work_minutes(result):.0f} min (a method finished by an earlier, "
         f"interrupted invocation is read back, not run again)",
-        *([f"- {_read_back(result)}"] if "read_back" in result else []),
+        *[f"- {line}" for line in _parts_text(result)],
         f"- Machine: {result['machine']}",
         f"- Tools: {tools}",
         f"- Peer (its own virtual environment): {peer}",
         f"- Budget: {result['budget']}",
+        f"- Seeds: {_seeds_text(result)}",
+        "- Every design is chosen as a user chooses, on validation accuracy (the smallest design "
+        "at or above a level); its test accuracy is reported, never used to choose.",
         f"- Hypervolume of (test accuracy, LUT) above accuracy {result['hv_reference'][0]} and "
-        f"under {result['hv_reference'][1]:,.0f} LUT (larger is better). Figures: median of "
-        f"seeds [min .. max].",
-        "- LUT ratios to HGQ2: a seed where the default has no design at the accuracy is a miss, "
-        "ranked above every ratio in the median, whether HGQ2 has one or not.",
+        f"under {result['hv_reference'][1]:,.0f} LUT (larger is better; information, not a "
+        f"target). Figures: median of seeds [min .. max].",
+        "- LUT ratios: a seed where the default has no design at the accuracy is a miss, "
+        "ranked above every ratio in the median, whether the other method has one or not.",
         "", "## Targets", "", *targets_table(result),
         "", "## Per method", "", *methods_table(result),
     ]
     for level in result["accuracies"]:
-        lines += ["", f"## Smallest design at >= {100 * level:.1f} % test accuracy, per seed", "",
+        lines += ["", f"## Smallest design at >= {100 * level:.1f} % validation accuracy, per "
+                  f"seed", "",
                   *designs_table(result, level)]
     return "\n".join(lines) + "\n"
 
@@ -339,6 +371,22 @@ def seed_spread(result: dict) -> str:
             f"({100 * (max(volumes) - min(volumes)) / median(volumes):.0f} % of its median), so a "
             f"variant that differs from the default by less than that has not been shown "
             f"better or worse.")
+
+
+def _seeds_text(result: dict) -> str:
+    held_out, tuning = _seed_groups(result)
+    return (f"{', '.join(map(str, tuning)) or 'none'} tuned the defaults (the starting plans, "
+            f"the epochs), so the targets are scored on the held-out seeds "
+            f"({', '.join(map(str, held_out)) or 'none measured yet'}) and the tuning seeds' "
+            f"scores are shown beside them")
+
+
+def _parts_text(result: dict) -> list[str]:
+    """Each run merged into ``result`` (its date, seeds and what it read back)."""
+    parts = result.get("parts", [result])
+    lines = [f"Run of {part['date']}, seeds {', '.join(map(str, part['seeds']))}, "
+             f"{part['total_minutes']:.0f} min" for part in parts] if "parts" in result else []
+    return lines + [_read_back(part) for part in parts if "read_back" in part]
 
 
 def _read_back(result: dict) -> str:
