@@ -195,7 +195,7 @@ def run_method(method: str, settings: RunSettings, budget: Budget, root: Path) -
         start = time.perf_counter()
         run = peer_hgq2.run_peer(data, space.name, settings.seed, space.clock_mhz,
                                  root / "runs", budget.schedules, accuracy_floor(study, space),
-                                 2 if budget.quick else 8, budget.jobs)
+                                 budget.jobs)
         return {**run, "search_seconds": run["train_seconds"],
                 "synth_seconds": time.perf_counter() - start - run["train_seconds"]}
     if method == "manual":

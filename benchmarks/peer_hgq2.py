@@ -55,11 +55,11 @@ def setup() -> None:
 
 
 def _train(schedule: Schedule, data_file: Path, port: tuple[int, int, int], seed: int,
-           clock_mhz: float, out: Path, max_checkpoints: int) -> None:
+           clock_mhz: float, out: Path, min_accuracy: float) -> None:
     command = [str(PYTHON), str(PEER / "train_hgq2.py"), "--data", str(data_file),
                "--beta-max", str(schedule.beta_max), "--epochs", str(schedule.epochs),
                "--seed", str(seed), "--clock-mhz", str(clock_mhz), "--out", str(out),
-               "--input-kif", ",".join(map(str, port)), "--max-checkpoints", str(max_checkpoints)]
+               "--input-kif", ",".join(map(str, port)), "--min-val-accuracy", str(min_accuracy)]
     for width in schedule.hidden:
         command += ["--hidden", str(width)]
     with (out.parent / f"{out.name}.log").open("w") as log:
@@ -75,10 +75,10 @@ def _check(ckpt: Path, x_test: np.ndarray, yosys: str) -> dict:
 
 
 def run_peer(data: DataSplits, space_name: str, seed: int, clock_mhz: float, root: Path,
-             schedules: tuple[Schedule, ...], min_accuracy: float, max_checkpoints: int,
-             jobs: int) -> dict:
-    """Train every schedule (runs already in ``root`` are kept), synthesize the checkpoints at
-    ``min_accuracy`` validation accuracy or more; their rows, the peer's versions, seconds."""
+             schedules: tuple[Schedule, ...], min_accuracy: float, jobs: int) -> dict:
+    """Train every schedule (runs already in ``root`` are kept), synthesize every checkpoint
+    worth building (non-dominated after ``trace_minmax``, at ``min_accuracy`` validation
+    accuracy or more); their rows, the peer's versions, seconds."""
     root.mkdir(parents=True, exist_ok=True)
     data_file = root / "data.npz"
     np.savez(data_file, **data.arrays())
@@ -86,7 +86,7 @@ def run_peer(data: DataSplits, space_name: str, seed: int, clock_mhz: float, roo
     for schedule in schedules:
         out = root / schedule.name
         if not (out / "run.json").exists():
-            _train(schedule, data_file, port, seed, clock_mhz, out, max_checkpoints)
+            _train(schedule, data_file, port, seed, clock_mhz, out, min_accuracy)
     checkpoints = [(schedule, ckpt) for schedule in schedules
                    for ckpt in sorted((root / schedule.name).glob("ckpt_*"))
                    if json.loads((ckpt / "design.json").read_text())["val_accuracy"] >= min_accuracy]
