@@ -97,6 +97,8 @@ class Budget:
     seeds: tuple[int, ...]
     jobs: int
     quick: bool
+    #: The methods to run (the default first: its seed's teacher is timed with it).
+    methods: tuple[str, ...] = METHODS
 
     @property
     def schedules(self) -> tuple[peer_hgq2.Schedule, ...]:
@@ -226,7 +228,7 @@ def run_seed(seed: int, budget: Budget, root: Path, progress) -> tuple[dict, flo
     """Every method on one seed (a method's finished result in ``root`` is read back); the
     runs by method and the seconds the teacher took."""
     runs, first, teacher_seconds = {}, None, 0.0
-    for method in METHODS:
+    for method in budget.methods:
         folder = root / f"seed{seed}" / method
         settings = method_settings(method, seed, budget, folder)
         if first is None:
@@ -273,6 +275,8 @@ def level_targets(runs: dict[int, dict], level: float) -> list[dict]:
     LUTs over each other method's, per seed, median of seeds."""
     found = []
     for other, goal in LUT_GOALS.items():
+        if not all(other in r for r in runs.values()):
+            continue  # not run on every seed (a partial run): not scored
         pairs = [(smallest_at(r["default"]["designs"], level),
                   smallest_at(r[other]["designs"], level)) for r in runs.values()]
         found.append(_target(
@@ -301,7 +305,8 @@ def targets(runs: dict[int, dict], teacher_seconds: dict[int, float]) -> list[di
     """Each target of issue 29, measured on the synthesized designs of ``runs``; ``met``
     computed."""
     found = [t for level in ACCURACIES for t in level_targets(runs, level)]
-    found.append(reference_wins(runs))
+    if all("reference" in r for r in runs.values()):
+        found.append(reference_wins(runs))
     found += estimator_targets(runs)
     minutes = [(r["default"]["search_seconds"] + r["default"]["synth_seconds"]
                 + teacher_seconds[seed]) / 60 for seed, r in runs.items()]
@@ -341,14 +346,15 @@ def run_all(budget: Budget, root: Path, progress=print) -> dict:
     runs, teacher_seconds = {}, {}
     for seed in budget.seeds:
         runs[seed], teacher_seconds[seed] = run_seed(seed, budget, root, progress)
-    peer = next((r["hgq2"].get("versions") for r in runs.values() if r["hgq2"].get("versions")), {})
+    peer = next((r["hgq2"]["versions"] for r in runs.values()
+                 if r.get("hgq2", {}).get("versions")), {})
     return scored({
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
         "tools": tool_versions(), "peer_tools": peer, "budget": budget.describe(),
         "hv_reference": list(HV_REFERENCE), "accuracies": list(ACCURACIES),
         "tuning_seeds": list(TUNING_SEEDS), "seeds": list(budget.seeds),
-        "methods": list(METHODS),
-        "designs": [d for r in runs.values() for m in METHODS for d in r[m]["designs"]],
+        "methods": list(budget.methods),
+        "designs": [d for r in runs.values() for m in budget.methods for d in r[m]["designs"]],
         "runs": {str(seed): {m: {k: v for k, v in run.items() if k != "designs"}
                              for m, run in r.items()} for seed, r in runs.items()},
         "teacher_seconds": {str(s): v for s, v in teacher_seconds.items()}})
@@ -394,6 +400,7 @@ def merged(parts: list[dict]) -> dict:
     return scored({
         **first, "date": max(part["date"] for part in parts), "seeds": seeds,
         "budget": first["budget"].replace(f"seeds {first['seeds']}", f"seeds {seeds}"),
+        "methods": [m for m in METHODS if any(m in part["methods"] for part in parts)],
         "parts": [{"date": part["date"], "seeds": part["seeds"],
                    "total_minutes": part["total_minutes"],
                    **({"read_back": part["read_back"]} if "read_back" in part else {})}
@@ -410,12 +417,12 @@ def read_back(earlier: Path, methods: list[str], budget: Budget, root: Path) -> 
     ``run_seed`` reads them back instead of running them (after a change that leaves those
     methods' code alone); what was read back, to record beside the results."""
     result = json.loads(earlier.read_text())
-    if result["budget"] != budget.describe():
+    if _without_seeds(result["budget"]) != _without_seeds(budget.describe()):
         raise SystemExit(f"error: {earlier} was measured with another budget "
-                         f"({result['budget']}): run every method, or use a matching --trials/--seeds")
+                         f"({result['budget']}): run every method, or use a matching --trials")
     runs, _ = runs_of(result)
-    for seed in budget.seeds:
-        for method in methods:
+    for seed in set(budget.seeds) & set(runs):
+        for method in set(methods) & set(runs[seed]):
             folder = root / f"seed{seed}" / method
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "result.json").write_text(json.dumps(runs[seed][method], default=str))
@@ -429,6 +436,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, help=f"complete trials per search (default "
                         f"{DEFAULT_TRIALS}, as nas run; 2 with --quick)")
     parser.add_argument("--seeds", type=int, nargs="+")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
+                        help="methods to run (default: all; the default search always runs)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, help="folder of RESULTS.json and RESULTS.md "
                         "(default: benchmarks/, or benchmarks/out/quick with --quick)")
@@ -448,7 +457,8 @@ def main(argv: list[str] | None = None) -> None:
     quick = args.quick
     budget = Budget(trials=args.trials or (2 if quick else DEFAULT_TRIALS),
                     seeds=tuple(args.seeds or ((0,) if quick else (0, 1, 2))), jobs=args.jobs,
-                    quick=quick)
+                    quick=quick, methods=tuple(m for m in METHODS
+                                               if m in args.methods or m == "default"))
     out = args.out or (HERE / "out" / "quick" if quick else HERE)
     if args.rescore:
         print(rescore(out), flush=True)

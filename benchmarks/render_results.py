@@ -34,6 +34,11 @@ def _spread(values: list[float], fmt: str = "{:,.0f}") -> str:
     return text if len(values) == 1 else f"{text} [{fmt.format(min(values))} .. {fmt.format(max(values))}]"
 
 
+def _seeds_of(result: dict, method: str) -> list[int]:
+    """The seeds on which ``method`` ran (all, unless a partial run was merged)."""
+    return [seed for seed in result["seeds"] if method in result["runs"][str(seed)]]
+
+
 def _by(result: dict, method: str, seed: int) -> list[dict]:
     return [d for d in result["designs"] if d["method"] == method and d["seed"] == seed]
 
@@ -80,7 +85,8 @@ def methods_table(result: dict) -> list[str]:
             "designs (bit-exact)", "minutes per seed"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for method in result["methods"]:
-        per_seed = [_by(result, method, seed) for seed in result["seeds"]]
+        seeds = _seeds_of(result, method)
+        per_seed = [_by(result, method, seed) for seed in seeds]
         cells = []
         for level in levels:
             found = [s["lut"] for s in (smallest_at(d, level) for d in per_seed) if s]
@@ -88,7 +94,7 @@ def methods_table(result: dict) -> list[str]:
         volumes = [hypervolume(d) for d in per_seed]
         exact = sum(d["bit_exact"] for designs in per_seed for d in designs)
         total = sum(len(designs) for designs in per_seed)
-        runs = [result["runs"][str(seed)][method] for seed in result["seeds"]]
+        runs = [result["runs"][str(seed)][method] for seed in seeds]
         minutes = [(r["search_seconds"] + r["synth_seconds"]) / 60 for r in runs]
         lines.append(f"| {LABELS[method]} | " + " | ".join(cells) +
                      f" | {_spread(volumes, '{:,.1f}')} | {total} ({exact}) | {_spread(minutes, '{:.1f}')} |")
@@ -108,7 +114,8 @@ def designs_table(result: dict, accuracy: float) -> list[str]:
         cells = []
         for method in result["methods"]:
             best = smallest_at(_by(result, method, seed), accuracy)
-            cells.append("none" if best is None else
+            ran = method in result["runs"][str(seed)]
+            cells.append("not run yet" if not ran else "none" if best is None else
                          f"{best['lut']:,} LUT, {best['latency_cycles']} cycles, "
                          f"{100 * best['val_accuracy']:.2f} % val, "
                          f"{100 * best['test_accuracy']:.2f} % test")

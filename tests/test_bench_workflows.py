@@ -195,3 +195,21 @@ def test_held_out_seeds_are_merged_and_decide_the_targets():
     assert "seeds 7" in _module("render_results").render(result)
     with pytest.raises(SystemExit, match="other seeds"):
         bench.merged([tuning, tuning])
+
+
+def test_a_partial_held_out_run_scores_only_the_methods_it_ran():
+    bench, render = _module("bench_workflows"), _module("render_results")
+    tuning = json.loads((BENCH / "RESULTS.json").read_text())
+    ran = ("default", "random")
+    partial = {**tuning, "seeds": [9], "methods": list(ran), "total_minutes": 30.0,
+               "budget": tuning["budget"].replace(f"seeds {tuning['seeds']}", "seeds [9]"),
+               "designs": [{**d, "seed": 9} for d in tuning["designs"]
+                           if d["seed"] == tuning["seeds"][0] and d["method"] in ran],
+               "runs": {"9": {m: tuning["runs"][str(tuning["seeds"][0])][m] for m in ran}},
+               "teacher_seconds": {"9": 1.0}}
+    result = bench.merged([tuning, partial])
+    names = [t["name"] for t in result["targets"]]
+    assert sum("random's" in n for n in names) == len(bench.ACCURACIES)
+    assert not any("HGQ2's" in n or "manual's" in n or "reference" in n for n in names)
+    assert result["methods"] == list(bench.METHODS)
+    assert "not run yet" in render.render(result)
