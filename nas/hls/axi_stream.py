@@ -14,7 +14,7 @@ sends many events in one transfer); ``m_axis_tlast`` is set on every result beat
 The formats and slots are those of ``nas.hls.axis_packing.StreamLayout``.
 """
 
-from nas.hls.axis_packing import StreamLayout
+from nas.hls.board.axis_packing import StreamLayout
 
 MODULE = "student_axis"
 
@@ -145,6 +145,7 @@ def wrapper_verilog(layout: StreamLayout, core: str = "student") -> str:
         f"{depth} entries.",
         "// verilator lint_off UNUSEDSIGNAL",
         f"module {MODULE} (",
+        '    (* X_INTERFACE_PARAMETER = "ASSOCIATED_BUSIF s_axis:m_axis, ASSOCIATED_RESET aresetn" *)',
         "    input aclk,",
         "    input aresetn,",
         f"    input [{layout.in_bits - 1}:0] s_axis_tdata,",

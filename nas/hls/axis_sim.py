@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.hls.axis_packing import StreamLayout, pack_events, scores_of, unpack_results
+from nas.hls.board.axis_packing import StreamLayout, pack_events, scores_of, unpack_results
 from nas.hls.open_flow import verilator_environment
 
 TESTBENCH = "nas.hls.axis_testbench"
@@ -84,7 +84,7 @@ def _run(runner, build_dir: Path, top: str, layout: StreamLayout, words: np.ndar
             "result": str(build_dir / f"{name}.result.json")}
     (build_dir / f"{name}.case.json").write_text(json.dumps(case))
     runner.test(test_module=TESTBENCH, hdl_toplevel=top, build_dir=build_dir,
-                test_dir=build_dir, results_xml=f"{name}.xml",
+                test_dir=build_dir, results_xml=str(build_dir / f"{name}.xml"),
                 extra_env={"NAS_AXIS_CASE": str(build_dir / f"{name}.case.json"),
                            "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
                 log_file=build_dir / f"{name}.log")

@@ -13,10 +13,13 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, SimTimeoutError, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
-from nas.hls.axis_packing import StreamLayout
+from nas.hls.board.axis_packing import StreamLayout
+
+#: Cycles per pipeline stage a result may take under backpressure before it counts as lost.
+_PATIENCE = 50
 
 
 def _pauses(rng: random.Random, probability: float):
@@ -68,7 +71,13 @@ async def stream_events(dut):
     cocotb.start_soon(_count_handshakes(dut, layout.beats, inputs, outputs))
     for event in events:
         await source.send(AxiStreamFrame(event.tobytes()))
-    received = [bytes((await sink.recv()).tdata) for _ in range(len(events))]
+    received = []
+    while len(received) < len(events):  # a lost result ends the wait instead of hanging
+        try:
+            frame = await with_timeout(sink.recv(), 10 * _PATIENCE * (layout.latency + 10), "ns")
+        except SimTimeoutError:
+            break
+        received.append(bytes(frame.tdata))
     await ClockCycles(dut.aclk, layout.latency + 8)
     Path(case["result"]).write_text(json.dumps({
         "words": np.frombuffer(b"".join(received), dtype="<u4").tolist(),
