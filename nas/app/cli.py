@@ -201,7 +201,7 @@ _SETTINGS_WITH_FLAGS = {"space", "trials", "timeout", "seed", "sampler", "part",
                         "workers", "storage", "workdir", "flow", "calibration", "jobs", "out",
                         "force", "trial", "backend", "strategy", "port", "generate", "reports",
                         "project", "precision", "objectives", "max_latency_cycles",
-                        "min_accuracy", "from_study", "memory_limit"}
+                        "min_accuracy", "from_study", "memory_limit", "board"}
 
 
 def message(error: NasError) -> str:
