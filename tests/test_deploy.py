@@ -15,6 +15,7 @@ import numpy as np
 import optuna
 import pytest
 from conftest import one_line_error, run_nas
+from test_cnn import conv2d  # noqa: F401  (a trained Conv2D student of cnn_digits)
 
 from nas.errors import InvalidValue
 from nas.hls.axi_stream import layout_of, wrapper_verilog
@@ -26,7 +27,7 @@ from nas.hls.board.axis_packing import (
     scores_of,
     unpack_results,
 )
-from nas.hls.stream_ip import wrapper_cost
+from nas.hls.stream_ip import build_stream_ip, wrapper_cost
 from nas.hls.vivado_project import block_design_tcl, build_script, ip_only_tcl
 from nas.model.config import InputStage
 from nas.model.port import port_values, to_port
@@ -253,3 +254,16 @@ def test_cli_deploy_writes_a_checked_ip_and_its_board_files(small_study, tmp_pat
 def test_a_layout_survives_its_json():
     layout = dataclasses.replace(_layout(), mode="word")
     assert StreamLayout.from_json(layout.to_json()) == layout
+
+
+@pytest.mark.slow
+def test_a_cnn_digits_ip_streams_64_pixels_per_event_bit_exact(conv2d, tmp_path):  # noqa: F811
+    model, config, data, _ = conv2d
+    ip = build_stream_ip(model, config, data.x_test, 16.0, tmp_path / "src", "xc7z020clg400-1",
+                         200.0, "packed", cost=True)
+    assert len(ip.layout.inputs) == 64 and ip.layout.in_bits == 512  # 64 slots of 5 bits
+    assert ip.check.bit_exact and ip.check.backpressure.events == len(data.x_test) > 300
+    assert ip.check.full_rate.events_per_cycle == 1.0 and ip.check.added_latency == 1
+    # ten scores through the argmax tree and the FIFO: measured 187 LUT over a 3,478-LUT
+    # design (5.4 %, above the 5 % aimed at; README "Not yet"); a guard against growth
+    assert 0 < ip.cost["wrapper"]["lut"] <= 0.06 * ip.cost["bare"]["lut"], ip.cost
