@@ -21,6 +21,7 @@ from nas.spaces.schema import space_to_dict
 COVERED_ELSEWHERE = {
     ("export", "--out"): ("test_hls.py", "test_export_refuses_a_non_empty_output_directory"),
     ("export", "--part"): ("test_hls.py", "test_cli_export_records_the_result_and_refuses_bad_input"),
+    ("deploy", "--out"): ("test_deploy.py", "test_cli_deploy_writes_a_checked_ip_and_its_board_files"),
     ("calibrate", "--reports"): ("test_calibration.py", "test_calibrate_bad_input"),
     ("calibrate", "--table"): ("test_calibration.py", "test_calibrate_bad_input"),
     ("calibrate", "--space"): ("test_calibration.py", "test_calibrate_bad_input"),
@@ -76,8 +77,12 @@ def _semantic_cases(places: dict[str, str]) -> dict[tuple[str, str], tuple[list[
         ("estimate", "--calibration"): (["--project", places["empty"], "--calibration",
                                          f"{file}/c.json"], "cannot read calibration file"),
     }
-    for command in ("run", "worker", "show", "report", "synth", "export", "dashboard"):
-        extra = ["--trial", "1", "--out", f"{file}/p"] if command == "export" else []
+    cases[("deploy", "--board")] = ([*study, "--trial", "1", "--board", "pynq-z9", "--out",
+                                     f"{file}/p"], "--board 'pynq-z9' is unknown")
+    for command in ("run", "worker", "show", "report", "synth", "export", "deploy", "dashboard"):
+        extra = {"export": ["--trial", "1", "--out", f"{file}/p"],
+                 "deploy": ["--trial", "1", "--board", "pynq-z1", "--out", f"{file}/p"]
+                 }.get(command, [])
         cases[(command, "--space")] = (["--space", "no_such_space", *extra],
                                        "--space 'no_such_space' is unknown")
         cases[(command, "--storage")] = (["--space", "mlp_psd", "--storage", "nosuchdb://h/x",

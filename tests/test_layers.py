@@ -16,7 +16,9 @@ ROOT = {"nas", "nas.errors", "nas._tf", "nas.stop"}
 #: Third-party modules whose import is deferred on purpose (slow, or only some commands need
 #: them): an import inside a function must be of one of these, or of a module that imports them.
 HEAVY = ("tensorflow", "tf_keras", "qkeras", "tensorflow_model_optimization", "hls4ml", "da4ml",
-         "h5py", "sklearn", "pyts", "dask", "optuna_dashboard", "nas._tf")
+         "h5py", "sklearn", "pyts", "dask", "optuna_dashboard", "nas._tf",
+         "cocotb_tools",  # the stream IP's simulation, only in nas deploy
+         "pynq")  # the board's driver: pynq exists on the board only
 
 
 def module_name(path: Path) -> str:
@@ -33,12 +35,23 @@ def imports(path: Path) -> list[tuple[str, bool]]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
+            module = _absolute(path, node.module, node.level)
             # "from nas.spaces import wcd_pulses" imports the module nas.spaces.wcd_pulses
-            found += [(_submodule(f"{node.module}.{alias.name}") or node.module, id(node) in inside)
+            found += [(_submodule(f"{module}.{alias.name}") or module, id(node) in inside)
                       for alias in node.names]
         elif isinstance(node, ast.Import):
             found += [(alias.name, id(node) in inside) for alias in node.names]
     return found
+
+
+def _absolute(path: Path, module: str, level: int) -> str:
+    """The absolute name of ``from <level dots>module`` in ``path`` (nas/hls/board/driver.py
+    imports its sibling as ``.axis_packing``: the folder is copied to the board alone)."""
+    if not level:
+        return module
+    package = module_name(path).split(".")
+    package = package if path.name == "__init__.py" else package[:-1]
+    return ".".join([*package[:len(package) - level + 1], module])
 
 
 def _submodule(name: str) -> str | None:

@@ -12,9 +12,11 @@ from nas import stop
 from nas.app.commands import COMMANDS, DEFAULT_TRIALS, QUICK_TRIALS
 from nas.app.render import err_console
 from nas.errors import DataWarning, InvalidValue, NasError, is_disk_full
+from nas.hls.board.axis_packing import MODES
 from nas.model.config import IO_TYPES, PARALLEL_VALUES
 from nas.search.memory import MemoryLimitExceeded
 from nas.search.storage import STORAGE_VARIABLE
+from nas.spaces.boards import BOARDS
 from nas.spaces.space import PRECISIONS
 
 
@@ -131,6 +133,20 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--build", action="store_true",
                         help="run C and logic synthesis when vendor tools are on PATH")
 
+    deploy = commands.add_parser("deploy", help="write a trial as an AXI4-Stream IP for a board, "
+                                 "simulated bit-exact, with its Vivado project and driver")
+    _add_location(deploy)
+    deploy.add_argument("--trial", type=int, required=True, help="trial number (see 'nas show')")
+    deploy.add_argument("--board", required=True,
+                        help=f"target board: {', '.join(BOARDS)} (artix7: the IP only)")
+    deploy.add_argument("--out", type=Path, required=True, help="folder to write")
+    deploy.add_argument("--mode", default="packed", choices=MODES,
+                        help="input stream: packed (one event per beat and clock, the default) "
+                             "or word (one sample per 32-bit beat)")
+    deploy.add_argument("--cost", action="store_true",
+                        help="also measure the wrapper's LUTs and FFs with yosys")
+    deploy.add_argument("--force", action="store_true", help="replace a non-empty --out")
+
     calibrate = commands.add_parser("calibrate", help="fit a flow's estimators to synthesis "
                                     "results and write a calibration file")
     calibrate.add_argument("--flow", default="open", choices=("open", "vitis"),
@@ -186,7 +202,7 @@ _SETTINGS_WITH_FLAGS = {"space", "trials", "timeout", "seed", "sampler", "part",
                         "workers", "storage", "workdir", "flow", "calibration", "jobs", "out",
                         "force", "trial", "backend", "strategy", "port", "generate", "reports",
                         "project", "precision", "objectives", "max_latency_cycles",
-                        "min_accuracy", "from_study", "memory_limit"}
+                        "min_accuracy", "from_study", "memory_limit", "board"}
 
 
 def message(error: NasError) -> str:

@@ -224,6 +224,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from nas.app.deploy import deploy_trial
+
+    study, settings = _open_study(args)
+    result = deploy_trial(study, settings, args.trial, args.board, args.out, args.mode,
+                          args.force, args.cost)
+    stream = result.record["stream"]
+    full, stalled = stream["full_rate"], stream["backpressure"]
+    console.print(f"wrote {result.out} for {result.board} ({result.part}, "
+                  f"{result.clock_mhz:g} MHz): the AXI-Stream IP equals the QKeras student on "
+                  f"all {full['events']} test events, ready ({full['events_per_cycle']:.2f} "
+                  f"events/cycle, latency {full['latency_max']} cycles, "
+                  f"+{stream['added_latency']} for the wrapper) and under random gaps and "
+                  f"backpressure ({stalled['events_per_cycle']:.2f} events/cycle); run "
+                  f"build.sh where Vivado is", highlight=False)
+    if result.record["cost"]:
+        console.print(f"wrapper cost (yosys): {result.record['cost']['wrapper']}", highlight=False)
+    return 0
+
+
 def _check_calibrate_sources(args: argparse.Namespace) -> None:
     """The open flow generates its designs or reads studies' synthesized ones; the vitis flow
     reads reports and tables."""
@@ -314,4 +334,5 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 COMMANDS = {"run": cmd_run, "worker": cmd_worker, "spaces": cmd_spaces, "show": cmd_show,
             "report": cmd_report, "synth": cmd_synth, "export": cmd_export,
+            "deploy": cmd_deploy,
             "calibrate": cmd_calibrate, "estimate": cmd_estimate, "dashboard": cmd_dashboard}

@@ -21,6 +21,10 @@ from nas.errors import ToolError
 LUTS = (*(f"LUT{n}" for n in range(1, 7)), "INV", "SRL16E", "SRLC32E")
 FLIP_FLOPS = ("FDRE", "FDSE", "FDCE", "FDPE")
 DSPS = ("DSP48E1", "DSP48E2")
+#: Distributed RAM cells and the LUTs each takes (a RAM32M is the four LUTs of a SLICEM).
+LUTRAM = {"RAM32M": 4, "RAM32M16": 8, "RAM64M": 4, "RAM64M8": 8, "RAM32X1D": 2,
+          "RAM64X1D": 2, "RAM128X1D": 4, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2,
+          "RAM256X1S": 4}
 #: yosys ``synth_xilinx -family`` of each part family (``nas.spaces.parts``).
 FAMILIES = {"xc7": "xc7", "xczu": "xcup", "xcu": "xcup"}
 
@@ -41,8 +45,10 @@ def yosys_version() -> str:
 
 
 def counts_from_cells(cells: dict[str, int]) -> dict[str, int]:
-    """LUT, FF, CARRY4, DSP and BRAM counts from yosys cell types."""
-    return {"lut": sum(cells.get(c, 0) for c in LUTS),
+    """LUT, FF, CARRY4, DSP and BRAM counts from yosys cell types (distributed RAM counted in
+    the LUTs it takes)."""
+    return {"lut": sum(cells.get(c, 0) for c in LUTS)
+            + sum(cells.get(c, 0) * luts for c, luts in LUTRAM.items()),
             "ff": sum(cells.get(c, 0) for c in FLIP_FLOPS),
             "carry4": cells.get("CARRY4", 0) + cells.get("CARRY8", 0),
             "dsp": sum(cells.get(c, 0) for c in DSPS),
