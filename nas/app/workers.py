@@ -11,6 +11,7 @@ import optuna
 
 from nas.errors import NasError
 from nas.search.front import trial_counts
+from nas.search.progress import logged_stages
 from nas.search.settings import RunSettings
 from nas.search.storage import STORAGE_ERRORS, STORAGE_VARIABLE
 from nas.search.study import fail_dead_trials, prepare
@@ -34,6 +35,7 @@ def run_workers(settings: RunSettings, space_argument: str, workers: int, study:
     space as the user named it) that share the study, each adding its share of the missing
     complete trials; their logs are ``worker_N.log`` in the study folder."""
     fail_dead_trials(study, settings.storage_url)
+    on_stage = logged_stages(on_stage)
     prepare(settings, study, on_stage)
     missing = max(settings.trials - trial_counts(study)["complete"], 0)
     on_stage(f"searching ({workers} workers)")
@@ -43,7 +45,8 @@ def run_workers(settings: RunSettings, space_argument: str, workers: int, study:
             continue
         command = [sys.executable, "-m", "nas", "worker", "--space", space_argument,
                    "--workdir", str(settings.workdir), "--trials", str(share),
-                   "--index", str(index + 1), "--sampler", settings.sampler]
+                   "--index", str(index + 1), "--sampler", settings.sampler,
+                   "--device", settings.device]
         if settings.timeout is not None:
             command += ["--timeout", str(settings.timeout)]
         if settings.memory_limit is not None:

@@ -14,6 +14,7 @@ then saturates; da4ml offers truncation and round-half-up, so half-to-even is bu
 them (``quantize_half_even``).
 """
 
+import contextlib
 import itertools
 import json
 import os
@@ -117,6 +118,22 @@ def verilator_environment() -> None:
     os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
 
 
+@contextlib.contextmanager
+def verilator_scope():
+    """``verilator_environment`` inside the block only: the process's environment (a user's
+    notebook, which calls the flow through ``nas.Study.export``) is as it was after it."""
+    before = {name: os.environ.get(name) for name in ("VERILATOR_ROOT", "PATH", "MAKEFLAGS")}
+    verilator_environment()
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @dataclass(frozen=True)
 class OpenFlowResult:
     flow: str
@@ -214,16 +231,16 @@ def run_open_flow(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
     verilog, vhdl, metadata = write_rtl(comb, out, part_name, clock_mhz)
 
     start = time.perf_counter()
-    verilator_environment()
-    rtl_exact = _simulated_fraction(verilog, expected, x_test)
-    seconds["verilator"] = time.perf_counter() - start
-    vhdl_exact = vhdl_error = None
-    if shutil.which("ghdl"):
-        versions["ghdl"] = subprocess.run(["ghdl", "--version"], capture_output=True,
-                                          text=True).stdout.splitlines()[0]
-        start = time.perf_counter()
-        vhdl_exact, vhdl_error = _vhdl_check(vhdl, expected, x_test)
-        seconds["ghdl"] = time.perf_counter() - start
+    with verilator_scope():
+        rtl_exact = _simulated_fraction(verilog, expected, x_test)
+        seconds["verilator"] = time.perf_counter() - start
+        vhdl_exact = vhdl_error = None
+        if shutil.which("ghdl"):
+            versions["ghdl"] = subprocess.run(["ghdl", "--version"], capture_output=True,
+                                              text=True).stdout.splitlines()[0]
+            start = time.perf_counter()
+            vhdl_exact, vhdl_error = _vhdl_check(vhdl, expected, x_test)
+            seconds["ghdl"] = time.perf_counter() - start
 
     start = time.perf_counter()
     counts = synthesize_rtl(out, part_name=part_name)

@@ -1,0 +1,40 @@
+"""Where the command line sends the ``nas`` logger's lines (stages, trials, synthesized
+designs): to stdout when it is not a terminal (a log file, a batch job), where the progress
+bar cannot draw; to ``--log-file`` always. On a terminal only the device line is printed: the
+bar shows the rest."""
+
+import logging
+import sys
+from pathlib import Path
+
+from nas.errors import InvalidValue
+from nas.search.progress import DEVICE_LOGGER, LOGGER
+
+FORMAT = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
+
+
+def route_logs(log_file: Path | None) -> list[logging.Handler]:
+    """Add the CLI's handlers to the ``nas`` logger; returns them for ``unroute_logs``."""
+    stream = logging.StreamHandler(sys.stdout)
+    stream.setFormatter(FORMAT)
+    if sys.stdout.isatty():
+        stream.addFilter(logging.Filter(DEVICE_LOGGER.name))
+    handlers: list[logging.Handler] = [stream]
+    if log_file is not None:
+        try:
+            handlers.append(logging.FileHandler(log_file, mode="a"))
+        except OSError as error:
+            raise InvalidValue("log_file", f"'{log_file}'", "give a file in a writable folder",
+                               problem=f"cannot be written ({error.strerror})") from None
+        handlers[-1].setFormatter(FORMAT)
+    for handler in handlers:
+        LOGGER.addHandler(handler)
+    LOGGER.setLevel(logging.INFO)
+    return handlers
+
+
+def unroute_logs(handlers: list[logging.Handler]) -> None:
+    for handler in handlers:
+        LOGGER.removeHandler(handler)
+        handler.close()
+    LOGGER.setLevel(logging.NOTSET)
