@@ -7,31 +7,15 @@ variable of the user's (a notebook's, a program's that embeds ``nas``). GPUs are
 ``tf.config.set_visible_devices`` rather than ``CUDA_VISIBLE_DEVICES``, until ``use_device``
 shows them."""
 
-import contextlib
 import os
 import warnings
+
+from nas.environment import temporary_environment
 
 #: Read once, at import: Keras 2 for QKeras and tfmot; no C++ banner; oneDNN off, because it
 #: reorders float sums and the same seed must train the same student twice.
 _IMPORT_ENVIRONMENT = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
                        "TF_ENABLE_ONEDNN_OPTS": "0"}
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    """``values`` in ``os.environ`` inside the block; after it, the environment as it was
-    before (TensorFlow also sets variables of its own while it is imported: TF2_BEHAVIOR,
-    KMP_*, ...; it has read them by then)."""
-    before = dict(os.environ)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name in set(os.environ) - set(before):
-            del os.environ[name]
-        for name, value in before.items():
-            if os.environ.get(name) != value:
-                os.environ[name] = value
 
 
 def _import_quietly():
@@ -42,7 +26,7 @@ def _import_quietly():
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        with _environment(_IMPORT_ENVIRONMENT):
+        with temporary_environment(_IMPORT_ENVIRONMENT):
             import tensorflow
             import tensorflow_model_optimization  # noqa: F401
             import tf_keras

@@ -12,7 +12,7 @@ PACKAGE = REPO / "nas"
 #: Bottom to top. A module may import its own layer and the layers below it; the package's
 #: root modules (errors, the TensorFlow import) sit under every layer.
 LAYERS = ("spaces", "model", "hls", "estimators", "search", "app")
-ROOT = {"nas.errors", "nas._tf", "nas.stop"}
+ROOT = {"nas.errors", "nas.environment", "nas._tf", "nas.stop"}
 #: The package itself is the public face: it re-exports the Python API (``nas.app.api``), on
 #: first use, so that ``import nas`` stays cheap; it sits above every layer, as __main__ does.
 FACADE = {"nas", "nas.__main__"}

@@ -7,18 +7,28 @@ import logging
 import sys
 from pathlib import Path
 
+from nas.app.render import console
 from nas.errors import InvalidValue
 from nas.search.progress import DEVICE_LOGGER, LOGGER
 
 FORMAT = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
 
 
+class _ConsoleHandler(logging.Handler):
+    """Lines through the rich console, which prints them above a live progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        console.print(self.format(record), highlight=False, soft_wrap=True)
+
+
 def route_logs(log_file: Path | None) -> list[logging.Handler]:
     """Add the CLI's handlers to the ``nas`` logger; returns them for ``unroute_logs``."""
-    stream = logging.StreamHandler(sys.stdout)
-    stream.setFormatter(FORMAT)
     if sys.stdout.isatty():
+        stream: logging.Handler = _ConsoleHandler()
         stream.addFilter(logging.Filter(DEVICE_LOGGER.name))
+    else:
+        stream = logging.StreamHandler(sys.stdout)
+    stream.setFormatter(FORMAT)
     handlers: list[logging.Handler] = [stream]
     if log_file is not None:
         try:
