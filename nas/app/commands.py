@@ -15,7 +15,7 @@ from rich.progress import TextColumn
 from nas import stop
 from nas.app.api import DEFAULT_TRIALS as DEFAULT_TRIALS  # the CLI's help and benchmarks read them
 from nas.app.api import QUICK_TRIALS as QUICK_TRIALS
-from nas.app.api import run_settings
+from nas.app.api import open_study, run_settings
 from nas.app.dashboard import serve
 from nas.app.render import (
     console,
@@ -145,12 +145,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from nas.app.report import write_report
-
-    study, settings = _open_study(args)
-    out = args.out or settings.paths.root / "report.html"
+    study = open_study(args.space, args.workdir, args.storage)
+    out = args.out or study.settings.paths.root / "report.html"
     try:
-        write_report(study, settings.space, out)
+        study.report(out)
     except OSError as error:
         raise InvalidValue("out", f"'{out}'", "pick another file",
                            problem=f"cannot be written ({error.strerror})") from None
@@ -203,11 +201,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from nas.app.export import VENDOR_TOOLS, export_trial, vendor_tools
+    from nas.app.export import VENDOR_TOOLS, vendor_tools
 
-    study, settings = _open_study(args)
-    result = export_trial(study, settings, args.trial, args.out, args.backend, args.part,
-                          args.clock_mhz, args.strategy, args.force, args.build, args.io_type)
+    study = open_study(args.space, args.workdir, args.storage)
+    result = study.export(args.trial, args.out, backend=args.backend, part=args.part,
+                          clock_mhz=args.clock_mhz, strategy=args.strategy, force=args.force,
+                          build=args.build, io_type=args.io_type)
     console.print(f"wrote {result.out}: {result.backend} {result.strategy} {result.io_type}, "
                   f"{result.part} at "
                   f"{result.clock_mhz:g} MHz; C simulation equals QKeras on "
