@@ -118,3 +118,17 @@ def test_example_notebook_runs(tmp_path):
     projects = list((tmp_path / "studies").glob("project_trial_*"))
     assert len(projects) == 1 and (projects[0] / "hls4ml_config.yml").is_file()
     assert (projects[0] / "rtl").is_dir()
+
+
+def test_device_rule(monkeypatch):
+    """auto: the GPU only for CNN students, and only when TensorFlow sees one."""
+    from nas import _tf
+
+    monkeypatch.setattr(_tf, "GPUS", [])
+    assert _tf.chosen_device("auto", cnn=True) == ("cpu", "auto: no GPU is visible")
+    assert _tf.chosen_device("gpu", cnn=False)[0] == "cpu"
+    monkeypatch.setattr(_tf, "GPUS", ["a GPU"])
+    assert _tf.chosen_device("auto", cnn=True)[0] == "gpu"
+    assert _tf.chosen_device("auto", cnn=False)[0] == "cpu"
+    assert _tf.chosen_device("gpu", cnn=False) == ("gpu", "asked for")
+    assert _tf.chosen_device("cpu", cnn=True) == ("cpu", "asked for")
