@@ -87,6 +87,9 @@ def _semantic_cases(places: dict[str, str]) -> dict[tuple[str, str], tuple[list[
                                        "--space 'no_such_space' is unknown")
         cases[(command, "--storage")] = (["--space", "mlp_psd", "--storage", "nosuchdb://h/x",
                                           *extra], "--storage 'nosuchdb://h/x' cannot be opened")
+        if command in ("run", "worker"):
+            cases[(command, "--log-file")] = (["--space", "mlp_psd", "--log-file", f"{file}/x.log"],
+                                              "--log-file '" + file + "/x.log' cannot be written")
         missing = "is not writable" if command == "run" else "no study for space 'mlp_psd'"
         cases[(command, "--workdir")] = (["--space", "mlp_psd", "--workdir", file, *extra], missing)
     return cases

@@ -1,8 +1,10 @@
 """The command line as a user meets it: one-line errors with exit code 2, nothing written."""
 
 import contextlib
+import datetime
 import json
 import signal
+import subprocess
 import sys
 import time
 
@@ -62,12 +64,40 @@ def test_spaces_lists_spaces_and_parts():
         assert name in result.stdout
 
 
+def _log_seconds(line: str) -> float:
+    return datetime.datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S").timestamp()
+
+
+def _assert_logged_each_trial(lines: list[str], study) -> None:
+    """A line per finished trial, written within a second of the trial's end (the log has
+    whole seconds), after the device and stage lines."""
+    assert lines[0].endswith("training on the CPU (asked for)"), lines
+    assert any(line.endswith("stage: searching") for line in lines)
+    for trial in study.trials:
+        if trial.state.name != "COMPLETE":
+            continue
+        line = next(line for line in lines if f" trial {trial.number} complete: val acc " in line)
+        assert f"val acc {trial.user_attrs['val_accuracy']:.4f}" in line
+        assert _log_seconds(line) - trial.datetime_complete.timestamp() <= 1.0 + 1e-6, line
+
+
 @pytest.mark.slow
 def test_quick_run_then_show(tmp_path):
-    workdir = tmp_path / "studies"
-    result = run_nas("run", "--space", "mlp_psd", "--quick", "--trials", "2", "--no-synth",
-                     "--workdir", str(workdir))
+    """Also the run's log: stdout to a file (not a terminal) and --log-file get the lines."""
+    import optuna
+
+    workdir, out, log = tmp_path / "studies", tmp_path / "out.txt", tmp_path / "run.log"
+    with out.open("w") as stdout:
+        result = subprocess.run([sys.executable, "-m", "nas", "run", "--space", "mlp_psd",
+                                 "--quick", "--trials", "2", "--no-synth", "--device", "cpu",
+                                 "--log-file", str(log), "--workdir", str(workdir)],
+                                stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
+    result.stdout = out.read_text()
+    study = optuna.load_study(study_name="mlp_psd", storage=f"sqlite:///{workdir}/mlp_psd/study.db")
+    logged = log.read_text().splitlines()
+    _assert_logged_each_trial(logged, study)
+    assert result.stdout.splitlines()[:len(logged)] == logged
     # The run shows the useful front: its table, or (2 quick trials may both train below the
     # space's accuracy floor) the line that says none is useful and how to list them all.
     assert "Pareto front of mlp_psd" in result.stdout or \

@@ -74,7 +74,9 @@ def test_the_register_bits_synthesis_keeps_are_counted_exactly(tmp_path):
 @pytest.mark.slow
 def test_mixed_student_is_bit_exact_in_verilator_and_synthesizes(student, tmp_path):  # noqa: F811
     model, x_test = student
+    environment = dict(os.environ)
     result = run_open_flow(model, MIXED, x_test, 16.0, tmp_path / "rtl", "xc7a35tcpg236-1", 200.0)
+    assert dict(os.environ) == environment  # Verilator's variables were set for its runs only
     assert result.bit_exact and result.rtl_exact_fraction == 1.0
     assert result.trace_exact_fraction == 1.0 and result.n_samples == len(x_test)
     assert result.lut > 0 and result.ff > 0 and result.dsp == 0 and result.bram == 0

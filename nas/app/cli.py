@@ -10,11 +10,13 @@ from pathlib import Path
 
 from nas import stop
 from nas.app.commands import COMMANDS, DEFAULT_TRIALS, QUICK_TRIALS
+from nas.app.logs import route_logs, unroute_logs
 from nas.app.render import err_console
 from nas.errors import DataWarning, InvalidValue, NasError, is_disk_full
 from nas.hls.board.axis_packing import MODES
 from nas.model.config import IO_TYPES, PARALLEL_VALUES
 from nas.search.memory import MemoryLimitExceeded
+from nas.search.settings import DEVICES
 from nas.search.storage import STORAGE_VARIABLE
 from nas.spaces.boards import BOARDS
 from nas.spaces.space import PRECISIONS
@@ -37,6 +39,15 @@ def _add_location(parser: argparse.ArgumentParser) -> None:
                         help=f"Optuna storage URL (default: ${STORAGE_VARIABLE} if set, else "
                              f"SQLite in the workdir; put a URL with a password in "
                              f"${STORAGE_VARIABLE}, not on the command line)")
+
+
+def _add_run_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", choices=DEVICES,
+                        help="what trains: auto (the GPU for CNN students when one is visible, "
+                             "else the CPU; see README), cpu or gpu")
+    parser.add_argument("--log-file", type=Path, help="append a line per stage, trial and "
+                        "synthesized design to this file (printed on stdout when it is not a "
+                        "terminal)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "no limit)")
     run.add_argument("--calibration", type=Path,
                      help="calibration file from 'nas calibrate' (default: the flow's shipped one)")
+    _add_run_output(run)
 
     worker = commands.add_parser("worker", help="join an existing study from any machine")
     _add_location(worker)
@@ -88,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--timeout", type=float, help="stop searching after this many seconds")
     worker.add_argument("--memory-limit", type=float, metavar="GB",
                         help="as for 'nas run' (default: 80%% of this machine's memory or cgroup limit)")
+    _add_run_output(worker)
 
     spaces = commands.add_parser("spaces", help="list the search spaces and parts")
     spaces.add_argument("--show", metavar="NAME",
@@ -202,7 +215,8 @@ _SETTINGS_WITH_FLAGS = {"space", "trials", "timeout", "seed", "sampler", "part",
                         "workers", "storage", "workdir", "flow", "calibration", "jobs", "out",
                         "force", "trial", "backend", "strategy", "port", "generate", "reports",
                         "project", "precision", "objectives", "max_latency_cycles",
-                        "min_accuracy", "from_study", "memory_limit", "board"}
+                        "min_accuracy", "from_study", "memory_limit", "board", "device",
+                        "log_file"}
 
 
 def message(error: NasError) -> str:
@@ -259,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
                                                          soft_wrap=True))
     sys.unraisablehook = _unraisable
     args = build_parser().parse_args(argv)
+    handlers = []
     try:
+        handlers = route_logs(getattr(args, "log_file", None))
         return COMMANDS[args.command](args)
     except NasError as error:
         err_console.print(f"nas: error: {message(error)}", highlight=False, soft_wrap=True)
@@ -269,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
                           "again to continue")
         return stop.STOPPED
     finally:
+        unroute_logs(handlers)
         stop.finished()
 
 

@@ -13,6 +13,9 @@ import optuna
 from rich.progress import TextColumn
 
 from nas import stop
+from nas.app.api import DEFAULT_TRIALS as DEFAULT_TRIALS  # the CLI's help and benchmarks read them
+from nas.app.api import QUICK_TRIALS as QUICK_TRIALS
+from nas.app.api import open_study, run_settings
 from nas.app.dashboard import serve
 from nas.app.render import (
     console,
@@ -30,9 +33,6 @@ from nas.search.settings import RunSettings
 from nas.search.storage import open_existing, shown_url
 from nas.spaces import PARTS, SPACES, get_space
 from nas.spaces.schema import to_yaml
-
-DEFAULT_TRIALS = 100
-QUICK_TRIALS = 8
 
 
 def _in_range(name: str, value: float, low: float, high: float) -> None:
@@ -53,18 +53,13 @@ def cmd_spaces(args: argparse.Namespace) -> int:
 
 
 def _run_settings(args: argparse.Namespace) -> RunSettings:
-    space = get_space(args.space)
-    if args.quick:
-        space = space.quick()
-    space = space.with_search(args.precision, args.objectives).with_target(
-        args.part, args.clock_mhz, args.max_latency_cycles)
-    trials = args.trials if args.trials is not None else (QUICK_TRIALS if args.quick
-                                                          else DEFAULT_TRIALS)
-    settings = RunSettings(space=space, trials=trials, seed=args.seed, workdir=args.workdir,
-                           storage=args.storage, timeout=args.timeout, quick=args.quick,
-                           memory_limit=args.memory_limit,
-                           sampler=args.sampler, flow=args.flow, calibration=args.calibration)
-    settings.validate()
+    settings = run_settings(get_space(args.space), args.trials, quick=args.quick,
+                            workdir=args.workdir, storage=args.storage, seed=args.seed,
+                            timeout=args.timeout, memory_limit=args.memory_limit,
+                            sampler=args.sampler, flow=args.flow, calibration=args.calibration,
+                            precision=args.precision, objectives=args.objectives,
+                            part=args.part, clock_mhz=args.clock_mhz,
+                            max_latency_cycles=args.max_latency_cycles, device=args.device)
     _in_range("workers", args.workers, 1, 64)
     return settings
 
@@ -127,7 +122,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _in_range("trials", args.trials, 1, float("inf"))
     study, settings = _open_study(args)
     settings = replace(settings, sampler=args.sampler, timeout=args.timeout,
-                       memory_limit=args.memory_limit)
+                       memory_limit=args.memory_limit, device=args.device)
+    settings.validate()
     before = trial_counts(study)["complete"]
     run_search(settings, study, quota=args.trials, worker_index=args.index)
     after = trial_counts(study)["complete"]
@@ -149,12 +145,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from nas.app.report import write_report
-
-    study, settings = _open_study(args)
-    out = args.out or settings.paths.root / "report.html"
+    study = open_study(args.space, args.workdir, args.storage)
+    out = args.out or study.settings.paths.root / "report.html"
     try:
-        write_report(study, settings.space, out)
+        study.report(out)
     except OSError as error:
         raise InvalidValue("out", f"'{out}'", "pick another file",
                            problem=f"cannot be written ({error.strerror})") from None
@@ -207,11 +201,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from nas.app.export import VENDOR_TOOLS, export_trial, vendor_tools
+    from nas.app.export import VENDOR_TOOLS, vendor_tools
 
-    study, settings = _open_study(args)
-    result = export_trial(study, settings, args.trial, args.out, args.backend, args.part,
-                          args.clock_mhz, args.strategy, args.force, args.build, args.io_type)
+    study = open_study(args.space, args.workdir, args.storage)
+    result = study.export(args.trial, args.out, backend=args.backend, part=args.part,
+                          clock_mhz=args.clock_mhz, strategy=args.strategy, force=args.force,
+                          build=args.build, io_type=args.io_type)
     console.print(f"wrote {result.out}: {result.backend} {result.strategy} {result.io_type}, "
                   f"{result.part} at "
                   f"{result.clock_mhz:g} MHz; C simulation equals QKeras on "

@@ -24,7 +24,8 @@ def progress_bar(*extra_columns, elapsed: bool = True) -> Progress:
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), *extra_columns]
     if elapsed:
         columns.append(TimeElapsedColumn())
-    return Progress(*columns, console=console)
+    # Off a terminal a bar draws only its end: the log lines (nas.app.logs) say what happens.
+    return Progress(*columns, console=console, disable=not console.is_terminal)
 
 
 def print_spaces(spaces: Iterable[Space], parts: Iterable[Part]) -> None:

@@ -145,17 +145,21 @@ def _estimator_section(study: optuna.Study) -> str:
             + _failures(records))
 
 
+def figures(study: optuna.Study, space: Space) -> dict[str, go.Figure]:
+    """The report's plots by title (a notebook shows each inline)."""
+    return {"Accuracy against LUT-equivalents": _front_figure(
+                study, space, "est_lut_equivalent", "LUT-equivalents", float(space.part.lut)),
+            "Accuracy against latency": _front_figure(
+                study, space, "est_latency_cycles", "latency (cycles)", None),
+            "Hypervolume over trials": _hypervolume_figure(study, space)}
+
+
 def render(study: optuna.Study, space: Space) -> str:
     part = space.part
-    figures = [("Accuracy against LUT-equivalents", _front_figure(
-                    study, space, "est_lut_equivalent", "LUT-equivalents", float(part.lut))),
-               ("Accuracy against latency", _front_figure(
-                    study, space, "est_latency_cycles", "latency (cycles)", None)),
-               ("Hypervolume over trials", _hypervolume_figure(study, space))]
     plots = "".join(
         f"<h2>{title}</h2>" + pio.to_html(figure, full_html=False,
                                           include_plotlyjs="inline" if i == 0 else False)
-        for i, (title, figure) in enumerate(figures))
+        for i, (title, figure) in enumerate(figures(study, space).items()))
     counts = trial_counts(study)
     teacher = study.user_attrs.get("teacher_test_accuracy", float("nan"))
     useful = useful_front(study, space)

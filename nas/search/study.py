@@ -14,6 +14,7 @@ import optuna
 from optuna.trial import TrialState
 
 from nas import stop
+from nas._tf import chosen_device, use_device
 from nas.errors import DataWarning, InvalidValue, StudyError
 from nas.estimators.calibration import Calibration
 from nas.model.data import DataSplits, check_splits, load_data
@@ -22,12 +23,14 @@ from nas.model.teacher import check_teacher, load_teacher, teacher_logits
 from nas.search.flow import flow_estimators
 from nas.search.front import trial_counts
 from nas.search.objective import TrialRunner
+from nas.search.progress import DEVICE_LOGGER, log_trial, logged_stages
 from nas.search.records import artifact_store
 from nas.search.sampling import starting_plans
 from nas.search.screening import SCREEN_MARGIN
 from nas.search.settings import DIRECTION, LEGACY_IDENTITY, RunSettings
 from nas.search.storage import is_storage_failure, open_storage, shown_url
 from nas.spaces.parts import part_family
+from nas.spaces.space import Space
 
 SAMPLERS = ("tpe", "nsgaii", "random")
 
@@ -74,8 +77,8 @@ class _QuotaCallback:
     """Stops this process's optimize() once it has added ``quota`` complete trials, or after
     ``MAX_FAILURES_IN_A_ROW`` failures in a row."""
 
-    def __init__(self, quota: int, on_trial: Callable[[optuna.Study], None]):
-        self.quota, self.on_trial = quota, on_trial
+    def __init__(self, quota: int, on_trial: Callable[[optuna.Study], None], space: Space):
+        self.quota, self.on_trial, self.space = quota, on_trial, space
         self.completed = self.failures_in_a_row = 0
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -84,6 +87,7 @@ class _QuotaCallback:
             self.failures_in_a_row = 0
         elif trial.state == TrialState.FAIL:
             self.failures_in_a_row += 1
+        log_trial(study, trial, self.space)
         self.on_trial(study)
         stop.raise_if_requested()
         if self.completed >= self.quota or self.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
@@ -230,12 +234,24 @@ def check_fingerprint(study: optuna.Study, data: DataSplits, teacher) -> None:
                          f"same data file and requirements.lock as the machine that created it")
 
 
+def select_device(settings: RunSettings) -> str:
+    """Make ``settings.device`` (auto, cpu, gpu) the device that trains, and say which it is."""
+    device, why = chosen_device(settings.device, settings.space.student.family == "cnn")
+    try:
+        use_device(device)
+    except RuntimeError as error:
+        raise StudyError(str(error)) from None
+    DEVICE_LOGGER.info("training on the %s (%s)", device.upper(), why)
+    return device
+
+
 def prepare(settings: RunSettings, study: optuna.Study,
             on_stage: Callable[[str], None] = lambda s: None) -> TrialRunner:
     """Data and teacher (cached in the study folder, deterministic from the seed, so every
     worker gets the same) and the objective that uses them."""
     space, paths = settings.space, settings.paths
     paths.create()  # a worker on another machine starts with an empty workdir
+    select_device(settings)
     on_stage("simulating data")
     data = load_data(space, settings.seed, paths)
     for problem in check_splits(data, space.n_classes, SCREEN_MARGIN):
@@ -296,6 +312,7 @@ def run_search(settings: RunSettings, study: optuna.Study | None = None,
     settings.validate()
     study = study or create_or_continue(settings)
     fail_dead_trials(study, settings.storage_url)
+    on_stage = logged_stages(on_stage)
     runner = prepare(settings, study, on_stage)
     if quota is None:
         quota = settings.trials - trial_counts(study)["complete"]
@@ -303,7 +320,7 @@ def run_search(settings: RunSettings, study: optuna.Study | None = None,
         return study
     study.sampler = make_sampler(settings.sampler, sampler_seed(settings.seed, worker_index, study))
     on_stage("searching")
-    quota_callback = _QuotaCallback(quota, on_trial)
+    quota_callback = _QuotaCallback(quota, on_trial, settings.space)
     _optimize(study, runner, settings, quota_callback)
     if runner.disk_full:
         place = runner.disk_full.filename or settings.paths.root
