@@ -22,15 +22,9 @@ from nas.estimators.calibration import (
     evaluation_folds,
     measured_matrix,
 )
-from nas.estimators.vendor import (
-    FIXED,
-    VendorDesign,
-    VendorEstimator,
-    VendorLayer,
-    WeightStats,
-    dsp_slices,
-    interval,
-)
+from nas.estimators.vendor.design import VendorDesign, VendorLayer, WeightStats
+from nas.estimators.vendor.estimator import FIXED, VendorEstimator
+from nas.estimators.vendor.rules import dsp_slices, interval
 from nas.hls.fact_tables import read_table
 from nas.hls.hls4ml_project import FixedType, read_project
 
@@ -286,7 +280,7 @@ def test_vitis_run_on_another_family_warns_and_records_it(tmp_path):
 
 
 def test_student_design_is_the_project_nas_export_writes():
-    from nas.estimators.vendor import student_design
+    from nas.estimators.vendor.design import student_design
     from nas.model.config import StudentConfig
 
     config = StudentConfig(widths=(8,), weight_bits=(6, 4), weight_int_bits=(0, 1), act_bits=(5,),
@@ -328,7 +322,7 @@ def test_the_search_sees_a_student_as_each_flow_builds_it():
 def test_a_vendor_flow_student_is_built_with_its_strategy_and_reuse():
     import optuna
 
-    from nas.estimators.vendor import student_design
+    from nas.estimators.vendor.design import student_design
     from nas.hls.hls4ml_project import resource_reuse_factor
     from nas.model.config import StudentConfig
     from nas.search.objective import flow_estimators

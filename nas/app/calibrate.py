@@ -14,7 +14,7 @@ from nas.app.render import err_console
 from nas.errors import DataError, InvalidValue, NasError
 from nas.estimators.calibration import Calibration, fit_estimators
 from nas.estimators.design import trained_design
-from nas.estimators.vendor import calibration_row
+from nas.estimators.vendor.rows import calibration_row
 from nas.hls.fact_tables import merge_folders, read_table
 from nas.hls.hls4ml_project import read_project
 from nas.model.data import load_data

@@ -9,7 +9,10 @@ from nas.app.calibrate import project_dirs
 from nas.app.render import console, err_console
 from nas.errors import DataError, InvalidValue, NasError
 from nas.estimators.calibration import Calibration
-from nas.estimators.vendor import VendorEstimator, design_from_facts, interval, measured_of
+from nas.estimators.vendor.design import design_from_facts
+from nas.estimators.vendor.estimator import VendorEstimator
+from nas.estimators.vendor.rows import measured_of
+from nas.estimators.vendor.rules import interval
 from nas.hls.hls4ml_project import read_project
 
 #: The quantities shown, in the order of the JSON and the table; BRAM in 36 Kib blocks.

@@ -26,7 +26,8 @@ from nas.errors import DataError, InvalidValue
 from nas.estimators.architecture import ArchitectureEstimator
 from nas.estimators.base import QUANTITIES, ResourceEstimate, ResourceEstimator
 from nas.estimators.design import DesignSummary
-from nas.estimators.vendor import VendorDesign, VendorEstimator
+from nas.estimators.vendor.design import VendorDesign
+from nas.estimators.vendor.estimator import VendorEstimator
 
 SCHEMA = "nas-calibration/1"
 

@@ -17,7 +17,8 @@ from nas.errors import DataError, is_disk_full
 from nas.estimators.base import RESOURCES, ResourceEstimate, ResourceEstimator
 from nas.estimators.calibration import FLOWS, Calibration
 from nas.estimators.design import expected_design
-from nas.estimators.vendor import interval, student_design
+from nas.estimators.vendor.design import student_design
+from nas.estimators.vendor.rules import interval
 from nas.model.config import StudentConfig, quantized_kernels
 from nas.model.data import DataSplits
 from nas.model.learned import LearnedTrainer
