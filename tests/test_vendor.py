@@ -24,7 +24,8 @@ from nas.estimators.calibration import (
 )
 from nas.estimators.vendor.design import VendorDesign, VendorLayer, WeightStats
 from nas.estimators.vendor.estimator import FIXED, VendorEstimator
-from nas.estimators.vendor.rules import dsp_slices, interval
+from nas.estimators.vendor.extrapolation import extrapolations
+from nas.estimators.vendor.rules import dsp_slices, interval, plan
 from nas.hls.fact_tables import read_table
 from nas.hls.hls4ml_project import FixedType, read_project
 
@@ -195,6 +196,7 @@ def test_nas_estimate_prints_the_estimate_beside_the_report():
     assert set(entry["estimate"]) == {"lut", "ff", "dsp", "bram", "latency_cycles", "interval"}
     assert entry["report"]["lut"] == 84942 and entry["report"]["latency_cycles"] == 13
     assert entry["estimate"]["interval"] == 1 and entry["estimate"]["lut"] > 0
+    assert entry["extrapolated"] == []  # Vivado HLS 2019.2, xcu250, reuse 1: all calibrated
     several = run_nas("estimate", "--project", str(TUTORIAL), "--json")
     entries = json.loads(several.stdout)
     assert several.returncode == 0 and len(entries) == 4 and all("report" in e for e in entries)
@@ -359,3 +361,61 @@ def test_a_vendor_flow_student_is_built_with_its_strategy_and_reuse():
     vitis = flow_estimators(default_calibration("vitis"), space, None)
     assert vitis.searches_directives and vitis.details(designs["resource"]) == {"est_interval": 8}
     assert not flow_estimators(default_calibration("open"), space, None).searches_directives
+
+
+def test_an_8x16_product_binds_to_dsps_where_a_4x4_product_stays_in_the_fabric():
+    # The wa-hls4ml sweep (Vitis HLS, UltraScale+, reuse 1): 8-bit weights times 16-bit
+    # inputs put 19-26 % of the products in DSP slices, 4-bit weights none; the same layer
+    # with 4-bit weights and 4-bit inputs is all shift-and-add.
+    wide = VendorLayer(32, 32, 16, 8, 24, 16, 1, "latency", "linear",
+                       WeightStats.expected(1024, FixedType(8, 1), 32))
+    narrow = VendorLayer(32, 32, 4, 4, 12, 4, 1, "latency", "linear",
+                         WeightStats.expected(1024, FixedType(4, 1), 32))
+    wide_plan, narrow_plan = plan(wide, "ultrascale"), plan(narrow, "ultrascale")
+    assert 0.1 * 1024 < wide_plan.slices < 0.4 * 1024
+    assert narrow_plan.slices == 0 and narrow_plan.fabric_digits > 0
+    estimator = default_calibration("vitis").estimator("vendor_hls")
+    dsp = [estimator.predict_one(_design([layer])).dsp for layer in (wide, narrow)]
+    assert dsp[0] > 100 and dsp[1] < 10
+
+
+def test_a_layer_wider_than_the_calibration_is_flagged_as_an_extrapolation():
+    calibration = default_calibration("vitis")
+    data, tools = calibration.data, calibration.tool_versions["hls"]
+    widest = data["layer_inputs"][1]
+    inside = _design([_layer(16, 8)], "xc7", tool="Vitis HLS")
+    assert extrapolations(inside, data, tools) == []
+    wide = _design([_layer(widest + 305, 64), _layer(64, 5, reuse=4 * data["reuse_factors"][1])],
+                   "xc7")
+    found = extrapolations(wide, data, tools, tool="Vitis HLS 2021.1")
+    assert f"layer 1 has {widest + 305} inputs (calibration: at most {widest})" in found
+    assert any(f.startswith("layer 2 has reuse factor") for f in found)
+    assert any(f.startswith("tool Vitis HLS 2021.1 (calibration:") for f in found)
+    assert extrapolations(inside, {**data, "part_families": ["ultrascale"]}, tools) == [
+        "part family xc7 (calibration: ultrascale)"]
+
+
+def test_the_vendor_evaluation_tables_follow_from_the_committed_results():
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import render_results
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    vendor = json.loads((REPO / "benchmarks" / "results" / "vendor_hls.json").read_text())
+    for name, measured, goal in (("latency_strategy", "measured_mape", "goal_mape"),
+                                 ("resource_strategy", "measured_smape", "goal_smape")):
+        part = vendor[name]
+        for quantity, target in part["targets"].items():
+            key = "mape" if measured == "measured_mape" else "smape"
+            assert target[measured] == part["errors"]["all"][quantity][key]
+            assert target["met"] == (target[measured] <= target[goal])
+    latency = vendor["latency_strategy"]
+    assert latency["no_constant_quantity"] == \
+        all(n == 0 for n in latency["constant_where_reports_differ_2x"].values())
+    block = render_results.vendor_block(vendor)
+    readme = (REPO / "README.md").read_text()
+    assert block in readme
+    for line in render_results.vendor_strategy_tables(vendor):
+        assert line in block

@@ -138,6 +138,7 @@ def summarize(rows: Sequence[dict]) -> dict:
     summary = {"layers_per_design": _span([len(r["design"]["layers"]) for r in rows]),
                "weight_bits": _span([x["weight_bits"] for x in layers]),
                "input_bits": _span([x["input_bits"] for x in layers]),
+               "layer_inputs": _span([x["n_in"] for x in layers]),
                "layer_outputs": _span([x["n_out"] for x in layers]),
                "lut": _span([row["measured"]["lut"] for row in rows]),
                "sources": sorted({row.get("source", "generated").split(":")[0]
