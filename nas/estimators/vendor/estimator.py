@@ -49,6 +49,31 @@ def _per_family(values: dict[str, dict[str, float]]) -> dict[str, float]:
             for name, value in values[family].items()}
 
 
+#: Resource strategy above ``reuse = n_in``: hls4ml's loop sends each multiplier's products to
+#: ``reuse / n_in`` accumulators in turn, and what HLS makes of that accumulator multiplexing
+#: depends on that fold (classes up to 2, 3, 4, 6, 8, 12, 16 and more: the sweep's LUTs per
+#: output bit differ by up to 10x between folds, and not monotonically) and on whether the
+#: layer has more than
+#: ``WIDE_OUTPUTS`` outputs (the sweep's LUTs per output jump between 128 and 160 outputs at
+#: every fold), so each fold class and size has its own coefficient: a table read off the
+#: wa-hls4ml sweep, the only Resource-strategy reports at hand.
+FOLDS = {"2": 2.0, "3": 3.0, "4": 4.0, "6": 6.0, "8": 8.0, "12": 12.0, "16": 16.0,
+         "more": float("inf")}
+WIDE_OUTPUTS = 128
+FOLD_FEATURES = tuple(f"resource_fold_{fold}_{size}_bits" for fold in FOLDS
+                      for size in ("narrow", "wide"))
+
+
+def fold_feature(layer: VendorLayer) -> str | None:
+    """The fold feature (``FOLD_FEATURES``) a Resource-strategy layer counts in, None at
+    ``reuse <= n_in`` and for the Latency strategy."""
+    if layer.strategy != "resource" or layer.reuse_factor <= layer.n_in:
+        return None
+    fold = layer.reuse_factor / layer.n_in
+    name = next(name for name, most in FOLDS.items() if fold <= most)
+    return f"resource_fold_{name}_{'wide' if layer.n_out > WIDE_OUTPUTS else 'narrow'}_bits"
+
+
 #: Per quantity, its features and their coefficients before calibration (delays in ns of a
 #: -1 Artix-7, cycles, LUTs or FFs per counted bit, BRAM36 per table or per 36 Kib of ROM).
 #: The order of a quantity's features is the order of its coefficients in calibration files.
@@ -59,7 +84,9 @@ PRIOR: dict[str, dict[str, float]] = {
            "resource_accum_bits": 1.0, "design": 100.0},
     "lut": {"adder_bits": 1.0, "fabric_multiplier_bits": 1.0, "dsp_products": 10.0,
             "activation_bits": 1.0, "softmax_outputs": 50.0, "reuse_mux_bits": 1.0,
-            "resource_mux_bits": 1.0, "resource_accum_bits": 2.0, "design": 100.0},
+            "resource_mux_bits": 1.0, "resource_accum_bits": 2.0,
+            **dict.fromkeys(FOLD_FEATURES, 10.0), "resource_input_select_bits": 2.0,
+            "design": 100.0},
     "dsp": {"dsp_slices": 1.0, "softmax": 5.0},
     "bram": {"softmax": 1.0, "table_activations": 0.5, "resource_rom_bits": 1.0 / 36864},
 }
@@ -119,6 +146,12 @@ class VendorEstimator(ResourceEstimator):
         "output_bits": "layer outputs x accumulator bits",
         "reuse_register_bits": "products waiting for a later pass x accumulator bits",
         "resource_accum_bits": "Resource strategy: outputs x accumulator bits",
+        "resource_input_select_bits": "Resource strategy: inputs x input bits (the multiplexer "
+                                      "that picks each pass's input)",
+        **{f"resource_fold_{fold}_{size}_bits": f"Resource strategy, reuse / n_in in the fold "
+           f"class {fold} (up to {most:g}), {size} ({'more than' if size == 'wide' else 'at most'} "
+           f"{WIDE_OUTPUTS} outputs): outputs x accumulator bits"
+           for fold, most in FOLDS.items() for size in ("narrow", "wide")},
         "adder_bits": "adder-tree terms x accumulator bits",
         "fabric_multiplier_bits": "CSD digits of fabric-built constants x input bits",
         "dsp_products": "products bound to DSP slices",
@@ -181,6 +214,10 @@ def _add_resources(values: dict[str, float], layer: VendorLayer, step: LayerPlan
     if layer.strategy == "resource" and layer.reuse_factor > 1:
         values["resource_mux_bits"] += step.mux_bits
         values["resource_accum_bits"] += layer.n_out * layer.accum_bits
+        values["resource_input_select_bits"] += layer.n_in * layer.input_bits
+        fold = fold_feature(layer)
+        if fold:
+            values[fold] += layer.n_out * layer.accum_bits
         values["resource_rom_bits"] += layer.n_weights * layer.weight_bits
         return
     values["adder_bits"] += step.terms * layer.n_out * layer.accum_bits
