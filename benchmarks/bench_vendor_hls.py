@@ -23,6 +23,10 @@ quantity and part family and its targets:
 import argparse
 import datetime
 import json
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,6 +55,8 @@ LATENCY_TARGETS = {"lut": 15.0, "ff": 15.0, "dsp": 25.0, "latency_cycles": 15.0}
 WA_HLS4ML = {"gnn": {"lut": 11.4, "ff": 11.6, "dsp": 15.1, "latency_cycles": 15.7},
              "transformer": {"lut": 2.9, "ff": 2.9, "dsp": 10.8, "latency_cycles": 10.1}}
 FOLDS = 5
+#: ``nas estimate`` on a folder of this many projects within this many seconds (issue 31).
+SPEED_PROJECTS, SPEED_GOAL_S = 100, 30.0
 SHOWN = ("lut", "ff", "dsp", "latency_cycles")
 #: rule4ml's published accuracy (arXiv:2408.05314, abstract): their own validation split.
 RULE4ML = {"source": "M. M. Rahimifar, H. E. Rahali, A. C. Therrien, 'rule4ml: An Open-Source "
@@ -164,6 +170,23 @@ def _round_cycles(predicted: np.ndarray) -> None:
     predicted[:, column] = np.maximum(1, np.floor(predicted[:, column] + 0.5))
 
 
+def estimate_speed() -> dict:
+    """Seconds ``nas estimate --project DIR --json`` takes (a new process, as a user runs it)
+    on a folder of ``SPEED_PROJECTS`` copies of the project folders in ../shared."""
+    sources = [config.parent for base in FOLDERS for config in sorted(base.rglob("hls4ml_config.yml"))]
+    with tempfile.TemporaryDirectory() as folder:
+        for index in range(SPEED_PROJECTS):
+            shutil.copytree(sources[index % len(sources)], Path(folder) / f"project_{index}")
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "nas", "estimate", "--project", folder,
+                               "--json"], capture_output=True, text=True, check=True)
+        seconds = time.perf_counter() - start
+    estimated = len(json.loads(done.stdout))
+    return {"projects": SPEED_PROJECTS, "estimated": estimated, "seconds": round(seconds, 1),
+            "goal_seconds": SPEED_GOAL_S,
+            "met": seconds <= SPEED_GOAL_S and estimated == SPEED_PROJECTS}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
@@ -212,6 +235,7 @@ def main() -> None:
         "rule4ml": RULE4ML,
         "latency_strategy": latency_strategy(rows, predicted, ~sweep),
         "resource_strategy": resource_strategy(rows, sweep & (strategy == "resource")),
+        "estimate_speed": estimate_speed(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

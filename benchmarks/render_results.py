@@ -273,6 +273,11 @@ def vendor_strategy_tables(vendor: dict) -> list[str]:
             f"{smape[q]:g}" for q in QUANTITY_NAMES) + " |")
     lines.append("| target: SMAPE <= the GNN's | " + " | ".join(
         _met(t["met"]) for t in resource["targets"].values()) + " |")
+    speed = vendor["estimate_speed"]
+    lines += ["", f"`nas estimate --project DIR --json` on a folder of {speed['projects']} "
+                  f"projects (copies of the project folders in ../shared; {speed['estimated']} "
+                  f"estimated): {speed['seconds']:.1f} s, a new process included (target "
+                  f"{speed['goal_seconds']:g} s: {_met(speed['met'])})."]
     return lines
 
 

@@ -411,6 +411,9 @@ def test_the_vendor_evaluation_tables_follow_from_the_committed_results():
             key = "mape" if measured == "measured_mape" else "smape"
             assert target[measured] == part["errors"]["all"][quantity][key]
             assert target["met"] == (target[measured] <= target[goal])
+    speed = vendor["estimate_speed"]
+    assert speed["met"] == (speed["seconds"] <= speed["goal_seconds"]
+                            and speed["estimated"] == speed["projects"])
     latency = vendor["latency_strategy"]
     assert latency["no_constant_quantity"] == \
         all(n == 0 for n in latency["constant_where_reports_differ_2x"].values())
