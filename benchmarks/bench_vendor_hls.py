@@ -37,7 +37,7 @@ from nas.estimators.base import QUANTITIES
 from nas.estimators.calibration import cross_predict, error_table, evaluation_folds, measured_matrix
 from nas.estimators.vendor.rows import calibration_row
 from nas.hls.fact_tables import merge_folders, read_table
-from nas.hls.hls4ml_project import ProjectFacts, read_project
+from nas.hls.project_facts import ProjectFacts, read_project
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -27,7 +27,7 @@ from nas.estimators.vendor.estimator import FIXED, VendorEstimator
 from nas.estimators.vendor.extrapolation import extrapolations
 from nas.estimators.vendor.rules import dsp_slices, interval, plan
 from nas.hls.fact_tables import read_table
-from nas.hls.hls4ml_project import FixedType, read_project
+from nas.hls.project_facts import FixedType, read_project
 
 PUBLIC = SHARED / "calibration" / "public_hls4ml_mlp"
 TUTORIAL = SHARED / "reports" / "hls4ml_tutorial"
@@ -325,7 +325,7 @@ def test_a_vendor_flow_student_is_built_with_its_strategy_and_reuse():
     import optuna
 
     from nas.estimators.vendor.design import student_design
-    from nas.hls.hls4ml_project import resource_reuse_factor
+    from nas.hls.project_facts import resource_reuse_factor
     from nas.model.config import StudentConfig
     from nas.search.objective import flow_estimators
     from nas.search.sampling import sample_directives

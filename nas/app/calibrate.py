@@ -16,7 +16,7 @@ from nas.estimators.calibration import Calibration, fit_estimators
 from nas.estimators.design import trained_design
 from nas.estimators.vendor.rows import calibration_row
 from nas.hls.fact_tables import merge_folders, read_table
-from nas.hls.hls4ml_project import read_project
+from nas.hls.project_facts import read_project
 from nas.model.data import load_data
 from nas.model.port import stage_of
 from nas.search.objective import load_student

@@ -14,7 +14,7 @@ from nas.estimators.vendor.estimator import VendorEstimator
 from nas.estimators.vendor.extrapolation import extrapolations
 from nas.estimators.vendor.rows import measured_of
 from nas.estimators.vendor.rules import interval
-from nas.hls.hls4ml_project import read_project
+from nas.hls.project_facts import read_project
 
 #: The quantities shown, in the order of the JSON and the table; BRAM in 36 Kib blocks.
 KEYS = ("lut", "ff", "dsp", "bram", "latency_cycles", "interval")

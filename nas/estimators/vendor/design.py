@@ -21,7 +21,7 @@ from scipy.stats import norm
 from nas.errors import DataError
 from nas.estimators.csd import csd_digits
 from nas.estimators.vendor.rules import multiplier_mask
-from nas.hls.hls4ml_project import (
+from nas.hls.project_facts import (
     DEFAULT_UNCERTAINTY,
     FixedType,
     ProjectFacts,

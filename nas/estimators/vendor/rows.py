@@ -3,7 +3,7 @@ numbers as calibration measures them, and where they came from."""
 
 from nas.errors import DataError
 from nas.estimators.vendor.design import design_from_facts
-from nas.hls.hls4ml_project import ProjectFacts
+from nas.hls.project_facts import ProjectFacts
 
 
 def measured_of(facts: ProjectFacts) -> dict[str, float]:
