@@ -422,3 +422,33 @@ def test_the_vendor_evaluation_tables_follow_from_the_committed_results():
     assert block in readme
     for line in render_results.vendor_strategy_tables(vendor):
         assert line in block
+
+
+def test_resource_strategy_luts_are_tabulated_by_fold_and_size():
+    from nas.estimators.vendor.estimator import fold_feature
+
+    def resource(n_in: int, n_out: int, reuse: int) -> VendorLayer:
+        return _layer(n_in, n_out, reuse, "resource")
+
+    assert fold_feature(resource(256, 96, 512)) == "resource_fold_2_narrow_bits"
+    assert fold_feature(resource(256, 160, 1024)) == "resource_fold_4_wide_bits"
+    assert fold_feature(resource(32, 64, 1024)) == "resource_fold_more_narrow_bits"
+    assert fold_feature(resource(64, 64, 32)) is None  # reuse <= n_in: another code path
+    assert fold_feature(_layer(32, 64, 1024)) is None  # Latency strategy
+    # The sweep: 256 inputs at reuse 1024 (fold 4) take 4-5x the LUTs of reuse 512 (fold 2).
+    estimator = default_calibration("vitis").estimator("vendor_hls")
+    luts = [estimator.predict_one(_design([resource(256, 256, reuse)])).lut
+            for reuse in (512, 1024)]
+    assert luts[1] > 3 * luts[0]
+
+
+def test_a_vendor_trial_records_where_its_student_leaves_the_calibration():
+    from nas.search.objective import flow_estimators
+
+    vitis = flow_estimators(default_calibration("vitis"), tiny_space(), None)
+    widest = default_calibration("vitis").data["layer_inputs"][1]
+    inside = _design([_layer(16, 8)], "xc7")
+    outside = _design([_layer(2 * widest, 8)], "xc7")
+    assert "est_extrapolated" not in vitis.details(inside)
+    assert vitis.details(outside)["est_extrapolated"] == [
+        f"layer 1 has {2 * widest} inputs (calibration: at most {widest})"]
