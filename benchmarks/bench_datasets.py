@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
-from nas.hls.project import write_project
+from nas.hls.export import write_project
 from nas.model.data import load_data
 from nas.model.student import accuracy
 from nas.model.teacher import load_teacher

@@ -6,9 +6,16 @@ the row: real activation types, weight values), and the wa-hls4ml-search sweep t
 layers, Latency and Resource strategy, one repository). Each repository's designs are
 predicted by the estimator fitted on all the other repositories (each repository weighing the
 same in the fit). Writes ``benchmarks/results/vendor_hls.json``: the absolute percentage
-error per quantity over all designs (the targets), averaged per repository, per part family,
-per data set and strategy, each public design's estimate beside its report, and rule4ml's
-published figures for comparison.
+error per quantity over all designs, averaged per repository, per part family, per data set
+and strategy, each public design's estimate beside its report, and rule4ml's published
+figures for comparison; and the two evaluations of issue 31, each with MAPE and SMAPE per
+quantity and part family and its targets:
+
+* ``latency_strategy``: the public reports (all Latency strategy), each repository predicted
+  by the fit on every other repository (the sweep included);
+* ``resource_strategy``: the sweep's Resource-strategy designs in five folds (seed 0), each
+  predicted by the fit on everything outside the fold: in-distribution, beside the SMAPE the
+  wa-hls4ml surrogates publish on their own test split.
 
     python benchmarks/bench_vendor_hls.py [--out FILE]
 """
@@ -16,6 +23,10 @@ published figures for comparison.
 import argparse
 import datetime
 import json
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,9 +35,9 @@ from harness import machine
 
 from nas.estimators.base import QUANTITIES
 from nas.estimators.calibration import cross_predict, error_table, evaluation_folds, measured_matrix
-from nas.estimators.vendor import calibration_row
+from nas.estimators.vendor.rows import calibration_row
 from nas.hls.fact_tables import merge_folders, read_table
-from nas.hls.hls4ml_project import ProjectFacts, read_project
+from nas.hls.project_facts import ProjectFacts, read_project
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -37,6 +48,15 @@ SWEEPS = tuple(SHARED / "calibration" / "wa_hls4ml_search" / f"results_{kind}.cs
 OUT = ROOT / "benchmarks" / "results" / "vendor_hls.json"
 #: Targets of issue 15 (MAPE %, leave-one-repository-out, everything in ../shared).
 TARGETS = {"lut": 15.0, "ff": 25.0, "dsp": 25.0, "latency_cycles": 15.0}
+#: Targets of issue 31 (a): MAPE %, Latency strategy, leave-one-repository-out.
+LATENCY_TARGETS = {"lut": 15.0, "ff": 15.0, "dsp": 25.0, "latency_cycles": 15.0}
+#: The wa-hls4ml surrogates' published SMAPE (%) on their own test split (issue 31; the
+#: paper's per-quantity table: GNN and transformer).
+WA_HLS4ML = {"gnn": {"lut": 11.4, "ff": 11.6, "dsp": 15.1, "latency_cycles": 15.7},
+             "transformer": {"lut": 2.9, "ff": 2.9, "dsp": 10.8, "latency_cycles": 10.1}}
+FOLDS = 5
+#: ``nas estimate`` on a folder of this many projects within this many seconds (issue 31).
+SPEED_PROJECTS, SPEED_GOAL_S = 100, 30.0
 SHOWN = ("lut", "ff", "dsp", "latency_cycles")
 #: rule4ml's published accuracy (arXiv:2408.05314, abstract): their own validation split.
 RULE4ML = {"source": "M. M. Rahimifar, H. E. Rahali, A. C. Therrien, 'rule4ml: An Open-Source "
@@ -90,6 +110,83 @@ def smooth_law_floor(rows: list[dict], mask: np.ndarray) -> dict:
     return floor
 
 
+def _by_family(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) -> dict:
+    """MAPE and SMAPE per quantity on the designs of ``mask``, in all and per part family."""
+    family = np.array([r["design"]["part_family"] for r in rows])
+    return {"all": _subset_errors(rows, predicted, mask),
+            **{f: _subset_errors(rows, predicted, mask & (family == f))
+               for f in sorted(set(family[mask]))}}
+
+
+def constant_pairs(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) -> dict:
+    """Per quantity, the pairs of designs of ``mask`` whose reports differ by more than 2x
+    but whose estimates are equal (after rounding): a quantity the estimate holds constant
+    where the reports do not."""
+    chosen = np.flatnonzero(mask)
+    counts = {}
+    for q in SHOWN:
+        column = QUANTITIES.index(q)
+        truth = np.maximum(measured_matrix([rows[i] for i in chosen])[:, column], 1.0)
+        guess = np.rint(predicted[chosen, column])
+        ratio = np.maximum(truth[:, None] / truth[None, :], truth[None, :] / truth[:, None])
+        same = guess[:, None] == guess[None, :]
+        counts[q] = int(np.triu((ratio > 2) & same, 1).sum())
+    return counts
+
+
+def resource_folds(rows: list[dict], mask: np.ndarray, seed: int = 0) -> list[np.ndarray]:
+    """``FOLDS`` folds of the designs of ``mask`` (shuffled by ``seed``)."""
+    order = np.random.default_rng(seed).permutation(np.flatnonzero(mask))
+    return [np.sort(fold) for fold in np.array_split(order, FOLDS)]
+
+
+def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray) -> dict:
+    errors = _by_family(rows, predicted, public)
+    pairs = constant_pairs(rows, predicted, public)
+    targets = {q: {"goal_mape": goal, "measured_mape": errors["all"][q]["mape"],
+                   "met": errors["all"][q]["mape"] <= goal} for q, goal in LATENCY_TARGETS.items()}
+    return {"evaluation": "public reports (Latency strategy), leave-one-repository-out",
+            "n_designs": int(public.sum()), "errors": errors,
+            "constant_where_reports_differ_2x": pairs, "targets": targets,
+            "no_constant_quantity": all(v == 0 for v in pairs.values())}
+
+
+def resource_strategy(rows: list[dict], resource: np.ndarray) -> dict:
+    folds = resource_folds(rows, resource)
+    predicted = cross_predict("vendor_hls", rows, folds)
+    _round_cycles(predicted)
+    errors = _by_family(rows, predicted, resource)
+    targets = {q: {"goal_smape": WA_HLS4ML["gnn"][q], "measured_smape": errors["all"][q]["smape"],
+                   "met": errors["all"][q]["smape"] <= WA_HLS4ML["gnn"][q]} for q in SHOWN}
+    return {"evaluation": f"wa-hls4ml-search sweep, Resource strategy, {FOLDS}-fold (seed 0), "
+                          f"each fold predicted by the fit on everything outside it: "
+                          f"in-distribution",
+            "n_designs": int(resource.sum()), "errors": errors, "wa_hls4ml_smape": WA_HLS4ML,
+            "targets": targets}
+
+
+def _round_cycles(predicted: np.ndarray) -> None:
+    column = QUANTITIES.index("latency_cycles")
+    predicted[:, column] = np.maximum(1, np.floor(predicted[:, column] + 0.5))
+
+
+def estimate_speed() -> dict:
+    """Seconds ``nas estimate --project DIR --json`` takes (a new process, as a user runs it)
+    on a folder of ``SPEED_PROJECTS`` copies of the project folders in ../shared."""
+    sources = [config.parent for base in FOLDERS for config in sorted(base.rglob("hls4ml_config.yml"))]
+    with tempfile.TemporaryDirectory() as folder:
+        for index in range(SPEED_PROJECTS):
+            shutil.copytree(sources[index % len(sources)], Path(folder) / f"project_{index}")
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "nas", "estimate", "--project", folder,
+                               "--json"], capture_output=True, text=True, check=True)
+        seconds = time.perf_counter() - start
+    estimated = len(json.loads(done.stdout))
+    return {"projects": SPEED_PROJECTS, "estimated": estimated, "seconds": round(seconds, 1),
+            "goal_seconds": SPEED_GOAL_S,
+            "met": seconds <= SPEED_GOAL_S and estimated == SPEED_PROJECTS}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
@@ -99,8 +196,7 @@ def main() -> None:
     rows = [calibration_row(d) for d in designs]
     method, folds = evaluation_folds(rows)
     predicted = cross_predict("vendor_hls", rows, folds)
-    predicted[:, QUANTITIES.index("latency_cycles")] = np.maximum(
-        1, np.floor(predicted[:, QUANTITIES.index("latency_cycles")] + 0.5))
+    _round_cycles(predicted)
     family = np.array([r["design"]["part_family"] for r in rows])
     group = np.array([r["group"] for r in rows])
     sweep = np.array([d.group == SWEEPS[0].parent.name for d in designs])
@@ -137,6 +233,9 @@ def main() -> None:
                      "assumed": r["assumed"]}
                     for i, r in enumerate(rows) if not sweep[i]],
         "rule4ml": RULE4ML,
+        "latency_strategy": latency_strategy(rows, predicted, ~sweep),
+        "resource_strategy": resource_strategy(rows, sweep & (strategy == "resource")),
+        "estimate_speed": estimate_speed(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
@@ -152,6 +251,13 @@ def main() -> None:
             if q in table else f"{'-':>24}" for q in SHOWN))
     print("mean over repositories: " + ", ".join(
         f"{q} {v:.1f}" for q, v in result["mean_over_repositories"].items()))
+    for name in ("latency_strategy", "resource_strategy"):
+        part = result[name]
+        print(f"{part['evaluation']} ({part['n_designs']} designs):")
+        for subset, table in part["errors"].items():
+            print(f"  {subset:12} " + ", ".join(
+                f"{q} MAPE {table[q]['mape']:.1f} SMAPE {table[q]['smape']:.1f}"
+                for q in SHOWN if q in table))
     print(f"wrote {args.out}")
 
 

@@ -273,6 +273,53 @@ def vendor_table(vendor: dict) -> list[str]:
     return lines
 
 
+def _mape_smape(table: dict) -> list[str]:
+    return [f"{table[q]['mape']:.1f} / {table[q]['smape']:.1f}" if q in table else "-"
+            for q in QUANTITY_NAMES]
+
+
+def _errors_by_family(part: dict) -> list[str]:
+    lines = [f"| {part['evaluation']} | " + " | ".join(
+        f"{label} MAPE / SMAPE %" for label in QUANTITY_NAMES.values()) + " |",
+        "|" + "---|" * (len(QUANTITY_NAMES) + 1)]
+    for subset, table in part["errors"].items():
+        name = f"all {part['n_designs']} designs" if subset == "all" else f"part family {subset}"
+        lines.append(f"| {name} | " + " | ".join(_mape_smape(table)) + " |")
+    return lines
+
+
+def _met(flag: bool) -> str:
+    return "met" if flag else "not met"
+
+
+def vendor_strategy_tables(vendor: dict) -> list[str]:
+    """Issue 31's two evaluations: the Latency strategy left out by repository (targets in
+    MAPE) and the Resource strategy five-fold in the sweep (targets: the wa-hls4ml GNN's
+    SMAPE, shown beside the published surrogates')."""
+    latency, resource = vendor["latency_strategy"], vendor["resource_strategy"]
+    lines = [*_errors_by_family(latency),
+             "| target (MAPE) | " + " | ".join(
+                 f"{t['goal_mape']:g} ({_met(t['met'])})"
+                 for t in latency["targets"].values()) + " |",
+             "", "Pairs of public designs whose reports differ by more than 2x but whose "
+                 "estimates are equal: " + ", ".join(
+                     f"{QUANTITY_NAMES[q]} {n}" for q, n in
+                     latency["constant_where_reports_differ_2x"].items()) +
+             f" ({_met(latency['no_constant_quantity'])}: no quantity constant where the "
+             f"reports differ).", "", *_errors_by_family(resource)]
+    for name, smape in resource["wa_hls4ml_smape"].items():
+        lines.append(f"| wa-hls4ml {name} (published, own test split), SMAPE % | " + " | ".join(
+            f"{smape[q]:g}" for q in QUANTITY_NAMES) + " |")
+    lines.append("| target: SMAPE <= the GNN's | " + " | ".join(
+        _met(t["met"]) for t in resource["targets"].values()) + " |")
+    speed = vendor["estimate_speed"]
+    lines += ["", f"`nas estimate --project DIR --json` on a folder of {speed['projects']} "
+                  f"projects (copies of the project folders in ../shared; {speed['estimated']} "
+                  f"estimated): {speed['seconds']:.1f} s, a new process included (target "
+                  f"{speed['goal_seconds']:g} s: {_met(speed['met'])})."]
+    return lines
+
+
 def _dash(value, fmt: str = "{}") -> str:
     return "-" if value is None else fmt.format(value)
 
@@ -366,7 +413,9 @@ def not_yet(result: dict, datasets: dict | None, cnn: dict | None = None) -> lis
 def vendor_block(vendor: dict) -> str:
     return "\n".join([f"Measured {vendor['date']} ({vendor['machine']}) by "
                       f"`benchmarks/bench_vendor_hls.py`, {vendor['evaluation']}, "
-                      f"{vendor['n_designs']} designs:", "", *vendor_table(vendor)])
+                      f"{vendor['n_designs']} designs:", "", *vendor_table(vendor), "",
+                      "By strategy (issue 31): MAPE / SMAPE per quantity and part family.", "",
+                      *vendor_strategy_tables(vendor)])
 
 
 def seed_spread(result: dict) -> str:

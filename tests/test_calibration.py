@@ -20,9 +20,10 @@ from nas.estimators.calibration import (
     fit_estimators,
 )
 from nas.estimators.trace import TRACE_FEATURES, TraceEstimator
-from nas.estimators.vendor import VendorDesign, VendorLayer, WeightStats, calibration_row
+from nas.estimators.vendor.design import VendorDesign, VendorLayer, WeightStats
+from nas.estimators.vendor.rows import calibration_row
 from nas.hls.fact_tables import read_table
-from nas.hls.hls4ml_project import FixedType, read_project
+from nas.hls.project_facts import FixedType, read_project
 from nas.search.records import results
 from nas.search.study import study_calibration
 

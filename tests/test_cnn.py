@@ -12,8 +12,8 @@ from conftest import one_line_error
 
 from nas._tf import set_seed
 from nas.estimators.design import expected_design, trained_design
+from nas.hls.export import write_project
 from nas.hls.open_flow import run_open_flow, trace_student
-from nas.hls.project import write_project
 from nas.model.config import (
     ConvLayer,
     StudentConfig,

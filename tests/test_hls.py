@@ -11,10 +11,10 @@ import optuna
 import pytest
 from conftest import SHARED, one_line_error, run_nas
 
-import nas.hls.project as hls_export
+import nas.hls.export as hls_export
 from nas._tf import set_seed
-from nas.hls.hls4ml_project import resource_reuse_factor
-from nas.hls.project import STUDENT_STRATEGIES, BitExactnessError, write_project
+from nas.hls.export import STUDENT_STRATEGIES, BitExactnessError, write_project
+from nas.hls.project_facts import resource_reuse_factor
 from nas.hls.reports import parse_project
 from nas.model.config import StudentConfig, quantized_kernels
 from nas.model.student import train_student

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from nas._tf import set_seed, tf
+from nas.hls.export import write_project
 from nas.hls.open_flow import run_open_flow
-from nas.hls.project import write_project
 from nas.model.config import quantized_kernels
 from nas.model.learned import LearnedArchitecture, LearnedTrainer, ebops, quantize
 from nas.model.student import Distillation

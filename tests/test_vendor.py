@@ -22,17 +22,12 @@ from nas.estimators.calibration import (
     evaluation_folds,
     measured_matrix,
 )
-from nas.estimators.vendor import (
-    FIXED,
-    VendorDesign,
-    VendorEstimator,
-    VendorLayer,
-    WeightStats,
-    dsp_slices,
-    interval,
-)
+from nas.estimators.vendor.design import VendorDesign, VendorLayer, WeightStats
+from nas.estimators.vendor.estimator import FIXED, VendorEstimator
+from nas.estimators.vendor.extrapolation import extrapolations
+from nas.estimators.vendor.rules import dsp_slices, interval, plan
 from nas.hls.fact_tables import read_table
-from nas.hls.hls4ml_project import FixedType, read_project
+from nas.hls.project_facts import FixedType, read_project
 
 PUBLIC = SHARED / "calibration" / "public_hls4ml_mlp"
 TUTORIAL = SHARED / "reports" / "hls4ml_tutorial"
@@ -201,6 +196,7 @@ def test_nas_estimate_prints_the_estimate_beside_the_report():
     assert set(entry["estimate"]) == {"lut", "ff", "dsp", "bram", "latency_cycles", "interval"}
     assert entry["report"]["lut"] == 84942 and entry["report"]["latency_cycles"] == 13
     assert entry["estimate"]["interval"] == 1 and entry["estimate"]["lut"] > 0
+    assert entry["extrapolated"] == []  # Vivado HLS 2019.2, xcu250, reuse 1: all calibrated
     several = run_nas("estimate", "--project", str(TUTORIAL), "--json")
     entries = json.loads(several.stdout)
     assert several.returncode == 0 and len(entries) == 4 and all("report" in e for e in entries)
@@ -286,7 +282,7 @@ def test_vitis_run_on_another_family_warns_and_records_it(tmp_path):
 
 
 def test_student_design_is_the_project_nas_export_writes():
-    from nas.estimators.vendor import student_design
+    from nas.estimators.vendor.design import student_design
     from nas.model.config import StudentConfig
 
     config = StudentConfig(widths=(8,), weight_bits=(6, 4), weight_int_bits=(0, 1), act_bits=(5,),
@@ -328,8 +324,8 @@ def test_the_search_sees_a_student_as_each_flow_builds_it():
 def test_a_vendor_flow_student_is_built_with_its_strategy_and_reuse():
     import optuna
 
-    from nas.estimators.vendor import student_design
-    from nas.hls.hls4ml_project import resource_reuse_factor
+    from nas.estimators.vendor.design import student_design
+    from nas.hls.project_facts import resource_reuse_factor
     from nas.model.config import StudentConfig
     from nas.search.flow import flow_estimators
     from nas.search.sampling import sample_directives
@@ -365,3 +361,94 @@ def test_a_vendor_flow_student_is_built_with_its_strategy_and_reuse():
     vitis = flow_estimators(default_calibration("vitis"), space, None)
     assert vitis.searches_directives and vitis.details(designs["resource"]) == {"est_interval": 8}
     assert not flow_estimators(default_calibration("open"), space, None).searches_directives
+
+
+def test_an_8x16_product_binds_to_dsps_where_a_4x4_product_stays_in_the_fabric():
+    # The wa-hls4ml sweep (Vitis HLS, UltraScale+, reuse 1): 8-bit weights times 16-bit
+    # inputs put 19-26 % of the products in DSP slices, 4-bit weights none; the same layer
+    # with 4-bit weights and 4-bit inputs is all shift-and-add.
+    wide = VendorLayer(32, 32, 16, 8, 24, 16, 1, "latency", "linear",
+                       WeightStats.expected(1024, FixedType(8, 1), 32))
+    narrow = VendorLayer(32, 32, 4, 4, 12, 4, 1, "latency", "linear",
+                         WeightStats.expected(1024, FixedType(4, 1), 32))
+    wide_plan, narrow_plan = plan(wide, "ultrascale"), plan(narrow, "ultrascale")
+    assert 0.1 * 1024 < wide_plan.slices < 0.4 * 1024
+    assert narrow_plan.slices == 0 and narrow_plan.fabric_digits > 0
+    estimator = default_calibration("vitis").estimator("vendor_hls")
+    dsp = [estimator.predict_one(_design([layer])).dsp for layer in (wide, narrow)]
+    assert dsp[0] > 100 and dsp[1] < 10
+
+
+def test_a_layer_wider_than_the_calibration_is_flagged_as_an_extrapolation():
+    calibration = default_calibration("vitis")
+    data, tools = calibration.data, calibration.tool_versions["hls"]
+    widest = data["layer_inputs"][1]
+    inside = _design([_layer(16, 8)], "xc7", tool="Vitis HLS")
+    assert extrapolations(inside, data, tools) == []
+    wide = _design([_layer(widest + 305, 64), _layer(64, 5, reuse=4 * data["reuse_factors"][1])],
+                   "xc7")
+    found = extrapolations(wide, data, tools, tool="Vitis HLS 2021.1")
+    assert f"layer 1 has {widest + 305} inputs (calibration: at most {widest})" in found
+    assert any(f.startswith("layer 2 has reuse factor") for f in found)
+    assert any(f.startswith("tool Vitis HLS 2021.1 (calibration:") for f in found)
+    assert extrapolations(inside, {**data, "part_families": ["ultrascale"]}, tools) == [
+        "part family xc7 (calibration: ultrascale)"]
+
+
+def test_the_vendor_evaluation_tables_follow_from_the_committed_results():
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import render_results
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    vendor = json.loads((REPO / "benchmarks" / "results" / "vendor_hls.json").read_text())
+    for name, measured, goal in (("latency_strategy", "measured_mape", "goal_mape"),
+                                 ("resource_strategy", "measured_smape", "goal_smape")):
+        part = vendor[name]
+        for quantity, target in part["targets"].items():
+            key = "mape" if measured == "measured_mape" else "smape"
+            assert target[measured] == part["errors"]["all"][quantity][key]
+            assert target["met"] == (target[measured] <= target[goal])
+    speed = vendor["estimate_speed"]
+    assert speed["met"] == (speed["seconds"] <= speed["goal_seconds"]
+                            and speed["estimated"] == speed["projects"])
+    latency = vendor["latency_strategy"]
+    assert latency["no_constant_quantity"] == \
+        all(n == 0 for n in latency["constant_where_reports_differ_2x"].values())
+    block = render_results.vendor_block(vendor)
+    readme = (REPO / "README.md").read_text()
+    assert block in readme
+    for line in render_results.vendor_strategy_tables(vendor):
+        assert line in block
+
+
+def test_resource_strategy_luts_are_tabulated_by_fold_and_size():
+    from nas.estimators.vendor.estimator import fold_feature
+
+    def resource(n_in: int, n_out: int, reuse: int) -> VendorLayer:
+        return _layer(n_in, n_out, reuse, "resource")
+
+    assert fold_feature(resource(256, 96, 512)) == "resource_fold_2_narrow_bits"
+    assert fold_feature(resource(256, 160, 1024)) == "resource_fold_4_wide_bits"
+    assert fold_feature(resource(32, 64, 1024)) == "resource_fold_more_narrow_bits"
+    assert fold_feature(resource(64, 64, 32)) is None  # reuse <= n_in: another code path
+    assert fold_feature(_layer(32, 64, 1024)) is None  # Latency strategy
+    # The sweep: 256 inputs at reuse 1024 (fold 4) take 4-5x the LUTs of reuse 512 (fold 2).
+    estimator = default_calibration("vitis").estimator("vendor_hls")
+    luts = [estimator.predict_one(_design([resource(256, 256, reuse)])).lut
+            for reuse in (512, 1024)]
+    assert luts[1] > 3 * luts[0]
+
+
+def test_a_vendor_trial_records_where_its_student_leaves_the_calibration():
+    from nas.search.flow import flow_estimators
+
+    vitis = flow_estimators(default_calibration("vitis"), tiny_space(), None)
+    widest = default_calibration("vitis").data["layer_inputs"][1]
+    inside = _design([_layer(16, 8)], "xc7")
+    outside = _design([_layer(2 * widest, 8)], "xc7")
+    assert "est_extrapolated" not in vitis.details(inside)
+    assert vitis.details(outside)["est_extrapolated"] == [
+        f"layer 1 has {2 * widest} inputs (calibration: at most {widest})"]

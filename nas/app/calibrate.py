@@ -14,9 +14,9 @@ from nas.app.render import err_console
 from nas.errors import DataError, InvalidValue, NasError
 from nas.estimators.calibration import Calibration, fit_estimators
 from nas.estimators.design import trained_design
-from nas.estimators.vendor import calibration_row
+from nas.estimators.vendor.rows import calibration_row
 from nas.hls.fact_tables import merge_folders, read_table
-from nas.hls.hls4ml_project import read_project
+from nas.hls.project_facts import read_project
 from nas.model.data import load_data
 from nas.model.port import stage_of
 from nas.search.objective import load_student
@@ -138,6 +138,7 @@ def summarize(rows: Sequence[dict]) -> dict:
     summary = {"layers_per_design": _span([len(r["design"]["layers"]) for r in rows]),
                "weight_bits": _span([x["weight_bits"] for x in layers]),
                "input_bits": _span([x["input_bits"] for x in layers]),
+               "layer_inputs": _span([x["n_in"] for x in layers]),
                "layer_outputs": _span([x["n_out"] for x in layers]),
                "lut": _span([row["measured"]["lut"] for row in rows]),
                "sources": sorted({row.get("source", "generated").split(":")[0]

@@ -16,7 +16,7 @@ from nas.app.export import finished_trial
 from nas.errors import InvalidValue
 from nas.hls import board as board_package
 from nas.hls.board.driver import BITSTREAM, LAYOUT
-from nas.hls.project import check_output_dir
+from nas.hls.export import check_output_dir
 from nas.hls.stream_ip import build_stream_ip
 from nas.hls.vivado_project import block_design_tcl, build_script, ip_only_tcl
 from nas.model.data import load_data

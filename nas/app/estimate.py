@@ -9,8 +9,12 @@ from nas.app.calibrate import project_dirs
 from nas.app.render import console, err_console
 from nas.errors import DataError, InvalidValue, NasError
 from nas.estimators.calibration import Calibration
-from nas.estimators.vendor import VendorEstimator, design_from_facts, interval, measured_of
-from nas.hls.hls4ml_project import read_project
+from nas.estimators.vendor.design import design_from_facts
+from nas.estimators.vendor.estimator import VendorEstimator
+from nas.estimators.vendor.extrapolation import extrapolations
+from nas.estimators.vendor.rows import measured_of
+from nas.estimators.vendor.rules import interval
+from nas.hls.project_facts import read_project
 
 #: The quantities shown, in the order of the JSON and the table; BRAM in 36 Kib blocks.
 KEYS = ("lut", "ff", "dsp", "bram", "latency_cycles", "interval")
@@ -21,15 +25,20 @@ def _rounded(values: dict) -> dict:
             for key in KEYS}
 
 
-def estimate_project(directory: Path, estimator: VendorEstimator) -> dict:
-    """One project's estimate and, when the folder holds its top-level report, the report's
+def estimate_project(directory: Path, estimator: VendorEstimator,
+                     calibration: Calibration) -> dict:
+    """One project's estimate, where it leaves ``calibration``'s data (``extrapolated``,
+    empty when nowhere) and, when the folder holds its top-level report, the report's
     numbers (same keys) with the tool, part and clock it was made for."""
     facts = read_project(directory)
     design = design_from_facts(facts)
     estimate = estimator.predict_one(design)
     entry = {"project": str(directory),
              "estimate": _rounded({**{k: getattr(estimate, k) for k in KEYS[:-1]},
-                                   "interval": interval(design)})}
+                                   "interval": interval(design)}),
+             "extrapolated": extrapolations(design, calibration.data,
+                                            calibration.tool_versions.get("hls", ""),
+                                            facts.tool)}
     if facts.report is not None:
         report = facts.report
         entry["report"] = {**_rounded({**measured_of(facts),
@@ -49,18 +58,30 @@ def estimate_projects(path: Path, calibration: Calibration) -> list[dict]:
                            problem="holds no hls4ml project")
     estimator = calibration.estimator("vendor_hls")
     if len(directories) == 1:
-        return [estimate_project(directories[0], estimator)]
+        entries = [estimate_project(directories[0], estimator, calibration)]
+        _say_extrapolated(entries)
+        return entries
     entries, skipped = [], []
     for directory in directories:
         try:
-            entries.append(estimate_project(directory, estimator))
+            entries.append(estimate_project(directory, estimator, calibration))
         except NasError as error:
             skipped.append(str(error))
     for reason in skipped:
         err_console.print(f"skipped: {reason}", highlight=False, soft_wrap=True)
     if not entries:
         raise DataError(f"no project under {path} could be estimated: {skipped[0]}")
+    _say_extrapolated(entries)
     return entries
+
+
+def _say_extrapolated(entries: list[dict]) -> None:
+    """One line (on stderr) per project whose estimate leaves the calibration's data."""
+    for entry in entries:
+        if entry["extrapolated"]:
+            err_console.print(f"extrapolated: {entry['project']}: "
+                              f"{'; '.join(entry['extrapolated'])}", highlight=False,
+                              soft_wrap=True)
 
 
 def print_estimates(entries: list[dict], calibration: Calibration) -> None:

@@ -10,8 +10,8 @@ import optuna
 from optuna.trial import TrialState
 
 from nas.errors import BitExactnessError, InvalidValue
+from nas.hls.export import ExportResult, check_output_dir, write_project
 from nas.hls.open_flow import run_open_flow
-from nas.hls.project import ExportResult, check_output_dir, write_project
 from nas.hls.reports import parse_project
 from nas.model.data import load_data
 from nas.search.objective import load_student

@@ -26,7 +26,8 @@ from nas.errors import DataError, InvalidValue
 from nas.estimators.architecture import ArchitectureEstimator
 from nas.estimators.base import QUANTITIES, ResourceEstimate, ResourceEstimator
 from nas.estimators.design import DesignSummary
-from nas.estimators.vendor import VendorDesign, VendorEstimator
+from nas.estimators.vendor.design import VendorDesign
+from nas.estimators.vendor.estimator import VendorEstimator
 
 SCHEMA = "nas-calibration/1"
 
@@ -79,7 +80,10 @@ def estimate_matrix(estimates: Sequence[ResourceEstimate]) -> np.ndarray:
 
 def error_table(estimates: Sequence[ResourceEstimate] | np.ndarray, measured: np.ndarray) -> dict:
     """Per quantity that is not always zero: mean, median and worst absolute percentage error
-    (of ``max(measured, 1)``), R^2, and the fraction predicted exactly (after rounding).
+    (of ``max(measured, 1)``), the symmetric mean absolute percentage error (``smape``:
+    ``|estimate - report|`` over their mean, 0 where both are 0: the measure of the wa-hls4ml
+    paper, defined where reports are zero), R^2, and the fraction predicted exactly (after
+    rounding).
     ``estimates`` may be a matrix with the columns of ``QUANTITIES``, like ``measured``."""
     predicted = np.asarray(estimates if isinstance(estimates, np.ndarray)
                            else estimate_matrix(estimates), dtype=float)
@@ -91,9 +95,12 @@ def error_table(estimates: Sequence[ResourceEstimate] | np.ndarray, measured: np
         guess = predicted[:, column]
         relative = np.abs(guess - truth) / np.maximum(np.abs(truth), 1.0)
         spread = np.sum((truth - truth.mean()) ** 2)
+        mean_size = (np.abs(guess) + np.abs(truth)) / 2
+        symmetric = np.where(mean_size > 0, np.abs(guess - truth) / np.maximum(mean_size, 1e-12),
+                             0.0)
         table[quantity] = {
             "mape": float(100 * relative.mean()), "median_ape": float(100 * np.median(relative)),
-            "worst_ape": float(100 * relative.max()),
+            "worst_ape": float(100 * relative.max()), "smape": float(100 * symmetric.mean()),
             "r2": float(1 - np.sum((truth - guess) ** 2) / spread) if spread else 1.0,
             "exact_fraction": float(np.mean(np.rint(guess) == np.rint(truth))),
             "n": int(len(truth)),

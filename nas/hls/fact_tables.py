@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from nas.errors import DataError
-from nas.hls.hls4ml_project import DEFAULT_TYPE, DEFAULT_UNCERTAINTY, DenseFacts, FixedType, ProjectFacts
+from nas.hls.project_facts import DEFAULT_TYPE, DEFAULT_UNCERTAINTY, DenseFacts, FixedType, ProjectFacts
 from nas.hls.reports import SynthesisRecord
 
 FACT_COLUMNS = {"repo", "project_path", "tool", "tool_version", "part", "clock_target_ns",

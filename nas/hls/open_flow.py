@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from nas.environment import temporary_environment
-from nas.hls.project import compare_outputs
+from nas.hls.export import compare_outputs
 from nas.hls.yosys import synthesize, yosys_version
 from nas.model.config import InputStage, StudentConfig, weighted_layer_names
 from nas.model.port import port_values, stage_of

@@ -1,0 +1,201 @@
+"""What a dense network in hls4ml (io_parallel) is to the vendor estimator: per layer the
+sizes, widths (sign included), reuse factor, strategy, activation and what its constant
+weights cost; per design the part family, its speed, the clock and the tool. Made from an
+hls4ml project's facts (``design_from_facts``) or from a student as ``nas export`` writes it
+(``student_design``).
+
+**Weights.** When the weight values are known (a trained student, a project with weights),
+their integer mantissas are counted; otherwise the expected counts of weights drawn from a
+normal distribution of standard deviation ``1 / sqrt(n_in)`` (the scale of trained and
+initialized dense layers) on the weight type's grid.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import cache
+
+import numpy as np
+from scipy.stats import norm
+
+from nas.errors import DataError
+from nas.estimators.csd import csd_digits
+from nas.estimators.vendor.rules import multiplier_mask
+from nas.hls.project_facts import (
+    DEFAULT_UNCERTAINTY,
+    FixedType,
+    ProjectFacts,
+    resource_reuse_factor,
+)
+from nas.model.config import STRATEGIES, StudentConfig, weight_mantissas
+from nas.spaces.parts import delay_scale, part_family
+
+
+@dataclass(frozen=True)
+class WeightStats:
+    """What a layer's constants cost: nonzero weights, the multiplier-worthy ones (see the
+    module docstring), the CSD digits of the others and of those, and the bits of the widest
+    multiplier-worthy constants (99th percentile, sign included)."""
+
+    nonzero: float
+    multipliers: float
+    shift_add_digits: float
+    multiplier_digits: float
+    multiplier_bits: int
+    exact: bool
+
+    @classmethod
+    def of(cls, mantissas: np.ndarray) -> "WeightStats":
+        m = np.asarray(mantissas, dtype=np.int64).ravel()
+        m = m[m != 0]
+        digits, mask = csd_digits(m), multiplier_mask(m)
+        bits = np.floor(np.log2(np.maximum(np.abs(m[mask]), 1))) + 2 if mask.any() else [0]
+        return cls(float(m.size), float(mask.sum()), float(digits[~mask].sum()),
+                   float(digits[mask].sum()), int(np.percentile(bits, 99, method="higher")), True)
+
+    @classmethod
+    def expected(cls, nonzero: float, weight: FixedType, n_in: int) -> "WeightStats":
+        share, shift_add, multiplier, bits = _expected_per_weight(weight.width, weight.fraction,
+                                                                  n_in)
+        return cls(nonzero, nonzero * share, nonzero * shift_add, nonzero * multiplier, bits,
+                   False)
+
+
+@cache
+def _expected_per_weight(width: int, fraction: int, n_in: int) -> tuple[float, float, float, int]:
+    """Per nonzero weight of N(0, 1/n_in) on a ``width``-bit grid of ``fraction`` fractional
+    bits (truncated, saturated): the multiplier share, the expected CSD digits of the others
+    and of the multipliers, the multipliers' bits (99th percentile)."""
+    sigma = 2.0 ** fraction / math.sqrt(max(n_in, 1))
+    low = max(-(2 ** (width - 1)), -int(12 * sigma) - 2)
+    high = min(2 ** (width - 1) - 1, int(12 * sigma) + 2)
+    m = np.arange(low, high + 1)
+    p = norm.cdf((m + 1) / sigma) - norm.cdf(m / sigma)
+    p[0] += norm.cdf(low / sigma)
+    p[-1] += norm.sf((high + 1) / sigma)
+    p, m = p[m != 0], m[m != 0]
+    if p.sum() <= 0:
+        return 0.0, 1.0, 0.0, 0
+    p = p / p.sum()
+    digits, mask = csd_digits(m), multiplier_mask(m)
+    if not mask.any():
+        return 0.0, float((p * digits).sum()), 0.0, 0
+    bits = np.floor(np.log2(np.abs(m[mask]))) + 2
+    order = np.argsort(bits)
+    cumulative = np.cumsum(p[mask][order])
+    top = int(bits[order][np.searchsorted(cumulative, 0.99 * cumulative[-1])])
+    return (float(p[mask].sum()), float((p * digits)[~mask].sum()),
+            float((p * digits)[mask].sum()), top)
+
+
+@dataclass(frozen=True)
+class VendorLayer:
+    """One dense layer as the estimator sees it (widths in bits, sign included)."""
+
+    n_in: int
+    n_out: int
+    input_bits: int
+    weight_bits: int
+    accum_bits: int
+    output_bits: int
+    reuse_factor: int
+    strategy: str
+    activation: str
+    weights: WeightStats
+
+    @property
+    def n_weights(self) -> int:
+        return self.n_in * self.n_out
+
+
+@dataclass(frozen=True)
+class VendorDesign:
+    """A dense network in hls4ml (io_parallel) on a part family at a clock."""
+
+    layers: tuple[VendorLayer, ...]
+    io_type: str
+    part_family: str
+    delay_scale: float
+    clock_period_ns: float
+    clock_uncertainty_ns: float
+    tool: str = "Vitis HLS"
+
+    @property
+    def usable_ns(self) -> float:
+        """The clock period HLS schedules into, in -1 Artix-7 nanoseconds."""
+        return max(self.clock_period_ns - self.clock_uncertainty_ns, 0.1) / self.delay_scale
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "VendorDesign":
+        layers = tuple(VendorLayer(**{**layer, "weights": WeightStats(**layer["weights"])})
+                       for layer in values["layers"])
+        return cls(**{**values, "layers": layers})
+
+
+def design_from_facts(facts: ProjectFacts) -> VendorDesign:
+    """The estimator's view of an hls4ml project (``DataError`` for a part it cannot place)."""
+    family = part_family(facts.part)
+    if family is None:
+        raise DataError(f"{facts.source}: part '{facts.part}' is not a 7-series or UltraScale "
+                        f"part: the vendor estimator knows only those")
+    layers = []
+    for layer in facts.layers:
+        if layer.strategy not in STRATEGIES:
+            raise DataError(f"{facts.source}: layer {layer.name} uses the {layer.strategy} "
+                            f"strategy: the vendor estimator knows {' and '.join(STRATEGIES)}")
+        nonzero = float(layer.n_in * layer.n_out - layer.n_zeros)
+        stats = (WeightStats.of(layer.mantissas) if layer.mantissas is not None
+                 else WeightStats.expected(nonzero, layer.weight, layer.n_in))
+        layers.append(VendorLayer(layer.n_in, layer.n_out, layer.input.width, layer.weight.width,
+                                  layer.accum.width, layer.output.width,
+                                  max(1, layer.reuse_factor), layer.strategy, layer.activation,
+                                  stats))
+    return VendorDesign(tuple(layers), facts.io_type, family, delay_scale(facts.part),
+                        facts.clock_period_ns, facts.clock_uncertainty_ns,
+                        "Vitis HLS" if facts.tool.startswith("Vitis") else "Vivado HLS")
+
+
+def _student_layer(n_in: int, n_out: int, input_bits: int, weight_bits: int, weight_int: int,
+                   output_bits: int, config: StudentConfig, kernel: np.ndarray | None
+                   ) -> VendorLayer:
+    """One dense layer of a student as ``nas export`` writes it (the student's strategy and
+    reuse factor, as hls4ml adjusts it): the accumulator holds the exact range of the sum (from
+    the weights when known, else from the widths)."""
+    sparsity = config.sparsity
+    reuse = (resource_reuse_factor(n_in, n_out, config.reuse_factor)
+             if config.strategy == "resource" else config.reuse_factor)
+    weight = FixedType(weight_bits, weight_int + 1)
+    if kernel is None:
+        stats = WeightStats.expected(n_in * n_out * (1.0 - sparsity), weight, n_in)
+        magnitude = n_in * 2.0 ** (weight_bits - 1)
+    else:
+        mantissas = weight_mantissas(kernel, weight_bits, weight_int)
+        stats = WeightStats.of(mantissas)
+        magnitude = float(np.abs(mantissas).sum(axis=0).max())
+    accum = input_bits + math.ceil(math.log2(magnitude + 1.0)) + 1
+    return VendorLayer(n_in, n_out, input_bits, weight_bits, accum, output_bits or accum, reuse,
+                       config.strategy, "relu" if output_bits else "linear", stats)
+
+
+def student_design(config: StudentConfig, n_inputs: int, n_classes: int, part: str,
+                   clock_mhz: float, kernels: Sequence[np.ndarray] | None = None) -> VendorDesign:
+    """A student as ``nas export`` writes it (io_parallel, its strategy and reuse factor, no
+    softmax) for Vitis HLS on ``part`` at ``clock_mhz``; its quantized ``kernels`` when
+    trained, else the expected weights at its sparsity."""
+    family = part_family(part)
+    if family is None:
+        raise DataError(f"part '{part}' is not a 7-series or UltraScale part: the vendor "
+                        f"estimator knows only those")
+    shapes = config.layer_shapes(n_inputs, n_classes)
+    kernels = list(kernels) if kernels is not None else [None] * len(shapes)
+    layers = tuple(
+        _student_layer(n_in, n_out, in_bits, w_bits, w_int, out_bits, config, kernel)
+        for (n_in, n_out), in_bits, w_bits, w_int, out_bits, kernel in zip(
+            shapes, config.layer_input_bits(), config.weight_bits, config.weight_int_bits,
+            [*config.act_bits, 0], kernels, strict=True))
+    period = 1000.0 / clock_mhz
+    return VendorDesign(layers, "io_parallel", family, delay_scale(part), period,
+                        period * DEFAULT_UNCERTAINTY["Vitis HLS"], "Vitis HLS")

@@ -1,0 +1,227 @@
+"""The vendor HLS estimator: features of what HLS builds (``rules``) for a design
+(``design``), each quantity a non-negative combination of named features, whose coefficients
+are named in ``PRIOR`` and fitted by ``fit.fit_log_huber``.
+
+**Pipeline.** HLS chains operations into a clock cycle while their delays fit in the period
+less the clock uncertainty, on a part whose logic is ``delay_scale`` times a -1 Artix-7's: the
+latency model is linear in nanoseconds of delay per usable nanosecond of the clock (a
+multiplier, an adder level, an adder level per accumulator bit, the extra a level takes in
+Vitis HLS; per part family; the softmax and sigmoid/tanh tables), plus the reuse passes (one
+cycle each: fixed, not fitted), a register per layer and the interface. Its coefficients are
+delays in nanoseconds and cycles. The flip-flops are the registers such a pipeline needs:
+adder-tree and DSP-operand bits per usable nanosecond (per family), the layer outputs, the
+products that wait for a later pass.
+
+**LUT** is linear in the adder-tree bits, the bits of the fabric multipliers (CSD digits x
+input width), the glue of each DSP product, the activations' bits, the softmax outputs, the
+operand multiplexers of shared multipliers and the Resource strategy's multiplexers and
+accumulators, plus a constant for the interface and control. **BRAM** counts the softmax and
+sigmoid/tanh tables and the Resource strategy's weight ROMs.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from nas.estimators.base import QUANTITIES, ResourceEstimator, check_fit_data
+from nas.estimators.vendor.design import VendorDesign, VendorLayer
+from nas.estimators.vendor.fit import fit_log_huber
+from nas.estimators.vendor.rules import LayerPlan, plan
+from nas.spaces.parts import DSP_PORTS
+
+FAMILIES = tuple(DSP_PORTS)
+TABLE_ACTIVATIONS = ("sigmoid", "tanh")
+
+#: Per family, a DSP multiplier's delay, an adder level's, an adder level's per accumulator
+#: bit and the extra a level takes in Vitis HLS (ns of a -1 Artix-7), before calibration.
+_FAMILY_DELAYS = {"xc7": {"multiplier_ns": 8.0, "level_ns": 1.0, "level_bit_ns": 0.05,
+                          "vitis_level_ns": 0.0},
+                  "ultrascale": {"multiplier_ns": 5.0, "level_ns": 0.6, "level_bit_ns": 0.03,
+                                 "vitis_level_ns": 0.0}}
+#: Per family, ns of adder delay per registered adder-tree bit and ns of multiplier pipeline
+#: held in fabric registers, before calibration.
+_FAMILY_REGISTERS = {"xc7": {"tree_register_ns": 1.0, "multiplier_register_ns": 8.0},
+                     "ultrascale": {"tree_register_ns": 0.5, "multiplier_register_ns": 1.0}}
+
+
+def _per_family(values: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {f"{name}_{family}": value for family in FAMILIES
+            for name, value in values[family].items()}
+
+
+#: Resource strategy above ``reuse = n_in``: hls4ml's loop sends each multiplier's products to
+#: ``reuse / n_in`` accumulators in turn, and what HLS makes of that accumulator multiplexing
+#: depends on that fold (classes up to 2, 3, 4, 6, 8, 12, 16 and more: the sweep's LUTs per
+#: output bit differ by up to 10x between folds, and not monotonically) and on whether the
+#: layer has more than
+#: ``WIDE_OUTPUTS`` outputs (the sweep's LUTs per output jump between 128 and 160 outputs at
+#: every fold), so each fold class and size has its own coefficient: a table read off the
+#: wa-hls4ml sweep, the only Resource-strategy reports at hand.
+FOLDS = {"2": 2.0, "3": 3.0, "4": 4.0, "6": 6.0, "8": 8.0, "12": 12.0, "16": 16.0,
+         "more": float("inf")}
+WIDE_OUTPUTS = 128
+FOLD_FEATURES = tuple(f"resource_fold_{fold}_{size}_bits" for fold in FOLDS
+                      for size in ("narrow", "wide"))
+
+
+def fold_feature(layer: VendorLayer) -> str | None:
+    """The fold feature (``FOLD_FEATURES``) a Resource-strategy layer counts in, None at
+    ``reuse <= n_in`` and for the Latency strategy."""
+    if layer.strategy != "resource" or layer.reuse_factor <= layer.n_in:
+        return None
+    fold = layer.reuse_factor / layer.n_in
+    name = next(name for name, most in FOLDS.items() if fold <= most)
+    return f"resource_fold_{name}_{'wide' if layer.n_out > WIDE_OUTPUTS else 'narrow'}_bits"
+
+
+#: Per quantity, its features and their coefficients before calibration (delays in ns of a
+#: -1 Artix-7, cycles, LUTs or FFs per counted bit, BRAM36 per table or per 36 Kib of ROM).
+#: The order of a quantity's features is the order of its coefficients in calibration files.
+PRIOR: dict[str, dict[str, float]] = {
+    "latency_cycles": {**_per_family(_FAMILY_DELAYS), "layers": 1.0, "reuse_passes": 1.0,
+                       "softmax_ns": 20.0, "table_ns": 8.0, "design": 1.0},
+    "ff": {**_per_family(_FAMILY_REGISTERS), "output_bits": 1.0, "reuse_register_bits": 1.0,
+           "resource_accum_bits": 1.0, "design": 100.0},
+    "lut": {"adder_bits": 1.0, "fabric_multiplier_bits": 1.0, "dsp_products": 10.0,
+            "activation_bits": 1.0, "softmax_outputs": 50.0, "reuse_mux_bits": 1.0,
+            "resource_mux_bits": 1.0, "resource_accum_bits": 2.0,
+            **dict.fromkeys(FOLD_FEATURES, 10.0), "resource_input_select_bits": 2.0,
+            "design": 100.0},
+    "dsp": {"dsp_slices": 1.0, "softmax": 5.0},
+    "bram": {"softmax": 1.0, "table_activations": 0.5, "resource_rom_bits": 1.0 / 36864},
+}
+#: Coefficients that structure fixes rather than the fit: every pass over shared multipliers
+#: (Latency strategy) and every iteration of the Resource strategy's reuse loop (pipelined at
+#: an interval of 1) is one clock cycle.
+FIXED = {"latency_cycles": {"reuse_passes": 1.0}}
+ALL_FEATURES = tuple(dict.fromkeys(name for named in PRIOR.values() for name in named))
+
+
+def _latency_terms(design: VendorDesign, layer: VendorLayer, step: LayerPlan) -> dict[str, float]:
+    """One layer's share of each latency feature."""
+    usable, family = design.usable_ns, design.part_family
+    values = dict.fromkeys(PRIOR["latency_cycles"], 0.0)
+    values[f"multiplier_ns_{family}"] = (1.0 if step.dsp_units else 0.0) / usable
+    values[f"level_ns_{family}"] = step.levels / usable
+    values[f"level_bit_ns_{family}"] = step.levels * layer.accum_bits / usable
+    if design.tool == "Vitis HLS":
+        values[f"vitis_level_ns_{family}"] = step.levels / usable
+    values["layers"] = 1.0
+    values["reuse_passes"] = step.passes - 1.0
+    values["softmax_ns"] = float(layer.activation == "softmax") / usable
+    values["table_ns"] = float(layer.activation in TABLE_ACTIVATIONS) / usable
+    return values
+
+
+class VendorEstimator(ResourceEstimator):
+    """Vendor HLS estimate of an hls4ml dense network (module docstring)."""
+
+    name = "vendor_hls"
+    flow = "vitis"
+    part_family = "xc7+ultrascale"
+    prior = {quantity: tuple(named.values()) for quantity, named in PRIOR.items()}
+    quantity_features = {quantity: tuple(named) for quantity, named in PRIOR.items()}
+    feature_definitions = {
+        **{f"multiplier_ns_{f}": f"{f}: layers with DSP products, per usable ns of the clock "
+           f"(coefficient: a DSP multiplier's delay, ns)" for f in FAMILIES},
+        **{f"level_ns_{f}": f"{f}: adder-tree levels per usable ns (coefficient: ns per level)"
+           for f in FAMILIES},
+        **{f"level_bit_ns_{f}": f"{f}: adder-tree levels x accumulator bits per usable ns "
+           f"(coefficient: ns per carry bit)" for f in FAMILIES},
+        **{f"vitis_level_ns_{f}": f"{f}: adder-tree levels per usable ns in Vitis HLS "
+           f"(coefficient: the ns per level Vitis HLS adds to Vivado HLS's)" for f in FAMILIES},
+        "layers": "dense layers (a register each)",
+        "reuse_passes": "passes beyond the first over shared multipliers, summed over layers",
+        "softmax_ns": "softmax activations per usable ns (coefficient: a softmax's delay, ns)",
+        "table_ns": "sigmoid and tanh activations (table lookups) per usable ns (coefficient: "
+                    "a lookup's delay, ns)",
+        "softmax": "softmax activations",
+        "table_activations": "sigmoid and tanh activations (table lookups)",
+        "design": "one per design (interface and control)",
+        **{f"tree_register_ns_{f}": f"{f}: adder-tree bits per usable ns of the clock "
+           f"(coefficient: ns of adder delay per registered bit)" for f in FAMILIES},
+        **{f"multiplier_register_ns_{f}": f"{f}: DSP multipliers x operand bits per usable ns "
+           f"(coefficient: ns of multiplier pipeline held in fabric registers)"
+           for f in FAMILIES},
+        "output_bits": "layer outputs x accumulator bits",
+        "reuse_register_bits": "products waiting for a later pass x accumulator bits",
+        "resource_accum_bits": "Resource strategy: outputs x accumulator bits",
+        "resource_input_select_bits": "Resource strategy: inputs x input bits (the multiplexer "
+                                      "that picks each pass's input)",
+        **{f"resource_fold_{fold}_{size}_bits": f"Resource strategy, reuse / n_in in the fold "
+           f"class {fold} (up to {most:g}), {size} ({'more than' if size == 'wide' else 'at most'} "
+           f"{WIDE_OUTPUTS} outputs): outputs x accumulator bits"
+           for fold, most in FOLDS.items() for size in ("narrow", "wide")},
+        "adder_bits": "adder-tree terms x accumulator bits",
+        "fabric_multiplier_bits": "CSD digits of fabric-built constants x input bits",
+        "dsp_products": "products bound to DSP slices",
+        "activation_bits": "outputs x accumulator bits of layers with an activation",
+        "softmax_outputs": "outputs of softmax activations",
+        "reuse_mux_bits": "operand multiplexer bits of shared multipliers",
+        "resource_mux_bits": "Resource strategy: multipliers x operand bits",
+        "dsp_slices": "DSP slices of the DSP-bound products (shared: the multiplier limit)",
+        "resource_rom_bits": "Resource strategy: weight ROM bits",
+    }
+
+    def features(self, design: VendorDesign) -> dict[str, float]:
+        family, usable = design.part_family, design.usable_ns
+        values = dict.fromkeys(ALL_FEATURES, 0.0)
+        for layer in design.layers:
+            step = plan(layer, family)
+            for name, value in _latency_terms(design, layer, step).items():
+                values[name] += value
+            values["softmax"] += float(layer.activation == "softmax")
+            values["table_activations"] += float(layer.activation in TABLE_ACTIVATIONS)
+            if layer.strategy == "latency" or layer.reuse_factor == 1:
+                values[f"tree_register_ns_{family}"] += \
+                    step.terms * layer.n_out * layer.accum_bits / usable
+            values[f"multiplier_register_ns_{family}"] += \
+                step.dsp_units * (layer.input_bits + layer.weight_bits) / usable
+            _add_resources(values, layer, step)
+        values["design"] = 1.0
+        return values
+
+    def named_coefficients(self) -> dict[str, dict[str, float]]:
+        """Per quantity, each feature's coefficient by name."""
+        return {quantity: dict(zip(names, self.coefficients[quantity], strict=True))
+                for quantity, names in self.quantity_features.items()}
+
+    def fit(self, designs: Sequence, measured: np.ndarray,
+            sample_weight: Sequence[float] | None = None) -> "VendorEstimator":
+        """Each quantity by ``fit_log_huber`` from the prior; the coefficients in ``FIXED``
+        keep their value."""
+        measured, weight = check_fit_data(designs, measured, sample_weight)
+        for quantity, matrix in self._matrices(designs).items():
+            names, fixed = self.quantity_features[quantity], FIXED.get(quantity, {})
+            free = np.array([name not in fixed for name in names])
+            coefficients = np.array([fixed.get(name, 0.0) for name in names])
+            coefficients[free] = fit_log_huber(
+                matrix[:, free], measured[:, QUANTITIES.index(quantity)],
+                np.asarray(self.prior[quantity])[free], weight,
+                offset=matrix[:, ~free] @ coefficients[~free])
+            self.coefficients[quantity] = tuple(float(c) for c in coefficients)
+        return self
+
+
+def _add_resources(values: dict[str, float], layer: VendorLayer, step: LayerPlan) -> None:
+    """One layer's share of the LUT, FF, DSP and BRAM features."""
+    values["output_bits"] += layer.n_out * layer.accum_bits
+    if layer.activation not in ("linear", ""):
+        values["activation_bits"] += layer.n_out * layer.accum_bits
+    if layer.activation == "softmax":
+        values["softmax_outputs"] += layer.n_out
+    values["dsp_slices"] += step.slices
+    if layer.strategy == "resource" and layer.reuse_factor > 1:
+        values["resource_mux_bits"] += step.mux_bits
+        values["resource_accum_bits"] += layer.n_out * layer.accum_bits
+        values["resource_input_select_bits"] += layer.n_in * layer.input_bits
+        fold = fold_feature(layer)
+        if fold:
+            values[fold] += layer.n_out * layer.accum_bits
+        values["resource_rom_bits"] += layer.n_weights * layer.weight_bits
+        return
+    values["adder_bits"] += step.terms * layer.n_out * layer.accum_bits
+    values["fabric_multiplier_bits"] += step.fabric_digits * layer.input_bits
+    values["dsp_products"] += step.dsp_products
+    values["reuse_mux_bits"] += step.mux_bits
+    values["reuse_register_bits"] += step.waiting * layer.accum_bits

@@ -1,0 +1,113 @@
+"""What hls4ml generates for a dense layer (io_parallel) and what Vivado/Vitis HLS binds it to.
+
+**Multiplications.** hls4ml's Latency strategy writes every product of an input and a weight
+as a multiplication by a constant (``nnet_dense_latency.h``), under an ``ALLOCATION`` limit
+of ``ceil(n_in * n_out / reuse) - floor(n_zeros / reuse)`` multipliers. HLS folds a constant
+into shifts and adds when that is cheap; only the others stay multipliers. The rule used here
+(checked on the public reports whose weights are known, see README): a constant stays a
+multiplier when it has at least 3 nonzero canonical-signed-digit (CSD) digits and an odd part
+of at least 5 bits, and is bound to a DSP slice when the input is at least
+``MIN_DSP_INPUT_BITS`` wide; every other constant is built in the fabric from its CSD digits. A
+product wider than the DSP's ports (7-series DSP48E1 25 x 18, UltraScale DSP48E2 27 x 18)
+takes several slices. With a reuse factor, the multipliers (in DSPs or in the fabric) share
+``limit`` units in ``passes = ceil(multipliers / limit)`` passes, each a clock cycle (the
+interval is the most). The Resource strategy (``nnet_dense_resource.h``) keeps the weights in
+a ROM and runs ``ceil(n_in * n_out / reuse)`` real multipliers ``reuse`` times.
+
+**Adder tree.** Each output adds its terms (shift-add terms and DSP products) and the bias in
+a balanced tree of ``ceil(log2(terms + 1))`` levels of accumulator-wide adders.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nas.estimators.csd import csd_digits
+from nas.spaces.parts import DSP_PORTS
+
+if TYPE_CHECKING:
+    from nas.estimators.vendor.design import VendorDesign, VendorLayer
+
+#: Narrower inputs never go to a DSP slice (a fabric multiplier is cheaper).
+MIN_DSP_INPUT_BITS = 10
+#: A constant stays a multiplier with at least this many CSD digits and odd-part bits.
+MIN_MULTIPLIER_DIGITS, MIN_MULTIPLIER_ODD_BITS = 3, 5
+
+
+def _odd_bits(mantissas: np.ndarray) -> np.ndarray:
+    """Bits of the odd part of each integer (0 for 0): the width left after its trailing
+    zeros, which are free shifts."""
+    m = np.abs(np.asarray(mantissas, dtype=np.int64))
+    odd = np.where(m > 0, m // np.maximum(m & -m, 1), 0)
+    return np.where(odd > 0, np.floor(np.log2(np.maximum(odd, 1))) + 1, 0)
+
+
+def multiplier_mask(mantissas: np.ndarray) -> np.ndarray:
+    """Which integer constants HLS keeps as multipliers (the others become shifts and adds)."""
+    return (csd_digits(mantissas) >= MIN_MULTIPLIER_DIGITS) & \
+        (_odd_bits(mantissas) >= MIN_MULTIPLIER_ODD_BITS)
+
+
+
+def dsp_slices(family: str, a_bits: int, b_bits: int) -> int:
+    """DSP slices of an ``a_bits`` x ``b_bits`` product on ``family`` (the cheaper way round)."""
+    if a_bits <= 0 or b_bits <= 0:
+        return 0
+    wide, narrow = DSP_PORTS[family]
+    return min(math.ceil(a_bits / wide) * math.ceil(b_bits / narrow),
+               math.ceil(b_bits / wide) * math.ceil(a_bits / narrow))
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """What HLS builds for one layer: DSP-bound products, the slices they occupy, the fabric
+    terms (CSD digits), the terms each output adds, the passes over shared multipliers, the
+    bits of their operand multiplexers and the products that wait for a later pass."""
+
+    dsp_products: float
+    dsp_units: float
+    slices: float
+    fabric_digits: float
+    terms: float
+    passes: int
+    mux_bits: float
+    waiting: float = 0.0
+
+    @property
+    def levels(self) -> int:
+        return math.ceil(math.log2(self.terms + 1.0))
+
+
+def plan(layer: "VendorLayer", family: str) -> LayerPlan:
+    """What HLS builds for ``layer`` (the module docstring's rules). The Resource strategy at
+    reuse 1 keeps its weights as constants (no ROM), like the Latency strategy."""
+    if layer.strategy == "resource" and layer.reuse_factor > 1:
+        block = math.ceil(layer.n_weights / layer.reuse_factor)
+        wide = min(layer.input_bits, layer.weight_bits) >= MIN_MULTIPLIER_ODD_BITS
+        slices = block * dsp_slices(family, layer.input_bits, layer.weight_bits) if wide else 0
+        return LayerPlan(0.0, float(block if wide else 0), float(slices), 0.0,
+                         max(1.0, block / layer.n_out), layer.reuse_factor,
+                         block * (layer.input_bits + layer.weight_bits))
+    stats = layer.weights
+    to_dsp = layer.input_bits >= MIN_DSP_INPUT_BITS
+    products = stats.multipliers if to_dsp else 0.0
+    fabric = stats.shift_add_digits + (0.0 if to_dsp else stats.multiplier_digits)
+    zeros = layer.n_weights - stats.nonzero
+    limit = max(1, math.ceil(layer.n_weights / layer.reuse_factor)
+                - int(zeros // layer.reuse_factor))
+    # Every multiplier (in a DSP or in the fabric) counts against the limit.
+    shared = min(stats.multipliers, limit)
+    passes = max(1, math.ceil(stats.multipliers / limit))
+    units = min(products, limit)
+    per_product = dsp_slices(family, layer.input_bits, stats.multiplier_bits)
+    return LayerPlan(products, units, units * per_product, fabric,
+                     (fabric + products) / layer.n_out, passes,
+                     shared * (layer.input_bits + layer.weight_bits) * (passes - 1),
+                     stats.multipliers - shared)
+
+
+def interval(design: "VendorDesign") -> int:
+    """Initiation interval: the most passes of any layer over its shared multipliers."""
+    return max(plan(layer, design.part_family).passes for layer in design.layers)
