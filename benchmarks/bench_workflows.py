@@ -375,10 +375,15 @@ def rescore(out: Path) -> str:
     """The targets of ``out``'s RESULTS.json computed again from its designs (after a change
     to how a target is scored; nothing is measured again), RESULTS.md rendered."""
     result = json.loads((out / "RESULTS.json").read_text())
-    # designs measured before they carried their space are mlp_psd's, the one space it ran
-    designs = [{"space": "mlp_psd", **design} for design in result["designs"]]
-    return write_results(scored({**result, "designs": designs, "accuracies": list(ACCURACIES),
+    return write_results(scored({**result, "designs": _with_space(result["designs"]),
+                                 "accuracies": list(ACCURACIES),
                                  "tuning_seeds": list(TUNING_SEEDS)}), out)
+
+
+def _with_space(designs: list[dict]) -> list[dict]:
+    """Designs measured before they carried their space are mlp_psd's, the one space the
+    benchmark ran then."""
+    return [{"space": "mlp_psd", **design} for design in designs]
 
 
 def _without_seeds(budget: str) -> str:
@@ -405,7 +410,7 @@ def merged(parts: list[dict]) -> dict:
                    "total_minutes": part["total_minutes"],
                    **({"read_back": part["read_back"]} if "read_back" in part else {})}
                   for part in parts],
-        "designs": [design for part in parts for design in part["designs"]],
+        "designs": _with_space([design for part in parts for design in part["designs"]]),
         "runs": {seed: run for part in parts for seed, run in part["runs"].items()},
         "teacher_seconds": {seed: value for part in parts
                             for seed, value in part["teacher_seconds"].items()},
