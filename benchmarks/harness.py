@@ -102,5 +102,10 @@ def smallest_at(designs: list[dict], accuracy: float) -> dict | None:
     return min(eligible, key=lambda d: (d["lut"], -d["val_accuracy"])) if eligible else None
 
 
+#: The LUT ratio of a seed where the default has no design at the accuracy: a miss that a
+#: median over seeds ranks last and never averages (``median_high``).
+MISSED = 99.0
+
+
 def median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None

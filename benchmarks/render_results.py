@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-from harness import hypervolume, median, smallest_at
+from harness import MISSED, hypervolume, median, smallest_at
 
 HERE = Path(__file__).parent
 README = HERE.parent / "README.md"
@@ -63,7 +63,9 @@ def targets_table(result: dict) -> list[str]:
     for name in names:
         ours, theirs = held.get(name), by_name.get(name)
         either = ours or theirs
-        gap = f"{ours['measured'] - theirs['measured']:+.2f}" if ours and theirs else "-"
+        gap = (f"{ours['measured'] - theirs['measured']:+.2f}"
+               if ours and theirs and MISSED not in (ours["measured"], theirs["measured"])
+               else "-")
         lines.append(
             f"| {name} | {_measured(ours)} | {_measured(theirs)} | {gap} | "
             f"{either['comparison']} {either['goal']:g} | "
@@ -74,7 +76,10 @@ def targets_table(result: dict) -> list[str]:
 
 
 def _measured(target: dict | None) -> str:
-    return "-" if target is None else f"{target['measured']:.2f}"
+    """A target's median as printed: "missed" where the median seed has no design of ours."""
+    if target is None:
+        return "-"
+    return "no design" if target["measured"] == MISSED else f"{target['measured']:.2f}"
 
 
 def methods_table(result: dict) -> list[str]:
@@ -397,7 +402,7 @@ def cnn_tables(cnn: dict) -> list[str]:
 
 def not_yet(result: dict, datasets: dict | None, cnn: dict | None = None) -> list[str]:
     """What the measured results miss: every target not met, by how much."""
-    lines = [f"* `make bench` target missed: {t['name']}: measured {t['measured']:.2f}, goal "
+    lines = [f"* `make bench` target missed: {t['name']}: measured {_measured(t)}, goal "
              f"{t['comparison']} {t['goal']:g} ({t['detail']})."
              for t in result["targets"] if not t["met"]]
     for name, run in (datasets or {}).get("datasets", {}).items():
