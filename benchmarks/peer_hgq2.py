@@ -44,9 +44,29 @@ class Schedule:
         return f"h{'x'.join(map(str, self.hidden))}_b{self.beta_max:g}_e{self.epochs}"
 
 
-#: STACK.md's recipe on the shapes HGQ2 is usually shown with on this task.
+#: STACK.md's recipe on the shapes HGQ2 is usually shown with on this task (a reference row: not
+#: at equal compute).
 SCHEDULES = (Schedule((16,), 3e-5, 600), Schedule((16,), 1e-4, 600), Schedule((32, 16), 3e-5, 600))
 QUICK_SCHEDULES = (Schedule((8,), 1e-4, 12),)
+
+
+def sweep(shapes: tuple[tuple[int, ...], ...], betas: tuple[float, ...],
+          epochs: int) -> tuple[Schedule, ...]:
+    """Every (shape, final beta) pair in a Latin-square order: each run of ``len(shapes)`` in a
+    row has every shape and every beta once, so a budget cut short still covers both ranges;
+    the first pair is ``(shapes[0], betas[0])``."""
+    if len(shapes) != len(betas):
+        raise ValueError("a Latin-square sweep needs as many shapes as betas")
+    n = len(shapes)
+    return tuple(Schedule(shapes[k % n], betas[(k % n + k // n) % n], epochs)
+                 for k in range(n * n))
+
+
+#: The equal-compute peer (issue 29): HGQ2's usual hidden shapes and final betas, starting
+#: from the schedule HGQ2 is shown with on this task (30-16-4 ramped to 1e-4), trained in that
+#: order while its training seconds stay under the default search's.
+SWEEP = sweep(((16,), (32,), (64,), (32, 16)), (1e-4, 3e-5, 3e-4, 1e-5), 600)
+QUICK_SWEEP = sweep(((8,), (4,)), (1e-4, 3e-4), 12)
 
 
 def setup() -> None:
@@ -74,31 +94,51 @@ def _check(ckpt: Path, x_test: np.ndarray, yosys: str) -> dict:
     return _check_rtl_module().check(ckpt, x_test, yosys)
 
 
+def _train_within(schedules: tuple[Schedule, ...], budget_seconds: float | None,
+                  train) -> list[Schedule]:
+    """The schedules trained, in order (runs already done are kept and counted): all of them
+    without a budget; with one, each while the training seconds so far are under it (the last
+    one started may end past it: the peer is never cut short of a run it began)."""
+    done, seconds = [], 0.0
+    for schedule in schedules:
+        if budget_seconds is not None and seconds >= budget_seconds:
+            break
+        seconds += train(schedule)
+        done.append(schedule)
+    return done
+
+
 def run_peer(data: DataSplits, space_name: str, seed: int, clock_mhz: float, root: Path,
-             schedules: tuple[Schedule, ...], min_accuracy: float, jobs: int) -> dict:
-    """Train every schedule (runs already in ``root`` are kept), synthesize every checkpoint
-    worth building (non-dominated after ``trace_minmax``, at ``min_accuracy`` validation
-    accuracy or more); their rows, the peer's versions, seconds."""
+             schedules: tuple[Schedule, ...], min_accuracy: float, jobs: int, *,
+             method: str = "hgq2", budget_seconds: float | None = None) -> dict:
+    """Train the schedules (every one, or with ``budget_seconds`` those that fit, see
+    ``_train_within``; runs already in ``root`` are kept), synthesize every checkpoint worth
+    building (non-dominated after ``trace_minmax``, at ``min_accuracy`` validation accuracy or
+    more); their rows, the peer's versions, the training seconds and the schedules run."""
     root.mkdir(parents=True, exist_ok=True)
     data_file = root / "data.npz"
     np.savez(data_file, **data.arrays())
     port = data.stage.port[0]  # the ADC's format, the same for every input
-    for schedule in schedules:
+
+    def train(schedule: Schedule) -> float:
         out = root / schedule.name
         if not (out / "run.json").exists():
             _train(schedule, data_file, port, seed, clock_mhz, out, min_accuracy)
-    checkpoints = [(schedule, ckpt) for schedule in schedules
+        return json.loads((out / "run.json").read_text())["train_seconds"]
+
+    trained = _train_within(schedules, budget_seconds, train)
+    checkpoints = [(schedule, ckpt) for schedule in trained
                    for ckpt in sorted((root / schedule.name).glob("ckpt_*"))
                    if json.loads((ckpt / "design.json").read_text())["val_accuracy"] >= min_accuracy]
     verilator_environment()
     yosys = yosys_version()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         synthesized = list(pool.map(lambda pair: _check(pair[1], data.x_test, yosys), checkpoints))
-    rows, versions, seconds = [], {}, 0.0
+    rows, versions = [], {}
     for (schedule, ckpt), synth in zip(checkpoints, synthesized, strict=True):
         design = json.loads((ckpt / "design.json").read_text())
         versions = design["versions"]
-        rows.append({"method": "hgq2", "space": space_name, "seed": seed,
+        rows.append({"method": method, "space": space_name, "seed": seed,
                      "trial": f"{schedule.name}/{ckpt.name}",
                      "test_accuracy": design["test_accuracy"],
                      "val_accuracy": design["val_accuracy"], "lut": synth["lut"],
@@ -109,6 +149,8 @@ def run_peer(data: DataSplits, space_name: str, seed: int, clock_mhz: float, roo
                      "config": {"hidden": list(schedule.hidden), "beta_max": schedule.beta_max,
                                 "epochs": schedule.epochs, "ebops": design["ebops"]},
                      "synth_seconds": sum(synth["seconds"].values())})
-    for schedule in schedules:
-        seconds += json.loads((root / schedule.name / "run.json").read_text())["train_seconds"]
-    return {"designs": rows, "versions": versions, "train_seconds": seconds}
+    seconds = sum(json.loads((root / s.name / "run.json").read_text())["train_seconds"]
+                  for s in trained)
+    return {"designs": rows, "versions": versions, "train_seconds": seconds,
+            "schedules": [s.name for s in trained],
+            **({"budget_seconds": budget_seconds} if budget_seconds is not None else {})}
