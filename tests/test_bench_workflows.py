@@ -257,3 +257,16 @@ def test_the_sweep_trains_while_its_seconds_are_under_the_budget():
     assert trained(250.0) == [s.name for s in order[:3]]  # 210 < 250: the third starts
     assert trained(210.0) == [s.name for s in order[:2]]  # 210 reaches it: no third
     assert trained(0.0) == []
+
+
+def test_the_second_application_runs_its_own_space_with_every_seed_held_out(tmp_path):
+    bench = _module("bench_workflows")
+    budget = bench.Budget(trials=2, seeds=(0,), jobs=1, quick=False, space="mlp_gn")
+    assert "space mlp_gn;" in budget.describe()
+    for method in ("default", "random", "manual"):
+        assert bench.method_settings(method, 0, budget, tmp_path).space.n_inputs == 35
+    tuning = _only_seeds(json.loads((BENCH / "RESULTS.json").read_text()),
+                         list(bench.TUNING_SEEDS))
+    result = bench.scored({**tuning, "tuning_seeds": list(bench.TUNED_ON["mlp_gn"])})
+    assert result["targets"] and not result["tuning_targets"]
+    assert [t["detail"] for t in result["targets"]] == [t["detail"] for t in tuning["tuning_targets"]]
