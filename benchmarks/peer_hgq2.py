@@ -77,10 +77,10 @@ def sweep(shapes: tuple[tuple[int, ...], ...], betas: tuple[float, ...], epochs:
 SWEEP = sweep(((16,), (32,), (64,), (32, 16)), (1e-4, 3e-5, 3e-4, 1e-5), 600)
 QUICK_SWEEP = sweep(((8,), (4,)), (1e-4, 3e-4), 12)
 #: The equal-compute CNN peer, per space: QConv + ReLU layers of our CNN spaces' ranges (the
-#: first shape near the design our search found on each), a dense head or none, final betas
-#: a decade below the MLP's (a convolution's EBOPs are a decade above an MLP's: the penalty at
-#: the same beta would prune it to nothing). ``cnn_psd`` trains 300 epochs: its 12,000 events
-#: make an epoch 8 times as many steps as the 1,078 digits.
+#: first shape near the design our search found on each), a dense head or none, the MLP
+#: sweep's final betas divided by ten (a conv student starts with many EBOPs: about 35,000 for
+#: 64-c4k3s2-8-10); ours, untuned. ``cnn_psd`` trains 300 epochs: its 12,000 events make an
+#: epoch 8 times as many steps as the 1,078 digits.
 CNN_SWEEPS = {
     "cnn_digits": sweep(((), (), (16,), ()), (1e-5, 3e-6, 3e-5, 1e-6), 600,
                         convs=(((8, 3, 2),), ((16, 3, 2),), ((8, 3, 1),),
