@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import REPO
 from conftest import bench_module as _module
 
 from nas.model.data import load_data
@@ -77,3 +78,17 @@ def test_a_tiny_conv_peer_trains_converts_and_is_bit_exact_in_verilator(tmp_path
     synth = json.loads((ckpt / "synth.json").read_text())
     assert synth["rtl_exact_fraction"] == 1.0 and synth["n_test"] == len(data.x_test)
     assert np.load(ckpt / "test_logits.npy").shape == (len(data.x_test), 10)
+
+
+def test_the_committed_race_is_scored_from_its_designs():
+    cnn = json.loads((REPO / "benchmarks" / "results" / "cnn.json").read_text())
+    race = _module("cnn_race")
+    runs = {run["space"]: run for run in (cnn["digits"], cnn["psd"])}
+    again = [row for space, peer in cnn.get("hgq2", {}).items()
+             for row in race.race(space, runs[space]["designs"], peer["designs"])]
+    assert again == cnn.get("race", [])
+    if again:
+        digits = [row["met"] for row in again if row["met"] is not None]
+        assert cnn["checks"]["hgq2_lut_ratio"] == all(digits)
+        assert all(d["space"] == space for space, peer in cnn["hgq2"].items()
+                   for d in peer["designs"])
