@@ -48,7 +48,7 @@ import optuna
 import peer_hgq2
 from harness import (
     HV_REFERENCE,
-    MISSED,
+    lut_ratio,
     machine,
     median,
     run_search_and_synthesize,
@@ -278,15 +278,6 @@ def run_seed(seed: int, budget: Budget, root: Path, progress) -> tuple[dict, flo
     return runs, teacher_seconds
 
 
-def _ratio(ours: dict | None, theirs: dict | None) -> float:
-    """LUTs of ours over theirs at one accuracy: 0 when only we reach it; ``MISSED`` when we do
-    not (the target asks for a design of ours at that accuracy, whether the other has one or
-    not)."""
-    if ours is None:
-        return MISSED
-    return 0.0 if theirs is None else ours["lut"] / theirs["lut"]
-
-
 def _shown_ratio(pair: tuple[dict | None, dict | None], other: str) -> str:
     ours, theirs = pair
     if ours is None:
@@ -314,7 +305,7 @@ def level_targets(runs: dict[int, dict], level: float) -> list[dict]:
         only = "" if len(ran) == len(runs) else f" (only seeds {', '.join(map(str, ran))} ran it)"
         found.append(_target(
             f"at {100 * level:.1f} %: LUT of the default's smallest design / {SHORT_NAMES[other]}'s "
-            f"(median of seeds)", median_high([_ratio(*p) for p in pairs]), goal, "<=",
+            f"(median of seeds)", median_high([lut_ratio(*p) for p in pairs]), goal, "<=",
             f"per seed{only}: " + ", ".join(_shown_ratio(p, SHORT_NAMES[other]) for p in pairs)))
     return found
 

@@ -11,6 +11,7 @@ import re
 import sys
 from pathlib import Path
 
+from cnn_race import shown_ratio
 from harness import MISSED, hypervolume, median, smallest_at
 
 HERE = Path(__file__).parent
@@ -390,6 +391,29 @@ def _fewer(row: dict, key: str) -> str:
     return "tie" if cnn[key] == mlp[key] else "cnn" if cnn[key] < mlp[key] else "mlp"
 
 
+def race_table(cnn: dict) -> list[str]:
+    """The default CNN search against HGQ2 at equal compute, per space and level (none when
+    the race was not run)."""
+    if not cnn.get("race"):
+        return []
+    lines = ["", "| space | validation accuracy at least | default | HGQ2 at equal compute | "
+                 "default / HGQ2 | goal |", "|---|---|---|---|---|---|"]
+    for row in cnn["race"]:
+        level = row["level"] if row["level"].endswith("%") else \
+            f"{row['level']} ({100 * row['val_accuracy']:.1f} %)"
+        goal = "-" if row["goal"] is None else \
+            f"<= {row['goal']:g}: {'met' if row['met'] else '**missed**'}"
+        lines.append(f"| {row['space']} | {level} | {_design_text(row['default'])} | "
+                     f"{_design_text(row['hgq2'])} | {shown_ratio(row)} | {goal} |")
+    runs = {run["space"]: run for run in (cnn["digits"], cnn["psd"])}
+    lines += ["", "HGQ2's training at equal compute: " + "; ".join(
+        f"{space}: {len(peer['schedules'])} schedules in {peer['train_seconds'] / 60:.1f} min "
+        f"(the search: {runs[space]['search_minutes']:.1f} min), {len(peer['designs'])} "
+        f"checkpoints synthesized, {sum(d['bit_exact'] for d in peer['designs'])} bit-exact"
+        for space, peer in cnn["hgq2"].items()) + "."]
+    return lines
+
+
 def cnn_tables(cnn: dict) -> list[str]:
     """The CNN spaces' fronts, cnn_psd against the MLP default at equal accuracy, the trace
     estimator on the conv designs, and the targets."""
@@ -411,6 +435,7 @@ def cnn_tables(cnn: dict) -> list[str]:
         lines.append(f"| {100 * row['accuracy']:.1f} % | {_design_text(row['cnn'])} | "
                      f"{_design_text(row['mlp'])} | {_fewer(row, 'lut')} | "
                      f"{_fewer(row, 'latency_cycles')} |")
+    lines += race_table(cnn)
     error = cnn["conv_error"]
     lines += ["", "Trace estimator on the " + str(error.get("lut", {}).get("n", 0)) +
               " bit-exact conv designs (no conv design in its calibration): " +
@@ -420,7 +445,9 @@ def cnn_tables(cnn: dict) -> list[str]:
               "", "Targets: " + ", ".join(f"{name} {'met' if met else '**missed**'}"
                                            for name, met in cnn["checks"].items()) +
               f" (test accuracy >= {100 * cnn['targets']['digits_accuracy']:.0f} % within the "
-              f"part, LUT MAPE <= {cnn['targets']['lut_mape']:g} %). MLP designs: "
+              f"part, LUT MAPE <= {cnn['targets']['lut_mape']:g} %"
+              f"{'; default / HGQ2 within the goal at every scored level' if cnn.get('race') else ''}"
+              f"). MLP designs: "
               f"{cnn['mlp_source']}."]
     return lines
 
