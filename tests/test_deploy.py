@@ -147,18 +147,18 @@ def test_the_stream_ip_is_bit_exact_under_gaps_and_backpressure(tiny, mode, tmp_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fault", ["pipeline runs on", "tlast dropped"])
-def test_a_wrapper_that_does_not_stall_or_drops_tlast_fails_the_check(tiny, fault, tmp_path):
+@pytest.mark.parametrize("fault", ["pipeline runs on", "tlast on every result"])
+def test_a_wrapper_that_does_not_stall_or_misplaces_tlast_fails_the_check(tiny, fault, tmp_path):
     """The check can fail: a pipeline that moves on while a result waits overwrites it, and
-    a result without its batch's TLAST merges two batches into one frame."""
+    TLAST on every result (the old IP) splits a batch into frames of one."""
     out, logic, latency, raw, expected = tiny
     layout = layout_of(logic, latency, 16.0, "packed")
     src = tmp_path / "src"
     shutil.copytree(out / "verilog" / "src", src)
     good = wrapper_verilog(layout, (src / "student.v").read_text())
     edit = {"pipeline runs on": (r"\.ce\(advance\)", ".ce(1'b1)"),
-            "tlast dropped": (r"last <= \{last\[(\d+):0\], s_axis_tlast\}",
-                              r"last <= {last[\1:0], 1'b0}")}[fault]
+            "tlast on every result": (r"last <= \{last\[(\d+):0\], s_axis_tlast\}",
+                                      r"last <= {last[\1:0], 1'b1}")}[fault]
     broken = re.sub(*edit, good)
     assert broken != good
     (src / "student_axis.v").write_text(broken)
