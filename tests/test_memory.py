@@ -1,6 +1,7 @@
 """The memory limit on trials: a real allocation that grows without bound is stopped at the
 limit, in the thread that allocates, and the memory is given back."""
 
+import sys
 import time
 
 import numpy as np
@@ -72,3 +73,24 @@ def test_the_default_reads_a_container_limit_below_the_machine(tmp_path):
     v2.write_text(f"{2**62}\n")  # v1's 'no limit' is a huge number
     assert memory_bytes((v2, v1)) == machine
     assert memory_bytes((tmp_path / "absent",)) == machine
+
+
+def test_the_limit_waits_for_an_import_to_finish(tmp_path, monkeypatch):
+    """Raised inside an import, the exception would leave a package half-bound (seen:
+    ``networkx.utils`` without ``decorators``, every later trial failing): it waits until the
+    import is over, then stops the block."""
+    (tmp_path / "slow_to_import.py").write_text(
+        "import time\n"
+        "end = time.monotonic() + 1.0\n"
+        "while time.monotonic() < end:\n"
+        "    pass\n"
+        "FINISHED = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    kept = np.ones(300 * MB // 8)
+    with pytest.raises(MemoryLimitExceeded), memory_limit(resident_bytes() - 100 * MB):
+        import slow_to_import  # noqa: PLC0415 -- the import is what is tested
+        assert slow_to_import.FINISHED
+        end = time.monotonic() + 5
+        while time.monotonic() < end:  # the raise lands here, once the import is over
+            pass
+    assert sys.modules["slow_to_import"].FINISHED and kept.size

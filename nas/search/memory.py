@@ -11,11 +11,15 @@ AutoGraph falls back that way) can swallow it, and raised inside compiled code i
 as another error: either way the block ends with ``MemoryLimitExceeded``. It is raised once, not
 again and again, because each raise that lands inside TensorFlow risks such an error. Growth
 inside one call of compiled code is seen when that call returns; a limit below the machine's
-memory leaves room for it.
+memory leaves room for it. It is never raised while the trial's thread imports a module: an
+import cut in half leaves its package without the submodules it had started to bind (seen:
+``networkx.utils`` without ``decorators``), and every later trial that needs it fails; the raise
+waits until the import is over.
 """
 
 import ctypes
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,6 +72,17 @@ def _raise_in(thread_id: int, exception: type[BaseException] | None) -> None:
                                                ctypes.py_object(exception) if exception else None)
 
 
+def _importing(thread_id: int) -> bool:
+    """True while thread ``thread_id`` runs inside an import (a frame of importlib's
+    bootstrap is on its stack: also while the imported module's own code runs)."""
+    frame = sys._current_frames().get(thread_id)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 @contextmanager
 def memory_limit(limit_bytes: int) -> Iterator[None]:
     """Raise ``MemoryLimitExceeded`` in this thread if the process's resident memory passes
@@ -79,6 +94,7 @@ def memory_limit(limit_bytes: int) -> Iterator[None]:
         while not done.wait(_POLL_S):
             if resident_bytes() > limit_bytes:
                 exceeded.set()
+            if exceeded.is_set() and not _importing(thread_id):
                 _raise_in(thread_id, MemoryLimitExceeded)
                 return
 
