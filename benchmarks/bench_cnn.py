@@ -3,8 +3,10 @@
 flow, Verilator bit-exact) and exported (hls4ml C simulation bit-exact); ``cnn_psd`` compared
 at equal test accuracy with the MLP default front of the committed ``make bench`` (its seed 0:
 the same data and the same flow); the trace estimator's error on the conv designs, none of
-which its calibration has seen. Writes ``benchmarks/results/cnn.json`` (``render_results.py``
-makes the README table)."""
+which its calibration has seen; and the CNN race (issue 29): HGQ2's QConv1D/QConv2D peer on the
+same data, splits and input format, trained while its seconds are under the search's on the
+same seed, its checkpoints through the same open flow, scored by ``cnn_race.py``. Writes
+``benchmarks/results/cnn.json`` (``render_results.py`` makes the README table)."""
 
 import argparse
 import json
@@ -14,11 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import optuna
+import peer_hgq2
 from bench_datasets import export_check
+from cnn_race import race
 from harness import machine, run_search_and_synthesize, smallest_at, tool_versions
 
 from nas.app.synth import select_front
-from nas.search.front import synthesized_error
+from nas.model.data import load_data
+from nas.search.front import accuracy_floor, synthesized_error
 from nas.search.records import results
 from nas.search.settings import RunSettings
 from nas.spaces import get_part, get_space
@@ -50,10 +55,25 @@ def run_space(name: str, trials: int, seed: int, root: Path, jobs: int) -> dict:
     return {"space": name, "part": space.part_name, "designs": designs,
             "teacher_test_accuracy": study.user_attrs["teacher_test_accuracy"],
             "trials": run["trials"], "minutes": (time.perf_counter() - start) / 60,
+            "floor": accuracy_floor(study, space),
             "unsynthesized": unsynthesized,
             # from the study, so that a rerun that only synthesizes what is missing keeps it
             "search_minutes": (max(t.datetime_complete for t in timed) -
                                min(t.datetime_start for t in timed)).total_seconds() / 60}
+
+
+def run_hgq2(run: dict, seed: int, root: Path, jobs: int,
+             sweep: tuple[peer_hgq2.Schedule, ...]) -> dict:
+    """HGQ2 on ``run``'s space and seed: ``sweep`` trained while its seconds are under the
+    search's (teacher and synthesis left out of both), every checkpoint at or above the same
+    accuracy floor through the open flow."""
+    space = get_space(run["space"])
+    settings = RunSettings(space=space, trials=1, seed=seed, workdir=root)
+    data = load_data(space, seed, settings.paths)
+    return peer_hgq2.run_peer(data, space.name, seed, space.clock_mhz,
+                              root / space.name / "hgq2_sweep", sweep, run["floor"], jobs,
+                              method="hgq2_sweep", budget_seconds=60 * run["search_minutes"],
+                              input_shape=space.input_shape)
 
 
 def fits(design: dict, part_name: str) -> bool:
@@ -74,8 +94,9 @@ def compare_psd(cnn: list[dict], mlp: list[dict]) -> list[dict]:
     return rows
 
 
-def checks(digits: dict, psd: dict, errors: dict) -> dict[str, bool]:
-    """The targets, ``errors`` being the trace estimator's on the bit-exact conv designs."""
+def checks(digits: dict, psd: dict, errors: dict, raced: list[dict]) -> dict[str, bool]:
+    """The targets, ``errors`` being the trace estimator's on the bit-exact conv designs,
+    ``raced`` the rows of the race against HGQ2 (none when it was not run)."""
     good = [d for d in digits["designs"] if d["bit_exact"] and d["hls_exact_fraction"] == 1.0
             and d["test_accuracy"] >= DIGITS_ACCURACY and fits(d, digits["part"])]
     return {"digits_accuracy_within_part": bool(good),
@@ -84,7 +105,9 @@ def checks(digits: dict, psd: dict, errors: dict) -> dict[str, bool]:
             "hls_bit_exact": all(d["hls_exact_fraction"] == 1.0
                                  for run in (digits, psd) for d in run["designs"]),
             "trace_lut_mape": errors.get("lut", {}).get("mape", 100.0) <= LUT_MAPE,
-            "latency_exact": errors.get("latency_cycles", {}).get("exact_fraction", 0.0) == 1.0}
+            "latency_exact": errors.get("latency_cycles", {}).get("exact_fraction", 0.0) == 1.0,
+            **({"hgq2_lut_ratio": all(row["met"] for row in raced if row["met"] is not None)}
+               if raced else {})}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -93,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--psd-trials", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--no-hgq2", action="store_true", help="leave out the race against HGQ2")
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "cnn.json")
     args = parser.parse_args(argv)
@@ -101,6 +125,13 @@ def main(argv: list[str] | None = None) -> None:
     digits = run_space("cnn_digits", args.digits_trials, args.seed, args.workdir, args.jobs)
     print("cnn_digits", len(digits["designs"]), "designs", flush=True)
     psd = run_space("cnn_psd", args.psd_trials, args.seed, args.workdir, args.jobs)
+    if not args.no_hgq2:
+        peer_hgq2.setup()
+    peers = {} if args.no_hgq2 else {
+        run["space"]: run_hgq2(run, args.seed, args.workdir, args.jobs,
+                               peer_hgq2.CNN_SWEEPS[run["space"]]) for run in (digits, psd)}
+    raced = [row for run in (digits, psd) if run["space"] in peers
+             for row in race(run["space"], run["designs"], peers[run["space"]]["designs"])]
     bench = json.loads((HERE / "RESULTS.json").read_text())
     mlp = [d for d in bench["designs"] if d["method"] == "default" and d["seed"] == args.seed]
     errors = synthesized_error([d for run in (digits, psd) for d in run["designs"]
@@ -110,9 +141,9 @@ def main(argv: list[str] | None = None) -> None:
               "digits": digits, "psd": psd, "psd_vs_mlp": compare_psd(psd["designs"], mlp),
               "mlp_source": f"`make bench` of {bench['date']} (RESULTS.json), the default "
                             f"search, seed {args.seed}, {bench['budget'].split(',')[0]}",
-              "conv_error": errors,
+              "conv_error": errors, "hgq2": peers, "race": raced,
               "targets": {"digits_accuracy": DIGITS_ACCURACY, "lut_mape": LUT_MAPE},
-              "checks": checks(digits, psd, errors), "minutes": (time.perf_counter() - start) / 60}
+              "checks": checks(digits, psd, errors, raced), "minutes": (time.perf_counter() - start) / 60}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, default=str) + "\n")
     print(json.dumps(result["checks"]), flush=True)

@@ -107,5 +107,14 @@ def smallest_at(designs: list[dict], accuracy: float) -> dict | None:
 MISSED = 99.0
 
 
+def lut_ratio(ours: dict | None, theirs: dict | None) -> float:
+    """LUTs of ours over theirs at one accuracy: 0 when only we reach it; ``MISSED`` when we do
+    not (the target asks for a design of ours at that accuracy, whether the other has one or
+    not)."""
+    if ours is None:
+        return MISSED
+    return 0.0 if theirs is None else ours["lut"] / theirs["lut"]
+
+
 def median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None

@@ -11,6 +11,7 @@ import re
 import sys
 from pathlib import Path
 
+from cnn_race import shown_ratio
 from harness import MISSED, hypervolume, median, smallest_at
 
 HERE = Path(__file__).parent
@@ -24,7 +25,9 @@ CALIBRATIONS = HERE.parent / "nas" / "estimators" / "calibrations"
 QUANTITY_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "latency_cycles": "latency"}
 LABELS = {"default": "default search (`nas run`)", "random": "random sampler, same space",
           "manual": "manual workflow (accuracy-only TPE, fixed 8-bit, 20 %)",
-          "reference": "reference recipe 30-15-4", "hgq2": "HGQ2 + da4ml (peer)"}
+          "reference": "reference recipe 30-15-4",
+          "hgq2": "HGQ2 + da4ml, three fixed schedules (reference row)",
+          "hgq2_sweep": "HGQ2 + da4ml at equal compute (peer)"}
 
 
 def _spread(values: list[float], fmt: str = "{:,.0f}") -> str:
@@ -76,7 +79,7 @@ def targets_table(result: dict) -> list[str]:
 
 
 def _measured(target: dict | None) -> str:
-    """A target's median as printed: "missed" where the median seed has no design of ours."""
+    """A target's median as printed: "no design" where the median seed has none of ours."""
     if target is None:
         return "-"
     return "no design" if target["measured"] == MISSED else f"{target['measured']:.2f}"
@@ -104,6 +107,23 @@ def methods_table(result: dict) -> list[str]:
         lines.append(f"| {LABELS[method]} | " + " | ".join(cells) +
                      f" | {_spread(volumes, '{:,.1f}')} | {total} ({exact}) | {_spread(minutes, '{:.1f}')} |")
     return lines
+
+
+def equal_compute_table(result: dict) -> list[str]:
+    """Per seed the HGQ2 sweep ran on: its training seconds beside the default search's (its
+    budget), the schedules it trained, and both syntheses' seconds."""
+    head = ["seed", "default search (s)", "HGQ2 training (s)", "HGQ2 schedules trained",
+            "default synthesis (s)", "HGQ2 synthesis (s)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for seed in result["seeds"]:
+        runs = result["runs"][str(seed)]
+        if "hgq2_sweep" not in runs:
+            continue
+        ours, peer = runs["default"], runs["hgq2_sweep"]
+        lines.append(f"| {seed} | {ours['search_seconds']:.0f} | {peer['train_seconds']:.0f} | "
+                     f"{', '.join(peer['schedules'])} | {ours['synth_seconds']:.0f} | "
+                     f"{peer['synth_seconds']:.0f} |")
+    return lines if len(lines) > 2 else []
 
 
 def _work_minutes(result: dict) -> float:
@@ -159,6 +179,12 @@ def render(result: dict) -> str:
         "", "## Targets", "", *targets_table(result),
         "", "## Per method", "", *methods_table(result),
     ]
+    equal = equal_compute_table(result)
+    if equal:
+        lines += ["", "## HGQ2 at equal compute", "",
+                  "The sweep trains its schedules in order while its training seconds are "
+                  "under the default search's (the teacher and both syntheses left out); the "
+                  "last run it starts may end past that.", "", *equal]
     for level in result["accuracies"]:
         lines += ["", f"## Smallest design at >= {100 * level:.1f} % validation accuracy, per "
                   f"seed", "",
@@ -397,6 +423,29 @@ def _fewer(row: dict, key: str) -> str:
     return "tie" if cnn[key] == mlp[key] else "cnn" if cnn[key] < mlp[key] else "mlp"
 
 
+def race_table(cnn: dict) -> list[str]:
+    """The default CNN search against HGQ2 at equal compute, per space and level (none when
+    the race was not run)."""
+    if not cnn.get("race"):
+        return []
+    lines = ["", "| space | validation accuracy at least | default | HGQ2 at equal compute | "
+                 "default / HGQ2 | goal |", "|---|---|---|---|---|---|"]
+    for row in cnn["race"]:
+        level = row["level"] if row["level"].endswith("%") else \
+            f"{row['level']} ({100 * row['val_accuracy']:.1f} %)"
+        goal = "-" if row["goal"] is None else \
+            f"<= {row['goal']:g}: {'met' if row['met'] else '**missed**'}"
+        lines.append(f"| {row['space']} | {level} | {_design_text(row['default'])} | "
+                     f"{_design_text(row['hgq2'])} | {shown_ratio(row)} | {goal} |")
+    runs = {run["space"]: run for run in (cnn["digits"], cnn["psd"])}
+    lines += ["", "HGQ2's training at equal compute: " + "; ".join(
+        f"{space}: {len(peer['schedules'])} schedules in {peer['train_seconds'] / 60:.1f} min "
+        f"(the search: {runs[space]['search_minutes']:.1f} min), {len(peer['designs'])} "
+        f"checkpoints synthesized, {sum(d['bit_exact'] for d in peer['designs'])} bit-exact"
+        for space, peer in cnn["hgq2"].items()) + "."]
+    return lines
+
+
 def cnn_tables(cnn: dict) -> list[str]:
     """The CNN spaces' fronts, cnn_psd against the MLP default at equal accuracy, the trace
     estimator on the conv designs, and the targets."""
@@ -418,6 +467,7 @@ def cnn_tables(cnn: dict) -> list[str]:
         lines.append(f"| {100 * row['accuracy']:.1f} % | {_design_text(row['cnn'])} | "
                      f"{_design_text(row['mlp'])} | {_fewer(row, 'lut')} | "
                      f"{_fewer(row, 'latency_cycles')} |")
+    lines += race_table(cnn)
     error = cnn["conv_error"]
     lines += ["", "Trace estimator on the " + str(error.get("lut", {}).get("n", 0)) +
               " bit-exact conv designs (no conv design in its calibration): " +
@@ -427,7 +477,9 @@ def cnn_tables(cnn: dict) -> list[str]:
               "", "Targets: " + ", ".join(f"{name} {'met' if met else '**missed**'}"
                                            for name, met in cnn["checks"].items()) +
               f" (test accuracy >= {100 * cnn['targets']['digits_accuracy']:.0f} % within the "
-              f"part, LUT MAPE <= {cnn['targets']['lut_mape']:g} %). MLP designs: "
+              f"part, LUT MAPE <= {cnn['targets']['lut_mape']:g} %"
+              f"{'; default / HGQ2 within the goal at every scored level' if cnn.get('race') else ''}"
+              f"). MLP designs: "
               f"{cnn['mlp_source']}."]
     return lines
 

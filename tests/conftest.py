@@ -11,6 +11,15 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+def bench_module(name: str):
+    """A module of ``benchmarks/`` (not a package: its modules import each other by name)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+
 def tiny_space():
     """mlp_psd with 1,600 pulses, few epochs and narrow layers: real training in seconds and
     synthesis in a minute (learned precision, the default, screened after 3 of 8 epochs)."""

@@ -7,19 +7,12 @@ import sys
 
 import pytest
 from conftest import REPO
+from conftest import bench_module as _module
 
 BENCH = REPO / "benchmarks"
 FIELDS = {"method", "space", "seed", "val_accuracy", "test_accuracy", "lut", "ff",
           "latency_cycles", "bit_exact"}
 COMPARE = {">=": lambda measured, goal: measured >= goal, "<=": lambda measured, goal: measured <= goal}
-
-
-def _module(name: str):
-    sys.path.insert(0, str(BENCH))
-    try:
-        return __import__(name)
-    finally:
-        sys.path.remove(str(BENCH))
 
 
 def _check_targets(result: dict) -> None:
@@ -69,9 +62,9 @@ def test_a_seed_without_our_design_at_an_accuracy_is_a_miss_never_averaged():
     # at 98.9 %: seed 0 neither method, seed 1 ours at 0.2x HGQ2's LUTs, seed 2 HGQ2 alone
     # a design whose test accuracy reaches a level its validation accuracy does not is not
     # chosen there: seed 2's default at 98.9 % test, 98.6 % validation
-    designs = {0: {"default": [(0.986, 2000)], "hgq2": [(0.985, 3000)]},
-               1: {"default": [(0.9895, 2000)], "hgq2": [(0.9895, 10000)]},
-               2: {"default": [(0.986, 2000, 0.990)], "hgq2": [(0.990, 12000)]}}
+    designs = {0: {"default": [(0.986, 2000)], "hgq2_sweep": [(0.985, 3000)]},
+               1: {"default": [(0.9895, 2000)], "hgq2_sweep": [(0.9895, 10000)]},
+               2: {"default": [(0.986, 2000, 0.990)], "hgq2_sweep": [(0.990, 12000)]}}
     runs = {seed: {method: {"designs": [_design(method, seed, *d) for d in by.get(method, [])],
                             "search_seconds": 60.0, "synth_seconds": 60.0}
                    for method in bench.METHODS}
@@ -82,7 +75,7 @@ def test_a_seed_without_our_design_at_an_accuracy_is_a_miss_never_averaged():
         run["reference"]["designs"] = [_design("reference", seed, 0.978, 7000)]
     found = {t["name"].split(" (")[0]: t for t in bench.targets(runs, dict.fromkeys(runs, 1.0))}
     at_98_9 = found["at 98.9 %: LUT of the default's smallest design / HGQ2's"]
-    assert at_98_9["measured"] == bench.MISSED and not at_98_9["met"]
+    assert at_98_9["measured"] == _module("harness").MISSED and not at_98_9["met"]
     assert at_98_9["detail"] == "per seed: neither, 0.20, HGQ2 only"
     at_98_5 = found["at 98.5 %: LUT of the default's smallest design / HGQ2's"]
     assert at_98_5["measured"] == pytest.approx(0.2) and at_98_5["met"]  # of 0.67, 0.2, 0.17
@@ -122,8 +115,11 @@ def test_every_method_and_seed_delivers_synthesized_designs(quick_bench):
             designs = [d for d in result["designs"] if d["method"] == method and d["seed"] == seed]
             assert designs, (method, seed)
             assert all(set(d) >= FIELDS and d["lut"] > 0 for d in designs)
-    peer = [d for d in result["designs"] if d["method"] == "hgq2"]
+    peer = [d for d in result["designs"] if d["method"].startswith("hgq2")]
     assert all(d["bit_exact"] for d in peer)  # HGQ2's RTL equals its model in Verilator
+    sweep = result["runs"]["0"]["hgq2_sweep"]
+    assert sweep["budget_seconds"] == result["runs"]["0"]["default"]["search_seconds"]
+    assert 1 <= len(sweep["schedules"]) <= len(bench.peer_hgq2.QUICK_SWEEP)
     assert result["peer_tools"]["hgq2"] == "0.2.0" and "yosys" not in result["peer_tools"]
     assert _module("render_results").render(result) == text
 
@@ -157,7 +153,7 @@ def test_targets_follow_from_the_synthesized_designs(quick_bench):
             return min((d["lut"] for d in result["designs"] if d["method"] == method
                         and d["seed"] == seed and d["bit_exact"]
                         and d["val_accuracy"] >= accuracy), default=None)
-        ours, theirs = smallest("default", 0.98), smallest("hgq2", 0.98)
+        ours, theirs = smallest("default", 0.98), smallest("hgq2_sweep", 0.98)
         shown = by_name["at 98.0 %: LUT of the default's smallest design / "
                         "HGQ2's"]["detail"].split(": ")[1].split(", ")[seed]
         if ours and theirs:
@@ -200,9 +196,10 @@ def test_held_out_seeds_are_merged_and_decide_the_targets():
     assert result["seeds"] == [*tuning["seeds"], 7] and "seeds [0, 1, 2, 7]" in result["budget"]
     assert result["tuning_targets"] == tuning["tuning_targets"]
     # seed 7 holds seed 0's designs: its targets are seed 0's per-seed values
-    first = [t["detail"].removeprefix("per seed: ").split(", ")[0]
-             for t in tuning["tuning_targets"][:12]]
-    assert [t["detail"].removeprefix("per seed: ") for t in result["targets"][:12]] == first
+    levels = [t for t in tuning["tuning_targets"] if t["name"].startswith("at ")]
+    first = [t["detail"].removeprefix("per seed: ").split(", ")[0] for t in levels]
+    assert [t["detail"].removeprefix("per seed: ") for t in result["targets"]
+            if t["name"].startswith("at ")] == first
     assert "seeds 7" in _module("render_results").render(result)
     with pytest.raises(SystemExit, match="other seeds"):
         bench.merged([tuning, tuning])
@@ -223,5 +220,46 @@ def test_a_partial_held_out_run_scores_only_the_methods_it_ran():
     names = [t["name"] for t in result["targets"]]
     assert sum("random's" in n for n in names) == len(bench.ACCURACIES)
     assert not any("HGQ2's" in n or "manual's" in n or "reference" in n for n in names)
-    assert result["methods"] == list(bench.METHODS)
+    assert result["methods"] == tuning["methods"]  # what either part ran
     assert "not run yet" in render.render(result)
+
+
+def test_the_sweep_covers_every_shape_and_beta_before_repeating_one():
+    peer = _module("peer_hgq2")
+    shapes, betas = ((16,), (32,), (64,), (32, 16)), (1e-4, 3e-5, 3e-4, 1e-5)
+    order = peer.sweep(shapes, betas, 600)
+    assert len({(s.hidden, s.beta_max) for s in order}) == len(order) == 16
+    for start in range(0, 16, 4):
+        cycle = order[start:start + 4]
+        assert {s.hidden for s in cycle} == set(shapes)
+        assert {s.beta_max for s in cycle} == set(betas)
+    assert (order[0].hidden, order[0].beta_max) == ((16,), 1e-4)
+    with pytest.raises(ValueError, match="as many shapes as betas"):
+        peer.sweep(shapes, betas[:3], 600)
+
+
+def test_the_sweep_trains_while_its_seconds_are_under_the_budget():
+    peer = _module("peer_hgq2")
+    order = peer.sweep(((16,), (32,)), (1e-4, 3e-4), 10)
+    seconds = {s.name: 100.0 + 10 * k for k, s in enumerate(order)}  # 100, 110, 120, 130
+
+    def trained(budget):
+        return [s.name for s in peer._train_within(order, budget, lambda s: seconds[s.name])]
+
+    assert trained(None) == [s.name for s in order]
+    assert trained(250.0) == [s.name for s in order[:3]]  # 210 < 250: the third starts
+    assert trained(210.0) == [s.name for s in order[:2]]  # 210 reaches it: no third
+    assert trained(0.0) == []
+
+
+def test_the_second_application_runs_its_own_space_with_every_seed_held_out(tmp_path):
+    bench = _module("bench_workflows")
+    budget = bench.Budget(trials=2, seeds=(0,), jobs=1, quick=False, space="mlp_gn")
+    assert "space mlp_gn;" in budget.describe()
+    for method in ("default", "random", "manual"):
+        assert bench.method_settings(method, 0, budget, tmp_path).space.n_inputs == 35
+    tuning = _only_seeds(json.loads((BENCH / "RESULTS.json").read_text()),
+                         list(bench.TUNING_SEEDS))
+    result = bench.scored({**tuning, "tuning_seeds": list(bench.TUNED_ON["mlp_gn"])})
+    assert result["targets"] and not result["tuning_targets"]
+    assert [t["detail"] for t in result["targets"]] == [t["detail"] for t in tuning["tuning_targets"]]

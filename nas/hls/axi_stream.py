@@ -1,22 +1,30 @@
 """The AXI4-Stream wrapper of a pipelined da4ml design (Verilog text, ``student_axis``).
 
-da4ml's pipeline has no stall input: every register moves on every clock. The wrapper leaves
-that RTL (the one checked bit-exact in Verilator) untouched and gives it backpressure with
-credits: a valid bit travels beside each event through a shift register as deep as the
-pipeline, each result is written with its argmax into an output FIFO (distributed RAM,
-``DEPTH`` entries, a power of two of at least ``latency + 3``), and ``s_axis_tready`` is high
-only while the events in flight plus those waiting in the FIFO are fewer than ``DEPTH``, so a
-result always finds room: nothing is dropped, nothing repeated. With both sides ready the
-credits never run out (one event per clock in ``packed`` mode) and the wrapper adds one cycle
-of latency (the FIFO write). ``s_axis_tlast`` is ignored: events are counted in beats (the DMA
-sends many events in one transfer); ``m_axis_tlast`` is set on every result beat.
+da4ml's pipeline has no stall input, but all its registers sit in one ``always`` block of its
+top (the stages are combinational modules), so the wrapper takes a copy of that top with a
+clock enable (``stallable_core``; the stages, the logic checked bit-exact, are untouched) and
+stalls the whole pipeline while a result waits at the output: a valid bit and the event's
+``TLAST`` move beside each event, the scores and their argmax (the first class of the largest
+score) go into a result register, and ``s_axis_tready`` is low exactly while the pipeline is
+stalled, so nothing is dropped or repeated, with no buffer: the flip-flops' clock-enable pins
+do the holding. With both sides ready one event goes in per clock (``packed`` mode) and the
+wrapper adds one cycle of latency (the result register, which also keeps the argmax's
+comparison tree off the output). ``m_axis_tready`` reaches ``s_axis_tready`` and the
+pipeline's clock enable through one gate, which Vivado's timing, not run here, has to accept.
 
-The formats and slots are those of ``nas.hls.axis_packing.StreamLayout``.
+``m_axis_tlast`` follows the input: a result carries the ``s_axis_tlast`` of its event's last
+beat, so an AXI DMA transfer of N events comes back as one transfer of N results, and an event
+sent alone as a transfer of its own. The formats and slots are those of
+``nas.hls.axis_packing.StreamLayout``.
 """
+
+import re
 
 from nas.hls.board.axis_packing import StreamLayout
 
 MODULE = "student_axis"
+#: da4ml's pipeline top with a clock enable.
+STALLABLE = "student_stall"
 
 
 def layout_of(comb, latency: int, divisor: float, mode: str) -> StreamLayout:
@@ -93,12 +101,12 @@ def _argmax(layout: StreamLayout) -> list[str]:
 
 
 def _result_slots(layout: StreamLayout) -> str:
-    """``m_axis_tdata`` from a FIFO entry ``{argmax, model_out}``."""
+    """``m_axis_tdata`` from the result register ``{argmax, model_out}``."""
     out_width = sum(layout.out_widths)
-    parts = [_extend("head", offset, width, bool(k), layout.out_slot)
+    parts = [_extend("result", offset, width, bool(k), layout.out_slot)
              for (k, _, _), width, offset in zip(layout.outputs, layout.out_widths,
                                                  _offsets(layout.out_widths), strict=True)]
-    parts.append(_extend("head", out_width, layout.class_bits, False, layout.out_slot))
+    parts.append(_extend("result", out_width, layout.class_bits, False, layout.out_slot))
     used = len(parts) * layout.out_slot
     if used < layout.out_bits:
         parts.append(f"{layout.out_bits - used}'d0")
@@ -127,22 +135,36 @@ def _assembly(layout: StreamLayout) -> list[str]:
             "    end"]
 
 
-def fifo_depth(latency: int) -> int:
-    """Entries of the output FIFO: room for every event in flight when ``TREADY`` drops."""
-    return 1 << (latency + 2).bit_length()
+def stallable_core(top_verilog: str, core: str = "student") -> str:
+    """da4ml's pipeline top ``core`` as ``STALLABLE`` with a clock enable: its registers move
+    only while ``ce`` is high. da4ml 0.6 writes every register of the pipeline in the top's one
+    ``always @(posedge clk)`` block and the stages as combinational modules, so one ``if (ce)``
+    stalls all of it; any other form is refused rather than guessed at."""
+    edits = ((rf"\bmodule {re.escape(core)} \(", f"module {STALLABLE} ("),
+             (r"\binput clk,", "input clk,\n    input ce,"),
+             (r"always @\(posedge clk\) begin", "always @(posedge clk) if (ce) begin"))
+    text = top_verilog
+    for pattern, replacement in edits:
+        text, found = re.subn(pattern, replacement, text)
+        if found != 1:
+            raise ValueError(f"da4ml's top '{core}' does not have the expected form "
+                             f"('{pattern}' found {found} times): cannot add a clock enable")
+    if len(re.findall(r"\balways\b", text)) != 1:
+        raise ValueError(f"da4ml's top '{core}' has more than one always block: cannot add a "
+                         "clock enable")
+    return text
 
 
-def wrapper_verilog(layout: StreamLayout, core: str = "student") -> str:
-    """The ``student_axis`` module around the da4ml top ``core``."""
+def wrapper_verilog(layout: StreamLayout, top_verilog: str, core: str = "student") -> str:
+    """The ``student_axis`` module around a stallable copy of da4ml's top ``core`` (whose
+    Verilog is ``top_verilog``), followed by that copy."""
     in_width, out_width = sum(layout.in_widths), sum(layout.out_widths)
-    depth = fifo_depth(layout.latency)
-    address = depth.bit_length() - 1
-    entry = out_width + layout.class_bits
+    last = layout.latency + 1  # the core's registers, then the result register
     lines = [
         "`timescale 1 ns / 1 ps",
         "// Generated by nas (nas/hls/axi_stream.py): an AXI4-Stream wrapper of the da4ml",
-        f"// pipeline '{core}' ({layout.latency} cycles), {layout.mode} mode, output FIFO of "
-        f"{depth} entries.",
+        f"// pipeline '{core}' ({layout.latency} cycles, stalled by a clock enable), "
+        f"{layout.mode} mode.",
         "// verilator lint_off UNUSEDSIGNAL",
         f"module {MODULE} (",
         '    (* X_INTERFACE_PARAMETER = "ASSOCIATED_BUSIF s_axis:m_axis, ASSOCIATED_RESET aresetn" *)',
@@ -159,37 +181,31 @@ def wrapper_verilog(layout: StreamLayout, core: str = "student") -> str:
         ");",
         f"    wire [{in_width - 1}:0] model_inp;",
         f"    wire [{out_width - 1}:0] model_out;",
-        f"    {core} core (.clk(aclk), .model_inp(model_inp), .model_out(model_out));",
+        "    // the pipeline, the result register and the valid and last bits beside them move",
+        "    // together, unless a result waits at the output",
+        f"    reg [{last}:0] valid, last;",
+        f"    reg [{out_width + layout.class_bits - 1}:0] result;",
+        f"    wire advance = ~valid[{last}] | m_axis_tready;",
+        f"    {STALLABLE} core (.clk(aclk), .ce(advance), .model_inp(model_inp), "
+        ".model_out(model_out));",
+        "    assign s_axis_tready = aresetn & advance;",
+        f"    assign m_axis_tvalid = valid[{last}];",
+        f"    assign m_axis_tlast = last[{last}];",
         *_assembly(layout),
         *_model_inputs(layout),
         *_argmax(layout),
-        f"    reg [{layout.latency}:0] in_flight;",
-        f"    reg [{entry - 1}:0] fifo [0:{depth - 1}];",
-        f"    reg [{address}:0] write_at, read_at;",
-        f"    reg [{address + 1}:0] used;",
-        "    wire done = in_flight[" + str(layout.latency) + "];",
-        "    wire result_out = m_axis_tvalid & m_axis_tready;",
-        f"    assign s_axis_tready = aresetn & (used < {address + 2}'d{depth});",
-        "    assign m_axis_tvalid = write_at != read_at;",
-        "    assign m_axis_tlast = 1'b1;",
-        f"    wire [{entry - 1}:0] head = fifo[read_at[{address - 1}:0]];",
         f"    assign m_axis_tdata = {_result_slots(layout)};",
         "    always @(posedge aclk) begin",
-        f"        if (done) fifo[write_at[{address - 1}:0]] <= {{argmax, model_out}};",
-        "        if (!aresetn) begin",
-        "            in_flight <= 0;",
-        "            write_at <= 0;",
-        "            read_at <= 0;",
-        "            used <= 0;",
-        "        end else begin",
-        "            in_flight <= " + ("{in_flight[" + str(layout.latency - 1) + ":0], event_in};"
-                                       if layout.latency else "event_in;"),
-        f"            write_at <= write_at + {{{address}'d0, done}};",
-        f"            read_at <= read_at + {{{address}'d0, result_out}};",
-        f"            used <= used + {{{address + 1}'d0, event_in}} - {{{address + 1}'d0, result_out}};",
+        "        if (!aresetn) valid <= 0;",
+        f"        else if (advance) valid <= {{valid[{last - 1}:0], event_in}};",
+        "        if (advance) begin",
+        f"            last <= {{last[{last - 1}:0], s_axis_tlast}};",
+        "            result <= {argmax, model_out};",
         "        end",
         "    end",
         "endmodule",
         "// verilator lint_on UNUSEDSIGNAL",
+        "",
+        stallable_core(top_verilog, core),
     ]
     return "\n".join(lines) + "\n"

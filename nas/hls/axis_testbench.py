@@ -1,9 +1,11 @@
 """The cocotb test of the AXI4-Stream IP (run inside Verilator by ``nas.hls.axis_sim``): it
 streams the packed events through ``student_axis`` with cocotbext-axi, optionally with random
 ``TVALID`` gaps and ``TREADY`` backpressure, and records every result beat and the clock
-cycle of every event's handshakes. The case to run (a JSON file named by ``NAS_AXIS_CASE``)
-names the input words, the layout and the pause probabilities; the record goes to its
-``result`` path."""
+cycle of every event's handshakes. The events go in batches, one frame each (``TLAST`` on its
+last beat, as an AXI DMA sends a transfer), and the results are received as frames, so the
+record holds where ``m_axis_tlast`` ended them. The case to run (a JSON file named by
+``NAS_AXIS_CASE``) names the input words, the batch sizes, the layout and the pause
+probabilities; the record goes to its ``result`` path."""
 
 import json
 import os
@@ -69,16 +71,19 @@ async def stream_events(dut):
     inputs: list[int] = []
     outputs: list[int] = []
     cocotb.start_soon(_count_handshakes(dut, layout.beats, inputs, outputs))
-    for event in events:
-        await source.send(AxiStreamFrame(event.tobytes()))
-    received = []
-    while len(received) < len(events):  # a lost result ends the wait instead of hanging
+    batches = np.cumsum(case["batches"])[:-1]
+    for batch in np.split(events, batches):
+        await source.send(AxiStreamFrame(batch.tobytes()))
+    received, frames = b"", []
+    while len(received) < len(events) * layout.out_bits // 8:  # a lost result ends the wait
         try:
-            frame = await with_timeout(sink.recv(), 10 * _PATIENCE * (layout.latency + 10), "ns")
+            frame = await with_timeout(sink.recv(), 10 * _PATIENCE * (layout.latency + 10)
+                                       * max(case["batches"]), "ns")
         except SimTimeoutError:
             break
-        received.append(bytes(frame.tdata))
+        received += bytes(frame.tdata)
+        frames.append(len(frame.tdata) * 8 // layout.out_bits)
     await ClockCycles(dut.aclk, layout.latency + 8)
     Path(case["result"]).write_text(json.dumps({
-        "words": np.frombuffer(b"".join(received), dtype="<u4").tolist(),
+        "words": np.frombuffer(received, dtype="<u4").tolist(), "frames": frames,
         "input_cycles": inputs, "output_cycles": outputs, "extra_beats": sink.count()}))

@@ -60,7 +60,8 @@ def build_stream_ip(model, config: StudentConfig, x_test: np.ndarray, divisor: f
         layout = layout_of(comb, metadata["latency"], divisor, mode)
         shutil.copytree(Path(tmp) / "rtl" / "verilog" / "src", src,
                         ignore=shutil.ignore_patterns("*_wrapper.v"))
-        (src / f"{MODULE}.v").write_text(wrapper_verilog(layout, TOP))
+        (src / f"{MODULE}.v").write_text(wrapper_verilog(layout, (src / f"{TOP}.v").read_text(),
+                                                          TOP))
         check = check_stream(src, layout, port_integers(x_test * divisor, layout), expected,
                              Path(tmp) / "sim")
     if not check.bit_exact:

@@ -1,11 +1,13 @@
 # ruff: noqa: E402  (the Keras backend is chosen before keras is imported)
-"""HGQ2 peer: train an MLP with learned per-weight/per-activation bit widths and an EBOPs penalty,
-keep HGQ2's Pareto front of (val accuracy up, EBOPs down) checkpoints, scan every one of them
-after ``trace_minmax`` on train+val (which fixes the activations' integer bits and so changes
-both accuracy and EBOPs), and convert the non-dominated ones at or above the accuracy floor to
+"""HGQ2 peer: train an MLP, or a CNN (``--conv``: QConv1D/QConv2D + ReLU layers, flatten, the
+dense layers), with learned per-weight/per-activation bit widths and an EBOPs penalty, keep
+HGQ2's Pareto front of (val accuracy up, EBOPs down) checkpoints, scan every one of them after
+``trace_minmax`` on train+val (which fixes the activations' integer bits and so changes both
+accuracy and EBOPs), and convert the non-dominated ones at or above the accuracy floor to
 pipelined Verilog with da4ml.
 
-What follows HGQ2's own API and documentation: ``QDense`` with the EBOPs penalty, ``kbi``
+What follows HGQ2's own API and documentation: ``QDense``/``QConv1D``/``QConv2D`` with the
+EBOPs penalty, ``kbi``
 weights with SAT_SYM and ``kif`` activations with WRAP fixed by ``trace_minmax``, the
 ``BetaScheduler``/``PieceWiseSchedule``/``FreeEBOPs``/``ParetoFront`` callbacks, conversion by
 ``trace_model`` and ``RTLModel``. What is ours (the recipe an independent reproduction used on
@@ -18,6 +20,8 @@ Runs in ``.venv-hgq2`` (see setup.sh), never in the project's own venv. Example:
 
     .venv-hgq2/bin/python benchmarks/peers/hgq2/train_hgq2.py --data data.npz --hidden 16 \
         --beta-max 1e-4 --epochs 600 --seed 0 --clock-mhz 200 --out out/hgq2_16
+    .venv-hgq2/bin/python benchmarks/peers/hgq2/train_hgq2.py --data digits.npz \
+        --input-shape 8,8,1 --conv 8,3,2 --hidden 16 --input-kif 0,1,4 ... --out out/cnn
 """
 
 import os
@@ -42,7 +46,7 @@ from da4ml.converter import trace_model
 from da4ml.trace import comb_trace
 from hgq.config import LayerConfigScope, QuantizerConfig, QuantizerConfigScope
 from hgq.constraints import MinMax
-from hgq.layers import QDense
+from hgq.layers import QConv1D, QConv2D, QDense
 from hgq.utils import trace_minmax
 from hgq.utils.sugar import BetaScheduler, FreeEBOPs, ParetoFront, PieceWiseSchedule
 
@@ -69,22 +73,48 @@ class Checkpoint:
     ebops: float
 
 
-def build_model(n_inputs: int, hidden: list[int], n_classes: int,
-                input_kif: tuple[int, int, int]) -> keras.Model:
-    """QDense(+ReLU) layers; the first layer's input quantizer is the trainable per-input one."""
+@dataclass(frozen=True)
+class Conv:
+    """One convolution of a CNN student: filters, kernel width and stride (the same along every
+    spatial axis), 'valid' padding, ReLU, as our CNN students."""
+
+    filters: int
+    kernel: int
+    stride: int
+
+
+def _input_quantizer(input_kif: tuple[int, int, int]) -> QuantizerConfig:
+    """The trainable per-input quantizer, starting at the port's format, never wider."""
     k, i, f = input_kif
-    iq = QuantizerConfig("kif", "datalane", k0=k, i0=i, f0=f, overflow_mode="SAT",
-                         round_mode="RND", ic=MinMax(INPUT_MIN_INTEGER, i),
-                         fc=MinMax(INPUT_MIN_FRACTION, f), homogeneous_axis=(0,))
+    return QuantizerConfig("kif", "datalane", k0=k, i0=i, f0=f, overflow_mode="SAT",
+                           round_mode="RND", ic=MinMax(INPUT_MIN_INTEGER, i),
+                           fc=MinMax(INPUT_MIN_FRACTION, f), homogeneous_axis=(0,))
+
+
+def build_model(n_inputs: int, hidden: list[int], n_classes: int,
+                input_kif: tuple[int, int, int], convs: tuple[Conv, ...] = (),
+                input_shape: tuple[int, ...] | None = None) -> keras.Model:
+    """[Reshape to ``input_shape`` -> QConv1D/QConv2D(+ReLU) per conv -> Flatten ->]
+    QDense(+ReLU) layers -> QDense logits; the first weighted layer's input quantizer is the
+    trainable per-input one. The port stays flat (``n_inputs`` wires), as ours."""
+    iq = _input_quantizer(input_kif)
     with (QuantizerConfigScope(q_type="kbi", place=("weight", "bias"), overflow_mode="SAT_SYM"),
           QuantizerConfigScope(q_type="kif", place="datalane", overflow_mode="WRAP"),
           LayerConfigScope(enable_ebops=True, beta0=BETA_START)):
         inputs = keras.Input((n_inputs,), name="x")
         h = inputs
+        if convs:
+            conv_layer = QConv1D if len(input_shape) == 2 else QConv2D
+            h = keras.layers.Reshape(input_shape, name="shape")(h)
+            for index, conv in enumerate(convs):
+                h = conv_layer(conv.filters, conv.kernel, strides=conv.stride, activation="relu",
+                               name=f"conv_{index}", iq_conf=iq if index == 0 else None)(h)
+            h = keras.layers.Flatten(name="flatten")(h)
+        first = not convs
         for index, width in enumerate(hidden):
             h = QDense(width, activation="relu", name=f"dense_{index}",
-                       iq_conf=iq if index == 0 else None)(h)
-        logits = QDense(n_classes, name="logits", iq_conf=iq if not hidden else None)(h)
+                       iq_conf=iq if first and index == 0 else None)(h)
+        logits = QDense(n_classes, name="logits", iq_conf=iq if first and not hidden else None)(h)
     return keras.Model(inputs, logits, name=TOP)
 
 
@@ -187,7 +217,8 @@ def convert(ckpt: Checkpoint, data: dict[str, np.ndarray], args: argparse.Namesp
         "ebops": ebops, "ebops_training": ckpt.ebops, "val_accuracy_training": ckpt.val_accuracy,
         "latency_cycles": int(metadata["latency"]), "da4ml_cost": float(metadata["cost"]),
         "trace_exact_fraction": exact_fraction(test_logits, trace_logits), "n_test": len(test_logits),
-        "hidden": args.hidden, "beta_max": args.beta_max, "epochs": args.epochs, "seed": args.seed,
+        "hidden": args.hidden, "conv": [list(vars(c).values()) for c in args.conv],
+        "input_shape": args.input_shape, "beta_max": args.beta_max, "epochs": args.epochs, "seed": args.seed,
         "clock_mhz": args.clock_mhz, "input_kif": list(args.input_kif),
         "versions": {name: version(name) for name in ("hgq2", "keras", "tensorflow", "da4ml")},
     }
@@ -203,24 +234,42 @@ def load_data(path: Path) -> dict[str, np.ndarray]:
     return data
 
 
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(","))
+
+
+def _conv(text: str) -> Conv:
+    values = _ints(text)
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"{text!r}: a convolution is FILTERS,KERNEL,STRIDE")
+    return Conv(*values)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="npz with x/y_train, x/y_val, x/y_test")
     parser.add_argument("--hidden", type=int, action="append", default=[],
                         help="hidden layer width; repeat for more layers")
+    parser.add_argument("--conv", action="append", default=[], type=_conv,
+                        help="a convolution FILTERS,KERNEL,STRIDE before the dense layers; "
+                             "repeat for more (needs --input-shape)")
+    parser.add_argument("--input-shape", type=_ints, default=None,
+                        help="the image the flat port is reshaped to for the convolutions, "
+                             "e.g. 8,8,1 (Conv2D) or 30,1 (Conv1D)")
     parser.add_argument("--beta-max", type=float, default=1e-4)
     parser.add_argument("--epochs", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--clock-mhz", type=float, default=200.0)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--input-kif", default="0,4,4",
-                        type=lambda s: tuple(int(v) for v in s.split(",")),
+    parser.add_argument("--input-kif", default="0,4,4", type=_ints,
                         help="(k,i,f) of the raw input port, e.g. 0,4,4 for 8-bit ADC counts / 16")
     parser.add_argument("--min-val-accuracy", type=float, default=0.0,
                         help="convert only checkpoints at or above this validation accuracy")
     args = parser.parse_args(argv)
     if len(args.input_kif) != 3:
         parser.error("--input-kif takes three integers k,i,f")
+    if args.conv and (args.input_shape is None or len(args.input_shape) not in (2, 3)):
+        parser.error("--conv needs --input-shape of 2 (Conv1D) or 3 (Conv2D) integers")
     return args
 
 
@@ -235,8 +284,10 @@ def main(argv: list[str] | None = None) -> None:
     if pareto_dir.exists():
         shutil.rmtree(pareto_dir)
 
-    model = build_model(data["x_train"].shape[1], args.hidden, n_classes, args.input_kif)
-    arch = "-".join(str(n) for n in (data["x_train"].shape[1], *args.hidden, n_classes))
+    model = build_model(data["x_train"].shape[1], args.hidden, n_classes, args.input_kif,
+                        tuple(args.conv), args.input_shape)
+    convs = [f"c{c.filters}k{c.kernel}s{c.stride}" for c in args.conv]
+    arch = "-".join(str(n) for n in (data["x_train"].shape[1], *convs, *args.hidden, n_classes))
     print(f"HGQ2 {arch}, beta_max {args.beta_max:g}, {args.epochs} epochs, seed {args.seed}", flush=True)
     train(model, data, args.beta_max, args.epochs, pareto_dir)
     train_seconds = time.perf_counter() - start

@@ -14,9 +14,10 @@ Two input modes (``StreamLayout.mode``):
   input ``j`` in bits ``[j * slot, (j + 1) * slot)``; ``TDATA`` is padded to a power of two of
   at least 32 bits. One event per clock.
 
-The output is one beat per event (``TLAST`` set on each): score ``j`` in slot ``j``, the
-argmax (the first class of the largest score) in slot ``n_outputs``; slots are 32 bits in
-``word`` mode and as wide as the widest score in ``packed`` mode. Beats are little-endian:
+The output is one beat per event (with ``TLAST`` where the event's last input beat had it):
+score ``j`` in slot ``j``, the argmax (the first class of the largest score) in slot
+``n_outputs``; slots are 32 bits in ``word`` mode and as wide as the widest score in
+``packed`` mode. Beats are little-endian:
 bit 0 of ``TDATA`` is bit 0 of the first byte (and 32-bit word) in the DMA's buffer.
 """
 
@@ -141,7 +142,7 @@ def unpack_results(words: np.ndarray, layout: StreamLayout) -> tuple[np.ndarray,
     raw = np.asarray(words, dtype="<u4").view(np.uint8)
     bits = np.unpackbits(raw, bitorder="little").reshape(-1, layout.out_bits).astype(np.int64)
     slots = bits[:, :(len(layout.outputs) + 1) * layout.out_slot] \
-        .reshape(len(bits), -1, layout.out_slot)
+        .reshape(len(bits), len(layout.outputs) + 1, layout.out_slot)
     scores = np.zeros((len(bits), len(layout.outputs)), dtype=np.int64)
     for j, (k, i, f) in enumerate(layout.outputs):
         width = k + i + f

@@ -2,9 +2,9 @@
 through the AXI DMA of the overlay that ``build.sh`` made.
 
 ``pynq`` is imported when a ``Classifier`` is opened, so this module imports anywhere.
-The IP sets ``TLAST`` on every result beat, which ends an S2MM transfer: a batch goes out in
-one MM2S transfer and its results come back one transfer per event (the IP holds the batch
-back while a result waits, so nothing is lost).
+The IP sets ``TLAST`` on a result when its event's last beat carried it, and the DMA sets it
+on the last beat of each MM2S transfer, so a batch goes out in one MM2S transfer and its
+results come back in one S2MM transfer (a batch of one event gets a transfer of its own).
 """
 
 from pathlib import Path
@@ -28,7 +28,6 @@ class Classifier:
         self.overlay = Overlay(str(folder / BITSTREAM))
         self.dma = getattr(self.overlay, dma)
         self.batch = batch
-        self._result = allocate(shape=(self.layout.out_bits // 32,), dtype=np.uint32)
         self._allocate = allocate
 
     def classify(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -41,15 +40,18 @@ class Classifier:
         return classes, scores_of(scores, self.layout)
 
     def _stream(self, values: np.ndarray) -> np.ndarray:
+        """One batch: its words out in one transfer, its results back in one (the receive
+        started first, so the IP never waits for it)."""
         words = pack_events(values, self.layout)
         sent = self._allocate(shape=words.shape, dtype=np.uint32)
+        received = self._allocate(shape=(len(values) * self.layout.out_bits // 32,),
+                                  dtype=np.uint32)
         sent[:] = words
+        self.dma.recvchannel.transfer(received)
         self.dma.sendchannel.transfer(sent)
-        received = np.empty((len(values), len(self._result)), dtype=np.uint32)
-        for row in received:
-            self.dma.recvchannel.transfer(self._result)
-            self.dma.recvchannel.wait()
-            row[:] = self._result
         self.dma.sendchannel.wait()
+        self.dma.recvchannel.wait()
+        results = np.array(received)
         sent.freebuffer()
-        return received.reshape(-1)
+        received.freebuffer()
+        return results

@@ -1,0 +1,50 @@
+"""The CNN race's score (issue 29): on a CNN space, at each accuracy level and at the best level
+both methods reach, the smallest bit-exact design of the default search and of HGQ2 at equal
+compute, chosen on validation accuracy (as a user chooses; test accuracy is reported), and the
+default's LUTs over HGQ2's."""
+
+from harness import MISSED, lut_ratio, smallest_at
+
+#: Validation accuracies scored per space (the best level both reach is added), and the LUT
+#: ratio the target asks for at each (none: reported, not a target).
+LEVELS = {"cnn_digits": (0.96, 0.97), "cnn_psd": (0.97, 0.975, 0.98)}
+GOALS = {"cnn_digits": 0.8}
+SUMMARY = ("trial", "val_accuracy", "test_accuracy", "lut", "latency_cycles")
+
+
+def best_level(ours: list[dict], theirs: list[dict]) -> float | None:
+    """The highest validation accuracy that both methods' bit-exact designs reach (the one
+    that reaches any, when only one does; None when neither does)."""
+    tops = [max(d["val_accuracy"] for d in exact)
+            for exact in ([d for d in designs if d["bit_exact"]] for designs in (ours, theirs))
+            if exact]
+    return min(tops) if tops else None
+
+
+def _summary(design: dict | None) -> dict | None:
+    return None if design is None else {key: design[key] for key in SUMMARY}
+
+
+def race(space: str, ours: list[dict], theirs: list[dict]) -> list[dict]:
+    """One row per level of ``space``: both methods' smallest design at it, the ratio
+    (``MISSED`` where the default has none, 0 where only the default has one) and, where the
+    space has a goal, whether the ratio meets it."""
+    goal = GOALS.get(space)
+    best = best_level(ours, theirs)
+    levels = [(f"{100 * level:.1f} %", level) for level in LEVELS[space]]
+    levels += [] if best is None else [("best both reach", best)]
+    rows = []
+    for name, level in levels:
+        default, hgq2 = smallest_at(ours, level), smallest_at(theirs, level)
+        ratio = lut_ratio(default, hgq2)
+        rows.append({"space": space, "level": name, "val_accuracy": level,
+                     "default": _summary(default), "hgq2": _summary(hgq2), "ratio": ratio,
+                     "goal": goal, "met": None if goal is None else bool(ratio <= goal)})
+    return rows
+
+
+def shown_ratio(row: dict) -> str:
+    """The ratio as a reader reads it: a number, or which method alone has a design."""
+    if row["ratio"] == MISSED:
+        return "HGQ2 only" if row["hgq2"] else "neither"
+    return "default only" if row["hgq2"] is None else f"{row['ratio']:.2f}"
