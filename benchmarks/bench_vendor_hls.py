@@ -35,7 +35,9 @@ from harness import machine
 
 from nas.estimators.base import QUANTITIES
 from nas.estimators.calibration import cross_predict, error_table, evaluation_folds, measured_matrix
+from nas.estimators.vendor.design import VendorDesign
 from nas.estimators.vendor.rows import calibration_row
+from nas.estimators.vendor.rules import plan
 from nas.hls.fact_tables import merge_folders, read_table
 from nas.hls.project_facts import ProjectFacts, read_project
 
@@ -134,10 +136,73 @@ def constant_pairs(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) ->
     return counts
 
 
+#: Input widths at which the binding rule is tabulated (``binding_thresholds``).
+BINDING_THRESHOLDS = (4, 6, 8, 10, 12, 14, 16)
+
+
+def binding_thresholds(rows: list[dict], mask: np.ndarray) -> dict:
+    """Per threshold of the binding rule's input width (a product goes to a DSP slice from
+    that many input bits), the DSP MAPE and SMAPE of the slices the rule alone counts (no
+    fitted coefficient) on the designs of ``mask``, in all and per part family: the table the
+    rule's ``MIN_DSP_INPUT_BITS`` is read off."""
+    chosen = [rows[i] for i in np.flatnonzero(mask)]
+    designs = [VendorDesign.from_dict(r["design"]) for r in chosen]
+    truth = np.array([r["measured"]["dsp"] for r in chosen])
+    family = np.array([d.part_family for d in designs])
+    table = {}
+    for bits in BINDING_THRESHOLDS:
+        slices = np.array([sum(plan(layer, d.part_family, bits).slices for layer in d.layers)
+                           for d in designs])
+        table[str(bits)] = {
+            subset: {k: round(v, 1) for k, v in _dsp_errors(slices[where], truth[where]).items()}
+            for subset, where in {"all": np.ones(len(chosen), dtype=bool),
+                                  **{f: family == f for f in sorted(set(family))}}.items()}
+    return {"n_designs": len(chosen), "thresholds": table}
+
+
+def _dsp_errors(guess: np.ndarray, truth: np.ndarray) -> dict:
+    matrix = np.zeros((len(truth), len(QUANTITIES)))
+    matrix[:, QUANTITIES.index("dsp")] = truth
+    predicted = np.zeros_like(matrix)
+    predicted[:, QUANTITIES.index("dsp")] = guess
+    errors = error_table(predicted, matrix)["dsp"]
+    return {"mape": errors["mape"], "smape": errors["smape"]}
+
+
+def same_features_floor(rows: list[dict], mask: np.ndarray) -> dict:
+    """What no estimator of these features can beat: the designs of ``mask`` the estimator
+    sees as the same design (same layers, widths, weight statistics, family, clock, tool) get
+    the same estimate, so on each such group the best single value's MAPE is the least error
+    any estimate of those features has there. Per quantity, the groups of designs from more
+    than one repository and the MAPE over all designs of ``mask`` when every group gets its
+    best value and every other design is estimated exactly: a floor of the error."""
+    chosen = np.flatnonzero(mask)
+    groups: dict[str, list[int]] = {}
+    for i in chosen:
+        groups.setdefault(json.dumps(rows[i]["design"], sort_keys=True), []).append(int(i))
+    shared = [g for g in groups.values() if len({rows[i]["group"] for i in g}) > 1]
+    floor = {}
+    for q in SHOWN:
+        lost = 0.0
+        for members in shared:
+            truth = np.maximum([rows[i]["measured"][q] for i in members], 1.0)
+            lost += min(float(np.sum(np.abs(value - truth) / truth)) for value in truth)
+        floor[q] = round(100 * lost / len(chosen), 1)
+    return {"groups": [{"designs": [rows[i]["name"] for i in g],
+                        "reports": [{q: rows[i]["measured"][q] for q in SHOWN} for i in g]}
+                       for g in shared],
+            "mape_floor": floor}
+
+
 def resource_folds(rows: list[dict], mask: np.ndarray, seed: int = 0) -> list[np.ndarray]:
     """``FOLDS`` folds of the designs of ``mask`` (shuffled by ``seed``)."""
     order = np.random.default_rng(seed).permutation(np.flatnonzero(mask))
     return [np.sort(fold) for fold in np.array_split(order, FOLDS)]
+
+
+def complete(rows: list[dict]) -> np.ndarray:
+    """The designs whose facts are all read from their project (nothing assumed)."""
+    return np.array([not r["assumed"] for r in rows])
 
 
 def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray) -> dict:
@@ -147,6 +212,8 @@ def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray
                    "met": errors["all"][q]["mape"] <= goal} for q, goal in LATENCY_TARGETS.items()}
     return {"evaluation": "public reports (Latency strategy), leave-one-repository-out",
             "n_designs": int(public.sum()), "errors": errors,
+            "same_features": same_features_floor(rows, public),
+            "complete_facts": _subset_errors(rows, predicted, public & complete(rows)),
             "constant_where_reports_differ_2x": pairs, "targets": targets,
             "no_constant_quantity": all(v == 0 for v in pairs.values())}
 
@@ -233,6 +300,7 @@ def main() -> None:
                      "assumed": r["assumed"]}
                     for i, r in enumerate(rows) if not sweep[i]],
         "rule4ml": RULE4ML,
+        "binding": binding_thresholds(rows, ~sweep),
         "latency_strategy": latency_strategy(rows, predicted, ~sweep),
         "resource_strategy": resource_strategy(rows, sweep & (strategy == "resource")),
         "estimate_speed": estimate_speed(),

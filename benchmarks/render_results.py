@@ -323,6 +323,37 @@ def _met(flag: bool) -> str:
     return "met" if flag else "not met"
 
 
+def _latency_limits(latency: dict) -> list[str]:
+    """Where the Latency-strategy error comes from: the designs with complete facts, and the
+    floor that designs the estimator cannot tell apart set."""
+    same, full = latency["same_features"], latency["complete_facts"]
+    n_full = next(iter(full.values()))["n"] if full else 0
+    return [f"On the {n_full} public designs whose facts are all read from their project "
+            f"folder (nothing assumed), MAPE / SMAPE %: " + ", ".join(
+                f"{QUANTITY_NAMES[q]} {full[q]['mape']:.1f} / {full[q]['smape']:.1f}"
+                for q in QUANTITY_NAMES if q in full) + ". Designs of different repositories "
+            f"that the estimator cannot tell apart (the same features): "
+            f"{len(same['groups'])} group(s); the least MAPE any estimate of these features "
+            f"can have over all {latency['n_designs']} designs because of them: " + ", ".join(
+                f"{QUANTITY_NAMES[q]} {v:.1f} %" for q, v in same["mape_floor"].items()) + "."]
+
+
+def _binding_table(binding: dict) -> list[str]:
+    """The binding rule's input-width threshold against the public reports."""
+    families = [f for f in next(iter(binding["thresholds"].values())) if f != "all"]
+    lines = [f"Binding rule: DSP slices the rule alone counts (no fitted coefficient) on the "
+             f"{binding['n_designs']} public reports, by the input width from which a product "
+             f"goes to a DSP slice:", "",
+             "| input bits | " + " | ".join(f"{f} DSP MAPE / SMAPE %"
+                                           for f in ["all", *families]) + " |",
+             "|" + "---|" * (len(families) + 2)]
+    for bits, table in binding["thresholds"].items():
+        lines.append(f"| {bits} | " + " | ".join(
+            f"{table[f]['mape']:.1f} / {table[f]['smape']:.1f}" for f in ["all", *families]) +
+            " |")
+    return lines
+
+
 def vendor_strategy_tables(vendor: dict) -> list[str]:
     """Issue 31's two evaluations: the Latency strategy left out by repository (targets in
     MAPE) and the Resource strategy five-fold in the sweep (targets: the wa-hls4ml GNN's
@@ -337,7 +368,8 @@ def vendor_strategy_tables(vendor: dict) -> list[str]:
                      f"{QUANTITY_NAMES[q]} {n}" for q, n in
                      latency["constant_where_reports_differ_2x"].items()) +
              f" ({_met(latency['no_constant_quantity'])}: no quantity constant where the "
-             f"reports differ).", "", *_errors_by_family(resource)]
+             f"reports differ).", "", *_latency_limits(latency), "",
+             *_binding_table(vendor["binding"]), "", *_errors_by_family(resource)]
     for name, smape in resource["wa_hls4ml_smape"].items():
         lines.append(f"| wa-hls4ml {name} (published, own test split), SMAPE % | " + " | ".join(
             f"{smape[q]:g}" for q in QUANTITY_NAMES) + " |")

@@ -22,10 +22,10 @@ from nas.estimators.calibration import (
     evaluation_folds,
     measured_matrix,
 )
-from nas.estimators.vendor.design import VendorDesign, VendorLayer, WeightStats
+from nas.estimators.vendor.design import VendorDesign, VendorLayer, WeightStats, design_from_facts
 from nas.estimators.vendor.estimator import FIXED, VendorEstimator
 from nas.estimators.vendor.extrapolation import extrapolations
-from nas.estimators.vendor.rules import dsp_slices, interval, plan
+from nas.estimators.vendor.rules import MIN_DSP_INPUT_BITS, dsp_slices, interval, plan
 from nas.hls.fact_tables import read_table
 from nas.hls.project_facts import FixedType, read_project
 
@@ -363,10 +363,15 @@ def test_a_vendor_flow_student_is_built_with_its_strategy_and_reuse():
     assert not flow_estimators(default_calibration("open"), space, None).searches_directives
 
 
+@needs_shared
 def test_an_8x16_product_binds_to_dsps_where_a_4x4_product_stays_in_the_fabric():
     # The wa-hls4ml sweep (Vitis HLS, UltraScale+, reuse 1): 8-bit weights times 16-bit
     # inputs put 19-26 % of the products in DSP slices, 4-bit weights none; the same layer
     # with 4-bit weights and 4-bit inputs is all shift-and-add.
+    sweep = read_table(SHARED / "calibration" / "wa_hls4ml_search" / "results_latency.csv")
+    reported = {x.layers[0].weight.width: x.report.dsp for x in sweep
+                if (x.layers[0].n_in, x.layers[0].n_out, x.layers[0].reuse_factor) == (32, 32, 1)}
+    assert reported[8] > 0.1 * 1024 and reported[4] == 0
     wide = VendorLayer(32, 32, 16, 8, 24, 16, 1, "latency", "linear",
                        WeightStats.expected(1024, FixedType(8, 1), 32))
     narrow = VendorLayer(32, 32, 4, 4, 12, 4, 1, "latency", "linear",
@@ -377,6 +382,25 @@ def test_an_8x16_product_binds_to_dsps_where_a_4x4_product_stays_in_the_fabric()
     estimator = default_calibration("vitis").estimator("vendor_hls")
     dsp = [estimator.predict_one(_design([layer])).dsp for layer in (wide, narrow)]
     assert dsp[0] > 100 and dsp[1] < 10
+
+
+@needs_shared
+def test_inputs_of_a_qkeras_table_row_are_read_back_from_its_accumulators():
+    # hls4ml infers a QKeras layer's accumulator as input + weight + ceil(log2(n_in)) + 1 bits;
+    # a row whose accumulators are the default type keeps the default input.
+    rows = {r.name.split(":")[0] + ":" + r.name.split(":")[1]: r
+            for r in read_table(PUBLIC / "reports.csv")}
+    qkeras = rows["MinhNguy3n/hls4ml-tutorial:model_3.1/hls4ml_prj"]
+    assert [x.input.width for x in qkeras.layers] == [2, 1, 4, 5]
+    assert [x.output.width for x in qkeras.layers[:-1]] == [1, 4, 5]
+    assert any("read back from hls4ml's inferred accumulators" in a for a in qkeras.assumed)
+    uniform = rows["nrp-nautilus/6nrp-hls4ml:model_1/hls4ml_prj"]
+    assert {x.input.width for x in uniform.layers} == {16}
+    # The binding rule then puts none of its products in DSPs: the report has 2 DSPs, where
+    # 16-bit inputs would bind the constants' multipliers (39 in its first layer).
+    design = design_from_facts(qkeras)
+    assert sum(plan(x, design.part_family).slices for x in design.layers) == 0
+    assert qkeras.report.dsp == 2
 
 
 def test_a_layer_wider_than_the_calibration_is_flagged_as_an_extrapolation():
@@ -393,6 +417,11 @@ def test_a_layer_wider_than_the_calibration_is_flagged_as_an_extrapolation():
     assert any(f.startswith("tool Vitis HLS 2021.1 (calibration:") for f in found)
     assert extrapolations(inside, {**data, "part_families": ["ultrascale"]}, tools) == [
         "part family xc7 (calibration: ultrascale)"]
+    # A fully unrolled Latency-strategy layer with more products than any report's.
+    most = data["latency_products"][1]
+    big = _design([_layer(561, most // 561 + 1, activation="relu")], "xc7", tool="Vitis HLS")
+    assert f"layer 1 has {561 * (most // 561 + 1)} products in the Latency strategy " \
+        f"(calibration: at most {most})" in extrapolations(big, data, tools)
 
 
 def test_the_vendor_evaluation_tables_follow_from_the_committed_results():
@@ -417,6 +446,10 @@ def test_the_vendor_evaluation_tables_follow_from_the_committed_results():
     latency = vendor["latency_strategy"]
     assert latency["no_constant_quantity"] == \
         all(n == 0 for n in latency["constant_where_reports_differ_2x"].values())
+    # The binding rule's threshold is one the reports give the least DSP error.
+    thresholds = vendor["binding"]["thresholds"]
+    assert thresholds[str(MIN_DSP_INPUT_BITS)]["all"]["mape"] == \
+        min(t["all"]["mape"] for t in thresholds.values())
     block = render_results.vendor_block(vendor)
     readme = (REPO / "README.md").read_text()
     assert block in readme
@@ -446,9 +479,12 @@ def test_a_vendor_trial_records_where_its_student_leaves_the_calibration():
     from nas.search.flow import flow_estimators
 
     vitis = flow_estimators(default_calibration("vitis"), tiny_space(), None)
-    widest = default_calibration("vitis").data["layer_inputs"][1]
+    data = default_calibration("vitis").data
+    widest, most = data["layer_inputs"][1], data["latency_products"][1]
     inside = _design([_layer(16, 8)], "xc7")
     outside = _design([_layer(2 * widest, 8)], "xc7")
     assert "est_extrapolated" not in vitis.details(inside)
     assert vitis.details(outside)["est_extrapolated"] == [
-        f"layer 1 has {2 * widest} inputs (calibration: at most {widest})"]
+        f"layer 1 has {2 * widest} inputs (calibration: at most {widest})",
+        f"layer 1 has {16 * widest} products in the Latency strategy (calibration: at most "
+        f"{most})"]

@@ -150,6 +150,8 @@ def summarize(rows: Sequence[dict]) -> dict:
             parts=sorted({row["part"] for row in rows}),
             clock_ns=_span([d["clock_period_ns"] for d in designs]),
             reuse_factors=_span([x["reuse_factor"] for x in layers]),
+            latency_products=_span([x["n_in"] * x["n_out"] for x in layers
+                                    if x["strategy"] == "latency"] or [0]),
             strategies=sorted({x["strategy"] for x in layers}),
             io_types=sorted({d["io_type"] for d in designs}),
             groups=sorted({row["group"] for row in rows}),

@@ -15,6 +15,7 @@ table does not record, are taken as its default precision).
 """
 
 import csv
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -84,6 +85,20 @@ def _type(text: str, path: Path, index: int) -> FixedType:
     return parsed
 
 
+def inferred_input(n_in: int, weight: FixedType, accum: FixedType,
+                   default: FixedType) -> FixedType:
+    """A dense layer's input type read back from its accumulator when hls4ml inferred that
+    (QKeras and HGQ models: ``accum = input + weight + ceil(log2(n_in)) + 1`` bits, the same
+    for the integer bits); ``default`` when the accumulator is the model's default type (set,
+    not inferred). A table that lists fewer weight types than layers gives each the widest,
+    which can leave less than a bit: the input is then taken as 1 bit wide."""
+    if accum == default:
+        return default
+    grow = math.ceil(math.log2(max(n_in, 1))) + 1
+    width = min(max(accum.width - weight.width - grow, 1), default.width)
+    return FixedType(width, accum.integer - weight.integer - grow)
+
+
 def _fact_row(path: Path, index: int, row: dict) -> ProjectFacts:
     assumed: list[str] = []
     try:
@@ -104,14 +119,19 @@ def _fact_row(path: Path, index: int, row: dict) -> ProjectFacts:
         default = _type(distinct.pop() if len(distinct) == 1 else DEFAULT_TYPE, path, index)
         assumed.append(f"model default precision not readable: taken as {default.width}-bit "
                        f"(the accumulators' type when they share one, else {DEFAULT_TYPE})")
-    assumed.append("activation output types not recorded: taken as the default precision")
+    inputs = [inferred_input(sizes[i], weights[i], accums[i], default) for i in range(n)]
+    if inputs != [default] * n:
+        assumed.append("input types read back from hls4ml's inferred accumulators "
+                       "(accumulator bits = input + weight + log2(inputs) + 1)")
+    assumed.append("activation output types not recorded: taken as the default precision"
+                   " or, where read back, as the next layer's input type")
     activations = [a for a in row["activations"].split(";") if a]
     hidden, last = (activations + ["linear", "linear"])[:2] if len(activations) != 1 else \
         (activations[0], "linear")
     layers = tuple(DenseFacts(
         name=f"dense_{i + 1}", n_in=sizes[i], n_out=sizes[i + 1], n_zeros=zeros[i],
-        input=default, weight=weights[i], accum=accums[i],
-        output=default if i < n - 1 else accums[i], reuse_factor=reuse[i],
+        input=inputs[i], weight=weights[i], accum=accums[i],
+        output=inputs[i + 1] if i < n - 1 else accums[i], reuse_factor=reuse[i],
         strategy=row["strategy"].lower(), activation=hidden if i < n - 1 else last)
         for i in range(n))
     period = float(row["clock_target_ns"])

@@ -22,6 +22,7 @@ def extrapolations(design: VendorDesign, data: Mapping, tool_versions: str,
     widest_in = data.get("layer_inputs", [0, 0])[1]
     widest_out = data.get("layer_outputs", [0, 0])[1]
     largest_reuse = data.get("reuse_factors", [0, 0])[1]
+    most_latency_products = data.get("latency_products", [0, 0])[1]
     for index, layer in enumerate(design.layers, start=1):
         if widest_in and layer.n_in > widest_in:
             found.append(f"layer {index} has {layer.n_in} inputs (calibration: at most "
@@ -29,6 +30,10 @@ def extrapolations(design: VendorDesign, data: Mapping, tool_versions: str,
         if widest_out and layer.n_out > widest_out:
             found.append(f"layer {index} has {layer.n_out} outputs (calibration: at most "
                          f"{widest_out})")
+        if most_latency_products and layer.strategy == "latency" and \
+                layer.n_weights > most_latency_products:
+            found.append(f"layer {index} has {layer.n_weights} products in the Latency "
+                         f"strategy (calibration: at most {most_latency_products})")
         if largest_reuse and layer.reuse_factor > largest_reuse:
             found.append(f"layer {index} has reuse factor {layer.reuse_factor} (calibration: "
                          f"at most {largest_reuse})")

@@ -30,7 +30,12 @@ from nas.spaces.parts import DSP_PORTS
 if TYPE_CHECKING:
     from nas.estimators.vendor.design import VendorDesign, VendorLayer
 
-#: Narrower inputs never go to a DSP slice (a fabric multiplier is cheaper).
+#: Narrower inputs never go to a DSP slice (a fabric multiplier is cheaper). Tabulated from the
+#: reports: ``benchmarks/bench_vendor_hls.py`` counts the DSPs this rule gives at thresholds of
+#: 4-16 bits on every public report (Vivado HLS 2018.3-2020.1, Vitis HLS 2022.2-2025.1,
+#: 7-series and UltraScale+): from 8 bits up the error is lowest on both families and the same
+#: (no report has inputs of 7 to 15 bits), so the data place the threshold above 6 bits and no
+#: tool, version or family apart; 10 is within that range.
 MIN_DSP_INPUT_BITS = 10
 #: A constant stays a multiplier with at least this many CSD digits and odd-part bits.
 MIN_MULTIPLIER_DIGITS, MIN_MULTIPLIER_ODD_BITS = 3, 5
@@ -80,9 +85,11 @@ class LayerPlan:
         return math.ceil(math.log2(self.terms + 1.0))
 
 
-def plan(layer: "VendorLayer", family: str) -> LayerPlan:
-    """What HLS builds for ``layer`` (the module docstring's rules). The Resource strategy at
-    reuse 1 keeps its weights as constants (no ROM), like the Latency strategy."""
+def plan(layer: "VendorLayer", family: str, min_dsp_input_bits: int = MIN_DSP_INPUT_BITS
+         ) -> LayerPlan:
+    """What HLS builds for ``layer`` (the module docstring's rules; ``min_dsp_input_bits`` the
+    binding threshold, a parameter only to tabulate it). The Resource strategy at reuse 1
+    keeps its weights as constants (no ROM), like the Latency strategy."""
     if layer.strategy == "resource" and layer.reuse_factor > 1:
         block = math.ceil(layer.n_weights / layer.reuse_factor)
         wide = min(layer.input_bits, layer.weight_bits) >= MIN_MULTIPLIER_ODD_BITS
@@ -91,7 +98,7 @@ def plan(layer: "VendorLayer", family: str) -> LayerPlan:
                          max(1.0, block / layer.n_out), layer.reuse_factor,
                          block * (layer.input_bits + layer.weight_bits))
     stats = layer.weights
-    to_dsp = layer.input_bits >= MIN_DSP_INPUT_BITS
+    to_dsp = layer.input_bits >= min_dsp_input_bits
     products = stats.multipliers if to_dsp else 0.0
     fabric = stats.shift_add_digits + (0.0 if to_dsp else stats.multiplier_digits)
     zeros = layer.n_weights - stats.nonzero
