@@ -9,7 +9,8 @@ machine's load. Writes ``results/deploy.json`` and, through ``render_deploy.py``
 
 ``WORKDIR`` holds the study (``WORKDIR/<space>/study.db``); give it a copy: deploying reads the
 study only, but the study is a published record. ``--cnn-workdir`` adds the smallest design of
-the front of a ``cnn_digits`` study there (64 pixels per event).
+the front of a ``cnn_digits`` study there (64 pixels per event), deployed twice: with the IP's
+argmax and with the scores only (``nas deploy --no-argmax``).
 """
 
 import argparse
@@ -34,11 +35,11 @@ def _load() -> float:
     return os.getloadavg()[0]
 
 
-def design_row(study, settings, trial: int, board: str, out: Path) -> dict:
+def design_row(study, settings, trial: int, board: str, out: Path, argmax: bool = True) -> dict:
     """One front design deployed for ``board`` with the wrapper's cost."""
     from nas.app.deploy import deploy_trial
 
-    record = deploy_trial(study, settings, trial, board, out, cost=True).record
+    record = deploy_trial(study, settings, trial, board, out, cost=True, argmax=argmax).record
     stream, cost = record["stream"], record["cost"]
     run = stream["backpressure"]
     row = {"trial": trial, "events": run["events"],
@@ -50,7 +51,7 @@ def design_row(study, settings, trial: int, board: str, out: Path) -> dict:
            "core_latency": stream["core_latency"], "added_latency": stream["added_latency"],
            "bare_lut": cost["bare"]["lut"], "bare_ff": cost["bare"]["ff"],
            "wrapper_lut": cost["wrapper"]["lut"], "wrapper_ff": cost["wrapper"]["ff"],
-           "seconds": record["seconds"]}
+           "seconds": record["seconds"], "argmax": argmax}
     return {**row, "wrapper_lut_met": wrapper_lut_met(row)}
 
 
@@ -69,7 +70,7 @@ def board_row(workdir: Path, space: str, trial: int, board: str, out: Path) -> d
 
 def cnn_row(workdir: Path, board: str, out: Path) -> dict:
     """The smallest design (by its LUT estimate) of the front of the ``cnn_digits`` study in
-    ``workdir``."""
+    ``workdir``, with the IP's argmax and (``scores_only``) without."""
     from nas.search.front import pareto_front
     from nas.search.storage import open_existing
     from nas.spaces import get_space
@@ -77,7 +78,8 @@ def cnn_row(workdir: Path, board: str, out: Path) -> dict:
     study, settings = open_existing(get_space("cnn_digits"), workdir.resolve(), None)
     trial = min(pareto_front(study), key=lambda t: t.user_attrs["est_lut"]).number
     return {"space": "cnn_digits", "study_trials": len(study.trials),
-            "quick": settings.quick, **design_row(study, settings, trial, board, out)}
+            "quick": settings.quick, **design_row(study, settings, trial, board, out / "argmax"),
+            "scores_only": design_row(study, settings, trial, board, out / "scores", False)}
 
 
 def front_run(workdir: Path, space: str, board: str, out: Path) -> dict:

@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--mode", default="packed", choices=MODES,
                         help="input stream: packed (one event per beat and clock, the default) "
                              "or word (one sample per 32-bit beat)")
+    deploy.add_argument("--no-argmax", dest="argmax", action="store_false",
+                        help="send the scores only; the driver takes their argmax (saves the "
+                             "IP's comparison tree, about 10-20 LUTs per class)")
     deploy.add_argument("--cost", action="store_true",
                         help="also measure the wrapper's LUTs and FFs with yosys")
     deploy.add_argument("--force", action="store_true", help="replace a non-empty --out")

@@ -224,7 +224,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     study, settings = _open_study(args)
     result = deploy_trial(study, settings, args.trial, args.board, args.out, args.mode,
-                          args.force, args.cost)
+                          args.force, args.cost, args.argmax)
     stream = result.record["stream"]
     full, stalled = stream["full_rate"], stream["backpressure"]
     console.print(f"wrote {result.out} for {result.board} ({result.part}, "

@@ -95,9 +95,10 @@ def _write_board_files(folder: Path, board: Board, layout_json: str, clock_mhz: 
 
 def deploy_trial(study: optuna.Study, settings: RunSettings, trial: int, board_name: str,
                  out: str | Path, mode: str = "packed", force: bool = False,
-                 cost: bool = False) -> DeployResult:
+                 cost: bool = False, argmax: bool = True) -> DeployResult:
     """Write trial ``trial`` of ``study`` for ``board_name`` into ``out``; nothing is left
-    there unless the IP is bit-exact on the whole test set under backpressure."""
+    there unless the IP is bit-exact on the whole test set under backpressure (``argmax``
+    false: the IP sends the scores only and the driver takes their argmax)."""
     started = time.perf_counter()
     board = get_board(board_name)
     frozen = finished_trial(study, trial)
@@ -111,7 +112,7 @@ def deploy_trial(study: optuna.Study, settings: RunSettings, trial: int, board_n
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as staging:
         folder = Path(staging) / "deploy"
         ip = build_stream_ip(model, config, data.x_test, divisor, folder / "ip" / "src",
-                             board.part, clock_mhz, mode, cost)
+                             board.part, clock_mhz, mode, cost, argmax)
         _write_board_files(folder, board, ip.layout.to_json(), clock_mhz, ip.layout)
         expected = model.predict(data.x_test, batch_size=4096, verbose=0)
         np.save(folder / "test_events.npy", data.x_test * divisor)

@@ -27,7 +27,7 @@ MODULE = "student_axis"
 STALLABLE = "student_stall"
 
 
-def layout_of(comb, latency: int, divisor: float, mode: str) -> StreamLayout:
+def layout_of(comb, latency: int, divisor: float, mode: str, argmax: bool = True) -> StreamLayout:
     """The stream layout of da4ml logic ``comb`` (its minimal input and output formats)."""
     from da4ml.types import minimal_kif
 
@@ -35,7 +35,7 @@ def layout_of(comb, latency: int, divisor: float, mode: str) -> StreamLayout:
         return tuple(tuple(int(v) for v in minimal_kif(q)) for q in qints)
 
     return StreamLayout(formats(comb.inp_qint), formats(comb.out_qint), int(latency),
-                        float(divisor), mode)
+                        float(divisor), mode, argmax)
 
 
 def _offsets(widths: list[int]) -> list[int]:
@@ -101,12 +101,14 @@ def _argmax(layout: StreamLayout) -> list[str]:
 
 
 def _result_slots(layout: StreamLayout) -> str:
-    """``m_axis_tdata`` from the result register ``{argmax, model_out}``."""
+    """``m_axis_tdata`` from the result register ``{argmax, model_out}`` (``model_out``
+    alone without the argmax)."""
     out_width = sum(layout.out_widths)
     parts = [_extend("result", offset, width, bool(k), layout.out_slot)
              for (k, _, _), width, offset in zip(layout.outputs, layout.out_widths,
                                                  _offsets(layout.out_widths), strict=True)]
-    parts.append(_extend("result", out_width, layout.class_bits, False, layout.out_slot))
+    if layout.argmax:
+        parts.append(_extend("result", out_width, layout.class_bits, False, layout.out_slot))
     used = len(parts) * layout.out_slot
     if used < layout.out_bits:
         parts.append(f"{layout.out_bits - used}'d0")
@@ -184,7 +186,7 @@ def wrapper_verilog(layout: StreamLayout, top_verilog: str, core: str = "student
         "    // the pipeline, the result register and the valid and last bits beside them move",
         "    // together, unless a result waits at the output",
         f"    reg [{last}:0] valid, last;",
-        f"    reg [{out_width + layout.class_bits - 1}:0] result;",
+        f"    reg [{out_width + layout.class_bits * layout.argmax - 1}:0] result;",
         f"    wire advance = ~valid[{last}] | m_axis_tready;",
         f"    {STALLABLE} core (.clk(aclk), .ce(advance), .model_inp(model_inp), "
         ".model_out(model_out));",
@@ -193,14 +195,14 @@ def wrapper_verilog(layout: StreamLayout, top_verilog: str, core: str = "student
         f"    assign m_axis_tlast = last[{last}];",
         *_assembly(layout),
         *_model_inputs(layout),
-        *_argmax(layout),
+        *(_argmax(layout) if layout.argmax else []),
         f"    assign m_axis_tdata = {_result_slots(layout)};",
         "    always @(posedge aclk) begin",
         "        if (!aresetn) valid <= 0;",
         f"        else if (advance) valid <= {{valid[{last - 1}:0], event_in}};",
         "        if (advance) begin",
         f"            last <= {{last[{last - 1}:0], s_axis_tlast}};",
-        "            result <= {argmax, model_out};",
+        f"            result <= {'{argmax, model_out}' if layout.argmax else 'model_out'};",
         "        end",
         "    end",
         "endmodule",

@@ -45,9 +45,10 @@ def wrapper_cost(src: Path, part_name: str) -> dict:
 
 def build_stream_ip(model, config: StudentConfig, x_test: np.ndarray, divisor: float,
                     src: Path, part_name: str, clock_mhz: float, mode: str = "packed",
-                    cost: bool = False) -> StreamIP:
+                    cost: bool = False, argmax: bool = True) -> StreamIP:
     """Write the IP's Verilog into ``src`` and check it on ``x_test`` against the QKeras
-    student: the trace and every streamed result bit-exact, or ``BitExactnessError``."""
+    student: the trace and every streamed result bit-exact, or ``BitExactnessError``
+    (``argmax``: whether the IP computes the class, see ``StreamLayout``)."""
     expected = model.predict(x_test, batch_size=4096, verbose=0).astype(np.float64)
     stage = stage_of(config, x_test, divisor)
     comb = trace_student(model, config, stage)
@@ -57,7 +58,7 @@ def build_stream_ip(model, config: StudentConfig, x_test: np.ndarray, divisor: f
                                 "set: nothing was written")
     with tempfile.TemporaryDirectory() as tmp:
         _, _, metadata = write_rtl(comb, Path(tmp) / "rtl", part_name, clock_mhz)
-        layout = layout_of(comb, metadata["latency"], divisor, mode)
+        layout = layout_of(comb, metadata["latency"], divisor, mode, argmax)
         shutil.copytree(Path(tmp) / "rtl" / "verilog" / "src", src,
                         ignore=shutil.ignore_patterns("*_wrapper.v"))
         (src / f"{MODULE}.v").write_text(wrapper_verilog(layout, (src / f"{TOP}.v").read_text(),

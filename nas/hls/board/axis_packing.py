@@ -17,7 +17,9 @@ Two input modes (``StreamLayout.mode``):
 The output is one beat per event (with ``TLAST`` where the event's last input beat had it):
 score ``j`` in slot ``j``, the argmax (the first class of the largest score) in slot
 ``n_outputs``; slots are 32 bits in ``word`` mode and as wide as the widest score in
-``packed`` mode. Beats are little-endian:
+``packed`` mode. Without the argmax (``StreamLayout.argmax`` false: it costs a comparison
+tree, about 10-20 LUTs per class) there is no such slot and ``unpack_results`` takes the
+argmax of the scores in numpy, with the same rule. Beats are little-endian:
 bit 0 of ``TDATA`` is bit 0 of the first byte (and 32-bit word) in the DMA's buffer.
 """
 
@@ -47,6 +49,8 @@ class StreamLayout:
     latency: int
     divisor: float
     mode: str = "packed"
+    #: Whether the IP computes the argmax (else the host does, from the scores).
+    argmax: bool = True
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -66,6 +70,11 @@ class StreamLayout:
     @property
     def class_bits(self) -> int:
         return max(1, (len(self.outputs) - 1).bit_length())
+
+    @property
+    def out_slots(self) -> int:
+        """Slots of an output beat: the scores, then the argmax where the IP computes it."""
+        return len(self.outputs) + int(self.argmax)
 
     @property
     def in_slot(self) -> int:
@@ -88,12 +97,13 @@ class StreamLayout:
 
     @property
     def out_slot(self) -> int:
-        return WORD if self.mode == "word" else max(self.class_bits, *self.out_widths)
+        return WORD if self.mode == "word" else \
+            max(self.class_bits if self.argmax else 1, *self.out_widths)
 
     @property
     def out_bits(self) -> int:
         """``m_axis_tdata`` width."""
-        return _power_of_two_bits((len(self.outputs) + 1) * self.out_slot)
+        return _power_of_two_bits(self.out_slots * self.out_slot)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -141,13 +151,15 @@ def unpack_results(words: np.ndarray, layout: StreamLayout) -> tuple[np.ndarray,
     """The output stream's words as (score integers: events x outputs, class indices)."""
     raw = np.asarray(words, dtype="<u4").view(np.uint8)
     bits = np.unpackbits(raw, bitorder="little").reshape(-1, layout.out_bits).astype(np.int64)
-    slots = bits[:, :(len(layout.outputs) + 1) * layout.out_slot] \
-        .reshape(len(bits), len(layout.outputs) + 1, layout.out_slot)
+    slots = bits[:, :layout.out_slots * layout.out_slot] \
+        .reshape(len(bits), layout.out_slots, layout.out_slot)
     scores = np.zeros((len(bits), len(layout.outputs)), dtype=np.int64)
     for j, (k, i, f) in enumerate(layout.outputs):
         width = k + i + f
         value = slots[:, j, :width] @ (1 << np.arange(width, dtype=np.int64))
         scores[:, j] = value - (slots[:, j, width - 1] << width) * k if width else 0
+    if not layout.argmax:  # exact: the scores are integers over their LSBs, well inside float64
+        return scores, np.argmax(scores_of(scores, layout), axis=1)
     classes = slots[:, -1, :layout.class_bits] @ (1 << np.arange(layout.class_bits))
     return scores, classes
 
