@@ -222,8 +222,9 @@ def run_peer(method: str, settings: RunSettings, budget: Budget, root: Path,
                              budget_seconds=default_search_seconds if equal else None)
     # A continued run trained some schedules before this call: only this call's training is
     # taken out of its wall-clock (the synthesis of an interrupted call is not counted).
+    trained_now = run.pop("train_seconds_now")
     return {**run, "search_seconds": run["train_seconds"],
-            "synth_seconds": time.perf_counter() - start - run.pop("train_seconds_now")}
+            "synth_seconds": time.perf_counter() - start - trained_now}
 
 
 def run_method(method: str, settings: RunSettings, budget: Budget, root: Path,

@@ -156,7 +156,8 @@ def run_peer(data: DataSplits, space_name: str, seed: int, clock_mhz: float, roo
         if fresh:
             _train(schedule, data_file, port, seed, clock_mhz, out, min_accuracy, input_shape)
         seconds = json.loads((out / "run.json").read_text())["train_seconds"]
-        trained_now.extend([seconds] if fresh else [])
+        if fresh:
+            trained_now.append(seconds)
         return seconds
 
     trained = _train_within(schedules, budget_seconds, train)
