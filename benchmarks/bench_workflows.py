@@ -119,10 +119,15 @@ class Budget:
     def describe(self) -> str:
         space = (f"quick {self.space} (fewer events and epochs, small students)" if self.quick
                  else self.space)
-        peers = "; ".join(f"{'-'.join(map(str, (30, *s.hidden, 4)))} beta {s.beta_max:g} "
+        space_spec = get_space(self.space)
+        ends = (space_spec.n_inputs, space_spec.n_classes)
+
+        def shape(schedule: peer_hgq2.Schedule) -> str:
+            return "-".join(map(str, (ends[0], *schedule.hidden, ends[1])))
+
+        peers = "; ".join(f"{shape(s)} beta {s.beta_max:g} "
                           f"{s.epochs} epochs" for s in self.schedules)
-        shapes = ", ".join(dict.fromkeys("-".join(map(str, (30, *s.hidden, 4)))
-                                         for s in self.sweep))
+        shapes = ", ".join(dict.fromkeys(shape(s) for s in self.sweep))
         betas = ", ".join(dict.fromkeys(f"{s.beta_max:g}" for s in self.sweep))
         return (f"{self.trials} complete trials per search, seeds {list(self.seeds)}, "
                 f"{self.jobs} synthesis jobs, space {space}; HGQ2 schedules: {peers}; "
