@@ -10,6 +10,7 @@ from importlib.metadata import version
 
 import numpy as np
 import optuna
+from optuna.trial import TrialState
 
 from nas.app.synth import select_front, synthesize_trials
 from nas.search.front import hypervolume_2d, trial_counts
@@ -85,7 +86,15 @@ def run_search_and_synthesize(settings: RunSettings, method: str, jobs: int,
     synth_seconds = time.perf_counter() - start
     counts = trial_counts(study)
     return {"designs": design_rows(study, numbers, method, settings.seed), "trials": counts,
+            "epochs_trained": _epochs_trained(study),
             "search_seconds": search_seconds, "synth_seconds": synth_seconds, "study": study}
+
+
+def _epochs_trained(study: optuna.Study) -> int:
+    """Epochs the complete trials trained, summed (a trial screened out stops at the screening
+    epochs)."""
+    return sum(t.user_attrs.get("epochs", 0)
+               for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
 
 def hypervolume(designs: list[dict]) -> float:

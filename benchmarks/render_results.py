@@ -14,6 +14,10 @@ from pathlib import Path
 from cnn_race import shown_ratio
 from harness import MISSED, hypervolume, median, smallest_at
 
+from nas.search.sampling import STARTING_PLANS
+from nas.search.study import TPE_STARTUP_TRIALS
+from nas.spaces import get_space
+
 HERE = Path(__file__).parent
 README = HERE.parent / "README.md"
 COMPARE = HERE / "results" / "compare_search.json"
@@ -109,27 +113,98 @@ def methods_table(result: dict) -> list[str]:
     return lines
 
 
+def _swept_seeds(result: dict) -> list[int]:
+    return [seed for seed in result["seeds"] if "hgq2_sweep" in result["runs"][str(seed)]]
+
+
+def _trainer_costs(result: dict, seed: int) -> dict[str, float | None]:
+    """On ``seed``: the default search's seconds per complete trial and epochs per complete
+    trial (None where the run did not record them), HGQ2's training seconds per epoch in its
+    sweep (schedule names end in ``_e<epochs>``), and the HGQ2 trainings the default search's
+    seconds buy at our epochs per trial (``trainings``; None without them), at most (every
+    trial screened out: ``most``) and at least (none screened out: ``least``)."""
+    ours, peer = result["runs"][str(seed)]["default"], result["runs"][str(seed)]["hgq2_sweep"]
+    epochs = sum(int(re.search(r"_e(\d+)$", name).group(1)) for name in peer["schedules"])
+    per_epoch = peer["train_seconds"] / epochs
+    recipe = get_space(result.get("space", "mlp_psd")).recipe
+    complete = ours["trials"]["complete"]
+    ours_epochs = ours["epochs_trained"] / complete if "epochs_trained" in ours else None
+
+    def buys(epochs_per_trial: float) -> float:
+        return ours["search_seconds"] / (per_epoch * epochs_per_trial)
+
+    return {"per_trial": ours["search_seconds"] / complete, "per_epoch": per_epoch,
+            "epochs_per_trial": ours_epochs,
+            "trainings": None if ours_epochs is None else buys(ours_epochs),
+            "most": buys(recipe.screen_epochs), "least": buys(recipe.learned_epochs)}
+
+
 def equal_compute_table(result: dict) -> list[str]:
     """Per seed the HGQ2 sweep ran on: its training seconds beside the default search's (its
-    budget), the schedules it trained, and both syntheses' seconds, summed over the designs
+    budget), the schedules it trained, both syntheses' seconds, summed over the designs
     (each design's own measurement, so a run continued after an interruption counts them
-    all; with parallel jobs the sum is above the wall-clock)."""
+    all; with parallel jobs the sum is above the wall-clock), and what one training costs
+    each (``_trainer_costs``)."""
     head = ["seed", "default search (s)", "HGQ2 training (s)", "HGQ2 schedules trained",
             "default synthesis, summed over designs (s)",
-            "HGQ2 synthesis, summed over designs (s)"]
+            "HGQ2 synthesis, summed over designs (s)", "default: s per complete trial",
+            "default: epochs per complete trial", "HGQ2: s per epoch",
+            "HGQ2 trainings of our epochs per trial in the default's seconds (none .. all "
+            "screened out)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for seed in result["seeds"]:
-        runs = result["runs"][str(seed)]
-        if "hgq2_sweep" not in runs:
-            continue
-        ours, peer = runs["default"], runs["hgq2_sweep"]
+    for seed in _swept_seeds(result):
+        ours, peer = result["runs"][str(seed)]["default"], result["runs"][str(seed)]["hgq2_sweep"]
         synth = {method: sum(d["synth_seconds"] for d in result["designs"]
                              if d["seed"] == seed and d["method"] == method)
                  for method in ("default", "hgq2_sweep")}
+        costs = _trainer_costs(result, seed)
         lines.append(f"| {seed} | {ours['search_seconds']:.0f} | {peer['train_seconds']:.0f} | "
                      f"{', '.join(peer['schedules'])} | {synth['default']:.0f} | "
-                     f"{synth['hgq2_sweep']:.0f} |")
+                     f"{synth['hgq2_sweep']:.0f} | {costs['per_trial']:.1f} | "
+                     f"{_dash(costs['epochs_per_trial'], '{:.0f}')} | "
+                     f"{costs['per_epoch']:.2f} | {_dash(costs['trainings'], '{:.1f}')} "
+                     f"({costs['least']:.1f} .. {costs['most']:.1f}) |")
     return lines if len(lines) > 2 else []
+
+
+#: How the targets name the peer at equal compute (``bench_workflows.SHORT_NAMES``).
+SHORT_PEER = "HGQ2"
+
+
+def trainer_in_loop_text(result: dict) -> list[str]:
+    """Issue 29's question, measured before building: HGQ2 as the trainer inside our search
+    (the same loop, screening and budget). What it would get is read off the sweep's seconds:
+    when the budget buys fewer trainings than the trials the search runs before TPE steers it
+    (the starting plans, then random draws), the loop would train the starting plans, which
+    are HGQ2's own shapes, and random draws: the sweep under another order, whose ratios then
+    answer the question. Seeds whose runs did not record our epochs per trial count at the
+    most trainings (every trial screened out)."""
+    seeds = _swept_seeds(result)
+    if not seeds:
+        return []
+    costs = [_trainer_costs(result, seed) for seed in seeds]
+    trainings = [cost["trainings"] or cost["most"] for cost in costs]
+    unrecorded = [seed for seed, cost in zip(seeds, costs, strict=True) if cost["trainings"] is None]
+    unsteered = len(STARTING_PLANS) + TPE_STARTUP_TRIALS
+    text = (f"HGQ2 as the trainer inside our search, at the same budget (measured before "
+            f"building it): the default's seconds buy {_spread(trainings, '{:.1f}')} HGQ2 "
+            f"trainings of our epochs per trial (median of seeds {seeds}"
+            + (f"; seeds {unrecorded} did not record our epochs per trial and count as if "
+               f"every trial were screened out" if unrecorded else "") + "), ")
+    if max(trainings) < unsteered:
+        ratios = [f"{_measured(t)} {t['name'].split(':')[0]}" for t in result["targets"]
+                  if f"/ {SHORT_PEER}'s" in t["name"]]
+        text += (f"fewer than the {unsteered} trials the search runs before TPE steers it "
+                 f"({len(STARTING_PLANS)} starting plans, HGQ2's own shapes, then "
+                 f"{TPE_STARTUP_TRIALS} random draws). In our loop HGQ2 would train those "
+                 f"plans and draws: the sweep above under another order, so the sweep's "
+                 f"ratios are the measurement: the default needs {', '.join(ratios)} of its "
+                 f"LUTs (median of the held-out seeds, the targets above), and "
+                 f"`model/learned.py` stays.")
+    else:
+        text += (f"not fewer than the {unsteered} trials the search runs before TPE steers it: "
+                 f"only a run of the loop can answer.")
+    return [text]
 
 
 def _work_minutes(result: dict) -> float:
@@ -190,7 +265,8 @@ def render(result: dict) -> str:
         lines += ["", "## HGQ2 at equal compute", "",
                   "The sweep trains its schedules in order while its training seconds are "
                   "under the default search's (the teacher and both syntheses left out); the "
-                  "last run it starts may end past that.", "", *equal]
+                  "last run it starts may end past that.", "", *equal,
+                  "", *trainer_in_loop_text(result)]
     for level in result["accuracies"]:
         lines += ["", f"## Smallest design at >= {100 * level:.1f} % validation accuracy, per "
                   f"seed", "",

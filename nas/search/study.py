@@ -102,6 +102,10 @@ class _QuotaCallback:
             deepcopy=False, states=(TrialState.COMPLETE,)))
 
 
+#: Trials TPE draws at random before its model steers the search (after the starting plans).
+TPE_STARTUP_TRIALS = 10
+
+
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     """``tpe`` (the default, chosen by measurement: see README) is multivariate TPE; ``group``
     handles the layers that only some trials have. TPE and NSGA-II read the fits-the-part
@@ -110,7 +114,7 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if name == "tpe":
             return optuna.samplers.TPESampler(multivariate=True, group=True, seed=seed,
-                                              n_startup_trials=10)
+                                              n_startup_trials=TPE_STARTUP_TRIALS)
         if name == "nsgaii":
             return optuna.samplers.NSGAIISampler(population_size=16, seed=seed)
         if name == "random":
