@@ -3,7 +3,7 @@ both methods reach, the smallest bit-exact design of the default search and of H
 compute, chosen on validation accuracy (as a user chooses; test accuracy is reported), and the
 default's LUTs over HGQ2's."""
 
-from harness import MISSED, lut_ratio, smallest_at
+from harness import MISSED, lut_ratio, median, smallest_at
 
 #: Validation accuracies scored per space (the best level both reach is added), and the LUT
 #: ratio the target asks for at each (none: reported, not a target).
@@ -48,3 +48,20 @@ def shown_ratio(row: dict) -> str:
     if row["ratio"] == MISSED:
         return "HGQ2 only" if row["hgq2"] else "neither"
     return "default only" if row["hgq2"] is None else f"{row['ratio']:.2f}"
+
+
+def race_medians(races: dict[int, list[dict]]) -> list[dict]:
+    """Per space and level, the ratio of each seed's race (``races``: seed -> rows of
+    ``race``) and their median (a seed where the default has no design is ``MISSED``, ranked
+    above every ratio), and, where the space has a goal, whether the median meets it."""
+    keys = list(dict.fromkeys((row["space"], row["level"]) for rows in races.values()
+                              for row in rows))
+    summary = []
+    for space, level in keys:
+        ratios = {seed: row["ratio"] for seed, rows in races.items() for row in rows
+                  if (row["space"], row["level"]) == (space, level)}
+        middle = median(list(ratios.values()))
+        goal = GOALS.get(space)
+        summary.append({"space": space, "level": level, "ratios": ratios, "median": middle,
+                        "goal": goal, "met": None if goal is None else bool(middle <= goal)})
+    return summary

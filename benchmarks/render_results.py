@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-from cnn_race import shown_ratio
+from cnn_race import race_medians, shown_ratio
 from harness import MISSED, hypervolume, median, smallest_at
 
 from nas.search.sampling import STARTING_PLANS
@@ -25,6 +25,8 @@ DATASETS = HERE / "results" / "datasets.json"
 VENDOR = HERE / "results" / "vendor_hls.json"
 FAULTS = HERE / "results" / "faults.json"
 CNN = HERE / "results" / "cnn.json"
+#: bench_cnn.py's runs on held-out seeds (the race's goal is scored on them).
+CNN_HELD_OUT = "cnn_seed*.json"
 CALIBRATIONS = HERE.parent / "nas" / "estimators" / "calibrations"
 QUANTITY_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "latency_cycles": "latency"}
 LABELS = {"default": "default search (`nas run`)", "random": "random sampler, same space",
@@ -528,6 +530,37 @@ def race_table(cnn: dict) -> list[str]:
     return lines
 
 
+def _ratio_text(ratio: float) -> str:
+    return "no design of ours" if ratio == MISSED else f"{ratio:.2f}"
+
+
+def held_out_race_table(held_out: list[dict]) -> list[str]:
+    """The race on the held-out seeds: per space and level, each seed's ratio and their
+    median against the goal (none when no held-out seed has raced)."""
+    races = {cnn["seed"]: cnn["race"] for cnn in held_out if cnn.get("race")}
+    if not races:
+        return []
+    summary = race_medians(races)
+    seeds = sorted(races)
+    lines = ["", f"The race on held-out seeds {seeds} (the CNN spaces were set up on seed 0; "
+                 f"the goal asks for the median of three held-out seeds"
+                 f"{'' if len(seeds) >= 3 else f': {len(seeds)} measured so far'}):", "",
+             "| space | validation accuracy at least | " +
+             " | ".join(f"seed {seed}" for seed in seeds) + " | median | goal |",
+             "|---|---|" + "---|" * len(seeds) + "---|---|"]
+    for row in summary:
+        goal = "-" if row["goal"] is None else \
+            f"<= {row['goal']:g}: {'met' if row['met'] else '**missed**'}"
+        lines.append(f"| {row['space']} | {row['level']} | " +
+                     " | ".join(_ratio_text(row["ratios"][s]) if s in row["ratios"] else "-"
+                                for s in seeds) +
+                     f" | {_ratio_text(row['median'])} | {goal} |")
+    for cnn in held_out:
+        lines += ["", f"Seed {cnn['seed']}, measured {cnn['date']} ({cnn['machine']}):",
+                  *race_table(cnn)]
+    return lines
+
+
 def cnn_tables(cnn: dict) -> list[str]:
     """The CNN spaces' fronts, cnn_psd against the MLP default at equal accuracy, the trace
     estimator on the conv designs, and the targets."""
@@ -566,8 +599,10 @@ def cnn_tables(cnn: dict) -> list[str]:
     return lines
 
 
-def not_yet(result: dict, datasets: dict | None, cnn: dict | None = None) -> list[str]:
-    """What the measured results miss: every target not met, by how much."""
+def not_yet(result: dict, datasets: dict | None, cnn: dict | None = None,
+            held_out: list[dict] = ()) -> list[str]:
+    """What the measured results miss: every target not met, by how much (``held_out``: the
+    CNN bench's runs on held-out seeds)."""
     lines = [f"* `make bench` target missed: {t['name']}: measured {_measured(t)}, goal "
              f"{t['comparison']} {t['goal']:g} ({t['detail']})."
              for t in result["targets"] if not t["met"]]
@@ -578,6 +613,12 @@ def not_yet(result: dict, datasets: dict | None, cnn: dict | None = None) -> lis
     missed = [check for check, met in (cnn or {}).get("checks", {}).items() if not met]
     if missed:
         lines.append(f"* CNN students (`bench_cnn.py`) miss: {', '.join(missed)}.")
+    races = {run["seed"]: run["race"] for run in held_out if run.get("race")}
+    for row in race_medians(races) if races else []:
+        if row["met"] is False:
+            lines.append(f"* CNN race (`bench_cnn.py`, held-out seeds {sorted(races)}): "
+                         f"{row['space']} at {row['level']}: default / HGQ2 "
+                         f"{_ratio_text(row['median'])} (median), goal <= {row['goal']:g}.")
     return lines or ["* Every measured target is met."]
 
 
@@ -644,11 +685,13 @@ def readme_blocks() -> dict[str, str]:
              f"(the fault suite, `tests/faults`):", "", *faults_table(faults)])
     datasets = json.loads(DATASETS.read_text()) if DATASETS.exists() else None
     cnn = json.loads(CNN.read_text()) if CNN.exists() else None
-    blocks["not-yet"] = "\n".join(not_yet(result, datasets, cnn))
+    held_out = [json.loads(path.read_text())
+                for path in sorted((HERE / "results").glob(CNN_HELD_OUT))]
+    blocks["not-yet"] = "\n".join(not_yet(result, datasets, cnn, held_out))
     if cnn:
         blocks["cnn"] = "\n".join(
             [f"Measured {cnn['date']} ({cnn['machine']}) by `benchmarks/bench_cnn.py`, seed "
-             f"{cnn['seed']}:", "", *cnn_tables(cnn)])
+             f"{cnn['seed']}:", "", *cnn_tables(cnn), *held_out_race_table(held_out)])
     if datasets:
         blocks["datasets"] = "\n".join(
             [f"Measured {datasets['date']} ({datasets['machine']}), seed {datasets['seed']}, "
