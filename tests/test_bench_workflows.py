@@ -90,6 +90,18 @@ def test_a_readme_block_that_drifts_is_caught():
     assert drifted != readme and render.with_blocks(drifted, render.readme_blocks()) == readme
 
 
+def test_a_missed_target_on_the_second_application_is_listed_with_its_space():
+    render = _module("render_results")
+    missed = {"name": "at 98.0 %: LUT of the default's smallest design / HGQ2's (median of "
+                      "seeds)", "measured": 0.9, "goal": 0.7, "comparison": "<=", "met": False,
+              "detail": "per seed: 0.90"}
+    lines = render.not_yet({"targets": []}, None, second={"targets": [missed]})
+    assert lines == [f"* `make bench` on mlp_gn target missed: {missed['name']}: measured "
+                     f"0.90, goal <= 0.7 (per seed: 0.90)."]
+    assert render.not_yet({"targets": []}, None, second={"targets": [{**missed, "met": True}]}) \
+        == ["* Every measured target is met."]
+
+
 @pytest.fixture(scope="module")
 def quick_bench(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench_out")
