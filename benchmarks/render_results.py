@@ -415,7 +415,8 @@ def _latency_limits(latency: dict) -> list[str]:
     same, full = latency["same_features"], latency["complete_facts"]
     n_full = next(iter(full.values()))["n"] if full else 0
     return [f"On the {n_full} public designs whose facts are all read from their project "
-            f"folder (nothing assumed), MAPE / SMAPE %: " + ", ".join(
+            f"folder (nothing assumed; a re-synthesis of the same firmware, which the facts "
+            f"table notes, reads the folder of its other version), MAPE / SMAPE %: " + ", ".join(
                 f"{QUANTITY_NAMES[q]} {full[q]['mape']:.1f} / {full[q]['smape']:.1f}"
                 for q in QUANTITY_NAMES if q in full) + ". Designs of different repositories "
             f"that the estimator cannot tell apart (the same features): "

@@ -26,7 +26,7 @@ from nas.estimators.vendor.design import VendorDesign, VendorLayer, WeightStats,
 from nas.estimators.vendor.estimator import FIXED, VendorEstimator
 from nas.estimators.vendor.extrapolation import extrapolations
 from nas.estimators.vendor.rules import MIN_DSP_INPUT_BITS, dsp_slices, interval, plan
-from nas.hls.fact_tables import read_table
+from nas.hls.fact_tables import merge_folders, read_table
 from nas.hls.project_facts import FixedType, read_project
 
 PUBLIC = SHARED / "calibration" / "public_hls4ml_mlp"
@@ -175,6 +175,27 @@ def test_project_reader_on_headers_and_on_keras_models():
 
 
 @needs_shared
+def test_a_resynthesis_of_a_folders_firmware_takes_the_folders_facts_with_its_own_report():
+    """The facts table notes that two reports of each hls4ml-tutorial model_1 project are the
+    same headers synthesized twice; the folder of one replaces both rows' facts (activation
+    types, weights), each keeping its own report; model_3's versions (retrained) keep theirs."""
+    rows = read_table(PUBLIC / "reports.csv")
+    folders = [read_project(TUTORIAL / name) for name in sorted(
+        p.name for p in TUTORIAL.iterdir() if p.name.startswith("model_"))]
+    merged = merge_folders(rows, folders)
+    assert len(merged) == len(rows)  # every tutorial folder is one of the table's reports
+    for path in ("model_1/hls4ml_prj", "model_1/hls4ml_prj_2"):
+        twins = [d for d in merged if d.name == f"Hector-Plata/hls4ml-tutorial:{path}"]
+        assert len(twins) == 2 and not any(d.assumed for d in twins)
+        assert len({d.report.lut for d in twins}) == 2  # each its own report
+        assert all(layer.mantissas is not None for d in twins for layer in d.layers)
+        estimates = [VendorEstimator().predict([design_from_facts(d)]) for d in twins]
+        assert np.array_equal(*estimates)  # the same firmware: the same estimate
+    retrained = [d for d in merged if d.name == "Hector-Plata/hls4ml-tutorial:model_3/hls4ml_prj"]
+    assert sorted(bool(d.assumed) for d in retrained) == [False, True]
+
+
+@needs_shared
 def test_facts_table_rows_state_what_they_assume():
     rows = read_table(PUBLIC / "reports.csv")
     assert len(rows) == 35 and len({r.group for r in rows}) == 12  # README beside says 13
@@ -260,7 +281,8 @@ def test_calibrate_refuses_mixed_families_unless_told(tmp_path):
     assert calibration.part_family == "ultrascale+xc7" and calibration.data["n_designs"] == 35
     assert {"Vivado HLS 2019.2", "Vitis HLS 2024.1"} <= \
         set(calibration.tool_versions["hls"].split(", "))
-    assert calibration.data["designs_with_assumed_facts"] == 35 - 4  # tutorial folders replace 4
+    # the tutorial folders replace 4 rows and the 2 re-syntheses of their firmware
+    assert calibration.data["designs_with_assumed_facts"] == 35 - 6
 
 
 def test_vitis_run_on_another_family_warns_and_records_it(tmp_path):

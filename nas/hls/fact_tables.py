@@ -17,7 +17,7 @@ table does not record, are taken as its default precision).
 import csv
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from nas.errors import DataError
@@ -33,6 +33,9 @@ SWEEP_COLUMNS = {"d_in", "d_out", "prec", "rf", "strategy", "hls_synth_success",
                  "TargetClockPeriod_hls", "LUT_hls", "FF_hls", "DSP_hls", "BRAM_18K_hls",
                  "BestLatency_hls", "WorstLatency_hls", "IntervalMin_hls", "IntervalMax_hls",
                  "AvailableLUT_hls", "AvailableDSP_hls"}
+#: How a facts table's optional ``notes`` column says that a row's firmware is that of the
+#: other versions of its project path (the same headers, synthesized again).
+RESYNTHESIS_NOTE = "identical parameters.h"
 #: Parts a sweep table's available resources identify (the table names no part).
 SWEEP_PARTS = {(1_728_000, 12_288): "xcu250-figd2104-2L-e"}
 
@@ -148,7 +151,7 @@ def _fact_row(path: Path, index: int, row: dict) -> ProjectFacts:
         layers=layers, io_type=row["io_type"], part=row["part"], clock_period_ns=period,
         clock_uncertainty_ns=float(row["clock_uncertainty_ns"]),
         tool=f"{row['tool']} {row['tool_version']}", report=record, assumed=tuple(assumed),
-        group=row["repo"])
+        group=row["repo"], resynthesis=RESYNTHESIS_NOTE in (row.get("notes") or ""))
 
 
 def _sweep_part(path: Path, row: dict) -> str:
@@ -223,13 +226,32 @@ def merge_folders(table: Sequence[ProjectFacts], folders: Sequence[ProjectFacts]
                   ) -> list[ProjectFacts]:
     """The table's designs and the project folders' as one list without duplicates: a folder
     whose report is a table row's (same part and numbers) replaces the row, keeping the row's
-    name and group (the folder has the richer facts: activation types, weight values)."""
+    name and group (the folder has the richer facts: activation types, weight values). Its
+    facts also replace those of every re-synthesis of the same project path (``resynthesis``,
+    the same facts in the table), each keeping its own report."""
     merged = list(table)
     index = {_report_key(row): i for i, row in enumerate(merged) if row.report}
+    richer: dict[str, tuple[ProjectFacts, ProjectFacts]] = {}  # name -> (row, its folder)
     for folder in folders:
         row = index.get(_report_key(folder)) if folder.report else None
         if row is None:
             merged.append(folder)
         else:
+            richer[merged[row].name] = (merged[row], folder)
             merged[row] = replace(folder, name=merged[row].name, group=merged[row].group)
+    for i, row in enumerate(merged):
+        same = richer.get(row.name)
+        if row.resynthesis and same and same[0] is not row and _same_table_facts(row, same[0]):
+            merged[i] = replace(same[1], name=row.name, group=row.group, source=row.source,
+                                report=row.report, resynthesis=True)
     return merged
+
+
+def _same_table_facts(one: ProjectFacts, other: ProjectFacts) -> bool:
+    """Whether two table rows record the same design (a table records no weight values)."""
+    def recorded(facts: ProjectFacts) -> tuple:
+        layers = tuple(tuple(getattr(layer, f.name) for f in fields(layer)
+                             if f.name != "mantissas") for layer in facts.layers)
+        return layers, facts.part, facts.io_type, facts.clock_period_ns
+
+    return recorded(one) == recorded(other)

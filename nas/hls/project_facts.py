@@ -100,7 +100,9 @@ class ProjectFacts:
     """A dense network's hls4ml project: its layers, io type, part, clock and tool, the
     top-level C-synthesis report when there is one, and where the facts came from.
     ``assumed`` lists what was not recorded and how it was filled in; ``group`` is the
-    collection the design belongs to (its repository), which evaluation holds out together."""
+    collection the design belongs to (its repository), which evaluation holds out together;
+    ``resynthesis`` says the report is of the same firmware as every other version of its
+    project path (a facts table's note: identical headers, synthesized again)."""
 
     name: str
     source: str
@@ -113,6 +115,7 @@ class ProjectFacts:
     report: SynthesisRecord | None = None
     assumed: tuple[str, ...] = field(default=())
     group: str = ""
+    resynthesis: bool = False
 
 
 class _LenientLoader(yaml.SafeLoader):
