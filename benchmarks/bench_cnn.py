@@ -20,7 +20,7 @@ from pathlib import Path
 import optuna
 import peer_hgq2
 from bench_datasets import export_check
-from cnn_race import race
+from cnn_race import race, result_name
 from harness import machine, run_search_and_synthesize, smallest_at, tool_versions
 
 from nas.app.synth import select_front
@@ -34,8 +34,6 @@ HERE = Path(__file__).parent
 #: Targets of issue 16: a cnn_digits design at this test accuracy within the xc7z020, and the
 #: trace estimate's LUT error on held-out conv designs.
 DIGITS_ACCURACY, LUT_MAPE = 0.97, 10.0
-#: The seeds the CNN spaces' defaults were set up on; the race's goal is scored on the others.
-TUNING_SEEDS = (0,)
 #: Test accuracies at which cnn_psd and mlp_psd are compared.
 PSD_ACCURACIES = (0.97, 0.975, 0.98)
 
@@ -126,8 +124,7 @@ def main(argv: list[str] | None = None) -> None:
                         "seed 0, the seed the CNN spaces were set up on, else "
                         "benchmarks/results/cnn_seed<N>.json (a held-out seed)")
     args = parser.parse_args(argv)
-    args.out = args.out or HERE / "results" / ("cnn.json" if args.seed in TUNING_SEEDS
-                                               else f"cnn_seed{args.seed}.json")
+    args.out = args.out or HERE / "results" / result_name(args.seed)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     start = time.perf_counter()
     digits = run_space("cnn_digits", args.digits_trials, args.seed, args.workdir, args.jobs)

@@ -48,6 +48,7 @@ import optuna
 import peer_hgq2
 from harness import (
     HV_REFERENCE,
+    SHORT_NAMES,
     lut_ratio,
     machine,
     median,
@@ -86,7 +87,6 @@ TUNED_ON = {"mlp_psd": TUNING_SEEDS, "mlp_gn": ()}
 #: at most this (median of seeds); seeds where the default beats the reference recipe 5 to 1;
 #: minutes of a default run.
 LUT_GOALS = {"hgq2_sweep": 0.7, "random": 0.8, "manual": 0.3}
-SHORT_NAMES = {"hgq2_sweep": "HGQ2", "random": "random", "manual": "manual"}
 RUN_MINUTES_GOAL = 12.0
 
 

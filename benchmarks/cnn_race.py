@@ -5,6 +5,18 @@ default's LUTs over HGQ2's."""
 
 from harness import MISSED, lut_ratio, median, smallest_at
 
+#: The seed the CNN spaces' defaults were set up on; the race's goal is scored on the others.
+TUNING_SEEDS = (0,)
+#: ``bench_cnn.py``'s results of the held-out seeds, in ``benchmarks/results``.
+HELD_OUT_FILES = "cnn_seed*.json"
+
+
+def result_name(seed: int) -> str:
+    """The file ``bench_cnn.py`` writes a seed's results to: ``cnn.json`` for the set-up seed,
+    ``HELD_OUT_FILES``' form for the others."""
+    return "cnn.json" if seed in TUNING_SEEDS else HELD_OUT_FILES.replace("*", str(seed))
+
+
 #: Validation accuracies scored per space (the best level both reach is added), and the LUT
 #: ratio the target asks for at each (none: reported, not a target).
 LEVELS = {"cnn_digits": (0.96, 0.97), "cnn_psd": (0.97, 0.975, 0.98)}

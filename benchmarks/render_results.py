@@ -11,8 +11,8 @@ import re
 import sys
 from pathlib import Path
 
-from cnn_race import race_medians, shown_ratio
-from harness import MISSED, hypervolume, median, smallest_at
+from cnn_race import HELD_OUT_FILES, TUNING_SEEDS, race_medians, shown_ratio
+from harness import MISSED, SHORT_NAMES, hypervolume, median, smallest_at
 
 from nas.search.sampling import STARTING_PLANS
 from nas.search.study import TPE_STARTUP_TRIALS
@@ -27,8 +27,6 @@ FAULTS = HERE / "results" / "faults.json"
 CNN = HERE / "results" / "cnn.json"
 #: ``bench_workflows.py --space mlp_gn``: the second application, every seed held out.
 MLP_GN = HERE / "results" / "bench_mlp_gn" / "RESULTS.json"
-#: bench_cnn.py's runs on held-out seeds (the race's goal is scored on them).
-CNN_HELD_OUT = "cnn_seed*.json"
 CALIBRATIONS = HERE.parent / "nas" / "estimators" / "calibrations"
 QUANTITY_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "latency_cycles": "latency"}
 LABELS = {"default": "default search (`nas run`)", "random": "random sampler, same space",
@@ -157,7 +155,8 @@ def equal_compute_table(result: dict) -> list[str]:
             "screened out)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for seed in _swept_seeds(result):
-        ours, peer = result["runs"][str(seed)]["default"], result["runs"][str(seed)]["hgq2_sweep"]
+        runs = result["runs"][str(seed)]
+        ours, peer = runs["default"], runs["hgq2_sweep"]
         synth = {method: sum(d["synth_seconds"] for d in result["designs"]
                              if d["seed"] == seed and d["method"] == method)
                  for method in ("default", "hgq2_sweep")}
@@ -169,10 +168,6 @@ def equal_compute_table(result: dict) -> list[str]:
                      f"{costs['per_epoch']:.2f} | {_dash(costs['trainings'], '{:.1f}')} "
                      f"({costs['least']:.1f} .. {costs['most']:.1f}) |")
     return lines if len(lines) > 2 else []
-
-
-#: How the targets name the peer at equal compute (``bench_workflows.SHORT_NAMES``).
-SHORT_PEER = "HGQ2"
 
 
 def trainer_in_loop_text(result: dict) -> list[str]:
@@ -197,7 +192,7 @@ def trainer_in_loop_text(result: dict) -> list[str]:
                f"every trial were screened out" if unrecorded else "") + "), ")
     if max(trainings) < unsteered:
         ratios = [f"{_measured(t)} {t['name'].split(':')[0]}" for t in result["targets"]
-                  if f"/ {SHORT_PEER}'s" in t["name"]]
+                  if f"/ {SHORT_NAMES['hgq2_sweep']}'s" in t["name"]]
         text += (f"fewer than the {unsteered} trials the search runs before TPE steers it "
                  f"({len(STARTING_PLANS)} starting plans, HGQ2's own shapes, then "
                  f"{TPE_STARTUP_TRIALS} random draws). In our loop HGQ2 would train those "
@@ -537,15 +532,21 @@ def _ratio_text(ratio: float) -> str:
     return "no design of ours" if ratio == MISSED else f"{ratio:.2f}"
 
 
+def _held_out_races(held_out: list[dict]) -> dict[int, list[dict]]:
+    """Seed -> the race rows of each held-out CNN run that raced."""
+    return {cnn["seed"]: cnn["race"] for cnn in held_out if cnn.get("race")}
+
+
 def held_out_race_table(held_out: list[dict]) -> list[str]:
     """The race on the held-out seeds: per space and level, each seed's ratio and their
     median against the goal (none when no held-out seed has raced)."""
-    races = {cnn["seed"]: cnn["race"] for cnn in held_out if cnn.get("race")}
+    races = _held_out_races(held_out)
     if not races:
         return []
     summary = race_medians(races)
     seeds = sorted(races)
-    lines = ["", f"The race on held-out seeds {seeds} (the CNN spaces were set up on seed 0; "
+    lines = ["", f"The race on held-out seeds {seeds} (the CNN spaces were set up on seed "
+                 f"{', '.join(map(str, TUNING_SEEDS))}; "
                  f"the goal asks for the median of three held-out seeds"
                  f"{'' if len(seeds) >= 3 else f': {len(seeds)} measured so far'}):", "",
              "| space | validation accuracy at least | " +
@@ -617,7 +618,7 @@ def not_yet(result: dict, datasets: dict | None, cnn: dict | None = None,
     missed = [check for check, met in (cnn or {}).get("checks", {}).items() if not met]
     if missed:
         lines.append(f"* CNN students (`bench_cnn.py`) miss: {', '.join(missed)}.")
-    races = {run["seed"]: run["race"] for run in held_out if run.get("race")}
+    races = _held_out_races(held_out)
     for row in race_medians(races) if races else []:
         if row["met"] is False:
             lines.append(f"* CNN race (`bench_cnn.py`, held-out seeds {sorted(races)}): "
@@ -690,7 +691,7 @@ def readme_blocks() -> dict[str, str]:
     datasets = json.loads(DATASETS.read_text()) if DATASETS.exists() else None
     cnn = json.loads(CNN.read_text()) if CNN.exists() else None
     held_out = [json.loads(path.read_text())
-                for path in sorted((HERE / "results").glob(CNN_HELD_OUT))]
+                for path in sorted((HERE / "results").glob(HELD_OUT_FILES))]
     second = json.loads(MLP_GN.read_text()) if MLP_GN.exists() else None
     blocks["not-yet"] = "\n".join(not_yet(result, datasets, cnn, held_out, second))
     if second:

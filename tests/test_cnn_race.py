@@ -94,7 +94,7 @@ def test_the_committed_race_is_scored_from_its_designs(path):
         assert cnn["checks"]["hgq2_lut_ratio"] == all(digits)
         assert all(d["space"] == space for space, peer in cnn["hgq2"].items()
                    for d in peer["designs"])
-    assert path.name == ("cnn.json" if cnn["seed"] == 0 else f"cnn_seed{cnn['seed']}.json")
+    assert path.name == race.result_name(cnn["seed"])
 
 
 def _row(space: str, level: str, ratio: float) -> dict:

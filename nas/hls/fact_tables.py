@@ -241,7 +241,7 @@ def merge_folders(table: Sequence[ProjectFacts], folders: Sequence[ProjectFacts]
             merged[row] = replace(folder, name=merged[row].name, group=merged[row].group)
     for i, row in enumerate(merged):
         same = richer.get(row.name)
-        if row.resynthesis and same and same[0] is not row and _same_table_facts(row, same[0]):
+        if row.resynthesis and same and _same_table_facts(row, same[0]):
             merged[i] = replace(same[1], name=row.name, group=row.group, source=row.source,
                                 report=row.report, resynthesis=True)
     return merged
