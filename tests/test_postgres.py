@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 
 import optuna
 import pg_server
@@ -68,3 +69,38 @@ def test_an_error_raised_while_the_storage_failed_counts_as_a_storage_failure():
     assert is_storage_failure(during_a_storage_failure(UnboundLocalError("updated_state")))
     assert not is_storage_failure(ValueError("a bug of ours"))
     assert not is_storage_failure(None)
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_a_trial_keeps_beating_through_a_server_restart():
+    """Optuna's heartbeat thread ends at its first storage error; a restart must not silence
+    a live trial (the next trial started anywhere would fail it as stale)."""
+    from optuna.storages._heartbeat import get_heartbeat_thread
+
+    from nas.search.storage import ClaimingStorage
+
+    with pg_server.server_or_skip() as url:
+        storage = ClaimingStorage(url, engine_kwargs={"pool_pre_ping": True},
+                                  heartbeat_interval=1, grace_period=60)
+        trial = optuna.create_study(storage=storage).ask()
+        with get_heartbeat_thread(trial._trial_id, storage):
+            time.sleep(1.5)
+            pg_server.restart(url)
+            time.sleep(4)
+            silent_s = _seconds_since_last_beat(url, trial._trial_id)
+        storage.engine.dispose()
+    assert silent_s < 2.5, f"the trial's last beat was {silent_s:.1f} s ago"
+
+
+def _seconds_since_last_beat(url: str, trial_id: int) -> float:
+    """Seconds, on the server's clock, since ``trial_id`` last beat (its own connection)."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return float(connection.execute(sqlalchemy.text(
+                "SELECT EXTRACT(EPOCH FROM LOCALTIMESTAMP - heartbeat) FROM trial_heartbeats "
+                "WHERE trial_id = :trial"), {"trial": trial_id}).scalar())
+    finally:
+        engine.dispose()

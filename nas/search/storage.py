@@ -1,5 +1,6 @@
 """Optuna storages for studies, and opening an existing study with the settings it was made with."""
 
+import contextlib
 import datetime
 import functools
 import os
@@ -94,6 +95,14 @@ class ClaimingStorage(optuna.storages.RDBStorage):
                 distributions={}, user_attrs={"worker": worker_id()}, system_attrs={},
                 intermediate_values={}, trial_id=-1)
         return super()._create_new_trial(study_id, template_trial)
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        """A beat the server does not take (restarting, a dropped connection) is skipped.
+        Optuna's beating thread ends at its first error, and a trial that stops beating is
+        failed as stale by the next trial that starts anywhere: a live trial, whose worker
+        then stops at the result it can no longer tell."""
+        with contextlib.suppress(STORAGE_ERRORS):
+            super().record_heartbeat(trial_id)
 
     def set_trial_state_values(self, trial_id: int, state: TrialState,
                                values=None) -> bool:

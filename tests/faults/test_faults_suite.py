@@ -72,9 +72,11 @@ def _complete(storage: str) -> set[int]:
     return {t.number for t in _trials_in(storage, TrialState.COMPLETE)}
 
 
-def _until_next_complete(storage: str, before: set[int], since: float) -> float:
+def _until_next_complete(storage: str, before: set[int], since: float,
+                         run: subprocess.Popen, workdir: Path) -> float:
     """Seconds from ``since`` until a trial not in ``before`` is complete."""
-    _wait_for(lambda: _complete(storage) - before, 600, "a trial to complete after the fault")
+    _wait_for(lambda: _complete(storage) - before, 600, "a trial to complete after the fault",
+              run, workdir)
     return time.monotonic() - since
 
 
@@ -88,11 +90,28 @@ def _nas_alone(*args: str) -> tuple[subprocess.CompletedProcess, float, int]:
     return result, time.monotonic() - started, orphans(process.pid)
 
 
-def _wait_for(condition, seconds: float, what: str) -> None:
+def _wait_for(condition, seconds: float, what: str, run: subprocess.Popen | None = None,
+              workdir: Path | None = None) -> None:
+    """Poll ``condition``; fail after ``seconds``, or as soon as ``run`` has ended, with what
+    the run and its workers wrote (a CI log is all a reader of such a failure has)."""
     deadline = time.monotonic() + seconds
     while not condition():
-        assert time.monotonic() < deadline, f"{what} within {seconds:g} s"
+        ended = run is not None and run.poll() is not None
+        if ended or time.monotonic() >= deadline:
+            story = _run_story(run, workdir) if run is not None else ""
+            pytest.fail(f"{what} within {seconds:g} s"
+                        f"{' (the run ended first)' if ended else ''}\n{story}")
         time.sleep(0.2)
+
+
+def _run_story(run: subprocess.Popen, workdir: Path | None) -> str:
+    """The run stopped, and the tails of its stderr and of every worker log in ``workdir``."""
+    if run.poll() is None:
+        run.kill()
+    stderr = run.communicate()[1] or ""
+    logs = sorted(workdir.glob("*/worker_*.log")) if workdir is not None else []
+    return "\n".join([f"run exit {run.returncode}, stderr:", stderr[-3000:],
+                       *(f"{log.name}:\n{log.read_text()[-3000:]}" for log in logs)])
 
 
 def _stop_name(stop: signal.Signals) -> str:
@@ -268,10 +287,11 @@ def test_three_workers_ride_out_a_postgres_restart(postgres_url, tmp_path):
     env = {**os.environ, "NAS_STORAGE_URL": postgres_url}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True, env=env, start_new_session=True)
-    _wait_for(lambda: _complete(postgres_url), 600, "a first complete trial")
+    workdir = tmp_path / "w"
+    _wait_for(lambda: _complete(postgres_url), 600, "a first complete trial", process, workdir)
     before, started = _complete(postgres_url), time.monotonic()
     pg_server.restart(postgres_url)
-    recover_s = _until_next_complete(postgres_url, before, started)
+    recover_s = _until_next_complete(postgres_url, before, started, process, workdir)
     _, stderr = process.communicate(timeout=900)
     lost, left = len(before - _complete(postgres_url)), orphans(process.pid)
     record_fault("PostgreSQL restarted under `--workers 3`", "the trials in flight failed, "
@@ -294,10 +314,12 @@ def test_dropped_connections_mid_trial_are_ridden_out(postgres_url, tmp_path):
     env = {**os.environ, "NAS_STORAGE_URL": postgres_url}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True, env=env, start_new_session=True)
-    _wait_for(lambda: bool(_trials_in(postgres_url, TrialState.RUNNING)), 600, "a trial to start")
+    workdir = tmp_path / "w"
+    _wait_for(lambda: bool(_trials_in(postgres_url, TrialState.RUNNING)), 600, "a trial to start",
+              process, workdir)
     before, dropped = _complete(postgres_url), time.monotonic()
     assert pg_server.drop_connections(postgres_url) >= 1
-    recover_s = _until_next_complete(postgres_url, before, dropped)
+    recover_s = _until_next_complete(postgres_url, before, dropped, process, workdir)
     _, stderr = process.communicate(timeout=900)
     lost, left = len(before - _complete(postgres_url)), orphans(process.pid)
     record_fault("the server ended the run's connections mid-trial", "reconnected, the budget "
