@@ -25,6 +25,8 @@ DATASETS = HERE / "results" / "datasets.json"
 VENDOR = HERE / "results" / "vendor_hls.json"
 FAULTS = HERE / "results" / "faults.json"
 CNN = HERE / "results" / "cnn.json"
+#: ``bench_peer_reproduction.py``: the HGQ2 peer beside the independent runs of its recipe.
+PEER_REPRODUCTION = HERE / "results" / "peer_reproduction.json"
 #: ``bench_workflows.py --space mlp_gn``: the second application, every seed held out.
 MLP_GN = HERE / "results" / "bench_mlp_gn" / "RESULTS.json"
 CALIBRATIONS = HERE.parent / "nas" / "estimators" / "calibrations"
@@ -603,10 +605,39 @@ def cnn_tables(cnn: dict) -> list[str]:
     return lines
 
 
+def peer_reproduction_table(reproduction: dict) -> list[str]:
+    """Per training seed, the peer's smallest design at the level beside the independent run's."""
+    score, level = reproduction["score"], f"{reproduction['level']:.1%}"
+    lines = [f"| training seed | smallest at >= {level} test: LUT (test %) | independent run: LUT "
+             f"| chosen on >= {level} validation: LUT (validation %, test %) |",
+             "|---|---|---|---|"]
+    for seed, row in score["seeds"].items():
+        by_test, by_val = row["by_test"], row["by_validation"]
+        lines.append(
+            f"| {seed} | {_design_at(by_test, 'test_accuracy')} | {row['independent_lut']:,} | "
+            + (f"{by_val['lut']:,} ({by_val['val_accuracy']:.2%}, {by_val['test_accuracy']:.2%})"
+               if by_val else "none") + " |")
+    lines.append(f"| median | {_lut_or_none(score['median_lut'])} | "
+                 f"{score['independent_median_lut']:,.0f} | |")
+    lines += ["", f"Goal: median at most {score['goal_lut']:,} LUT: "
+                  f"{'met' if score['met'] else 'not met'}."]
+    return lines
+
+
+def _design_at(design: dict | None, accuracy: str) -> str:
+    return f"{design['lut']:,} ({design[accuracy]:.2%})" if design else "none"
+
+
+def _lut_or_none(lut: float) -> str:
+    return f"{lut:,.0f}" if lut != float("inf") else "none"
+
+
 def not_yet(result: dict, datasets: dict | None, cnn: dict | None = None,
-            held_out: list[dict] = (), second: dict | None = None) -> list[str]:
+            held_out: list[dict] = (), second: dict | None = None,
+            reproduction: dict | None = None) -> list[str]:
     """What the measured results miss: every target not met, by how much (``held_out``: the
-    CNN bench's runs on held-out seeds; ``second``: the bench on mlp_gn)."""
+    CNN bench's runs on held-out seeds; ``second``: the bench on mlp_gn; ``reproduction``: the
+    peer beside the independent runs of its recipe)."""
     lines = [f"* `make bench`{where} target missed: {t['name']}: measured {_measured(t)}, "
              f"goal {t['comparison']} {t['goal']:g} ({t['detail']})."
              for where, bench in (("", result), (" on mlp_gn", second or {"targets": []}))
@@ -624,6 +655,11 @@ def not_yet(result: dict, datasets: dict | None, cnn: dict | None = None,
             lines.append(f"* CNN race (`bench_cnn.py`, held-out seeds {sorted(races)}): "
                          f"{row['space']} at {row['level']}: default / HGQ2 "
                          f"{_ratio_text(row['median'])} (median), goal <= {row['goal']:g}.")
+    if reproduction and not reproduction["score"]["met"]:
+        score = reproduction["score"]
+        lines.append(f"* HGQ2 peer reproduction (`bench_peer_reproduction.py`): smallest at >= "
+                     f"{reproduction['level']:.1%} test, median of training seeds "
+                     f"{_lut_or_none(score['median_lut'])} LUT, goal <= {score['goal_lut']:,}.")
     return lines or ["* Every measured target is met."]
 
 
@@ -693,7 +729,15 @@ def readme_blocks() -> dict[str, str]:
     held_out = [json.loads(path.read_text())
                 for path in sorted((HERE / "results").glob(HELD_OUT_FILES))]
     second = json.loads(MLP_GN.read_text()) if MLP_GN.exists() else None
-    blocks["not-yet"] = "\n".join(not_yet(result, datasets, cnn, held_out, second))
+    reproduction = (json.loads(PEER_REPRODUCTION.read_text()) if PEER_REPRODUCTION.exists()
+                    else None)
+    blocks["not-yet"] = "\n".join(not_yet(result, datasets, cnn, held_out, second, reproduction))
+    if reproduction:
+        blocks["peer-reproduction"] = "\n".join(
+            [f"Measured {reproduction['date']} ({reproduction['machine']}; HGQ2 "
+             f"{reproduction['peer']['hgq2']}, da4ml {reproduction['peer']['da4ml']}"
+             f"; {reproduction['schedule']}, seed {reproduction['data_seed']}'s data):", "",
+             *peer_reproduction_table(reproduction)])
     if second:
         blocks["bench-mlp-gn"] = "\n".join(
             [f"Measured {second['date']} ({second['machine']}; {second['budget']}):", "",
