@@ -607,7 +607,7 @@ def cnn_tables(cnn: dict) -> list[str]:
 
 def peer_reproduction_table(reproduction: dict) -> list[str]:
     """Per training seed, the peer's smallest design at the level beside the independent run's."""
-    score, level = reproduction["score"], f"{reproduction['level']:.1%}"
+    score, level = reproduction["score"], _percent(reproduction["level"], 1)
     lines = [f"| training seed | smallest at >= {level} test: LUT (test %) | independent run: LUT "
              f"| chosen on >= {level} validation: LUT (validation %, test %) |",
              "|---|---|---|---|"]
@@ -615,8 +615,8 @@ def peer_reproduction_table(reproduction: dict) -> list[str]:
         by_test, by_val = row["by_test"], row["by_validation"]
         lines.append(
             f"| {seed} | {_design_at(by_test, 'test_accuracy')} | {row['independent_lut']:,} | "
-            + (f"{by_val['lut']:,} ({by_val['val_accuracy']:.2%}, {by_val['test_accuracy']:.2%})"
-               if by_val else "none") + " |")
+            + (f"{by_val['lut']:,} ({_percent(by_val['val_accuracy'])}, "
+               f"{_percent(by_val['test_accuracy'])})" if by_val else "none") + " |")
     lines.append(f"| median | {_lut_or_none(score['median_lut'])} | "
                  f"{score['independent_median_lut']:,.0f} | |")
     lines += ["", f"Goal: median at most {score['goal_lut']:,} LUT: "
@@ -625,7 +625,11 @@ def peer_reproduction_table(reproduction: dict) -> list[str]:
 
 
 def _design_at(design: dict | None, accuracy: str) -> str:
-    return f"{design['lut']:,} ({design[accuracy]:.2%})" if design else "none"
+    return f"{design['lut']:,} ({_percent(design[accuracy])})" if design else "none"
+
+
+def _percent(fraction: float, digits: int = 2) -> str:
+    return f"{fraction * 100:.{digits}f} %"
 
 
 def _lut_or_none(lut: float) -> str:
@@ -658,7 +662,7 @@ def not_yet(result: dict, datasets: dict | None, cnn: dict | None = None,
     if reproduction and not reproduction["score"]["met"]:
         score = reproduction["score"]
         lines.append(f"* HGQ2 peer reproduction (`bench_peer_reproduction.py`): smallest at >= "
-                     f"{reproduction['level']:.1%} test, median of training seeds "
+                     f"{_percent(reproduction['level'], 1)} test, median of training seeds "
                      f"{_lut_or_none(score['median_lut'])} LUT, goal <= {score['goal_lut']:,}.")
     return lines or ["* Every measured target is met."]
 
@@ -736,7 +740,8 @@ def readme_blocks() -> dict[str, str]:
         blocks["peer-reproduction"] = "\n".join(
             [f"Measured {reproduction['date']} ({reproduction['machine']}; HGQ2 "
              f"{reproduction['peer']['hgq2']}, da4ml {reproduction['peer']['da4ml']}"
-             f"; {reproduction['schedule']}, seed {reproduction['data_seed']}'s data):", "",
+             f"; schedule {reproduction['schedule']}, seed {reproduction['data_seed']}'s data, "
+             f"{sum(reproduction['train_seconds'].values()):,.0f} s of training in all):", "",
              *peer_reproduction_table(reproduction)])
     if second:
         blocks["bench-mlp-gn"] = "\n".join(
