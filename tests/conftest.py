@@ -74,9 +74,20 @@ def trials_of(storage: str) -> list:
     import sqlalchemy
 
     try:
-        return optuna.load_study(study_name="mlp_psd", storage=storage).get_trials()
-    except (KeyError, sqlalchemy.exc.SQLAlchemyError):
+        return optuna.load_study(study_name="mlp_psd", storage=_polled(storage)).get_trials()
+    except (KeyError, sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError):
         return []
+
+
+def _polled(storage: str):
+    """A server's storage is opened once per URL and reconnects after a restart (a new
+    engine per poll takes seconds under load and leaves its connections to the garbage
+    collector); a SQLite file is opened afresh, so that polling never creates it."""
+    if storage.startswith("sqlite"):
+        return storage
+    from nas.search.storage import open_storage
+
+    return open_storage(storage)
 
 
 def one_line_error(argv: list[str], capsys) -> str:

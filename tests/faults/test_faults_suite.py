@@ -95,8 +95,10 @@ def _wait_for(condition, seconds: float, what: str, run: subprocess.Popen | None
     """Poll ``condition``; fail after ``seconds``, or as soon as ``run`` has ended, with what
     the run and its workers wrote (a CI log is all a reader of such a failure has)."""
     deadline = time.monotonic() + seconds
-    while not condition():
-        ended = run is not None and run.poll() is not None
+    while True:
+        ended = run is not None and run.poll() is not None  # before the last look
+        if condition():
+            return
         if ended or time.monotonic() >= deadline:
             story = _run_story(run, workdir) if run is not None else ""
             pytest.fail(f"{what} within {seconds:g} s"
@@ -282,26 +284,28 @@ def postgres_url():
 def test_three_workers_ride_out_a_postgres_restart(postgres_url, tmp_path):
     """The server restarts while three workers search: the run completes its budget, no
     completed trial is lost or duplicated, the trials in flight fail cleanly."""
+    budget = 9  # three rounds of quick trials: the restart lands with trials still to run
     command = [sys.executable, "-m", "nas", "run", "--space", "mlp_psd", "--quick", "--trials",
-               "6", "--no-synth", "--workers", "3", "--workdir", str(tmp_path / "w")]
+               str(budget), "--no-synth", "--workers", "3", "--workdir", str(tmp_path / "w")]
     env = {**os.environ, "NAS_STORAGE_URL": postgres_url}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True, env=env, start_new_session=True)
     workdir = tmp_path / "w"
     _wait_for(lambda: _complete(postgres_url), 600, "a first complete trial", process, workdir)
     before, started = _complete(postgres_url), time.monotonic()
+    assert len(before) < budget, "the budget was complete before the restart: nothing to ride out"
     pg_server.restart(postgres_url)
     recover_s = _until_next_complete(postgres_url, before, started, process, workdir)
     _, stderr = process.communicate(timeout=900)
     lost, left = len(before - _complete(postgres_url)), orphans(process.pid)
     record_fault("PostgreSQL restarted under `--workers 3`", "the trials in flight failed, "
-                 "workers reconnected, the budget of 6 was completed", orphans=left,
+                 f"workers reconnected, the budget of {budget} was completed", orphans=left,
                  trials_lost=lost, recover_s=recover_s)
     assert process.returncode == 0, stderr[-2000:]
     assert lost == 0 and left == 0
     study = optuna.load_study(study_name="mlp_psd", storage=postgres_url)
     trials = study.get_trials()
-    assert len([t for t in trials if t.state == TrialState.COMPLETE]) == 6
+    assert len([t for t in trials if t.state == TrialState.COMPLETE]) == budget
     assert len({t.number for t in trials}) == len(trials)
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     assert time.monotonic() - started < 900
