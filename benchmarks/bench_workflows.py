@@ -48,6 +48,7 @@ import optuna
 import peer_hgq2
 from harness import (
     HV_REFERENCE,
+    REFERENCE_HIDDEN,
     SHORT_NAMES,
     lut_ratio,
     machine,
@@ -94,8 +95,9 @@ def reference_recipe() -> StudentConfig:
     """The published workflow's student (DESIGN.md): 30-15-4, 8-bit weights, activations and
     input, 20% sparsity, trained by distillation. Integer bits: weights 1 (range +-2),
     activations 2, input 4 of 8 (the ADC counts exactly, over the divisor 16)."""
-    return StudentConfig(widths=(15,), weight_bits=(8, 8), weight_int_bits=(1, 1), act_bits=(8,),
-                         act_int_bits=(2,), input_bits=8, input_int_bits=4, sparsity=0.2)
+    return StudentConfig(widths=(REFERENCE_HIDDEN,), weight_bits=(8, 8), weight_int_bits=(1, 1),
+                         act_bits=(8,), act_int_bits=(2,), input_bits=8, input_int_bits=4,
+                         sparsity=0.2)
 
 
 @dataclass(frozen=True)

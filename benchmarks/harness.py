@@ -114,6 +114,8 @@ def smallest_at(designs: list[dict], accuracy: float) -> dict | None:
 #: The LUT ratio of a seed where the default has no design at the accuracy: a miss that a
 #: median over seeds ranks last and never averages (``median_high``).
 MISSED = 99.0
+#: The reference recipe's hidden layer (DESIGN.md: 30-15-4 on mlp_psd).
+REFERENCE_HIDDEN = 15
 #: How the targets name each method the default is compared with.
 SHORT_NAMES = {"hgq2_sweep": "HGQ2", "random": "random", "manual": "manual"}
 

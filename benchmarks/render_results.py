@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from cnn_race import HELD_OUT_FILES, TUNING_SEEDS, race_medians, shown_ratio
-from harness import MISSED, SHORT_NAMES, hypervolume, median, smallest_at
+from harness import MISSED, REFERENCE_HIDDEN, SHORT_NAMES, hypervolume, median, smallest_at
 
 from nas.search.sampling import STARTING_PLANS
 from nas.search.study import TPE_STARTUP_TRIALS
@@ -33,7 +33,6 @@ CALIBRATIONS = HERE.parent / "nas" / "estimators" / "calibrations"
 QUANTITY_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "latency_cycles": "latency"}
 LABELS = {"default": "default search (`nas run`)", "random": "random sampler, same space",
           "manual": "manual workflow (accuracy-only TPE, fixed 8-bit, 20 %)",
-          "reference": "reference recipe 30-15-4",
           "hgq2": "HGQ2 + da4ml, three fixed schedules (reference row)",
           "hgq2_sweep": "HGQ2 + da4ml at equal compute (peer)"}
 
@@ -93,6 +92,15 @@ def _measured(target: dict | None) -> str:
     return "no design" if target["measured"] == MISSED else f"{target['measured']:.2f}"
 
 
+def _label(result: dict, method: str) -> str:
+    """How the tables name ``method``; the reference recipe by its shape on the result's space
+    (every design carries its space)."""
+    if method != "reference":
+        return LABELS[method]
+    space = get_space(result["designs"][0]["space"])
+    return f"reference recipe {space.n_inputs}-{REFERENCE_HIDDEN}-{space.n_classes}"
+
+
 def methods_table(result: dict) -> list[str]:
     """Per method: at each validation accuracy the smallest design's LUTs (median of seeds),
     hypervolume."""
@@ -112,7 +120,7 @@ def methods_table(result: dict) -> list[str]:
         total = sum(len(designs) for designs in per_seed)
         runs = [result["runs"][str(seed)][method] for seed in seeds]
         minutes = [(r["search_seconds"] + r["synth_seconds"]) / 60 for r in runs]
-        lines.append(f"| {LABELS[method]} | " + " | ".join(cells) +
+        lines.append(f"| {_label(result, method)} | " + " | ".join(cells) +
                      f" | {_spread(volumes, '{:,.1f}')} | {total} ({exact}) | {_spread(minutes, '{:.1f}')} |")
     return lines
 
@@ -215,7 +223,7 @@ def _work_minutes(result: dict) -> float:
 
 
 def designs_table(result: dict, accuracy: float) -> list[str]:
-    lines = ["| seed | " + " | ".join(LABELS[m] for m in result["methods"]) + " |",
+    lines = ["| seed | " + " | ".join(_label(result, m) for m in result["methods"]) + " |",
              "|" + "---|" * (len(result["methods"]) + 1)]
     for seed in result["seeds"]:
         cells = []

@@ -10,6 +10,8 @@ from conftest import REPO
 from conftest import bench_module as _module
 
 BENCH = REPO / "benchmarks"
+#: The folders of committed bench results: mlp_psd's, and mlp_gn's once it is measured.
+COMMITTED = [BENCH, *(BENCH / "results").glob("bench_*/")]
 FIELDS = {"method", "space", "seed", "val_accuracy", "test_accuracy", "lut", "ff",
           "latency_cycles", "bit_exact"}
 COMPARE = {">=": lambda measured, goal: measured >= goal, "<=": lambda measured, goal: measured <= goal}
@@ -33,14 +35,17 @@ def test_committed_results_are_rendered_from_their_json():
     assert all(set(d) >= FIELDS for d in result["designs"])
 
 
-def test_committed_targets_are_scored_from_the_committed_designs():
+@pytest.mark.parametrize("folder", COMMITTED, ids=lambda folder: folder.name)
+def test_committed_targets_are_scored_from_the_committed_designs(folder):
     bench = _module("bench_workflows")
-    result = json.loads((BENCH / "RESULTS.json").read_text())
+    result = json.loads((folder / "RESULTS.json").read_text())
     again = bench.scored(result)
     assert again["targets"] == result["targets"]
     assert again["tuning_targets"] == result["tuning_targets"]
-    held_out = set(result["seeds"]) - set(bench.TUNING_SEEDS)
+    held_out = set(result["seeds"]) - set(result["tuning_seeds"])
     assert bool(result["targets"]) == bool(held_out)
+    assert (folder / "RESULTS.md").read_text() == _module("render_results").render(result)
+    assert {d["space"] for d in result["designs"]} == {result["designs"][0]["space"]}
 
 
 def test_runs_of_another_budget_are_not_read_back(tmp_path):
