@@ -5,10 +5,16 @@ trained, traced and synthesized with yosys; the architecture-level and the value
 estimates are compared with the synthesized LUT, FF and latency, and their time per design
 with the synthesis time of the same designs. The vendor-HLS estimator is measured by
 ``bench_vendor_hls.py`` (leave-one-repository-out on the reports in ../shared).
+
+``--synthesized LABEL DIR...`` scores the value-aware (trace) estimator on designs that other
+runs synthesized (a bench's fronts on held-out seeds, another space): each design's traced
+model and yosys statistics are read back from its RTL folder, and the errors per group are
+written to ``results/trace_transfer.json``. None of these designs is in the calibration's data.
 """
 
 import argparse
 import datetime
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +25,9 @@ from harness import machine, tool_versions
 from nas.app.generate import generate
 from nas.estimators.base import QUANTITIES
 from nas.estimators.calibration import ESTIMATORS, default_calibration, error_table, measured_matrix
+from nas.hls.yosys import counts_from_cells, parse_stat_json
+
+TRANSFER = Path(__file__).parent / "results" / "trace_transfer.json"
 
 #: Targets of the estimators the search uses for its objectives (issue 5).
 TARGETS = {("trace", "lut"): 5.0, ("trace", "ff"): 5.0}
@@ -47,13 +56,66 @@ def open_flow(n_designs: int, jobs: int, seed: int) -> list[tuple]:
     return lines
 
 
+def synthesized_designs(folder: Path) -> list[Path]:
+    """The RTL folders (``verilog/``: a traced model and yosys's statistics) at or below
+    ``folder``."""
+    return sorted(path.parents[1] for path in folder.glob("**/verilog/model/comb.json")
+                  if (path.parents[1] / "src" / "stat.json").exists())
+
+
+def _scored(rtl: Path, estimator, clock_mhz: float) -> dict:
+    from da4ml.types import CombLogic
+
+    from nas.estimators.trace import trace_features
+
+    counts = counts_from_cells(parse_stat_json((rtl / "src" / "stat.json").read_text(), "student"))
+    estimate = estimator.predict([trace_features(CombLogic.load(rtl / "model" / "comb.json"),
+                                                 clock_mhz)])[0]
+    return {"design": str(rtl), "lut": counts["lut"], "ff": counts["ff"],
+            "estimate": {"lut": float(estimate.lut), "ff": float(estimate.ff)}}
+
+
+def transfer_errors(designs: list[dict]) -> dict:
+    """LUT and FF errors of the estimates recorded in ``designs``."""
+    measured = np.array([[d[q] for q in ("lut", "ff")] for d in designs], dtype=float)
+    estimated = np.array([[d["estimate"][q] for q in ("lut", "ff")] for d in designs])
+    return {q: {"mape": float(100 * np.mean(np.abs(estimated[:, i] / measured[:, i] - 1))),
+                "worst_ape": float(100 * np.max(np.abs(estimated[:, i] / measured[:, i] - 1)))}
+            for i, q in enumerate(("lut", "ff"))}
+
+
+def score_synthesized(groups: list[list[str]], clock_mhz: float) -> dict:
+    """The shipped trace estimator on every design synthesized below each group's folders."""
+    calibration = default_calibration("open")
+    estimator = calibration.estimator("trace")
+    scored = {}
+    for label, *folders in groups:
+        designs = [_scored(rtl, estimator, clock_mhz)
+                   for folder in folders for rtl in synthesized_designs(Path(folder))]
+        scored[label] = {"designs": designs, "errors": transfer_errors(designs)}
+        errors = scored[label]["errors"]
+        print(f"{label}: {len(designs)} designs, LUT MAPE {errors['lut']['mape']:.1f} % "
+              f"(worst {errors['lut']['worst_ape']:.0f} %), FF {errors['ff']['mape']:.1f} %")
+    return {"date": str(datetime.date.today()), "machine": machine(), "tools": tool_versions(),
+            "clock_mhz": clock_mhz, "calibration": {"created": calibration.created,
+                                                    "sha256": calibration.data["sha256"]},
+            "groups": scored}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--designs", type=int, default=16)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--synthesized", nargs="+", action="append", metavar="LABEL DIR",
+                        help="score the trace estimator on the designs synthesized below DIR...")
+    parser.add_argument("--clock-mhz", type=float, default=200.0)
     args = parser.parse_args()
     print(f"{datetime.date.today()}; {machine()}; {tool_versions()}")
+    if args.synthesized:
+        transfer = score_synthesized(args.synthesized, args.clock_mhz)
+        TRANSFER.write_text(json.dumps(transfer, indent=1) + "\n")
+        return
     lines = open_flow(args.designs, args.jobs, args.seed)
     header = (f"{'flow':6} {'estimator':13} {'quantity':15} {'MAPE %':>7} {'worst %':>8} "
               f"{'R^2':>6} {'exact':>6} {'target':>7} {'ms/design':>10} {'synthesis/estimate':>19}")

@@ -30,6 +30,7 @@ PEER_REPRODUCTION = HERE / "results" / "peer_reproduction.json"
 #: ``bench_workflows.py --space mlp_gn``: the second application, every seed held out.
 MLP_GN = HERE / "results" / "bench_mlp_gn" / "RESULTS.json"
 CALIBRATIONS = HERE.parent / "nas" / "estimators" / "calibrations"
+TRACE_TRANSFER = HERE / "results" / "trace_transfer.json"
 QUANTITY_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "latency_cycles": "latency"}
 LABELS = {"default": "default search (`nas run`)", "random": "random sampler, same space",
           "manual": "manual workflow (accuracy-only TPE, fixed 8-bit, 20 %)",
@@ -358,6 +359,18 @@ def calibration_table() -> list[str]:
                                  f"{100 * error['exact_fraction']:.0f} % | "
                                  f"{data['n_designs']} ({data['n_held_out']}) | "
                                  f"{data.get('evaluation', 'held-out fifth')} |")
+    return lines
+
+
+def trace_transfer_table(transfer: dict) -> list[str]:
+    """The shipped trace estimator's errors on designs other runs synthesized, per group."""
+    lines = [f"Measured {transfer['date']} ({transfer['machine']}), calibration of "
+             f"{transfer['calibration']['created'][:10]}:", "",
+             "| designs | n | LUT MAPE | worst | FF MAPE | worst |", "|---|---|---|---|---|---|"]
+    for label, group in transfer["groups"].items():
+        lut, ff = group["errors"]["lut"], group["errors"]["ff"]
+        lines.append(f"| {label} | {len(group['designs'])} | {lut['mape']:.1f} % | "
+                     f"{lut['worst_ape']:.0f} % | {ff['mape']:.1f} % | {ff['worst_ape']:.0f} % |")
     return lines
 
 
@@ -729,6 +742,9 @@ def readme_blocks() -> dict[str, str]:
              f"{compare['trials']} complete trials per variant:", "", *compare_table(compare), "",
              seed_spread(result)])
     blocks["calibration"] = "\n".join(calibration_table())
+    if TRACE_TRANSFER.exists():
+        blocks["trace-transfer"] = "\n".join(
+            trace_transfer_table(json.loads(TRACE_TRANSFER.read_text())))
     if VENDOR.exists():
         blocks["vendor"] = vendor_block(json.loads(VENDOR.read_text()))
     if FAULTS.exists():

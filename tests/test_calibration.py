@@ -185,6 +185,14 @@ def test_generate_synthesize_fit_loop_resumes(tmp_path):
     assert all(r["measured"]["latency_cycles"] == r["trace"]["stages"] for r in rows)
     assert Calibration.load(out, "open").data["n_designs"] == 6
     assert calibration.estimators["trace"]["held_out_error"]["latency_cycles"]["mape"] == 0.0
+    # rows of other feature definitions (the same names, counted another way) are computed
+    # again, every row of the folder kept, when a fit uses fewer of them
+    stale = [{**row, "trace_definitions": "older", "trace": dict.fromkeys(row["trace"], -1.0)}
+             for row in rows]
+    (folder / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in stale))
+    calibrate("open", out, Console(width=200), generate=5, folder=folder, jobs=2)
+    assert {r["index"]: r["trace"] for r in read_rows(folder)} == {
+        r["index"]: r["trace"] for r in rows}
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
 """The open flow: da4ml trace, Verilator simulation, yosys synthesis, nas synth."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -8,14 +9,16 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
-from conftest import run_nas, unsynthesized
+from conftest import REPO, bench_module, run_nas, unsynthesized
+from da4ml.types import QInterval
 from test_hls import MIXED, student  # noqa: F401  (the trained mixed-precision student)
 
 from nas.app.synth import synthesize_trials
 from nas.environment import temporary_environment
 from nas.errors import NasError
 from nas.estimators.registers import kept_register_bits
-from nas.estimators.trace import student_features
+from nas.estimators.signals import remainder_intervals
+from nas.estimators.trace import student_features, trace_features
 from nas.hls.open_flow import (
     object_cache,
     quantize_half_even,
@@ -29,6 +32,7 @@ from nas.model.port import stage_of
 from nas.search.front import estimator_evidence
 from nas.search.records import results
 
+OPEN_CALIBRATION = REPO / "nas" / "estimators" / "calibrations" / "open.json"
 STAT_JSON = """{"modules": {"\\\\student": {"num_cells_by_type": {
   "CARRY4": 568, "FDRE": 744, "FDSE": 28, "INV": 149, "LUT2": 998, "LUT3": 192, "LUT6": 60,
   "DSP48E1": 2, "RAMB18E1": 1, "SRL16E": 5, "$scopeinfo": 3}}}}"""
@@ -85,6 +89,33 @@ def test_the_register_bits_synthesis_keeps_are_counted_exactly(tmp_path):
     synthesized = synthesize_rtl(tmp_path / "rtl")["ff"]
     assert len(pipeline.solutions) >= 4 and pipeline.reg_bits > 1.1 * synthesized
     assert kept_register_bits(pipeline) == synthesized
+
+
+def test_rounding_and_saturation_cost_what_synthesis_keeps(tmp_path):
+    """Float inputs rounded half to even to fewer bits, then saturated: each subtracts its own
+    truncation (da4ml gives the difference a signed 8-bit range) and adds it back one bit
+    wide, adds constants (the rounding offset, the saturation threshold) and takes a ReLU of a
+    sum that cannot be negative. yosys spends one LUT2 per input on the added bit and one
+    inverter per set bit of each constant, nothing on the ReLU and the remainder; the trace
+    features count exactly those. Read at da4ml's ranges they counted 18 two-operand adder
+    bits and 9 ReLU bits per input, and 20 constant-adder bits (the chain from the constant's
+    lowest set bit)."""
+    from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
+
+    n = 8
+    inputs = FixedVariableArrayInput(n, hwconf=HWConfig(1, -1, -1))
+    logic = comb_trace(inputs, quantize_half_even(inputs.quantize(0, 4, 6), 0, 3, 4))
+    remainders = remainder_intervals(logic)
+    assert len(remainders) == n
+    assert set(remainders.values()) == {QInterval(0.0, 2.0**-4, 2.0**-4)}
+    features = trace_features(logic, 200.0)
+    write_rtl(logic, tmp_path / "rtl", "xc7a35tcpg236-1", 200.0)
+    synthesized = synthesize_rtl(tmp_path / "rtl")
+    cells = synthesized["cells"]
+    assert features["two_operand_bits"] == n == cells["LUT2"]
+    assert features["const_one_bits"] == cells["INV"] == 4 * n
+    assert features["relu_bits"] == 0
+    assert synthesized["lut"] == cells["LUT2"] + cells["INV"]
 
 
 def test_without_ccache_verilator_compiles_as_before(tmp_path, monkeypatch):
@@ -231,3 +262,37 @@ def test_synthesis_fans_out_over_a_dask_local_cluster(small_study):
         records = synthesize_trials(study, settings, numbers, scheduler=cluster.scheduler_address)
     assert sorted(records) == sorted(numbers)
     assert all(r["status"] == "ok" and r["rtl_exact_fraction"] == 1.0 for r in records.values())
+
+
+def test_designs_synthesized_by_other_runs_are_scored_from_their_folders(tmp_path):
+    """``bench_estimators.py --synthesized``: each RTL folder below a group's folder that yosys
+    synthesized is read back (traced model, yosys statistics) and scored with the shipped
+    calibration."""
+    from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
+
+    bench = bench_module("bench_estimators")
+    inputs = FixedVariableArrayInput(4, hwconf=HWConfig(1, -1, -1))
+    logic = comb_trace(inputs, quantize_half_even(inputs.quantize(0, 4, 6), 0, 3, 4) @
+                       np.array([[3.0, -1.0], [0.5, 2.0], [-1.5, 1.0], [1.0, 0.25]]))
+    trial = tmp_path / "run" / "synth" / "trial_0"
+    write_rtl(logic, trial, "xc7a35tcpg236-1", 200.0)
+    synthesized = synthesize_rtl(trial)
+    unsynthesized = tmp_path / "run" / "synth" / "trial_1" / "verilog" / "model"
+    unsynthesized.mkdir(parents=True)
+    shutil.copy(trial / "verilog" / "model" / "comb.json", unsynthesized)  # traced, never synthesized
+    scored = bench.score_synthesized([["a run", str(tmp_path / "run")]], 200.0)
+    [design] = scored["groups"]["a run"]["designs"]
+    assert (design["lut"], design["ff"]) == (synthesized["lut"], synthesized["ff"])
+    error = scored["groups"]["a run"]["errors"]["lut"]["mape"]
+    assert error == pytest.approx(100 * abs(design["estimate"]["lut"] / design["lut"] - 1))
+
+
+def test_the_committed_transfer_errors_are_the_shipped_calibration_s():
+    """The committed ``trace_transfer.json`` was measured with the calibration that ships (a
+    refit without measuring again fails here) and its errors follow from its designs."""
+    bench = bench_module("bench_estimators")
+    transfer = json.loads(bench.TRANSFER.read_text())
+    shipped = json.loads(OPEN_CALIBRATION.read_text())
+    assert transfer["calibration"]["sha256"] == shipped["data"]["sha256"]
+    for group in transfer["groups"].values():
+        assert group["errors"] == bench.transfer_errors(group["designs"])

@@ -86,12 +86,11 @@ def generated_rows(folder: Path, n_designs: int, jobs: int, timeout: float, seed
                                   space=space or DEFAULT_SPACE)
     for failure in failures:
         console.print(f"failed: {failure}", highlight=False)
-    rows = [row for row in rows if row["index"] < n_designs]
-    refreshed = refresh_features(folder, rows)
+    refreshed = refresh_features(folder, rows)  # every row: the file is written whole
     if refreshed:
         console.print(f"recomputed the trace features of {refreshed} designs (made with other "
                       f"feature definitions) from their stored weights")
-    return rows
+    return [row for row in rows if row["index"] < n_designs]
 
 
 def study_rows(study: optuna.Study, settings: RunSettings) -> list[dict]:

@@ -25,7 +25,12 @@ from nas._tf import set_seed
 from nas.errors import DataError
 from nas.estimators.architecture import ArchitectureEstimator
 from nas.estimators.design import expected_design, trained_design
-from nas.estimators.trace import TRACE_FEATURES, student_features, trace_features
+from nas.estimators.trace import (
+    TRACE_DEFINITIONS,
+    TRACE_FEATURES,
+    student_features,
+    trace_features,
+)
 from nas.hls.open_flow import synthesize_rtl, trace_student, write_rtl
 from nas.hls.yosys import yosys_version
 from nas.model.config import InputStage, StudentConfig
@@ -107,7 +112,7 @@ def build_row(index: int, seed: int, folder: str, part_name: str, clock_mhz: flo
     return {
         "index": index, "config": config.to_dict(),
         "design": trained_design(model, config).to_dict(),
-        "trace": features,
+        "trace": features, "trace_definitions": TRACE_DEFINITIONS,
         "measured": {"lut": counts["lut"], "ff": counts["ff"], "carry4": counts["carry4"],
                      "dsp": counts["dsp"], "bram": counts["bram"],
                      "latency_cycles": int(metadata["latency"])},
@@ -156,12 +161,14 @@ def _rebuild(folder: Path, row: dict):
 def refresh_features(folder: Path, rows: list[dict]) -> int:
     """Recompute the trace features of rows made with other feature definitions, from their
     stored weights (no synthesis needed), and rewrite the rows file; returns how many."""
-    stale = [row for row in rows if set(row["trace"]) != set(TRACE_FEATURES)]
+    stale = [row for row in rows if row.get("trace_definitions") != TRACE_DEFINITIONS
+             or set(row["trace"]) != set(TRACE_FEATURES)]
     for row in stale:
         model, config = _rebuild(folder, row)
         # rows made before configurations held the input stage recorded the port alone
         stage = config.inputs or InputStage((tuple(row["port"]),) * _n_inputs(row, config))
         row["trace"] = student_features(model, config, stage, row["clock_mhz"])
+        row["trace_definitions"] = TRACE_DEFINITIONS
     if stale:
         tmp = folder / (ROWS + ".tmp")
         tmp.write_text("".join(json.dumps(row) + "\n" for row in rows))

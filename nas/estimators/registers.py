@@ -22,38 +22,20 @@ more flip-flops. Not modelled either: at fast clocks (deep pipelines), chains of
 registers that only pass a value on become shift-register LUTs (SRL16E) instead of flip-flops.
 """
 
-import math
-from typing import NamedTuple
+from da4ml.types import Pipeline, QInterval
 
-from da4ml.types import CombLogic, Pipeline, QInterval, minimal_kif
-
-from nas.estimators.csd import trailing_zeros
+from nas.estimators.signals import Stages, constant_lsb, is_remainder, signal, span
 
 #: A carry boundary below every bit (the operand's low bits all feed a carry) and above every
 #: bit (no carry: the operation reads only the bits its result needs).
 _ALL_CARRY, _NO_CARRY = -(2**31), 2**31
 
 
-class _Stages(NamedTuple):
-    """A pipeline's stages and each stage's input intervals (read once: da4ml computes them
-    again on every access)."""
-
-    logic: tuple[CombLogic, ...]
-    inputs: tuple[tuple[QInterval, ...], ...]
-
-
-def _span(qint: QInterval) -> tuple[int, int, bool]:
-    """Positions of a value's bits: lowest, one past the highest, and whether it is signed."""
-    width = sum(minimal_kif(qint))
-    lsb = int(math.log2(qint.step)) if width else 0
-    return lsb, lsb + width, qint.min < 0
-
-
 def _operand_bits(qint: QInterval, need: set[int], carry_from: int, shift: int = 0) -> set[int]:
     """Bits of an operand (shifted by ``shift`` into the result) that result bits ``need``
     depend on: the bits at needed positions, every bit from ``carry_from`` up to the highest
     needed one (they feed carries), and the sign bit when a needed bit is its extension."""
-    low, high, signed = _span(qint)
+    low, high, signed = span(qint)
     if not need or high == low:
         return set()
     top = max(need) - shift
@@ -78,22 +60,22 @@ def _operand_needs(ops, index: int, need: set[int]) -> list[tuple[int, set[int]]
     operand = ops[op.id0].qint
     if op.opcode in (0, 1):  # a +/- (b << data)
         second = ops[op.id1].qint
-        low_a, low_b = _span(operand)[0], _span(second)[0] + op.data
+        low_a, low_b = span(operand)[0], span(second)[0] + op.data
         carry_b = low_a if op.opcode == 0 else _ALL_CARRY  # a subtrahend is negated whole
         return [(op.id0, _operand_bits(operand, need, low_b)),
                 (op.id1, _operand_bits(second, need, carry_b, op.data))]
     if op.opcode in (2, 3):  # ReLU, requantization: a bit slice (a ReLU also reads the sign)
         bits = _operand_bits(operand, need, _NO_CARRY)
-        low, high, signed = _span(operand)
+        low, high, signed = span(operand)
         if op.opcode == 2 and signed and need and high > low:
             bits.add(high - 1)
         return [(op.id0, bits)]
     if op.opcode == 4:  # + constant: carries from its lowest set bit
-        lowest = _constant_lsb(op) if op.data else _NO_CARRY
+        lowest = constant_lsb(op) if op.data else _NO_CARRY
         return [(op.id0, _operand_bits(operand, need, lowest))]
     if op.opcode in (6, -6):  # MSB multiplexer: the condition's top bit selects a or +/- b
         condition = op.data & 0xFFFFFFFF
-        low, high, _ = _span(ops[condition].qint)
+        low, high, _ = span(ops[condition].qint)
         carry_b = _NO_CARRY if op.opcode == 6 else _ALL_CARRY
         return [(op.id0, _operand_bits(operand, need, _NO_CARRY)),
                 (op.id1, _operand_bits(ops[op.id1].qint, need, carry_b, _mux_shift(op.data))),
@@ -101,74 +83,10 @@ def _operand_needs(ops, index: int, need: set[int]) -> list[tuple[int, set[int]]
     if op.opcode in (-2, -3):  # a negation reads every bit up to the highest needed
         return [(op.id0, _operand_bits(operand, need, _ALL_CARRY))]
     operands = [op.id0, op.id1] if op.id1 >= 0 else [op.id0]  # the rest: whole operands
-    return [(i, set(range(*_span(ops[i].qint)[:2])) if need else set()) for i in operands]
+    return [(i, set(range(*span(ops[i].qint)[:2])) if need else set()) for i in operands]
 
 
-def _constant_lsb(op) -> int:
-    """Position of the lowest set bit of a constant addition's constant."""
-    return int(math.log2(op.qint.step)) + trailing_zeros(op.data)
-
-
-def _passed_through(ops, op, bit: int) -> tuple[int, int] | None:
-    """(operand, its bit) that ``bit`` of an addition's result is a copy of: below the other
-    operand's (or a constant's) lowest bit, the lower operand's bits pass unchanged."""
-    if op.opcode == 4:
-        return (op.id0, bit) if op.data and bit < _constant_lsb(op) else None
-    if op.opcode not in (0, 1):
-        return None
-    low_a, low_b = _span(ops[op.id0].qint)[0], _span(ops[op.id1].qint)[0] + op.data
-    if bit < low_b:
-        return op.id0, bit
-    if bit < low_a and op.opcode == 0:
-        return op.id1, bit - op.data
-    return None
-
-
-def _signal(stages: _Stages, position: int, index: int, bit: int) -> tuple[int, int, int] | None:
-    """The signal on ``bit`` of operation ``index`` of stage ``position``, followed through
-    bit slices (requantizations, bits an adder passes through) and registers to the operation
-    that makes it: (stage, operation, bit), (-1, input, bit) for a port bit, or None for a
-    constant bit."""
-    while True:
-        ops = stages.logic[position].ops
-        op = ops[index]
-        if op.opcode == 5:
-            return None
-        through = (op.id0, bit) if op.opcode in (-1, 3) else _passed_through(ops, op, bit)
-        if through is None:
-            return position, index, bit
-        operand, bit = through
-        source = stages.inputs[position][operand] if op.opcode == -1 else ops[operand].qint
-        low, high, signed = _span(source)
-        if bit < low or (bit >= high and not signed):
-            return None  # below the source's step, or an unsigned value's zero extension
-        bit = min(bit, high - 1)
-        if op.opcode != -1:
-            index = operand
-        elif position == 0:
-            return -1, operand, bit
-        else:
-            position, index = position - 1, stages.logic[position - 1].out_idxs[operand]
-
-
-def _is_remainder(stages: _Stages, position: int, index: int) -> bool:
-    """Whether operation ``index`` is ``a - b`` with ``b`` a truncation of ``a`` (every bit of
-    ``b`` is the same signal as ``a``'s bit there): the result is ``a``'s bits below ``b``'s
-    step, which synthesis reduces to wires (rounding half to even makes these)."""
-    ops = stages.logic[position].ops
-    op = ops[index]
-    if op.opcode != 1 or op.data != 0:
-        return False
-
-    def shared(bit: int) -> bool:
-        signal = _signal(stages, position, op.id0, bit)
-        return signal is not None and signal == _signal(stages, position, op.id1, bit)
-
-    low, high, _ = _span(ops[op.id1].qint)
-    return high > low and all(shared(bit) for bit in range(low, high))
-
-
-def _input_needs(stages: _Stages, position: int, output_needs: list[set[int]]) -> list[set[int]]:
+def _input_needs(stages: Stages, position: int, output_needs: list[set[int]]) -> list[set[int]]:
     """Bits of each input of stage ``position`` read when bits ``output_needs`` of its
     outputs are."""
     stage, inputs_qint = stages.logic[position], stages.inputs[position]
@@ -182,8 +100,8 @@ def _input_needs(stages: _Stages, position: int, output_needs: list[set[int]]) -
         op = ops[index]
         if op.opcode == -1:
             inputs[op.id0] |= _operand_bits(inputs_qint[op.id0], need[index], _NO_CARRY)
-        elif need[index] and _is_remainder(stages, position, index):
-            below = _span(ops[op.id1].qint)[0]
+        elif need[index] and is_remainder(stages, position, index):
+            below = span(ops[op.id1].qint)[0]
             need[op.id0] |= {bit for bit in need[index] if bit < below}
             continue
         for operand, bits in _operand_needs(ops, index, need[index]):
@@ -194,14 +112,14 @@ def _input_needs(stages: _Stages, position: int, output_needs: list[set[int]]) -
 def kept_register_bits(pipeline: Pipeline) -> int:
     """Flip-flops of ``pipeline``'s RTL that synthesis keeps (module docstring): the output
     register's distinct values, then per stage boundary the distinct signals read."""
-    stages = _Stages(pipeline.solutions, tuple(tuple(s.inp_qint) for s in pipeline.solutions))
+    stages = Stages(pipeline.solutions, tuple(tuple(s.inp_qint) for s in pipeline.solutions))
     last = stages.logic[-1]
-    needs = [set(range(*_span(q)[:2])) for q in last.out_qint]
+    needs = [set(range(*span(q)[:2])) for q in last.out_qint]
     kept = sum(len(bits) for index, bits in
                dict(zip(last.out_idxs, needs, strict=True)).items() if index >= 0)
     for position in range(len(stages.logic) - 1, -1, -1):
         needs = _input_needs(stages, position, needs)
-        signals = {_signal(stages, position, copy, bit)
+        signals = {signal(stages, position, copy, bit)
                    for copy, op in enumerate(stages.logic[position].ops) if op.opcode == -1
                    for bit in needs[op.id0]}
         kept += len(signals - {None})
