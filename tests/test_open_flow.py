@@ -99,7 +99,8 @@ def test_rounding_and_saturation_cost_what_synthesis_keeps(tmp_path):
     inverter per set bit of each constant, nothing on the ReLU and the remainder; the trace
     features count exactly those. Read at da4ml's ranges they counted 18 two-operand adder
     bits and 9 ReLU bits per input, and 20 constant-adder bits (the chain from the constant's
-    lowest set bit)."""
+    lowest set bit). The synthesized folder is then read back as ``bench_estimators.py
+    --synthesized`` reads other runs' designs (one synthesis for both checks)."""
     from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
 
     n = 8
@@ -109,13 +110,24 @@ def test_rounding_and_saturation_cost_what_synthesis_keeps(tmp_path):
     assert len(remainders) == n
     assert set(remainders.values()) == {QInterval(0.0, 2.0**-4, 2.0**-4)}
     features = trace_features(logic, 200.0)
-    write_rtl(logic, tmp_path / "rtl", "xc7a35tcpg236-1", 200.0)
-    synthesized = synthesize_rtl(tmp_path / "rtl")
+    trial = tmp_path / "run" / "synth" / "trial_0"
+    write_rtl(logic, trial, "xc7a35tcpg236-1", 200.0)
+    synthesized = synthesize_rtl(trial)
     cells = synthesized["cells"]
     assert features["two_operand_bits"] == n == cells["LUT2"]
     assert features["const_one_bits"] == cells["INV"] == 4 * n
     assert features["relu_bits"] == 0
     assert synthesized["lut"] == cells["LUT2"] + cells["INV"]
+
+    unsynthesized = tmp_path / "run" / "synth" / "trial_1" / "verilog" / "model"
+    unsynthesized.mkdir(parents=True)
+    shutil.copy(trial / "verilog" / "model" / "comb.json", unsynthesized)  # never synthesized
+    scored = bench_module("bench_estimators").score_synthesized(
+        [["a run", str(tmp_path / "run")]], 200.0)["groups"]["a run"]
+    [design] = scored["designs"]
+    assert (design["lut"], design["ff"]) == (synthesized["lut"], synthesized["ff"])
+    assert scored["errors"]["lut"]["mape"] == pytest.approx(
+        100 * abs(design["estimate"]["lut"] / design["lut"] - 1))
 
 
 def test_without_ccache_verilator_compiles_as_before(tmp_path, monkeypatch):
@@ -262,29 +274,6 @@ def test_synthesis_fans_out_over_a_dask_local_cluster(small_study):
         records = synthesize_trials(study, settings, numbers, scheduler=cluster.scheduler_address)
     assert sorted(records) == sorted(numbers)
     assert all(r["status"] == "ok" and r["rtl_exact_fraction"] == 1.0 for r in records.values())
-
-
-def test_designs_synthesized_by_other_runs_are_scored_from_their_folders(tmp_path):
-    """``bench_estimators.py --synthesized``: each RTL folder below a group's folder that yosys
-    synthesized is read back (traced model, yosys statistics) and scored with the shipped
-    calibration."""
-    from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
-
-    bench = bench_module("bench_estimators")
-    inputs = FixedVariableArrayInput(4, hwconf=HWConfig(1, -1, -1))
-    logic = comb_trace(inputs, quantize_half_even(inputs.quantize(0, 4, 6), 0, 3, 4) @
-                       np.array([[3.0, -1.0], [0.5, 2.0], [-1.5, 1.0], [1.0, 0.25]]))
-    trial = tmp_path / "run" / "synth" / "trial_0"
-    write_rtl(logic, trial, "xc7a35tcpg236-1", 200.0)
-    synthesized = synthesize_rtl(trial)
-    unsynthesized = tmp_path / "run" / "synth" / "trial_1" / "verilog" / "model"
-    unsynthesized.mkdir(parents=True)
-    shutil.copy(trial / "verilog" / "model" / "comb.json", unsynthesized)  # traced, never synthesized
-    scored = bench.score_synthesized([["a run", str(tmp_path / "run")]], 200.0)
-    [design] = scored["groups"]["a run"]["designs"]
-    assert (design["lut"], design["ff"]) == (synthesized["lut"], synthesized["ff"])
-    error = scored["groups"]["a run"]["errors"]["lut"]["mape"]
-    assert error == pytest.approx(100 * abs(design["estimate"]["lut"] / design["lut"] - 1))
 
 
 def test_the_committed_transfer_errors_are_the_shipped_calibration_s():
