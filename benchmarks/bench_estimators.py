@@ -76,12 +76,12 @@ def _scored(rtl: Path, estimator, clock_mhz: float) -> dict:
 
 
 def transfer_errors(designs: list[dict]) -> dict:
-    """LUT and FF errors of the estimates recorded in ``designs``."""
-    measured = np.array([[d[q] for q in ("lut", "ff")] for d in designs], dtype=float)
-    estimated = np.array([[d["estimate"][q] for q in ("lut", "ff")] for d in designs])
-    return {q: {"mape": float(100 * np.mean(np.abs(estimated[:, i] / measured[:, i] - 1))),
-                "worst_ape": float(100 * np.max(np.abs(estimated[:, i] / measured[:, i] - 1)))}
-            for i, q in enumerate(("lut", "ff"))}
+    """LUT and FF errors (``error_table``) of the estimates recorded in ``designs``."""
+    measured, estimated = (np.zeros((len(designs), len(QUANTITIES))) for _ in range(2))
+    for column, quantity in ((QUANTITIES.index(q), q) for q in ("lut", "ff")):
+        measured[:, column] = [d[quantity] for d in designs]
+        estimated[:, column] = [d["estimate"][quantity] for d in designs]
+    return error_table(estimated, measured)  # the other columns, all zero, are left out
 
 
 def score_synthesized(groups: list[list[str]], clock_mhz: float) -> dict:

@@ -132,13 +132,13 @@ _RANGES: dict[int, Callable] = {
 }
 
 
-def true_intervals(comb: CombLogic) -> list[QInterval]:
+def true_intervals(comb: CombLogic, remainders: dict[int, QInterval]) -> list[QInterval]:
     """Each operation's interval with the rounding remainders at their true ones
-    (``remainder_intervals``), carried through additions, ReLUs, requantizations and constant
-    additions; da4ml's interval where the value may wrap around or the operation is another.
-    A value's bits above its true interval are constants that synthesis propagates (a carry
-    into bits where both operands are zero-extended is zero)."""
-    remainders = remainder_intervals(comb)
+    (``remainders``, from ``remainder_intervals``: passed in, as finding them is the costly
+    part and callers need them too), carried through additions, ReLUs, requantizations and
+    constant additions; da4ml's interval where the value may wrap around or the operation is
+    another. A value's bits above its true interval are constants that synthesis propagates (a
+    carry into bits where both operands are zero-extended is zero)."""
     intervals: list[QInterval] = []
     for index, op in enumerate(comb.ops):
         if index in remainders:

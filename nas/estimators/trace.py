@@ -84,7 +84,7 @@ def trace_features(comb: CombLogic, clock_mhz: float) -> dict[str, float]:
     features = dict.fromkeys(TRACE_FEATURES, 0.0)
     ops, used = comb.ops, comb.ref_count
     remainders = remainder_intervals(comb)
-    intervals = true_intervals(comb)
+    intervals = true_intervals(comb, remainders)
     for index, op in enumerate(ops):
         width = sum(minimal_kif(intervals[index]))
         if used[index] == 0 or width == 0 or index in remainders:
