@@ -22,10 +22,22 @@ from nas.estimators.calibration import (
     evaluation_folds,
     measured_matrix,
 )
-from nas.estimators.vendor.design import VendorDesign, VendorLayer, WeightStats, design_from_facts
+from nas.estimators.vendor.design import (
+    Live,
+    VendorDesign,
+    VendorLayer,
+    WeightStats,
+    design_from_facts,
+)
 from nas.estimators.vendor.estimator import FIXED, VendorEstimator
 from nas.estimators.vendor.extrapolation import extrapolations
-from nas.estimators.vendor.rules import MIN_DSP_INPUT_BITS, dsp_slices, interval, plan
+from nas.estimators.vendor.rules import (
+    MIN_DSP_INPUT_BITS,
+    dsp_slices,
+    interval,
+    plan,
+    tree_bits,
+)
 from nas.hls.fact_tables import merge_folders, read_table
 from nas.hls.project_facts import FixedType, read_project
 
@@ -510,3 +522,35 @@ def test_a_vendor_trial_records_where_its_student_leaves_the_calibration():
         f"layer 1 has {2 * widest} inputs (calibration: at most {widest})",
         f"layer 1 has {16 * widest} products in the Latency strategy (calibration: at most "
         f"{most})"]
+
+
+def test_an_output_whose_weights_are_all_zero_costs_nothing_here_or_in_the_next_layer():
+    # Known weights: output 1 of the first layer has no nonzero weight (its bias, a constant);
+    # the second layer's weights from it multiply a constant, so HLS folds them too.
+    first = np.array([[3, 0, 5], [7, 0, 0]])
+    second = np.array([[11, 13], [17, 19], [23, 0]])
+    stats, outputs, live = Live().through(first, 3.0, FixedType(8, 1), 2, 3, rom=False)
+    assert outputs == 2 and list(live.mask) == [True, False, True]
+    stats, outputs, _ = live.through(second, 5.0, FixedType(8, 1), 3, 2, rom=False)
+    assert stats.nonzero == 3 and outputs == 2
+    # Expected weights: a layer pruned to 1 nonzero weight in 8 per 4 inputs leaves
+    # (7/8)**4 of its outputs constant, and the next layer sees that share of constant inputs.
+    _, outputs, live = Live().through(None, 64.0 * 4 / 8, FixedType(8, 1), 4, 64, rom=False)
+    assert outputs == pytest.approx(64 * (1 - (7 / 8) ** 4))
+    stats, _, _ = live.through(None, 64.0 * 8, FixedType(8, 1), 64, 8, rom=False)
+    assert stats.nonzero == pytest.approx(512 * (1 - (7 / 8) ** 4))
+    # Weights in a ROM (Resource strategy above reuse 1) are read at run time: all live.
+    _, outputs, live = Live().through(first, 3.0, FixedType(8, 1), 2, 3, rom=True)
+    assert outputs is None and live.mask is None and live.fraction == 1.0
+
+
+def test_adders_grow_from_the_product_width_up_to_the_accumulator():
+    # 3 products and a bias: 2 adders at level 1 and 1 at level 2, each one bit wider than
+    # its operands; an accumulator narrower than a product caps every adder.
+    assert tree_bits(3, 10, 24) == pytest.approx(2 * 11 + 1 * 12)
+    assert tree_bits(3, 30, 16) == pytest.approx(3 * 16)
+    wide = _layer(32, 8)
+    lossless = dataclasses.replace(wide, accum_bits=wide.input_bits + wide.weight_bits + 6)
+    estimator = VendorEstimator()
+    adder = [estimator.features(_design([x]))["adder_bits"] for x in (wide, lossless)]
+    assert adder[0] < adder[1] < 8 * plan(lossless, "ultrascale").terms * lossless.accum_bits

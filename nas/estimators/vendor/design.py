@@ -8,11 +8,17 @@ hls4ml project's facts (``design_from_facts``) or from a student as ``nas export
 their integer mantissas are counted; otherwise the expected counts of weights drawn from a
 normal distribution of standard deviation ``1 / sqrt(n_in)`` (the scale of trained and
 initialized dense layers) on the weight type's grid.
+
+**Constant outputs.** An output whose weights are all zero is its bias, a constant that HLS
+folds (no adder, activation or register), and so is every product of it in the next layer.
+Counted from the weights when known; otherwise each weight of a pruned layer is taken as zero
+independently (``live_fraction``). The Resource strategy above reuse 1 reads its weights from
+a ROM at run time: nothing of it is constant.
 """
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -102,6 +108,13 @@ class VendorLayer:
     strategy: str
     activation: str
     weights: WeightStats
+    #: Outputs that depend on an input (the others are constant); None: all of them.
+    live_outputs: float | None = None
+
+    @property
+    def outputs(self) -> float:
+        """The outputs HLS builds logic for (``live_outputs``, else all)."""
+        return float(self.n_out if self.live_outputs is None else self.live_outputs)
 
     @property
     def n_weights(self) -> int:
@@ -135,49 +148,94 @@ class VendorDesign:
         return cls(**{**values, "layers": layers})
 
 
+def _rom(strategy: str, reuse_factor: int) -> bool:
+    """Whether hls4ml keeps the layer's weights in a ROM (Resource strategy above reuse 1)."""
+    return strategy == "resource" and reuse_factor > 1
+
+
+@dataclass(frozen=True)
+class Live:
+    """Which inputs of a layer are not constant (the previous layer's live outputs): a mask
+    when the weights are known, else the expected fraction."""
+
+    mask: np.ndarray | None = None
+    fraction: float = 1.0
+
+    def through(self, mantissas: np.ndarray | None, nonzero: float, weight: FixedType,
+                n_in: int, n_out: int, rom: bool
+                ) -> tuple[WeightStats, float | None, "Live"]:
+        """A layer's weight costs and live outputs given these live inputs, and its own live
+        outputs for the next layer (all of them when its weights sit in a ROM)."""
+        if mantissas is not None:
+            m = np.asarray(mantissas, dtype=np.int64).reshape(n_in, n_out)
+            if self.mask is not None:
+                m = m * self.mask[:, None]
+            stats = _scaled(WeightStats.of(m), self.fraction)
+            out = (m != 0).any(axis=0)
+            live = Live(mask=out) if self.fraction == 1.0 else \
+                Live(fraction=float(out.mean()) * self.fraction)
+        else:
+            stats = WeightStats.expected(nonzero * self.fraction, weight, n_in)
+            density = nonzero * self.fraction / max(n_in * n_out, 1)
+            live = Live(fraction=1.0 - (1.0 - density) ** n_in)
+        if rom:
+            return stats, None, Live()
+        outputs = float(live.mask.sum()) if live.mask is not None else n_out * live.fraction
+        return stats, outputs, live
+
+
+def _scaled(stats: WeightStats, fraction: float) -> WeightStats:
+    """``stats`` with its counts scaled by ``fraction`` (inputs known live only in part)."""
+    if fraction == 1.0:
+        return stats
+    return replace(stats, nonzero=stats.nonzero * fraction,
+                   multipliers=stats.multipliers * fraction,
+                   shift_add_digits=stats.shift_add_digits * fraction,
+                   multiplier_digits=stats.multiplier_digits * fraction, exact=False)
+
+
 def design_from_facts(facts: ProjectFacts) -> VendorDesign:
     """The estimator's view of an hls4ml project (``DataError`` for a part it cannot place)."""
     family = part_family(facts.part)
     if family is None:
         raise DataError(f"{facts.source}: part '{facts.part}' is not a 7-series or UltraScale "
                         f"part: the vendor estimator knows only those")
-    layers = []
+    layers, live = [], Live()
     for layer in facts.layers:
         if layer.strategy not in STRATEGIES:
             raise DataError(f"{facts.source}: layer {layer.name} uses the {layer.strategy} "
                             f"strategy: the vendor estimator knows {' and '.join(STRATEGIES)}")
         nonzero = float(layer.n_in * layer.n_out - layer.n_zeros)
-        stats = (WeightStats.of(layer.mantissas) if layer.mantissas is not None
-                 else WeightStats.expected(nonzero, layer.weight, layer.n_in))
+        stats, outputs, live = live.through(layer.mantissas, nonzero, layer.weight, layer.n_in,
+                                            layer.n_out, _rom(layer.strategy, layer.reuse_factor))
         layers.append(VendorLayer(layer.n_in, layer.n_out, layer.input.width, layer.weight.width,
                                   layer.accum.width, layer.output.width,
                                   max(1, layer.reuse_factor), layer.strategy, layer.activation,
-                                  stats))
+                                  stats, outputs))
     return VendorDesign(tuple(layers), facts.io_type, family, delay_scale(facts.part),
                         facts.clock_period_ns, facts.clock_uncertainty_ns,
                         "Vitis HLS" if facts.tool.startswith("Vitis") else "Vivado HLS")
 
 
 def _student_layer(n_in: int, n_out: int, input_bits: int, weight_bits: int, weight_int: int,
-                   output_bits: int, config: StudentConfig, kernel: np.ndarray | None
-                   ) -> VendorLayer:
+                   output_bits: int, config: StudentConfig, kernel: np.ndarray | None,
+                   live: Live) -> tuple[VendorLayer, Live]:
     """One dense layer of a student as ``nas export`` writes it (the student's strategy and
-    reuse factor, as hls4ml adjusts it): the accumulator holds the exact range of the sum (from
-    the weights when known, else from the widths)."""
-    sparsity = config.sparsity
+    reuse factor, as hls4ml adjusts it) given its ``live`` inputs, and its own live outputs:
+    the accumulator holds the exact range of the sum (from the weights when known, else from
+    the widths)."""
     reuse = (resource_reuse_factor(n_in, n_out, config.reuse_factor)
              if config.strategy == "resource" else config.reuse_factor)
     weight = FixedType(weight_bits, weight_int + 1)
-    if kernel is None:
-        stats = WeightStats.expected(n_in * n_out * (1.0 - sparsity), weight, n_in)
-        magnitude = n_in * 2.0 ** (weight_bits - 1)
-    else:
-        mantissas = weight_mantissas(kernel, weight_bits, weight_int)
-        stats = WeightStats.of(mantissas)
-        magnitude = float(np.abs(mantissas).sum(axis=0).max())
+    mantissas = None if kernel is None else weight_mantissas(kernel, weight_bits, weight_int)
+    stats, outputs, after = live.through(mantissas, n_in * n_out * (1.0 - config.sparsity),
+                                         weight, n_in, n_out, _rom(config.strategy, reuse))
+    magnitude = (n_in * 2.0 ** (weight_bits - 1) if mantissas is None
+                 else float(np.abs(mantissas).sum(axis=0).max()))
     accum = input_bits + math.ceil(math.log2(magnitude + 1.0)) + 1
     return VendorLayer(n_in, n_out, input_bits, weight_bits, accum, output_bits or accum, reuse,
-                       config.strategy, "relu" if output_bits else "linear", stats)
+                       config.strategy, "relu" if output_bits else "linear", stats,
+                       outputs), after
 
 
 def student_design(config: StudentConfig, n_inputs: int, n_classes: int, part: str,
@@ -191,11 +249,13 @@ def student_design(config: StudentConfig, n_inputs: int, n_classes: int, part: s
                         f"estimator knows only those")
     shapes = config.layer_shapes(n_inputs, n_classes)
     kernels = list(kernels) if kernels is not None else [None] * len(shapes)
-    layers = tuple(
-        _student_layer(n_in, n_out, in_bits, w_bits, w_int, out_bits, config, kernel)
-        for (n_in, n_out), in_bits, w_bits, w_int, out_bits, kernel in zip(
+    layers, live = [], Live()
+    for (n_in, n_out), in_bits, w_bits, w_int, out_bits, kernel in zip(
             shapes, config.layer_input_bits(), config.weight_bits, config.weight_int_bits,
-            [*config.act_bits, 0], kernels, strict=True))
+            [*config.act_bits, 0], kernels, strict=True):
+        layer, live = _student_layer(n_in, n_out, in_bits, w_bits, w_int, out_bits, config,
+                                     kernel, live)
+        layers.append(layer)
     period = 1000.0 / clock_mhz
-    return VendorDesign(layers, "io_parallel", family, delay_scale(part), period,
+    return VendorDesign(tuple(layers), "io_parallel", family, delay_scale(part), period,
                         period * DEFAULT_UNCERTAINTY["Vitis HLS"], "Vitis HLS")

@@ -26,7 +26,7 @@ import numpy as np
 from nas.estimators.base import QUANTITIES, ResourceEstimator, check_fit_data
 from nas.estimators.vendor.design import VendorDesign, VendorLayer
 from nas.estimators.vendor.fit import fit_log_huber
-from nas.estimators.vendor.rules import LayerPlan, plan
+from nas.estimators.vendor.rules import LayerPlan, plan, tree_bits
 from nas.spaces.parts import DSP_PORTS
 
 FAMILIES = tuple(DSP_PORTS)
@@ -154,7 +154,8 @@ class VendorEstimator(ResourceEstimator):
            f"class {fold} (up to {most:g}), {size} ({'more than' if size == 'wide' else 'at most'} "
            f"{WIDE_OUTPUTS} outputs): outputs x accumulator bits"
            for fold, most in FOLDS.items() for size in ("narrow", "wide")},
-        "adder_bits": "adder-tree terms x accumulator bits",
+        "adder_bits": "adder-tree bits (each adder as wide as its operands' sum, at most the "
+                      "accumulator)",
         "fabric_multiplier_bits": "CSD digits of fabric-built constants x input bits",
         "dsp_products": "products bound to DSP slices",
         "activation_bits": "outputs x accumulator bits of layers with an activation",
@@ -176,7 +177,7 @@ class VendorEstimator(ResourceEstimator):
             values["table_activations"] += float(layer.activation in TABLE_ACTIVATIONS)
             if layer.strategy == "latency" or layer.reuse_factor == 1:
                 values[f"tree_register_ns_{family}"] += \
-                    step.terms * layer.n_out * layer.accum_bits / usable
+                    step.terms * layer.outputs * layer.accum_bits / usable
             values[f"multiplier_register_ns_{family}"] += \
                 step.dsp_units * (layer.input_bits + layer.weight_bits) / usable
             _add_resources(values, layer, step)
@@ -207,9 +208,9 @@ class VendorEstimator(ResourceEstimator):
 
 def _add_resources(values: dict[str, float], layer: VendorLayer, step: LayerPlan) -> None:
     """One layer's share of the LUT, FF, DSP and BRAM features."""
-    values["output_bits"] += layer.n_out * layer.accum_bits
+    values["output_bits"] += layer.outputs * layer.accum_bits
     if layer.activation not in ("linear", ""):
-        values["activation_bits"] += layer.n_out * layer.accum_bits
+        values["activation_bits"] += layer.outputs * layer.accum_bits
     if layer.activation == "softmax":
         values["softmax_outputs"] += layer.n_out
     values["dsp_slices"] += step.slices
@@ -222,7 +223,8 @@ def _add_resources(values: dict[str, float], layer: VendorLayer, step: LayerPlan
             values[fold] += layer.n_out * layer.accum_bits
         values["resource_rom_bits"] += layer.n_weights * layer.weight_bits
         return
-    values["adder_bits"] += step.terms * layer.n_out * layer.accum_bits
+    values["adder_bits"] += layer.outputs * tree_bits(
+        step.terms, layer.input_bits + layer.weight_bits, layer.accum_bits)
     values["fabric_multiplier_bits"] += step.fabric_digits * layer.input_bits
     values["dsp_products"] += step.dsp_products
     values["reuse_mux_bits"] += step.mux_bits

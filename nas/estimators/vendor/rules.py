@@ -15,7 +15,11 @@ interval is the most). The Resource strategy (``nnet_dense_resource.h``) keeps t
 a ROM and runs ``ceil(n_in * n_out / reuse)`` real multipliers ``reuse`` times.
 
 **Adder tree.** Each output adds its terms (shift-add terms and DSP products) and the bias in
-a balanced tree of ``ceil(log2(terms + 1))`` levels of accumulator-wide adders.
+a balanced tree of ``ceil(log2(terms + 1))`` levels. A product enters the tree cast to the
+accumulator type; where that type is wider than the product (hls4ml infers the accumulator of
+QKeras and HGQ layers from the input and weight widths), HLS sizes each adder from its
+operands' widths: a level ``k`` adder is ``k`` bits wider than the product, up to the
+accumulator's width (``tree_bits``).
 """
 
 import math
@@ -110,9 +114,19 @@ def plan(layer: "VendorLayer", family: str, min_dsp_input_bits: int = MIN_DSP_IN
     units = min(products, limit)
     per_product = dsp_slices(family, layer.input_bits, stats.multiplier_bits)
     return LayerPlan(products, units, units * per_product, fabric,
-                     (fabric + products) / layer.n_out, passes,
+                     (fabric + products) / max(layer.outputs, 1e-9), passes,
                      shared * (layer.input_bits + layer.weight_bits) * (passes - 1),
                      stats.multipliers - shared)
+
+
+def tree_bits(terms: float, product_bits: int, accum_bits: int) -> float:
+    """Adder bits of one output's balanced tree over ``terms`` products and the bias: about
+    ``(terms + 1) / 2**k`` adders at level ``k``, each ``product_bits + k`` bits wide (a sum
+    of two operands needs one bit more than either) and at most ``accum_bits``."""
+    operands, levels = terms + 1.0, math.ceil(math.log2(terms + 1.0))
+    leaf = min(product_bits, accum_bits)
+    return float(sum(operands / 2 ** k * min(leaf + k, accum_bits)
+                     for k in range(1, levels + 1)))
 
 
 def interval(design: "VendorDesign") -> int:
