@@ -205,6 +205,13 @@ def complete(rows: list[dict]) -> np.ndarray:
     return np.array([not r["assumed"] for r in rows])
 
 
+def recorded_per_layer(rows: list[dict]) -> np.ndarray:
+    """The designs whose table records each layer's types (not a sorted list of distinct
+    ones)."""
+    return np.array([not any("order is not recorded" in a or "distinct values for" in a
+                             for a in r["assumed"]) for r in rows])
+
+
 def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray) -> dict:
     errors = _by_family(rows, predicted, public)
     pairs = constant_pairs(rows, predicted, public)
@@ -214,6 +221,7 @@ def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray
             "n_designs": int(public.sum()), "errors": errors,
             "same_features": same_features_floor(rows, public),
             "complete_facts": _subset_errors(rows, predicted, public & complete(rows)),
+            "per_layer_facts": _by_family(rows, predicted, public & recorded_per_layer(rows)),
             "constant_where_reports_differ_2x": pairs, "targets": targets,
             "no_constant_quantity": all(v == 0 for v in pairs.values())}
 

@@ -428,8 +428,12 @@ def test_inputs_of_a_qkeras_table_row_are_read_back_from_its_accumulators():
     assert [x.input.width for x in qkeras.layers] == [2, 1, 4, 5]
     assert [x.output.width for x in qkeras.layers[:-1]] == [1, 4, 5]
     assert any("read back from hls4ml's inferred accumulators" in a for a in qkeras.assumed)
+    # Its four weight types are listed in string order (as a list of distinct values is), so
+    # the row says their layer order is not recorded.
+    assert sum("order is not recorded" in a for a in qkeras.assumed) == 2
     uniform = rows["nrp-nautilus/6nrp-hls4ml:model_1/hls4ml_prj"]
     assert {x.input.width for x in uniform.layers} == {16}
+    assert not any("order is not recorded" in a for a in uniform.assumed)
     # The binding rule then puts none of its products in DSPs: the report has 2 DSPs, where
     # 16-bit inputs would bind the constants' multipliers (39 in its first layer).
     design = design_from_facts(qkeras)
@@ -480,6 +484,15 @@ def test_the_vendor_evaluation_tables_follow_from_the_committed_results():
     latency = vendor["latency_strategy"]
     assert latency["no_constant_quantity"] == \
         all(n == 0 for n in latency["constant_where_reports_differ_2x"].values())
+    # The errors on the designs recorded per layer follow from those designs' estimates.
+    per_layer = [d for d in vendor["designs"] if not any(
+        "order is not recorded" in a or "distinct values for" in a for a in d["assumed"])]
+    assert 0 < len(per_layer) < latency["n_designs"]
+    for quantity, table in latency["per_layer_facts"]["all"].items():
+        errors = [abs(d["estimate"][quantity] - d["report"][quantity])
+                  / max(d["report"][quantity], 1.0) for d in per_layer]
+        assert table["n"] == len(per_layer)
+        assert table["mape"] == pytest.approx(100 * np.mean(errors), abs=0.1)  # rounded estimates
     # The binding rule's threshold is one the reports give the least DSP error.
     thresholds = vendor["binding"]["thresholds"]
     assert thresholds[str(MIN_DSP_INPUT_BITS)]["all"]["mape"] == \

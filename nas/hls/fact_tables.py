@@ -69,8 +69,14 @@ def _number(text: str, kind=int):
 
 def _per_layer(text: str, n: int, what: str, assumed: list[str]) -> list[str]:
     """A ``;``-separated column as one value per layer. A table that lists fewer distinct
-    values than layers does not say which layer has which: each layer gets the widest."""
+    values than layers does not say which layer has which: each layer gets the widest. As
+    many distinct values as layers in sorted (string) order may be such a list too (every
+    multi-valued precision of the public facts table is): taken as listed, and said so."""
     values = [v for v in (text or "").split(";") if v.strip()]
+    if len(values) == n and n > 1 and values == sorted(set(values)):
+        assumed.append(f"{what}: {n} distinct values in sorted order, as a table of distinct "
+                       f"values lists them: the layers' order is not recorded, taken as listed")
+        return values
     if len(values) == n:
         return values
     if len(values) == 1:
