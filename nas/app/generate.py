@@ -7,9 +7,13 @@ summary, trace features, synthesized counts, seconds per step, tool versions) an
 generation continues where it stopped: the rows present are kept, the missing ones are made.
 """
 
+import contextlib
 import json
 import math
+import multiprocessing
+import os
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -196,7 +200,8 @@ def generate(folder: Path, n_designs: int, jobs: int = 1, seed: int = 0,
     on_progress(n_designs - len(pending), n_designs, None)
     if not pending:
         return rows, failures
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool, \
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+                             initializer=os.setpgrp) as pool, \
             (folder / ROWS).open("a") as sink:
         futures = {pool.submit(build_row, i, seed, str(folder), part_name, clock_mhz, timeout,
                                max_prior_lut, space): i for i in pending}
@@ -213,5 +218,17 @@ def generate(folder: Path, n_designs: int, jobs: int = 1, seed: int = 0,
                 on_progress(len(rows), n_designs, row)
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
+            _end_workers()
             raise
     return rows, failures
+
+
+def _end_workers() -> None:
+    """Kill the pool's workers with the tools they started (yosys): each leads a process
+    group of its own (``os.setpgrp`` at start), so a stop sent to this process alone, which
+    would otherwise wait for their designs to finish, ends them too, and a terminal's Ctrl-C
+    reaches them only through here."""
+    for worker in multiprocessing.active_children():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getpgid(worker.pid) == worker.pid:
+                os.killpg(worker.pid, signal.SIGKILL)

@@ -225,6 +225,34 @@ def test_a_stop_in_the_final_stage_of_a_run_keeps_its_trials(tmp_path):
     assert len(before) == 2 and after == before and left == 0
 
 
+def test_a_stop_sent_to_nas_calibrate_alone_ends_its_workers_and_their_tools(tmp_path):
+    """SIGTERM to ``nas calibrate --generate`` itself (a job manager's kill, not a terminal's
+    Ctrl-C to the whole group) while its workers synthesize (yosys hung): exit 130 with one
+    line at once, no worker or tool left running."""
+    workdir = tmp_path / "w"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nas", "calibrate", "--generate", "5", "--jobs", "2",
+         "--workdir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, env=_yosys(tmp_path, hang=True), start_new_session=True)
+    calls = tmp_path / "calls"
+    _wait_for(lambda: (calls.exists() and calls.read_text().strip())
+              or process.poll() is not None, 600, "a worker to reach synthesis")
+    assert process.poll() is None, f"calibrate ended before synthesis: {process.stderr.read()}"
+    signalled = time.monotonic()
+    os.kill(process.pid, signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    stop_s = time.monotonic() - signalled
+    hung = [int(line.split()[0]) for line in calls.read_text().splitlines()]
+    _wait_for(lambda: not any(_alive(pid) for pid in hung), 10, "the hung tools to be gone")
+    left = orphans(process.pid)
+    record_fault("SIGTERM to `nas calibrate --generate` alone (workers in yosys, hung)",
+                 "exit 130 with one line, the workers and tools killed",
+                 trials_lost=None, orphans=left, recover_s=stop_s)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert "did not finish" not in stderr and stop_s < 20, (stop_s, stderr)
+    assert left == 0
+
+
 def test_two_synth_commands_at_once_synthesize_each_design_once(small_study, tmp_path):
     study, settings = small_study
     numbers = unsynthesized(small_study, slice(-2, None))
