@@ -30,7 +30,6 @@ of a second.
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 
 from da4ml.trace.pipeline import to_pipeline
@@ -38,7 +37,7 @@ from da4ml.types import CombLogic, QInterval, minimal_kif
 
 from nas.estimators.base import ResourceEstimator
 from nas.estimators.registers import kept_register_bits
-from nas.estimators.signals import remainder_intervals, true_intervals
+from nas.estimators.signals import remainder_intervals, span, true_intervals
 from nas.hls.open_flow import trace_student
 from nas.model.config import InputStage
 
@@ -48,18 +47,13 @@ TRACE_FEATURES = ("two_operand_bits", "inverted_bits", "carry_only_bits", "n_add
                   "stages")
 
 
-def _lsb(qint: QInterval) -> float:
-    return math.log2(qint.step)
-
-
 def _adder_bits(result: QInterval, first: QInterval, second: QInterval, op) -> dict[str, float]:
     """Bits of ``result = first +/- (second << op.data)`` by what each costs (module
     docstring)."""
-    lsb0, lsb1 = _lsb(first), _lsb(second) + op.data
-    (sign0, *_), (sign1, *_) = minimal_kif(first), minimal_kif(second)
-    msb0 = lsb0 + sum(minimal_kif(first))
-    msb1 = lsb1 + sum(minimal_kif(second))
-    top = _lsb(result) + sum(minimal_kif(result))
+    lsb0, msb0, sign0 = span(first)
+    lsb1, msb1, sign1 = span(second)
+    lsb1, msb1 = lsb1 + op.data, msb1 + op.data
+    top = span(result)[1]
     start = max(lsb0, lsb1) if op.opcode == 0 else lsb1
     counts = {"two_operand_bits": 0.0, "inverted_bits": 0.0, "carry_only_bits": 0.0}
     for bit in range(int(start), int(top)):
