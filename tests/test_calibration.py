@@ -134,6 +134,7 @@ def test_every_shared_project_folder_becomes_a_row_with_its_top_report():
     (["--flow", "vitis", "--generate", "6"], "--from-study calibrate the open flow"),
     (["--space", "cnn_psd", "--from-study", "x"], "--space chooses the students --generate samples"),
     (["--generate", "6", "--space", "cnn_nothing"], "--space 'cnn_nothing' is unknown"),
+    (["--generate", "6", "--space", "mlp_gn", "cnn_nothing"], "--space 'cnn_nothing' is unknown"),
     (["--generate", "6", "--table", "x.csv"], "calibrate the vendor flow"),
     (["--generate", "6", "--mix-families"], "calibrate the vendor flow"),
     ([], "give --generate N"),
@@ -176,7 +177,8 @@ def test_generate_synthesize_fit_loop_resumes(tmp_path):
     generate(folder, 6, jobs=2, max_prior_lut=SMALL, on_progress=lambda *p: made.append(p[2]))
     assert [row["index"] for row in made if row] == [5]
     out = tmp_path / "open.json"
-    calibration = calibrate("open", out, Console(width=200), generate=6, folder=folder, jobs=2)
+    calibration = calibrate("open", out, Console(width=200), generate=6, generated=[(folder, None)],
+                            jobs=2)
     rows = read_rows(folder)
     assert sorted(r["index"] for r in rows) == list(range(6))
     by_index = {r["index"]: r for r in rows}
@@ -190,7 +192,7 @@ def test_generate_synthesize_fit_loop_resumes(tmp_path):
     stale = [{**row, "trace_definitions": "older", "trace": dict.fromkeys(row["trace"], -1.0)}
              for row in rows]
     (folder / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in stale))
-    calibrate("open", out, Console(width=200), generate=5, folder=folder, jobs=2)
+    calibrate("open", out, Console(width=200), generate=5, generated=[(folder, None)], jobs=2)
     assert {r["index"]: r["trace"] for r in read_rows(folder)} == {
         r["index"]: r["trace"] for r in rows}
 

@@ -188,17 +188,18 @@ def held_out_table(calibration: Calibration) -> Table:
 
 
 def calibrate(flow: str, out: Path, console: Console, *, generate: int | None = None,
-              folder: Path | None = None, jobs: int = 1, timeout: float = 900.0,
-              reports: Sequence[Path] = (), tables: Sequence[Path] = (), seed: int = 0,
-              part_name: str = "xc7a35tcpg236-1", clock_mhz: float = 200.0,
+              generated: Sequence[tuple[Path, Space | None]] = (), jobs: int = 1,
+              timeout: float = 900.0, reports: Sequence[Path] = (), tables: Sequence[Path] = (),
+              seed: int = 0, part_name: str = "xc7a35tcpg236-1", clock_mhz: float = 200.0,
               studies: Sequence[tuple[optuna.Study, RunSettings]] = (),
-              mix_families: bool = False, space: Space | None = None) -> Calibration:
-    """Rows for ``flow`` (for the open flow: ``generate`` designs made, and the designs the
-    ``studies`` synthesized, generated designs sampling ``space``'s students; ``reports`` and
-    ``tables`` read for vitis), the fit, the file at ``out``; returns the calibration."""
+              mix_families: bool = False) -> Calibration:
+    """Rows for ``flow`` (for the open flow: the designs the ``studies`` synthesized, and
+    ``generate`` designs made in each folder of ``generated``, sampling its space's students
+    (mlp_psd's when None); ``reports`` and ``tables`` read for vitis), the fit, the file at
+    ``out``; returns the calibration."""
     if flow == "open":
         rows = [row for study, settings in studies for row in study_rows(study, settings)]
-        if generate:
+        for folder, space in generated if generate else ():
             rows += generated_rows(folder, generate, jobs, timeout, seed, part_name, clock_mhz,
                                    console, space)
     else:

@@ -169,9 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="open: da4ml + yosys on xc7 (default); vitis: vendor HLS")
     calibrate.add_argument("--generate", type=int, metavar="N",
                            help="open flow: sample, train and synthesize N designs (resumable)")
-    calibrate.add_argument("--space",
-                           help="open flow: the space whose students --generate samples "
-                                "(default mlp_psd; cnn_psd or cnn_digits sample conv students)")
+    calibrate.add_argument("--space", nargs="+", metavar="SPACE",
+                           help="open flow: the spaces whose students --generate samples, N "
+                                "designs of each (default mlp_psd; cnn_psd or cnn_digits "
+                                "sample conv students)")
     calibrate.add_argument("--from-study", type=Path, nargs="+", default=[], metavar="DIR",
                            help="open flow: the designs these studies synthesized "
                                 "(study folders <workdir>/<space>)")

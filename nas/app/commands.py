@@ -286,13 +286,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                            problem="is a directory")
     check_writable(out.parent, "out", out)
     studies = [_study_in(folder) for folder in args.from_study]
-    space = get_space(args.space or "mlp_psd")
+    spaces = [get_space(name) for name in dict.fromkeys(args.space or ["mlp_psd"])]
     # mlp_psd's designs keep the folder they had before other spaces could be sampled.
-    folder = home / f"{args.flow}_designs{'' if space.name == 'mlp_psd' else '_' + space.name}"
+    generated = [(home / f"{args.flow}_designs{'' if s.name == 'mlp_psd' else '_' + s.name}", s)
+                 for s in spaces] if args.generate else []
     try:
-        calibrate(args.flow, out, console, generate=args.generate, folder=folder,
+        calibrate(args.flow, out, console, generate=args.generate, generated=generated,
                   jobs=args.jobs, timeout=args.timeout, reports=args.reports, tables=args.table,
-                  seed=args.seed, studies=studies, mix_families=args.mix_families, space=space)
+                  seed=args.seed, studies=studies, mix_families=args.mix_families)
     except KeyboardInterrupt:
         err_console.print("interrupted: the designs synthesized so far are kept; run the same "
                           "command again to continue")
