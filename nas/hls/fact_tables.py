@@ -67,16 +67,21 @@ def _number(text: str, kind=int):
     return kind(float(text)) if text not in ("", None) else None
 
 
-def _per_layer(text: str, n: int, what: str, assumed: list[str]) -> list[str]:
-    """A ``;``-separated column as one value per layer. A table that lists fewer distinct
-    values than layers does not say which layer has which: each layer gets the widest. As
-    many distinct values as layers in sorted (string) order may be such a list too (every
-    multi-valued precision of the public facts table is): taken as listed, and said so."""
-    values = [v for v in (text or "").split(";") if v.strip()]
-    if len(values) == n and n > 1 and values == sorted(set(values)):
+def _per_layer_types(text: str, n: int, what: str, assumed: list[str]) -> list[str]:
+    """``_per_layer`` for a column of precisions. As many distinct types as layers in sorted
+    (string) order may be a list of distinct values too (every multi-valued precision of the
+    public facts table is): taken as listed, and said so."""
+    values = _per_layer(text, n, what, assumed)
+    if n > 1 and values == sorted(set(values)):
         assumed.append(f"{what}: {n} distinct values in sorted order, as a table of distinct "
                        f"values lists them: the layers' order is not recorded, taken as listed")
-        return values
+    return values
+
+
+def _per_layer(text: str, n: int, what: str, assumed: list[str]) -> list[str]:
+    """A ``;``-separated column as one value per layer. A table that lists fewer distinct
+    values than layers does not say which layer has which: each layer gets the widest."""
+    values = [v for v in (text or "").split(";") if v.strip()]
     if len(values) == n:
         return values
     if len(values) == 1:
@@ -117,9 +122,9 @@ def _fact_row(path: Path, index: int, row: dict) -> ProjectFacts:
                         f"{row['layer_sizes']!r}") from None
     n = len(sizes) - 1
     weights = [_type(t, path, index) for t in
-               _per_layer(row["weight_precisions"], n, "weight precisions", assumed)]
+               _per_layer_types(row["weight_precisions"], n, "weight precisions", assumed)]
     accums = [_type(t, path, index) for t in
-              _per_layer(row["accum_precisions"], n, "accumulator precisions", assumed)]
+              _per_layer_types(row["accum_precisions"], n, "accumulator precisions", assumed)]
     reuse = [int(v) for v in _per_layer(row["reuse_factor"], n, "reuse factors", assumed)]
     zeros = [int(v) for v in _per_layer(row["n_zeros"], n, "zero weights", assumed)]
     default = FixedType.parse(row["config_default_precision"])

@@ -12,7 +12,7 @@ initialized dense layers) on the weight type's grid.
 **Constant outputs.** An output whose weights are all zero is its bias, a constant that HLS
 folds (no adder, activation or register), and so is every product of it in the next layer.
 Counted from the weights when known; otherwise each weight of a pruned layer is taken as zero
-independently (``live_fraction``). The Resource strategy above reuse 1 reads its weights from
+independently (``Live``). The Resource strategy above reuse 1 reads its weights from
 a ROM at run time: nothing of it is constant.
 """
 
