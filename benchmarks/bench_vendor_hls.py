@@ -205,15 +205,9 @@ def complete(rows: list[dict]) -> np.ndarray:
     return np.array([not r["assumed"] for r in rows])
 
 
-def recorded_per_layer(rows: list[dict]) -> np.ndarray:
-    """The designs whose table records each layer's types (not a sorted list of distinct
-    ones)."""
-    return np.array([not any("order is not recorded" in a or "distinct values for" in a
-                             for a in r["assumed"]) for r in rows])
-
-
 def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray) -> dict:
     errors = _by_family(rows, predicted, public)
+    per_layer = public & np.array([r["types_per_layer"] for r in rows])
     pairs = constant_pairs(rows, predicted, public)
     targets = {q: {"goal_mape": goal, "measured_mape": errors["all"][q]["mape"],
                    "met": errors["all"][q]["mape"] <= goal} for q, goal in LATENCY_TARGETS.items()}
@@ -221,7 +215,7 @@ def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray
             "n_designs": int(public.sum()), "errors": errors,
             "same_features": same_features_floor(rows, public),
             "complete_facts": _subset_errors(rows, predicted, public & complete(rows)),
-            "per_layer_facts": _by_family(rows, predicted, public & recorded_per_layer(rows)),
+            "per_layer_facts": _by_family(rows, predicted, per_layer),
             "constant_where_reports_differ_2x": pairs, "targets": targets,
             "no_constant_quantity": all(v == 0 for v in pairs.values())}
 
@@ -305,7 +299,7 @@ def main() -> None:
                      "report": {q: r["measured"][q] for q in SHOWN},
                      "estimate": {q: round(float(predicted[i, QUANTITIES.index(q)]), 1)
                                   for q in SHOWN},
-                     "assumed": r["assumed"]}
+                     "assumed": r["assumed"], "types_per_layer": r["types_per_layer"]}
                     for i, r in enumerate(rows) if not sweep[i]],
         "rule4ml": RULE4ML,
         "binding": binding_thresholds(rows, ~sweep),

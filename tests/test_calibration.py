@@ -167,7 +167,7 @@ def test_generate_synthesize_fit_loop_resumes(tmp_path):
     the second call only makes the design the first did not."""
     from rich.console import Console
 
-    from nas.app.calibrate import calibrate
+    from nas.app.calibrate import GeneratedDesigns, calibrate
     from nas.app.generate import generate, read_rows
 
     folder = tmp_path / "designs"
@@ -177,8 +177,8 @@ def test_generate_synthesize_fit_loop_resumes(tmp_path):
     generate(folder, 6, jobs=2, max_prior_lut=SMALL, on_progress=lambda *p: made.append(p[2]))
     assert [row["index"] for row in made if row] == [5]
     out = tmp_path / "open.json"
-    calibration = calibrate("open", out, Console(width=200), generate=6, generated=[(folder, None)],
-                            jobs=2)
+    calibration = calibrate("open", out, Console(width=200),
+                            generated=[GeneratedDesigns(folder, None, 6)], jobs=2)
     rows = read_rows(folder)
     assert sorted(r["index"] for r in rows) == list(range(6))
     by_index = {r["index"]: r for r in rows}
@@ -192,7 +192,8 @@ def test_generate_synthesize_fit_loop_resumes(tmp_path):
     stale = [{**row, "trace_definitions": "older", "trace": dict.fromkeys(row["trace"], -1.0)}
              for row in rows]
     (folder / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in stale))
-    calibrate("open", out, Console(width=200), generate=5, generated=[(folder, None)], jobs=2)
+    calibrate("open", out, Console(width=200), generated=[GeneratedDesigns(folder, None, 5)],
+              jobs=2)
     assert {r["index"]: r["trace"] for r in read_rows(folder)} == {
         r["index"]: r["trace"] for r in rows}
 

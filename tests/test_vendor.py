@@ -214,6 +214,7 @@ def test_facts_table_rows_state_what_they_assume():
     assert all("activation output types not recorded" in " ".join(r.assumed) for r in rows)
     hgq = next(r for r in rows if r.name.endswith("model_3.1_1/hls4ml_prj"))
     assert any("3 distinct values for 4 layers" in note for note in hgq.assumed)
+    assert not hgq.types_per_layer  # fewer types than layers: which layer has which is lost
     assert [x.accum.width for x in hgq.layers] == [17, 19, 22, 22]
     sweep = read_table(SHARED / "calibration" / "wa_hls4ml_search" / "results_latency.csv")
     # 81 successful rows; a row that repeats a smaller reuse factor's results is one design.
@@ -431,9 +432,11 @@ def test_inputs_of_a_qkeras_table_row_are_read_back_from_its_accumulators():
     # Its four weight types are listed in string order (as a list of distinct values is), so
     # the row says their layer order is not recorded.
     assert sum("order is not recorded" in a for a in qkeras.assumed) == 2
+    assert not qkeras.types_per_layer
     uniform = rows["nrp-nautilus/6nrp-hls4ml:model_1/hls4ml_prj"]
     assert {x.input.width for x in uniform.layers} == {16}
     assert not any("order is not recorded" in a for a in uniform.assumed)
+    assert uniform.types_per_layer
     # The binding rule then puts none of its products in DSPs: the report has 2 DSPs, where
     # 16-bit inputs would bind the constants' multipliers (39 in its first layer).
     design = design_from_facts(qkeras)
@@ -485,8 +488,7 @@ def test_the_vendor_evaluation_tables_follow_from_the_committed_results():
     assert latency["no_constant_quantity"] == \
         all(n == 0 for n in latency["constant_where_reports_differ_2x"].values())
     # The errors on the designs recorded per layer follow from those designs' estimates.
-    per_layer = [d for d in vendor["designs"] if not any(
-        "order is not recorded" in a or "distinct values for" in a for a in d["assumed"])]
+    per_layer = [d for d in vendor["designs"] if d["types_per_layer"]]
     assert 0 < len(per_layer) < latency["n_designs"]
     for quantity, table in latency["per_layer_facts"]["all"].items():
         errors = [abs(d["estimate"][quantity] - d["report"][quantity])

@@ -4,6 +4,7 @@ estimators -> a calibration file and its error table on designs left out of the 
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import optuna
 from rich.console import Console
@@ -26,6 +27,15 @@ from nas.spaces import Space
 
 #: Quantities the error table shows, when the data have them.
 _SHOWN = ("lut", "ff", "dsp", "latency_cycles")
+
+
+class GeneratedDesigns(NamedTuple):
+    """``count`` students of ``space`` (mlp_psd's when None), made and synthesized in
+    ``folder`` (those already there are kept)."""
+
+    folder: Path
+    space: Space | None
+    count: int
 
 
 def project_dirs(paths: Sequence[Path], setting: str = "reports") -> list[Path]:
@@ -187,20 +197,19 @@ def held_out_table(calibration: Calibration) -> Table:
     return table
 
 
-def calibrate(flow: str, out: Path, console: Console, *, generate: int | None = None,
-              generated: Sequence[tuple[Path, Space | None]] = (), jobs: int = 1,
+def calibrate(flow: str, out: Path, console: Console, *,
+              generated: Sequence[GeneratedDesigns] = (), jobs: int = 1,
               timeout: float = 900.0, reports: Sequence[Path] = (), tables: Sequence[Path] = (),
               seed: int = 0, part_name: str = "xc7a35tcpg236-1", clock_mhz: float = 200.0,
               studies: Sequence[tuple[optuna.Study, RunSettings]] = (),
               mix_families: bool = False) -> Calibration:
-    """Rows for ``flow`` (for the open flow: the designs the ``studies`` synthesized, and
-    ``generate`` designs made in each folder of ``generated``, sampling its space's students
-    (mlp_psd's when None); ``reports`` and ``tables`` read for vitis), the fit, the file at
+    """Rows for ``flow`` (for the open flow: the designs the ``studies`` synthesized and the
+    ``generated`` ones; ``reports`` and ``tables`` read for vitis), the fit, the file at
     ``out``; returns the calibration."""
     if flow == "open":
         rows = [row for study, settings in studies for row in study_rows(study, settings)]
-        for folder, space in generated if generate else ():
-            rows += generated_rows(folder, generate, jobs, timeout, seed, part_name, clock_mhz,
+        for folder, space, count in generated:
+            rows += generated_rows(folder, count, jobs, timeout, seed, part_name, clock_mhz,
                                    console, space)
     else:
         rows = vendor_rows(reports, tables, mix_families)

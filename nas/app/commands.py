@@ -272,7 +272,7 @@ def _study_in(folder: Path) -> tuple[optuna.Study, RunSettings]:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from nas.app.calibrate import calibrate
+    from nas.app.calibrate import GeneratedDesigns, calibrate
 
     _check_calibrate_sources(args)
     _in_range("jobs", args.jobs, 1, 64)
@@ -288,10 +288,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     studies = [_study_in(folder) for folder in args.from_study]
     spaces = [get_space(name) for name in dict.fromkeys(args.space or ["mlp_psd"])]
     # mlp_psd's designs keep the folder they had before other spaces could be sampled.
-    generated = [(home / f"{args.flow}_designs{'' if s.name == 'mlp_psd' else '_' + s.name}", s)
-                 for s in spaces] if args.generate else []
+    generated = [GeneratedDesigns(
+        home / f"{args.flow}_designs{'' if s.name == 'mlp_psd' else '_' + s.name}", s,
+        args.generate) for s in spaces] if args.generate else []
     try:
-        calibrate(args.flow, out, console, generate=args.generate, generated=generated,
+        calibrate(args.flow, out, console, generated=generated,
                   jobs=args.jobs, timeout=args.timeout, reports=args.reports, tables=args.table,
                   seed=args.seed, studies=studies, mix_families=args.mix_families)
     except KeyboardInterrupt:

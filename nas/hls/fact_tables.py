@@ -67,15 +67,19 @@ def _number(text: str, kind=int):
     return kind(float(text)) if text not in ("", None) else None
 
 
-def _per_layer_types(text: str, n: int, what: str, assumed: list[str]) -> list[str]:
-    """``_per_layer`` for a column of precisions. As many distinct types as layers in sorted
-    (string) order may be a list of distinct values too (every multi-valued precision of the
-    public facts table is): taken as listed, and said so."""
+def _per_layer_types(text: str, n: int, what: str,
+                     assumed: list[str]) -> tuple[list[str], bool]:
+    """``_per_layer`` for a column of precisions, and whether the table records each layer's
+    type. As many distinct types as layers in sorted (string) order may be a list of distinct
+    values too (every multi-valued precision of the public facts table is): taken as listed,
+    and said so."""
+    listed = len([v for v in (text or "").split(";") if v.strip()])
     values = _per_layer(text, n, what, assumed)
-    if n > 1 and values == sorted(set(values)):
+    as_distinct = n > 1 and listed == n and values == sorted(set(values))
+    if as_distinct:
         assumed.append(f"{what}: {n} distinct values in sorted order, as a table of distinct "
                        f"values lists them: the layers' order is not recorded, taken as listed")
-    return values
+    return values, listed in (1, n) and not as_distinct
 
 
 def _per_layer(text: str, n: int, what: str, assumed: list[str]) -> list[str]:
@@ -121,10 +125,12 @@ def _fact_row(path: Path, index: int, row: dict) -> ProjectFacts:
         raise DataError(f"{path} row {index + 2}: cannot read layer_sizes "
                         f"{row['layer_sizes']!r}") from None
     n = len(sizes) - 1
-    weights = [_type(t, path, index) for t in
-               _per_layer_types(row["weight_precisions"], n, "weight precisions", assumed)]
-    accums = [_type(t, path, index) for t in
-              _per_layer_types(row["accum_precisions"], n, "accumulator precisions", assumed)]
+    weight_texts, weights_recorded = _per_layer_types(row["weight_precisions"], n,
+                                                      "weight precisions", assumed)
+    accum_texts, accums_recorded = _per_layer_types(row["accum_precisions"], n,
+                                                    "accumulator precisions", assumed)
+    weights = [_type(t, path, index) for t in weight_texts]
+    accums = [_type(t, path, index) for t in accum_texts]
     reuse = [int(v) for v in _per_layer(row["reuse_factor"], n, "reuse factors", assumed)]
     zeros = [int(v) for v in _per_layer(row["n_zeros"], n, "zero weights", assumed)]
     default = FixedType.parse(row["config_default_precision"])
@@ -162,7 +168,8 @@ def _fact_row(path: Path, index: int, row: dict) -> ProjectFacts:
         layers=layers, io_type=row["io_type"], part=row["part"], clock_period_ns=period,
         clock_uncertainty_ns=float(row["clock_uncertainty_ns"]),
         tool=f"{row['tool']} {row['tool_version']}", report=record, assumed=tuple(assumed),
-        group=row["repo"], resynthesis=RESYNTHESIS_NOTE in (row.get("notes") or ""))
+        group=row["repo"], resynthesis=RESYNTHESIS_NOTE in (row.get("notes") or ""),
+        types_per_layer=weights_recorded and accums_recorded)
 
 
 def _sweep_part(path: Path, row: dict) -> str:

@@ -102,7 +102,9 @@ class ProjectFacts:
     ``assumed`` lists what was not recorded and how it was filled in; ``group`` is the
     collection the design belongs to (its repository), which evaluation holds out together;
     ``resynthesis`` says the report is of the same firmware as every other version of its
-    project path (a facts table's note: identical headers, synthesized again)."""
+    project path (a facts table's note: identical headers, synthesized again);
+    ``types_per_layer`` is false where a facts table lists distinct precisions rather than
+    each layer's."""
 
     name: str
     source: str
@@ -116,6 +118,7 @@ class ProjectFacts:
     assumed: tuple[str, ...] = field(default=())
     group: str = ""
     resynthesis: bool = False
+    types_per_layer: bool = True
 
 
 class _LenientLoader(yaml.SafeLoader):

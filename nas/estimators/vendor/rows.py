@@ -22,4 +22,4 @@ def calibration_row(facts: ProjectFacts) -> dict:
     return {"design": design_from_facts(facts).to_dict(), "measured": measured_of(facts),
             "interval": facts.report.interval_max, "source": facts.source, "name": facts.name,
             "group": facts.group, "tool": facts.tool, "part": facts.part,
-            "assumed": list(facts.assumed)}
+            "assumed": list(facts.assumed), "types_per_layer": facts.types_per_layer}
