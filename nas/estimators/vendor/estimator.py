@@ -184,11 +184,6 @@ class VendorEstimator(ResourceEstimator):
         values["design"] = 1.0
         return values
 
-    def named_coefficients(self) -> dict[str, dict[str, float]]:
-        """Per quantity, each feature's coefficient by name."""
-        return {quantity: dict(zip(names, self.coefficients[quantity], strict=True))
-                for quantity, names in self.quantity_features.items()}
-
     def fit(self, designs: Sequence, measured: np.ndarray,
             sample_weight: Sequence[float] | None = None) -> "VendorEstimator":
         """Each quantity by ``fit_log_huber`` from the prior; the coefficients in ``FIXED``
