@@ -36,6 +36,7 @@ import argparse
 import json
 import re
 import shutil
+import subprocess
 import sys
 import time
 import warnings
@@ -264,9 +265,50 @@ def method_settings(method: str, seed: int, budget: Budget, root: Path) -> RunSe
                        quick=budget.quick, sampler="random" if method == "random" else "tpe")
 
 
-def run_seed(seed: int, budget: Budget, root: Path, progress) -> tuple[dict, float]:
-    """Every method on one seed (a method's finished result in ``root`` is read back); the
-    runs by method and the seconds the teacher took."""
+def commit() -> str:
+    """The checkout's commit (``unknown`` outside a git checkout): a kept method's result is
+    only taken up by the same code."""
+    found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True,
+                           text=True)
+    return found.stdout.strip() if found.returncode == 0 else "unknown"
+
+
+def keep(kept: Path | None, seed: int, method: str, budget: Budget, run: dict) -> None:
+    """Write a finished method's run into ``kept`` (a folder to commit), so that a later
+    session continues a seed that outlasts one, instead of starting it over."""
+    if kept is None:
+        return
+    path = kept / f"seed{seed}" / f"{method}.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"budget": _without_seeds(budget.describe()), "commit": commit(), "run": run}
+        path.write_text(json.dumps(record, default=str) + "\n")
+
+
+def take_up(kept: Path | None, seed: int, method: str, budget: Budget) -> dict | None:
+    """The run of ``method`` on ``seed`` kept by ``keep``, or None; one of another budget or
+    code is refused."""
+    path = None if kept is None else kept / f"seed{seed}" / f"{method}.json"
+    if path is None or not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    if record["budget"] != _without_seeds(budget.describe()) or record["commit"] != commit():
+        raise SystemExit(f"error: {path} was measured with another budget or code (commit "
+                         f"{record['commit'][:12]}): run from that commit, or delete the file")
+    return record["run"]
+
+
+def discard_kept(kept: Path | None, seeds: list[int]) -> None:
+    """Drop the kept runs of ``seeds`` once a committed result holds them."""
+    for seed in seeds if kept is not None else ():
+        shutil.rmtree(kept / f"seed{seed}", ignore_errors=True)
+
+
+def run_seed(seed: int, budget: Budget, root: Path, progress,
+             kept: Path | None = None) -> tuple[dict, float]:
+    """Every method on one seed (a method's finished result in ``root``, or kept in ``kept``
+    by an earlier session, is read back; each one finished is kept there); the runs by method
+    and the seconds the teacher took."""
     runs, first, teacher_seconds = {}, None, 0.0
     for method in budget.methods:
         folder = root / f"seed{seed}" / method
@@ -281,9 +323,14 @@ def run_seed(seed: int, budget: Budget, root: Path, progress) -> tuple[dict, flo
             share_caches(first, settings)
         done = folder / "result.json"
         if not done.exists():
-            done.write_text(json.dumps(run_method(method, settings, budget, folder,
-                                                  runs.get("default")), default=str))
+            run = take_up(kept, seed, method, budget)
+            if run is None:
+                run = run_method(method, settings, budget, folder, runs.get("default"))
+            else:
+                progress(f"seed {seed} {method:9s} taken up from {kept}")
+            done.write_text(json.dumps(run, default=str))
         runs[method] = json.loads(done.read_text())
+        keep(kept, seed, method, budget, runs[method])
         progress(f"seed {seed} {method:9s} {len(runs[method]['designs'])} designs synthesized")
     return runs, teacher_seconds
 
@@ -376,11 +423,11 @@ def scored(result: dict) -> dict:
                          for name, part in parts.items()}}
 
 
-def run_all(budget: Budget, root: Path, progress=print) -> dict:
+def run_all(budget: Budget, root: Path, progress=print, kept: Path | None = None) -> dict:
     peer_hgq2.setup()
     runs, teacher_seconds = {}, {}
     for seed in budget.seeds:
-        runs[seed], teacher_seconds[seed] = run_seed(seed, budget, root, progress)
+        runs[seed], teacher_seconds[seed] = run_seed(seed, budget, root, progress, kept)
     peer = next((r[m]["versions"] for r in runs.values() for m in ("hgq2_sweep", "hgq2")
                  if r.get(m, {}).get("versions")), {})
     return scored({
@@ -497,7 +544,12 @@ def main(argv: list[str] | None = None) -> None:
                         "RESULTS.json in --out again, measuring nothing")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="RESULTS_JSON",
                         help="merge runs of the same budget on other seeds into --out's "
-                        "RESULTS.json, measuring nothing")
+                        "RESULTS.json, measuring nothing (and drop those seeds' kept runs)")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="write each method's run "
+                        "here as it finishes, and take up the runs found here (same budget "
+                        "and commit) instead of running them again: commit it, and a seed "
+                        "that outlasts a session continues in the next (default: "
+                        "benchmarks/results/kept/<space>; none with --quick)")
     args = parser.parse_args(argv)
     quick = args.quick
     budget = Budget(trials=args.trials or (2 if quick else DEFAULT_TRIALS),
@@ -510,9 +562,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.rescore:
         print(rescore(out), flush=True)
         return
+    kept = args.keep or (None if quick else HERE / "results" / "kept" / args.space)
     if args.merge:
         parts = [json.loads(path.read_text()) for path in args.merge]
-        print(write_results(merged(parts), out), flush=True)
+        result = merged(parts)
+        print(write_results(result, out), flush=True)
+        discard_kept(kept, result["seeds"])
         return
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     print(machine(), flush=True)
@@ -521,11 +576,13 @@ def main(argv: list[str] | None = None) -> None:
     earlier = (read_back(args.read_back, args.methods_read_back, budget, root)
                if args.read_back else None)
     start = time.perf_counter()
-    result = run_all(budget, root, progress=lambda line: print(line, flush=True))
+    result = run_all(budget, root, progress=lambda line: print(line, flush=True), kept=kept)
     if earlier:
         result["read_back"] = earlier
     result["total_minutes"] = (time.perf_counter() - start) / 60
     print(write_results(result, out), flush=True)
+    if args.out is None:  # the committed results now hold these seeds
+        discard_kept(kept, result["seeds"])
     if args.workdir is None:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -56,6 +56,29 @@ def test_runs_of_another_budget_are_not_read_back(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_a_kept_run_is_taken_up_only_by_the_same_budget_and_code(tmp_path, monkeypatch):
+    # A seed outlasting a session: each method's run is kept as it finishes, and the next
+    # session takes it up instead of running it again, unless budget or code differ.
+    bench = _module("bench_workflows")
+    budget = bench.Budget(trials=100, seeds=(5,), jobs=2, quick=False, space="mlp_gn")
+    run = {"designs": [_design("default", 5, 0.98, 900)], "search_seconds": 1000.0}
+    monkeypatch.setattr(bench, "commit", lambda: "a" * 40)
+    assert bench.take_up(tmp_path, 5, "default", budget) is None
+    bench.keep(tmp_path, 5, "default", budget, run)
+    assert bench.take_up(tmp_path, 5, "default", budget) == run
+    assert bench.take_up(tmp_path, 4, "default", budget) is None  # another seed
+    other_seeds = bench.Budget(trials=100, seeds=(3, 4, 5), jobs=2, quick=False, space="mlp_gn")
+    assert bench.take_up(tmp_path, 5, "default", other_seeds) == run
+    fewer = bench.Budget(trials=50, seeds=(5,), jobs=2, quick=False, space="mlp_gn")
+    with pytest.raises(SystemExit, match="another budget or code"):
+        bench.take_up(tmp_path, 5, "default", fewer)
+    monkeypatch.setattr(bench, "commit", lambda: "b" * 40)
+    with pytest.raises(SystemExit, match="run from that commit"):
+        bench.take_up(tmp_path, 5, "default", budget)
+    bench.discard_kept(tmp_path, [5])
+    assert not (tmp_path / "seed5").exists()
+
+
 def _design(method: str, seed: int, accuracy: float, lut: int, test: float | None = None) -> dict:
     return {"method": method, "space": "mlp_psd", "seed": seed, "val_accuracy": accuracy,
             "test_accuracy": accuracy if test is None else test, "lut": lut, "ff": lut,
