@@ -152,14 +152,17 @@ def test_conv_export_c_simulation_is_bit_exact(which, io_type, request, tmp_path
 
 
 @pytest.mark.slow
-def test_a_3_trial_cnn_digits_study_runs_end_to_end(tmp_path):
+@pytest.mark.parametrize("precision", ["searched", "learned"])
+def test_a_3_trial_cnn_digits_study_runs_end_to_end(tmp_path, precision):
     from nas.search.front import pareto_front
     from nas.search.settings import RunSettings
     from nas.search.study import create_or_continue, run_search
 
     space = get_space("cnn_digits")
-    recipe = dataclasses.replace(space.recipe, teacher_epochs=5, student_epochs=3)
-    student = dataclasses.replace(space.student, filters=(2, 4), width=(4, 8), pool=(1, 2))
+    recipe = dataclasses.replace(space.recipe, teacher_epochs=5, student_epochs=3,
+                                 learned_epochs=6, screen_epochs=2)
+    student = dataclasses.replace(space.student, filters=(2, 4), width=(4, 8), pool=(1, 2),
+                                  precision=precision)
     space = dataclasses.replace(space, recipe=recipe, student=student)
     settings = RunSettings(space=space, trials=3, seed=2, workdir=tmp_path)
     study = create_or_continue(settings)
@@ -174,6 +177,9 @@ def test_a_3_trial_cnn_digits_study_runs_end_to_end(tmp_path):
             assert trial.user_attrs["est_latency_cycles"] >= len(config.convs) + 1
         assert trial.user_attrs["n_params"] == config.n_params(64, 10)
         assert "pool_c1" in trial.params  # a space with a pool range searches it
+        # learned: the penalty is searched and the bits are learned (none searched)
+        assert ("beta" in trial.params) == (precision == "learned")
+        assert ("weight_bits_out" in trial.params) == (precision == "searched")
     assert any(trial.user_attrs["est_lut"] > 0 for trial in complete)
     assert pareto_front(study) and study.user_attrs["teacher_test_accuracy"] > 0.8
 
@@ -211,7 +217,6 @@ def test_a_yaml_image_space_reads_events_shaped_as_images(tmp_path):
     ((4, 4, 2), {"input": {"shape": [4, 4, 2], "n_inputs": 30}},
      "input.shape .* holds 32 inputs: give a shape of 30 inputs"),
     ((4, 4, 2), {"input": {"n_inputs": 32}}, "input.shape .* is missing: give input.shape"),
-    ((4, 4, 2), {"student": {"family": "cnn"}}, "precision 'learned' is not available for CNN"),
     ((4, 4, 2), {"student": {"family": "cnn", "precision": "searched", "kernel": [5, 6]}},
      "student kernel .* does not fit inputs of shape"),
     ((4, 4, 2), {"student": {"family": "rnn"}}, "student family 'rnn' is unknown"),

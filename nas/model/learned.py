@@ -5,15 +5,17 @@ The method is high-granularity quantization (HGQ, Sun et al. 2024), written here
 because the ``hgq`` package wants Keras 2 as ``keras`` (our environment has Keras 3 there, for
 TensorFlow 2.21) and ``hgq2`` replaces QKeras:
 
-* every weight ``w`` has a trainable fractional bit count ``f``; the forward pass rounds ``w``
-  to ``round(f)`` fractional bits (half to even). The weight gets the straight-through gradient;
-  ``f`` gets ``-ln 2 * (w_q - w)``, the surrogate HGQ derives for the rounding error;
+* every weight ``w`` (of a dense layer or a convolution) has a trainable fractional bit
+  count ``f``; the forward pass rounds ``w`` to ``round(f)`` fractional bits (half to even).
+  The weight gets the straight-through gradient; ``f`` gets ``-ln 2 * (w_q - w)``, the
+  surrogate HGQ derives for the rounding error;
 * each hidden layer's ReLU output has one trainable fractional bit count and one trainable
   integer bit count: larger values saturate (as QKeras' ``quantized_relu`` does), and the
   integer bits get the gradient of that clipping (as PACT's learned clipping level does);
 * the penalty is ``beta * EBOPs``: for each multiplication, the bits of the weight (those
   between its highest set bit and ``2**-f``, none for a zero) times the bits of the input it
-  multiplies. A weight rounded to zero is pruned: it costs no adder in the open flow.
+  multiplies (a convolution's weight once per window position, as the firmware has a
+  multiplier for each). A weight rounded to zero is pruned: it costs no adder in the open flow.
 
 ``freeze`` turns a trained model into the QKeras student of ``StudentConfig`` whose quantizers
 hold every learned value exactly (per layer, the widest weight and the learned activation
@@ -28,7 +30,14 @@ import numpy as np
 
 from nas import stop
 from nas._tf import keras, tf
-from nas.model.config import BIAS_EXTRA_INT_BITS, InputStage, StudentConfig, layer_names
+from nas.model.config import (
+    BIAS_EXTRA_INT_BITS,
+    ConvLayer,
+    InputStage,
+    StudentConfig,
+    layer_names,
+    weighted_layer_names,
+)
 from nas.model.student import Distillation, build_student, distillation_targets, input_layers
 
 LN2 = math.log(2.0)
@@ -86,20 +95,20 @@ class LearnedReLU(keras.layers.Layer):
         return quantize(tf.minimum(tf.nn.relu(x), top), self.frac)
 
 
-class LearnedDense(keras.layers.Layer):
-    """Dense layer whose weights each have a learned number of fractional bits; adds
-    ``beta * EBOPs`` to the model's losses (``input_bits``: a callable giving the bits of the
-    layer's inputs)."""
+class _LearnedWeights(keras.layers.Layer):
+    """A weighted layer whose weights each have a learned number of fractional bits; adds
+    ``beta * EBOPs`` to the model's losses: each weight's bits times the bits of the input it
+    multiplies (``input_bits``, a callable), as many times as the layer applies it
+    (``positions``: 1 for a dense layer, every window position of a convolution)."""
 
-    def __init__(self, units: int, input_bits, beta, **kwargs):
+    def __init__(self, input_bits, beta, **kwargs):
         super().__init__(**kwargs)
-        self.units, self.input_bits, self.beta = units, input_bits, beta
+        self.input_bits, self.beta, self.positions = input_bits, beta, 1
 
-    def build(self, input_shape):
-        shape = (int(input_shape[-1]), self.units)
+    def _add_weights(self, shape: tuple[int, ...]) -> None:
         self.kernel = self.add_weight(name="kernel", shape=shape,
                                       initializer=keras.initializers.GlorotUniform())
-        self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+        self.bias = self.add_weight(name="bias", shape=(shape[-1],), initializer="zeros")
         self.frac = self.add_weight(name="frac", shape=shape, trainable=True,
                                     initializer=keras.initializers.Constant(INITIAL_WEIGHT_FRAC))
 
@@ -108,12 +117,47 @@ class LearnedDense(keras.layers.Layer):
         return quantize(self.kernel, self.frac)
 
     def ebops(self, kernel):
-        return tf.reduce_sum(weight_bits(kernel, self.frac)) * self.input_bits()
+        return tf.reduce_sum(weight_bits(kernel, self.frac)) * self.input_bits() * self.positions
 
     def call(self, x):
         kernel = self.quantized_kernel()
         self.add_loss(self.beta * self.ebops(kernel))
-        return tf.matmul(x, kernel) + self.bias
+        return self._apply(x, kernel) + self.bias
+
+
+class LearnedDense(_LearnedWeights):
+    """Dense layer of learned weight bits (``_LearnedWeights``)."""
+
+    def __init__(self, units: int, input_bits, beta, **kwargs):
+        super().__init__(input_bits, beta, **kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self._add_weights((int(input_shape[-1]), self.units))
+
+    def _apply(self, x, kernel):
+        return tf.matmul(x, kernel)
+
+
+class LearnedConv(_LearnedWeights):
+    """Convolution of learned weight bits (``_LearnedWeights``): ``conv``'s filters, kernel
+    and stride over a waveform (samples, channels) or an image (height, width, channels), no
+    padding, as QKeras' ``QConv1D``/``QConv2D`` of the frozen student compute it."""
+
+    def __init__(self, conv: ConvLayer, input_bits, beta, **kwargs):
+        super().__init__(input_bits, beta, **kwargs)
+        self.conv = conv
+
+    def build(self, input_shape):
+        spatial = tuple(int(n) for n in input_shape[1:-1])
+        self._add_weights((*(self.conv.kernel,) * len(spatial), int(input_shape[-1]),
+                           self.conv.filters))
+        self.positions = math.prod(self.conv.conv_shape((*spatial, 1))[:-1])
+
+    def _apply(self, x, kernel):
+        if len(kernel.shape) == 3:
+            return tf.nn.conv1d(x, kernel, stride=self.conv.stride, padding="VALID")
+        return tf.nn.conv2d(x, kernel, strides=self.conv.stride, padding="VALID")
 
 
 @dataclass(frozen=True)
@@ -125,29 +169,65 @@ class LearnedArchitecture:
     input_bits: int
     input_int_bits: int
     inputs: InputStage | None = None
+    #: A CNN student's convolutions, before the dense layers, over inputs of ``input_shape``.
+    convs: tuple[ConvLayer, ...] = ()
+    input_shape: tuple[int, ...] = ()
+
+
+def _weighted_layer(arch: LearnedArchitecture, index: int, n_classes: int, input_bits, beta,
+                    name: str) -> _LearnedWeights:
+    """The ``index``-th weighted layer: a convolution, a hidden dense layer or the logits."""
+    if index < len(arch.convs):
+        return LearnedConv(arch.convs[index], input_bits, beta, name=name)
+    dense = index - len(arch.convs)
+    units = arch.widths[dense] if dense < len(arch.widths) else n_classes
+    return LearnedDense(units, input_bits, beta, name=name)
 
 
 def build_learned(arch: LearnedArchitecture, n_inputs: int, n_classes: int,
                   beta: tf.Variable) -> "keras.Model":
-    """The trainable model: the input stage and quantizer, then LearnedDense (+ LearnedReLU)
-    layers. ``beta`` (a variable, so that a schedule can move it) scales the EBOPs penalty."""
+    """The trainable model, laid out as ``build_student`` lays out the frozen one: the input
+    stage and quantizer, [reshape, LearnedConv + LearnedReLU (+ max pooling) per convolution,
+    flatten], LearnedDense (+ LearnedReLU) layers. ``beta`` (a variable, so that a schedule
+    can move it) scales the EBOPs penalty."""
     inputs = keras.Input((n_inputs,), name="adc")
     x = input_layers(inputs, arch.inputs, arch.input_bits, arch.input_int_bits)
+    if arch.convs:
+        x = keras.layers.Reshape(arch.input_shape, name="shape")(x)
     input_bits = lambda: tf.constant(float(arch.input_bits))  # noqa: E731
-    for i, name in enumerate(layer_names(len(arch.widths))):
-        units = arch.widths[i] if i < len(arch.widths) else n_classes
-        x = LearnedDense(units, input_bits, beta, name=name)(x)
-        if i < len(arch.widths):
-            relu = LearnedReLU(name=f"relu_{i + 1}")
-            x = relu(x)
-            input_bits = relu.bits
+    names = layer_names(len(arch.widths), len(arch.convs))
+    for i, name in enumerate(names):
+        x = _weighted_layer(arch, i, n_classes, input_bits, beta, name)(x)
+        if i == len(names) - 1:
+            break
+        relu = LearnedReLU(name=f"relu_{i + 1}")
+        x = relu(x)
+        input_bits = relu.bits
+        if i < len(arch.convs):
+            x = _pooled_and_flattened(x, arch, i)
     return keras.Model(inputs, x, name="learned_student")
+
+
+def _pooled_and_flattened(x, arch: LearnedArchitecture, index: int):
+    """Convolution ``index``'s activations max-pooled (when its pool is above 1), flattened
+    after the last convolution."""
+    pool = arch.convs[index].pool
+    if pool > 1:
+        pooling = (keras.layers.MaxPooling1D if len(arch.input_shape) == 2
+                   else keras.layers.MaxPooling2D)
+        x = pooling(pool, name=f"pool_{index + 1}")(x)
+    if index == len(arch.convs) - 1:
+        x = keras.layers.Flatten(name="flatten")(x)
+    return x
+
+
+def _weighted_layers(model: "keras.Model") -> list[_LearnedWeights]:
+    return [layer for layer in model.layers if isinstance(layer, _LearnedWeights)]
 
 
 def ebops(model: "keras.Model") -> float:
     """The model's EBOPs at its current bit widths."""
-    return float(sum(layer.ebops(layer.quantized_kernel()) for layer in model.layers
-                     if isinstance(layer, LearnedDense)))
+    return float(sum(layer.ebops(layer.quantized_kernel()) for layer in _weighted_layers(model)))
 
 
 def _round_half_even(values: np.ndarray, frac: np.ndarray) -> np.ndarray:
@@ -164,18 +244,18 @@ def _signed_format(values: np.ndarray, frac: int) -> tuple[int, int]:
     return 1 + integer + frac, integer
 
 
-def frozen_values(model: "keras.Model", inputs: InputStage | None
+def frozen_values(model: "keras.Model", arch: LearnedArchitecture
                   ) -> tuple[StudentConfig, list[np.ndarray]]:
     """The fixed-point student the learned model stands for: its configuration and weights
     (kernel and bias of each layer, in ``build_student`` order). Per layer, the weights keep
     their learned grid (the layer's format is the widest), the bias is rounded to the layer's
     finest weight grid (and clipped to the range ``build_student`` gives it), and each ReLU
     keeps its learned format."""
-    dense = [layer for layer in model.layers if isinstance(layer, LearnedDense)]
+    layers = _weighted_layers(model)
     relus = [layer for layer in model.layers if isinstance(layer, LearnedReLU)]
     quant = model.get_layer("input_quant").activation.get_config()
     weights, w_bits, w_int = [], [], []
-    for layer in dense:
+    for layer in layers:
         frac = np.clip(np.round(layer.frac.numpy().astype(np.float64)), *WEIGHT_FRAC_RANGE)
         kernel = _round_half_even(layer.kernel.numpy().astype(np.float64), frac)
         layer_frac = int(max(frac[kernel != 0].max(initial=0.0), 0.0))
@@ -194,9 +274,11 @@ def frozen_values(model: "keras.Model", inputs: InputStage | None
         a_int.append(integer)
     n_weights = sum(w.size for w in weights[::2])
     zeros = sum(int(np.sum(w == 0)) for w in weights[::2])
-    config = StudentConfig(tuple(layer.units for layer in dense[:-1]), tuple(w_bits),
-                           tuple(w_int), tuple(a_bits), tuple(a_int), quant["bits"],
-                           quant["integer"], round(zeros / n_weights, 4), inputs)
+    widths = tuple(layer.units for layer in layers[len(arch.convs):-1])
+    config = StudentConfig(widths, tuple(w_bits), tuple(w_int), tuple(a_bits), tuple(a_int),
+                           quant["bits"], quant["integer"], round(zeros / n_weights, 4),
+                           arch.inputs, convs=arch.convs,
+                           input_shape=arch.input_shape if arch.convs else ())
     return config, weights
 
 
@@ -249,7 +331,7 @@ class LearnedTrainer:
                  distillation: Distillation, epochs: int):
         self.beta, self.epochs, self.n_classes = beta, epochs, n_classes
         self.n_inputs = x_train.shape[1]
-        self.inputs = arch.inputs
+        self.arch = arch
         self.strength = tf.Variable(0.0, trainable=False, dtype=tf.float32)
         self.model = build_learned(arch, self.n_inputs, n_classes, self.strength)
         targets = distillation_targets(y_train, teacher_logits, n_classes)
@@ -270,10 +352,10 @@ class LearnedTrainer:
                 raise FloatingPointError("student training diverged (NaN loss)")
 
     def freeze(self) -> tuple["keras.Model", StudentConfig]:
-        config, weights = frozen_values(self.model, self.inputs)
+        config, weights = frozen_values(self.model, self.arch)
         frozen = build_student(config, self.n_inputs, self.n_classes)
-        dense = [w for layer in frozen.layers if layer.name.startswith(("dense_", "logits"))
-                 for w in layer.weights]
-        for variable, value in zip(dense, weights, strict=True):
+        variables = [w for name in weighted_layer_names(config)
+                     for w in frozen.get_layer(name).weights]
+        for variable, value in zip(variables, weights, strict=True):
             variable.assign(value)
         return frozen, config

@@ -110,7 +110,7 @@ class TrialRunner:
         """The sampler's proposal; a design that cannot fit the part is pruned here."""
         space = self.space
         if space.student.precision == "learned":
-            plan = sample_learned(trial, space.student, self.data.stage)
+            plan = sample_learned(trial, space.student, self.data.stage, space.input_shape)
             self._reject_if_too_big(record, self._built(trial, plan.nominal_config()))
             config = None
         else:

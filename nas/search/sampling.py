@@ -21,8 +21,9 @@ REUSE_FACTORS = (1, 2, 4, 8, 16)
 NOMINAL_WEIGHT_BITS, NOMINAL_ACT_BITS, NOMINAL_SPARSITY = 4, 5, 0.5
 
 
-def _widths(trial: optuna.trial.BaseTrial, ranges: StudentRanges) -> list[int]:
-    n_hidden = trial.suggest_int("n_hidden", 1, ranges.max_hidden_layers)
+def _widths(trial: optuna.trial.BaseTrial, ranges: StudentRanges, least: int = 1) -> list[int]:
+    """Hidden widths, ``least`` to the space's most layers (0 after convolutions)."""
+    n_hidden = trial.suggest_int("n_hidden", least, ranges.max_hidden_layers)
     return [trial.suggest_int(f"width_{i + 1}", *ranges.width, log=True) for i in range(n_hidden)]
 
 
@@ -89,11 +90,12 @@ class LearnedPlan:
 
     def nominal_config(self) -> StudentConfig:
         """The student the estimator before training assumes (``NOMINAL_*`` bits)."""
-        n_layers = len(self.arch.widths) + 1
-        return StudentConfig(self.arch.widths, (NOMINAL_WEIGHT_BITS,) * n_layers, (0,) * n_layers,
+        arch = self.arch
+        n_layers = len(arch.convs) + len(arch.widths) + 1
+        return StudentConfig(arch.widths, (NOMINAL_WEIGHT_BITS,) * n_layers, (0,) * n_layers,
                              (NOMINAL_ACT_BITS,) * (n_layers - 1), (2,) * (n_layers - 1),
-                             self.arch.input_bits, self.arch.input_int_bits, NOMINAL_SPARSITY,
-                             self.arch.inputs)
+                             arch.input_bits, arch.input_int_bits, NOMINAL_SPARSITY, arch.inputs,
+                             convs=arch.convs, input_shape=arch.input_shape)
 
 
 #: Where a learned-precision search starts (hidden widths, penalty strength, whether the input
@@ -122,12 +124,16 @@ def starting_plans(ranges: StudentRanges) -> list[dict]:
 
 
 def sample_learned(trial: optuna.trial.BaseTrial, ranges: StudentRanges,
-                   stage: InputStage | None = None) -> LearnedPlan:
-    """The learned-precision plan a trial proposes: depth, widths, input format, penalty."""
-    widths = _widths(trial, ranges)
+                   stage: InputStage | None = None, input_shape: tuple[int, ...] = ()
+                   ) -> LearnedPlan:
+    """The learned-precision plan a trial proposes: a CNN student's convolutions (over
+    ``input_shape``), depth, widths, input format, penalty."""
+    convs = _conv_layers(trial, ranges, input_shape) if ranges.family == "cnn" else []
+    widths = _widths(trial, ranges, 0 if convs else 1)
     input_bits, input_int_bits = _input_format(trial, ranges, stage)
     beta = trial.suggest_float("beta", *ranges.beta, log=True)
-    return LearnedPlan(LearnedArchitecture(tuple(widths), input_bits, input_int_bits, stage), beta)
+    return LearnedPlan(LearnedArchitecture(tuple(widths), input_bits, input_int_bits, stage,
+                                           tuple(convs), input_shape if convs else ()), beta)
 
 
 def _value(trial: optuna.trial.BaseTrial, name: str, bounds: tuple[float, ...],

@@ -37,7 +37,8 @@ class StudentRanges:
     Family "cnn" puts ``conv_layers`` convolutions (``filters`` each, a ``kernel`` wide
     window moved by ``stride``, its activations max-pooled over ``pool``-wide windows) before
     a dense head of 0..max_hidden_layers hidden layers; its inputs need a shape
-    (``Space.input_shape``) and its precision is searched per layer.
+    (``Space.input_shape``). Either precision applies (the built-in CNN spaces search it per
+    layer).
 
     Bits count the sign for weights; ``*_int_bits`` are integer bits above the binary point
     (QKeras ``quantized_bits(bits, integer)``). With ``precision`` "learned", the weight and
@@ -72,9 +73,6 @@ class StudentRanges:
         if self.family not in FAMILIES:
             raise InvalidValue("student family", f"'{self.family}'",
                                f"use one of {', '.join(FAMILIES)}", problem="is unknown")
-        if self.family == "cnn" and self.precision != "searched":
-            raise InvalidValue("precision", f"'{self.precision}'", "use {precision} searched for "
-                               "a CNN student", problem="is not available for CNN students")
         _check_range("conv_layers", self.conv_layers, 1, 4)
         _check_range("filters", self.filters, 1, 256)
         _check_range("kernel", self.kernel, 1, 16)
