@@ -38,9 +38,13 @@ DIGITS_ACCURACY, LUT_MAPE = 0.97, 10.0
 PSD_ACCURACIES = (0.97, 0.975, 0.98)
 
 
-def run_space(name: str, trials: int, seed: int, root: Path, jobs: int) -> dict:
-    """Search, synthesize and export the useful front of space ``name``."""
+def run_space(name: str, trials: int, seed: int, root: Path, jobs: int,
+              precision: str | None = None) -> dict:
+    """Search, synthesize and export the useful front of space ``name`` (its students of
+    ``precision``, the space's when None)."""
     space = get_space(name)
+    if precision is not None:
+        space = space.with_search(precision=precision)
     settings = RunSettings(space=space, trials=trials, seed=seed, workdir=root)
     start = time.perf_counter()
     run = run_search_and_synthesize(settings, name, jobs)
@@ -120,16 +124,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--no-hgq2", action="store_true", help="leave out the race against HGQ2")
     parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--precision", choices=("learned",), help="the students' precision "
+                        "instead of the spaces' (searched per layer): written to "
+                        "cnn_<precision>[_seed<N>].json, beside the race")
     parser.add_argument("--out", type=Path, help="default: benchmarks/results/cnn.json for "
                         "seed 0, the seed the CNN spaces were set up on, else "
                         "benchmarks/results/cnn_seed<N>.json (a held-out seed)")
     args = parser.parse_args(argv)
-    args.out = args.out or HERE / "results" / result_name(args.seed)
+    args.out = args.out or HERE / "results" / result_name(args.seed, args.precision)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     start = time.perf_counter()
-    digits = run_space("cnn_digits", args.digits_trials, args.seed, args.workdir, args.jobs)
+    digits = run_space("cnn_digits", args.digits_trials, args.seed, args.workdir, args.jobs,
+                       args.precision)
     print("cnn_digits", len(digits["designs"]), "designs", flush=True)
-    psd = run_space("cnn_psd", args.psd_trials, args.seed, args.workdir, args.jobs)
+    psd = run_space("cnn_psd", args.psd_trials, args.seed, args.workdir, args.jobs,
+                    args.precision)
     if not args.no_hgq2:
         peer_hgq2.setup()
     peers = {} if args.no_hgq2 else {
@@ -143,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
                                 if d["bit_exact"]])
     result = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": machine(),
               "tools": tool_versions(), "seed": args.seed,
+              **({"precision": args.precision} if args.precision else {}),
               "digits": digits, "psd": psd, "psd_vs_mlp": compare_psd(psd["designs"], mlp),
               "mlp_source": f"`make bench` of {bench['date']} (RESULTS.json), the default "
                             f"search, seed {args.seed}, {bench['budget'].split(',')[0]}",

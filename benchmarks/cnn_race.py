@@ -11,10 +11,13 @@ TUNING_SEEDS = (0,)
 HELD_OUT_FILES = "cnn_seed*.json"
 
 
-def result_name(seed: int) -> str:
+def result_name(seed: int, precision: str | None = None) -> str:
     """The file ``bench_cnn.py`` writes a seed's results to: ``cnn.json`` for the set-up seed,
-    ``HELD_OUT_FILES``' form for the others."""
-    return "cnn.json" if seed in TUNING_SEEDS else HELD_OUT_FILES.replace("*", str(seed))
+    ``HELD_OUT_FILES``' form for the others; ``cnn_<precision>.json`` and
+    ``cnn_<precision>_seed<N>.json`` for students of another precision than the spaces' (a
+    variant beside the race, not in its medians)."""
+    name = "cnn.json" if seed in TUNING_SEEDS else HELD_OUT_FILES.replace("*", str(seed))
+    return name if precision is None else name.replace("cnn", f"cnn_{precision}", 1)
 
 
 #: Validation accuracies scored per space (the best level both reach is added), and the LUT

@@ -94,7 +94,7 @@ def test_the_committed_race_is_scored_from_its_designs(path):
         assert cnn["checks"]["hgq2_lut_ratio"] == all(digits)
         assert all(d["space"] == space for space, peer in cnn["hgq2"].items()
                    for d in peer["designs"])
-    assert path.name == race.result_name(cnn["seed"])
+    assert path.name == race.result_name(cnn["seed"], cnn.get("precision"))
 
 
 def _row(space: str, level: str, ratio: float) -> dict:
@@ -127,3 +127,14 @@ def test_the_held_out_race_is_the_median_of_seeds_and_a_miss_ranks_above_every_r
     missed = render.not_yet({"targets": []}, None, None, held_out)
     assert missed == ["* CNN race (`bench_cnn.py`, held-out seeds [3, 4, 5]): cnn_digits at "
                       "96.0 %: default / HGQ2 no design of ours (median), goal <= 0.8."]
+
+
+def test_a_precision_variant_is_written_beside_the_race_not_into_its_medians():
+    from fnmatch import fnmatch
+
+    race = _module("cnn_race")
+    assert race.result_name(0) == "cnn.json" and race.result_name(4) == "cnn_seed4.json"
+    assert race.result_name(0, "learned") == "cnn_learned.json"
+    assert race.result_name(4, "learned") == "cnn_learned_seed4.json"
+    assert fnmatch("cnn_seed4.json", race.HELD_OUT_FILES)
+    assert not fnmatch("cnn_learned_seed4.json", race.HELD_OUT_FILES)
