@@ -22,6 +22,7 @@ import peer_hgq2
 from bench_datasets import export_check
 from cnn_race import race, result_name
 from harness import machine, run_search_and_synthesize, smallest_at, tool_versions
+from kept import Kept
 
 from nas.app.synth import select_front
 from nas.model.data import load_data
@@ -130,20 +131,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="default: benchmarks/results/cnn.json for "
                         "seed 0, the seed the CNN spaces were set up on, else "
                         "benchmarks/results/cnn_seed<N>.json (a held-out seed)")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="write each finished phase "
+                        "(a space's search, its HGQ2 race) here, and take up those found here "
+                        "(same budget and commit): commit it, and a seed that outlasts a "
+                        "session continues in the next (default: benchmarks/results/kept/cnn"
+                        "[_<precision>])")
     args = parser.parse_args(argv)
-    args.out = args.out or HERE / "results" / result_name(args.seed, args.precision)
+    name = "cnn" if args.precision is None else f"cnn_{args.precision}"
+    kept = Kept(args.keep or HERE / "results" / "kept" / name,
+                f"{args.digits_trials} cnn_digits and {args.psd_trials} cnn_psd trials, "
+                f"{args.jobs} jobs, precision {args.precision or 'of the spaces'}, "
+                f"{'no HGQ2' if args.no_hgq2 else 'HGQ2 sweeps'}")
+    out = args.out or HERE / "results" / result_name(args.seed, args.precision)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     start = time.perf_counter()
-    digits = run_space("cnn_digits", args.digits_trials, args.seed, args.workdir, args.jobs,
-                       args.precision)
+    digits, psd = (kept.run(args.seed, space, lambda space=space, trials=trials: run_space(
+        space, trials, args.seed, args.workdir, args.jobs, args.precision))
+        for space, trials in (("cnn_digits", args.digits_trials),
+                              ("cnn_psd", args.psd_trials)))
     print("cnn_digits", len(digits["designs"]), "designs", flush=True)
-    psd = run_space("cnn_psd", args.psd_trials, args.seed, args.workdir, args.jobs,
-                    args.precision)
     if not args.no_hgq2:
         peer_hgq2.setup()
     peers = {} if args.no_hgq2 else {
-        run["space"]: run_hgq2(run, args.seed, args.workdir, args.jobs,
-                               peer_hgq2.CNN_SWEEPS[run["space"]]) for run in (digits, psd)}
+        run["space"]: kept.run(args.seed, f"{run['space']}_hgq2", lambda run=run: run_hgq2(
+            run, args.seed, args.workdir, args.jobs, peer_hgq2.CNN_SWEEPS[run["space"]]))
+        for run in (digits, psd)}
     raced = [row for run in (digits, psd) if run["space"] in peers
              for row in race(run["space"], run["designs"], peers[run["space"]]["designs"])]
     bench = json.loads((HERE / "RESULTS.json").read_text())
@@ -159,8 +171,10 @@ def main(argv: list[str] | None = None) -> None:
               "conv_error": errors, "hgq2": peers, "race": raced,
               "targets": {"digits_accuracy": DIGITS_ACCURACY, "lut_mape": LUT_MAPE},
               "checks": checks(digits, psd, errors, raced), "minutes": (time.perf_counter() - start) / 60}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    if args.out is None:  # the committed results now hold this seed
+        kept.discard([args.seed])
     print(json.dumps(result["checks"]), flush=True)
 
 

@@ -36,7 +36,6 @@ import argparse
 import json
 import re
 import shutil
-import subprocess
 import sys
 import time
 import warnings
@@ -59,6 +58,7 @@ from harness import (
     smallest_at,
     tool_versions,
 )
+from kept import Kept
 from optuna.trial import TrialState
 from render_results import write_results
 
@@ -265,50 +265,12 @@ def method_settings(method: str, seed: int, budget: Budget, root: Path) -> RunSe
                        quick=budget.quick, sampler="random" if method == "random" else "tpe")
 
 
-def commit() -> str:
-    """The checkout's commit (``unknown`` outside a git checkout): a kept method's result is
-    only taken up by the same code."""
-    found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True,
-                           text=True)
-    return found.stdout.strip() if found.returncode == 0 else "unknown"
-
-
-def keep(kept: Path | None, seed: int, method: str, budget: Budget, run: dict) -> None:
-    """Write a finished method's run into ``kept`` (a folder to commit), so that a later
-    session continues a seed that outlasts one, instead of starting it over."""
-    if kept is None:
-        return
-    path = kept / f"seed{seed}" / f"{method}.json"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"budget": _without_seeds(budget.describe()), "commit": commit(), "run": run}
-        path.write_text(json.dumps(record, default=str) + "\n")
-
-
-def take_up(kept: Path | None, seed: int, method: str, budget: Budget) -> dict | None:
-    """The run of ``method`` on ``seed`` kept by ``keep``, or None; one of another budget or
-    code is refused."""
-    path = None if kept is None else kept / f"seed{seed}" / f"{method}.json"
-    if path is None or not path.exists():
-        return None
-    record = json.loads(path.read_text())
-    if record["budget"] != _without_seeds(budget.describe()) or record["commit"] != commit():
-        raise SystemExit(f"error: {path} was measured with another budget or code (commit "
-                         f"{record['commit'][:12]}): run from that commit, or delete the file")
-    return record["run"]
-
-
-def discard_kept(kept: Path | None, seeds: list[int]) -> None:
-    """Drop the kept runs of ``seeds`` once a committed result holds them."""
-    for seed in seeds if kept is not None else ():
-        shutil.rmtree(kept / f"seed{seed}", ignore_errors=True)
-
-
 def run_seed(seed: int, budget: Budget, root: Path, progress,
-             kept: Path | None = None) -> tuple[dict, float]:
+             kept: Kept | None = None) -> tuple[dict, float]:
     """Every method on one seed (a method's finished result in ``root``, or kept in ``kept``
     by an earlier session, is read back; each one finished is kept there); the runs by method
     and the seconds the teacher took."""
+    kept = kept or Kept(None, "")
     runs, first, teacher_seconds = {}, None, 0.0
     for method in budget.methods:
         folder = root / f"seed{seed}" / method
@@ -323,14 +285,14 @@ def run_seed(seed: int, budget: Budget, root: Path, progress,
             share_caches(first, settings)
         done = folder / "result.json"
         if not done.exists():
-            run = take_up(kept, seed, method, budget)
+            run = kept.take_up(seed, method)
             if run is None:
                 run = run_method(method, settings, budget, folder, runs.get("default"))
             else:
-                progress(f"seed {seed} {method:9s} taken up from {kept}")
+                progress(f"seed {seed} {method:9s} taken up from {kept.folder}")
             done.write_text(json.dumps(run, default=str))
         runs[method] = json.loads(done.read_text())
-        keep(kept, seed, method, budget, runs[method])
+        kept.keep(seed, method, runs[method])
         progress(f"seed {seed} {method:9s} {len(runs[method]['designs'])} designs synthesized")
     return runs, teacher_seconds
 
@@ -423,7 +385,7 @@ def scored(result: dict) -> dict:
                          for name, part in parts.items()}}
 
 
-def run_all(budget: Budget, root: Path, progress=print, kept: Path | None = None) -> dict:
+def run_all(budget: Budget, root: Path, progress=print, kept: Kept | None = None) -> dict:
     peer_hgq2.setup()
     runs, teacher_seconds = {}, {}
     for seed in budget.seeds:
@@ -562,12 +524,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.rescore:
         print(rescore(out), flush=True)
         return
-    kept = args.keep or (None if quick else HERE / "results" / "kept" / args.space)
+    kept = Kept(args.keep or (None if quick else HERE / "results" / "kept" / args.space),
+                _without_seeds(budget.describe()))
     if args.merge:
         parts = [json.loads(path.read_text()) for path in args.merge]
         result = merged(parts)
         print(write_results(result, out), flush=True)
-        discard_kept(kept, result["seeds"])
+        kept.discard(result["seeds"])
         return
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     print(machine(), flush=True)
@@ -582,7 +545,7 @@ def main(argv: list[str] | None = None) -> None:
     result["total_minutes"] = (time.perf_counter() - start) / 60
     print(write_results(result, out), flush=True)
     if args.out is None:  # the committed results now hold these seeds
-        discard_kept(kept, result["seeds"])
+        kept.discard(result["seeds"])
     if args.workdir is None:
         shutil.rmtree(root, ignore_errors=True)
 

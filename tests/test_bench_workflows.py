@@ -57,26 +57,29 @@ def test_runs_of_another_budget_are_not_read_back(tmp_path):
 
 
 def test_a_kept_run_is_taken_up_only_by_the_same_budget_and_code(tmp_path, monkeypatch):
-    # A seed outlasting a session: each method's run is kept as it finishes, and the next
-    # session takes it up instead of running it again, unless budget or code differ.
-    bench = _module("bench_workflows")
-    budget = bench.Budget(trials=100, seeds=(5,), jobs=2, quick=False, space="mlp_gn")
+    # A seed outlasting a session: each finished part is kept, and the next session takes it
+    # up instead of running it again, unless budget or code differ.
+    kept_module = _module("kept")
     run = {"designs": [_design("default", 5, 0.98, 900)], "search_seconds": 1000.0}
-    monkeypatch.setattr(bench, "commit", lambda: "a" * 40)
-    assert bench.take_up(tmp_path, 5, "default", budget) is None
-    bench.keep(tmp_path, 5, "default", budget, run)
-    assert bench.take_up(tmp_path, 5, "default", budget) == run
-    assert bench.take_up(tmp_path, 4, "default", budget) is None  # another seed
-    other_seeds = bench.Budget(trials=100, seeds=(3, 4, 5), jobs=2, quick=False, space="mlp_gn")
-    assert bench.take_up(tmp_path, 5, "default", other_seeds) == run
-    fewer = bench.Budget(trials=50, seeds=(5,), jobs=2, quick=False, space="mlp_gn")
+    monkeypatch.setattr(kept_module, "commit", lambda: "a" * 40)
+    kept = kept_module.Kept(tmp_path, "100 complete trials per search, space mlp_gn")
+    assert kept.take_up(5, "default") is None
+    kept.keep(5, "default", run)
+    assert kept.take_up(5, "default") == run
+    assert kept.take_up(4, "default") is None and kept.take_up(5, "random") is None
+    fewer = kept_module.Kept(tmp_path, "50 complete trials per search, space mlp_gn")
     with pytest.raises(SystemExit, match="another budget or code"):
-        bench.take_up(tmp_path, 5, "default", fewer)
-    monkeypatch.setattr(bench, "commit", lambda: "b" * 40)
+        fewer.take_up(5, "default")
+    monkeypatch.setattr(kept_module, "commit", lambda: "b" * 40)
     with pytest.raises(SystemExit, match="run from that commit"):
-        bench.take_up(tmp_path, 5, "default", budget)
-    bench.discard_kept(tmp_path, [5])
+        kept.take_up(5, "default")
+    measured = []
+    assert kept.run(5, "cnn_psd", lambda: measured.append(1) or {"designs": []}) == \
+        kept.run(5, "cnn_psd", lambda: measured.append(2) or {"designs": [1]})
+    assert measured == [1]  # measured once, then taken up
+    kept.discard([5])
     assert not (tmp_path / "seed5").exists()
+    kept_module.Kept(None, "").keep(5, "default", run)  # nothing kept without a folder
 
 
 def _design(method: str, seed: int, accuracy: float, lut: int, test: float | None = None) -> dict:
