@@ -34,6 +34,11 @@ _on_forced: Callable[[str], None] = print
 _deferred = False
 
 
+def requested() -> bool:
+    """Whether a stop was asked for (and not yet cleared)."""
+    return _requested.is_set()
+
+
 def raise_if_requested() -> None:
     """Raise ``KeyboardInterrupt`` when a stop was asked for (and maybe swallowed since)."""
     if _requested.is_set():
