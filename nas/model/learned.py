@@ -38,7 +38,13 @@ from nas.model.config import (
     layer_names,
     weighted_layer_names,
 )
-from nas.model.student import Distillation, build_student, distillation_targets, input_layers
+from nas.model.student import (
+    Distillation,
+    build_student,
+    distillation_targets,
+    input_layers,
+    pooled_and_flattened,
+)
 
 LN2 = math.log(2.0)
 #: Range of the learned fractional bits: weights may be coarser than 1 (negative f), but at
@@ -203,22 +209,8 @@ def build_learned(arch: LearnedArchitecture, n_inputs: int, n_classes: int,
         relu = LearnedReLU(name=f"relu_{i + 1}")
         x = relu(x)
         input_bits = relu.bits
-        if i < len(arch.convs):
-            x = _pooled_and_flattened(x, arch, i)
+        x = pooled_and_flattened(x, arch.convs, arch.input_shape, i)
     return keras.Model(inputs, x, name="learned_student")
-
-
-def _pooled_and_flattened(x, arch: LearnedArchitecture, index: int):
-    """Convolution ``index``'s activations max-pooled (when its pool is above 1), flattened
-    after the last convolution."""
-    pool = arch.convs[index].pool
-    if pool > 1:
-        pooling = (keras.layers.MaxPooling1D if len(arch.input_shape) == 2
-                   else keras.layers.MaxPooling2D)
-        x = pooling(pool, name=f"pool_{index + 1}")(x)
-    if index == len(arch.convs) - 1:
-        x = keras.layers.Flatten(name="flatten")(x)
-    return x
 
 
 def _weighted_layers(model: "keras.Model") -> list[_LearnedWeights]:
@@ -274,8 +266,7 @@ def frozen_values(model: "keras.Model", arch: LearnedArchitecture
         a_int.append(integer)
     n_weights = sum(w.size for w in weights[::2])
     zeros = sum(int(np.sum(w == 0)) for w in weights[::2])
-    widths = tuple(layer.units for layer in layers[len(arch.convs):-1])
-    config = StudentConfig(widths, tuple(w_bits), tuple(w_int), tuple(a_bits), tuple(a_int),
+    config = StudentConfig(arch.widths, tuple(w_bits), tuple(w_int), tuple(a_bits), tuple(a_int),
                            quant["bits"], quant["integer"], round(zeros / n_weights, 4),
                            arch.inputs, convs=arch.convs,
                            input_shape=arch.input_shape if arch.convs else ())

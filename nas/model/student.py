@@ -18,6 +18,7 @@ from nas._tf import keras, tf
 from nas.model.config import (
     BIAS_EXTRA_BITS,
     BIAS_EXTRA_INT_BITS,
+    ConvLayer,
     InputStage,
     StudentConfig,
     weighted_layer_names,
@@ -100,13 +101,24 @@ def build_student(config: StudentConfig, n_inputs: int, n_classes: int) -> "kera
         if i < len(config.act_bits):
             x = QActivation(quantized_relu(config.act_bits[i], config.act_int_bits[i]),
                             name=f"relu_{i + 1}")(x)
-        if config.pool_after(i) > 1:
-            pooling = (keras.layers.MaxPooling1D if len(config.input_shape) == 2
-                       else keras.layers.MaxPooling2D)
-            x = pooling(config.pool_after(i), name=f"pool_{i + 1}")(x)
-        if config.flattens_after(i):
-            x = keras.layers.Flatten(name="flatten")(x)
+        x = pooled_and_flattened(x, config.convs, config.input_shape, i)
     return keras.Model(inputs, x, name="student")
+
+
+def pooled_and_flattened(x, convs: tuple[ConvLayer, ...], input_shape: tuple[int, ...],
+                         index: int):
+    """Weighted layer ``index``'s activations max-pooled (a convolution with a pool above 1),
+    flattened after the last convolution: the layout of the student and of the learned model
+    it is frozen from."""
+    if index >= len(convs):
+        return x
+    if convs[index].pool > 1:
+        pooling = (keras.layers.MaxPooling1D if len(input_shape) == 2
+                   else keras.layers.MaxPooling2D)
+        x = pooling(convs[index].pool, name=f"pool_{index + 1}")(x)
+    if index == len(convs) - 1:
+        x = keras.layers.Flatten(name="flatten")(x)
+    return x
 
 
 @dataclass(frozen=True)
