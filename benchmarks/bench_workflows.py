@@ -435,6 +435,15 @@ def _without_seeds(budget: str) -> str:
     return re.sub(r"seeds \[[^\]]*\]", "seeds [...]", budget).split("; HGQ2")[0]
 
 
+def _runs_merged(result: dict) -> list[dict]:
+    """The runs a result holds (itself, or the parts of an earlier merge), each with its date,
+    seeds, minutes, what it read back and its machine where recorded (merges before this
+    recorded one machine for all their parts)."""
+    return [{"date": run["date"], "seeds": run["seeds"], "total_minutes": run["total_minutes"],
+             **{key: run[key] for key in ("machine", "read_back") if key in run}}
+            for run in result.get("parts") or [result]]
+
+
 def merged(parts: list[dict]) -> dict:
     """One result of several runs of the same budget and tools on other seeds (the tuning
     seeds' run and a later held-out seeds' run), scored again; each part's date, seeds and
@@ -448,14 +457,13 @@ def merged(parts: list[dict]) -> dict:
             raise SystemExit("error: the runs to merge must use the same tools on other seeds")
     seeds = sorted(seed for part in parts for seed in part["seeds"])
     newest = max(parts, key=lambda part: part["date"])  # its budget names every method
+    runs = [run for part in parts for run in _runs_merged(part)]
     return scored({
         **first, "date": max(part["date"] for part in parts), "seeds": seeds,
+        "machine": "; ".join(dict.fromkeys(part["machine"] for part in parts)),
         "budget": newest["budget"].replace(f"seeds {newest['seeds']}", f"seeds {seeds}"),
         "methods": [m for m in METHODS if any(m in part["methods"] for part in parts)],
-        "parts": [{"date": part["date"], "seeds": part["seeds"],
-                   "total_minutes": part["total_minutes"],
-                   **({"read_back": part["read_back"]} if "read_back" in part else {})}
-                  for part in parts],
+        "parts": runs,
         "designs": _with_space([design for part in parts for design in part["designs"]]),
         "runs": {seed: run for part in parts for seed, run in part["runs"].items()},
         "teacher_seconds": {seed: value for part in parts

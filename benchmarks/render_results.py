@@ -730,7 +730,9 @@ def _parts_text(result: dict) -> list[str]:
     """Each run merged into ``result`` (its date, seeds and what it read back)."""
     parts = result.get("parts", [result])
     lines = [f"Run of {part['date']}, seeds {', '.join(map(str, part['seeds']))}, "
-             f"{part['total_minutes']:.0f} min" for part in parts] if "parts" in result else []
+             f"{part['total_minutes']:.0f} min" +
+             (f", on {part['machine']}" if "machine" in part else "")
+             for part in parts] if "parts" in result else []
     return lines + [_read_back(part) for part in parts if "read_back" in part]
 
 

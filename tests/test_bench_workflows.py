@@ -231,6 +231,7 @@ def test_held_out_seeds_are_merged_and_decide_the_targets():
                          list(bench.TUNING_SEEDS))
     seed = str(tuning["seeds"][0])
     held_out = {**tuning, "seeds": [7], "date": "2026-12-06 00:00 UTC", "total_minutes": 60.0,
+                "machine": "another machine",
                 "budget": tuning["budget"].replace(f"seeds {tuning['seeds']}", "seeds [7]"),
                 "designs": [{**d, "seed": 7} for d in tuning["designs"] if d["seed"] == int(seed)],
                 "runs": {"7": tuning["runs"][seed]},
@@ -243,7 +244,9 @@ def test_held_out_seeds_are_merged_and_decide_the_targets():
     first = [t["detail"].removeprefix("per seed: ").split(", ")[0] for t in levels]
     assert [t["detail"].removeprefix("per seed: ") for t in result["targets"]
             if t["name"].startswith("at ")] == first
-    assert "seeds 7" in _module("render_results").render(result)
+    # each run keeps the machine it ran on
+    assert result["machine"] == f"{tuning['machine']}; another machine"
+    assert "seeds 7, 60 min, on another machine" in _module("render_results").render(result)
     with pytest.raises(SystemExit, match="other seeds"):
         bench.merged([tuning, tuning])
 
