@@ -59,7 +59,8 @@ def run_space(name: str, trials: int, seed: int, root: Path, jobs: int,
     unsynthesized = {n: synth.get(n, {}).get("status", "not run")
                      for n in select_front(study, space) if synth.get(n, {}).get("lut") is None}
     timed = [t for t in study.trials if t.datetime_complete]
-    return {"space": name, "part": space.part_name, "designs": designs,
+    return {"space": name, "part": space.part_name, "precision": space.student.precision,
+            "designs": designs,
             "teacher_test_accuracy": study.user_attrs["teacher_test_accuracy"],
             "trials": run["trials"], "minutes": (time.perf_counter() - start) / 60,
             "floor": accuracy_floor(study, space),

@@ -571,6 +571,14 @@ def _held_out_races(held_out: list[dict]) -> dict[int, list[dict]]:
     return {cnn["seed"]: cnn["race"] for cnn in held_out if cnn.get("race")}
 
 
+def _precisions_text(cnn: dict) -> str:
+    """The default students' precision per space, where the run recorded it (runs before
+    ``cnn_psd`` learned by default did not: both spaces were searched then)."""
+    recorded = [f"{run['space']} {run['precision']}" for run in (cnn["digits"], cnn["psd"])
+                if "precision" in run]
+    return f"; the default's precision: {', '.join(recorded)}" if recorded else ""
+
+
 def held_out_race_table(held_out: list[dict]) -> list[str]:
     """The race on the held-out seeds: per space and level, each seed's ratio and their
     median against the goal (none when no held-out seed has raced)."""
@@ -594,8 +602,8 @@ def held_out_race_table(held_out: list[dict]) -> list[str]:
                                 for s in seeds) +
                      f" | {_ratio_text(row['median'])} | {goal} |")
     for cnn in held_out:
-        lines += ["", f"Seed {cnn['seed']}, measured {cnn['date']} ({cnn['machine']}):",
-                  *race_table(cnn)]
+        lines += ["", f"Seed {cnn['seed']}, measured {cnn['date']} ({cnn['machine']})"
+                      f"{_precisions_text(cnn)}:", *race_table(cnn)]
     return lines
 
 

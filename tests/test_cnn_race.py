@@ -121,7 +121,10 @@ def test_the_held_out_race_is_the_median_of_seeds_and_a_miss_ranks_above_every_r
     held_out = [{"seed": seed, "race": rows, "date": "d", "machine": "m", "hgq2": {},
                  "digits": {"space": "cnn_digits"}, "psd": {"space": "cnn_psd"}}
                 for seed, rows in races.items()]
+    held_out[-1]["psd"]["precision"] = "learned"  # a run that recorded its precision
     table = "\n".join(render.held_out_race_table(held_out))
+    assert "Seed 3, measured d (m):" in table
+    assert "Seed 5, measured d (m); the default's precision: cnn_psd learned:" in table
     assert "| cnn_digits | 96.0 % | 0.50 | no design of ours | no design of ours | " \
            "no design of ours | <= 0.8: **missed** |" in table
     missed = render.not_yet({"targets": []}, None, None, held_out)
