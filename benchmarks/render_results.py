@@ -572,8 +572,9 @@ def _held_out_races(held_out: list[dict]) -> dict[int, list[dict]]:
 
 
 def _precisions_text(cnn: dict) -> str:
-    """The default students' precision per space, where the run recorded it (runs before
-    ``cnn_psd`` learned by default did not: both spaces were searched then)."""
+    """The default students' precision per space, where the run recorded it (runs of code
+    before 5abd6e6 did not: both spaces searched, except seed 3's race at 3821c86, where
+    ``cnn_psd`` learned)."""
     recorded = [f"{run['space']} {run['precision']}" for run in (cnn["digits"], cnn["psd"])
                 if "precision" in run]
     return f"; the default's precision: {', '.join(recorded)}" if recorded else ""
@@ -735,7 +736,8 @@ def _seeds_text(result: dict) -> str:
 
 
 def _parts_text(result: dict) -> list[str]:
-    """Each run merged into ``result`` (its date, seeds and what it read back)."""
+    """Each run merged into ``result`` (its date, seeds, machine where recorded and what it
+    read back)."""
     parts = result.get("parts", [result])
     lines = [f"Run of {part['date']}, seeds {', '.join(map(str, part['seeds']))}, "
              f"{part['total_minutes']:.0f} min" +
