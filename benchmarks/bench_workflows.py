@@ -39,8 +39,10 @@ import shutil
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from statistics import fmean, median_high
 
@@ -283,18 +285,18 @@ def run_seed(seed: int, budget: Budget, root: Path, progress,
             teacher_seconds = time.perf_counter() - start
         else:
             share_caches(first, settings)
-        done = folder / "result.json"
-        if not done.exists():
-            run = kept.take_up(seed, method)
-            if run is None:
-                run = run_method(method, settings, budget, folder, runs.get("default"))
-            else:
-                progress(f"seed {seed} {method:9s} taken up from {kept.folder}")
-            done.write_text(json.dumps(run, default=str))
-        runs[method] = json.loads(done.read_text())
-        kept.keep(seed, method, runs[method])
+        measure = partial(run_method, method, settings, budget, folder, runs.get("default"))
+        runs[method] = kept.run(seed, method, partial(_finished_in, folder, measure))
         progress(f"seed {seed} {method:9s} {len(runs[method]['designs'])} designs synthesized")
     return runs, teacher_seconds
+
+
+def _finished_in(folder: Path, measure: Callable[[], dict]) -> dict:
+    """The run finished in ``folder`` earlier, else ``measure()``'s, written there first."""
+    done = folder / "result.json"
+    if not done.exists():
+        done.write_text(json.dumps(measure(), default=str))
+    return json.loads(done.read_text())
 
 
 def _shown_ratio(pair: tuple[dict | None, dict | None], other: str) -> str:

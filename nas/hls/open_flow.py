@@ -30,7 +30,13 @@ import numpy as np
 from nas.environment import temporary_environment
 from nas.hls.export import compare_outputs
 from nas.hls.yosys import synthesize, yosys_version
-from nas.model.config import InputStage, StudentConfig, weighted_layer_names
+from nas.model.config import (
+    InputStage,
+    StudentConfig,
+    flattens_after,
+    pool_after,
+    weighted_layer_names,
+)
 from nas.model.port import port_values, stage_of
 from nas.spaces.parts import get_part
 
@@ -102,9 +108,9 @@ def trace_student(model, config: StudentConfig, stage: InputStage):
         if index < len(config.act_bits):
             bits, integer = config.act_bits[index], config.act_int_bits[index]
             h = quantize_half_even(h.relu(), 0, integer, bits - integer)
-        if config.pool_after(index) > 1:
-            h = _max_pooled(h, config.pool_after(index))
-        if config.flattens_after(index):
+        if pool_after(config.convs, index) > 1:
+            h = _max_pooled(h, pool_after(config.convs, index))
+        if flattens_after(config.convs, index):
             h = h.reshape(-1)
     return comb_trace(inputs, h)
 

@@ -89,6 +89,18 @@ class InputStage:
                    tuple(values.get("shifts", ())))
 
 
+def pool_after(convs: tuple[ConvLayer, ...], index: int) -> int:
+    """The max pooling after weighted layer ``index``'s activation, ``convs`` being the
+    network's convolutions (1: none; a dense layer never pools)."""
+    return convs[index].pool if index < len(convs) else 1
+
+
+def flattens_after(convs: tuple[ConvLayer, ...], index: int) -> bool:
+    """Whether weighted layer ``index`` is the last of ``convs``, whose output is flattened
+    for the dense head."""
+    return bool(convs) and index == len(convs) - 1
+
+
 @dataclass(frozen=True)
 class StudentConfig:
     """One student. Its weighted layers are its convolutions (CNN students: ``convs`` on inputs
@@ -178,16 +190,6 @@ class StudentConfig:
     def conv_at(self, index: int) -> ConvLayer | None:
         """The convolution that weighted layer ``index`` is (None: a dense layer)."""
         return self.convs[index] if index < len(self.convs) else None
-
-    def pool_after(self, index: int) -> int:
-        """The max pooling after weighted layer ``index``'s activation (1: none)."""
-        conv = self.conv_at(index)
-        return conv.pool if conv is not None else 1
-
-    def flattens_after(self, index: int) -> bool:
-        """Whether weighted layer ``index`` is the last convolution, whose output is
-        flattened for the dense head."""
-        return bool(self.convs) and index == len(self.convs) - 1
 
     def layer_geometry(self, n_inputs: int, n_classes: int) -> list[tuple[int, int, int]]:
         """Per weighted layer: inputs each output reads, outputs per position, positions (1

@@ -21,6 +21,8 @@ from nas.model.config import (
     ConvLayer,
     InputStage,
     StudentConfig,
+    flattens_after,
+    pool_after,
     weighted_layer_names,
 )
 from nas.spaces.space import TrainingRecipe
@@ -108,15 +110,13 @@ def build_student(config: StudentConfig, n_inputs: int, n_classes: int) -> "kera
 def pooled_and_flattened(x, convs: tuple[ConvLayer, ...], input_shape: tuple[int, ...],
                          index: int):
     """Weighted layer ``index``'s activations max-pooled (a convolution with a pool above 1),
-    flattened after the last convolution: the layout of the student and of the learned model
-    it is frozen from."""
-    if index >= len(convs):
-        return x
-    if convs[index].pool > 1:
+    flattened after the last convolution (``pool_after``, ``flattens_after``): the layout of
+    the student, of the learned model it is frozen from, and of the open flow's trace."""
+    if pool_after(convs, index) > 1:
         pooling = (keras.layers.MaxPooling1D if len(input_shape) == 2
                    else keras.layers.MaxPooling2D)
-        x = pooling(convs[index].pool, name=f"pool_{index + 1}")(x)
-    if index == len(convs) - 1:
+        x = pooling(pool_after(convs, index), name=f"pool_{index + 1}")(x)
+    if flattens_after(convs, index):
         x = keras.layers.Flatten(name="flatten")(x)
     return x
 
