@@ -571,13 +571,24 @@ def _held_out_races(held_out: list[dict]) -> dict[int, list[dict]]:
     return {cnn["seed"]: cnn["race"] for cnn in held_out if cnn.get("race")}
 
 
+#: The day ``cnn_psd`` began to learn its bit widths by default (3821c86, 2026-12-06 06:50
+#: UTC); runs record their spaces' precision since 5abd6e6 (08:09 the same day).
+LEARNED_PSD_SINCE = "2026-12-06"
+
+
+def _precisions(cnn: dict) -> dict[str, str]:
+    """The default students' precision per space: as the run recorded it, else as the code of
+    its day had it (a run dated before ``LEARNED_PSD_SINCE`` searched both spaces; one from
+    that day without a record ran 3821c86's code, where ``cnn_psd`` learned)."""
+    unrecorded = {"cnn_digits": "searched",
+                  "cnn_psd": "learned" if cnn["date"] >= LEARNED_PSD_SINCE else "searched"}
+    return {run["space"]: run.get("precision", unrecorded[run["space"]])
+            for run in (cnn["digits"], cnn["psd"])}
+
+
 def _precisions_text(cnn: dict) -> str:
-    """The default students' precision per space, where the run recorded it (runs of code
-    before 5abd6e6 did not: both spaces searched, except seed 3's race at 3821c86, where
-    ``cnn_psd`` learned)."""
-    recorded = [f"{run['space']} {run['precision']}" for run in (cnn["digits"], cnn["psd"])
-                if "precision" in run]
-    return f"; the default's precision: {', '.join(recorded)}" if recorded else ""
+    return "; the default's precision: " + ", ".join(
+        f"{space} {precision}" for space, precision in _precisions(cnn).items())
 
 
 def held_out_race_table(held_out: list[dict]) -> list[str]:

@@ -118,13 +118,19 @@ def test_the_held_out_race_is_the_median_of_seeds_and_a_miss_ranks_above_every_r
     assert race.race_medians(races)[0]["met"] is False
     assert psd["median"] == pytest.approx(1.05) and psd["met"] is None  # no goal on cnn_psd
     render = _module("render_results")
-    held_out = [{"seed": seed, "race": rows, "date": "d", "machine": "m", "hgq2": {},
+    held_out = [{"seed": seed, "race": rows, "date": date, "machine": "m", "hgq2": {},
                  "digits": {"space": "cnn_digits"}, "psd": {"space": "cnn_psd"}}
-                for seed, rows in races.items()]
-    held_out[-1]["psd"]["precision"] = "learned"  # a run that recorded its precision
+                for (seed, rows), date in zip(races.items(), ("2026-12-05", "2026-12-06", "d"),
+                                              strict=True)]
+    held_out[-1]["psd"]["precision"] = "searched"  # a run that recorded its precision
     table = "\n".join(render.held_out_race_table(held_out))
-    assert "Seed 3, measured d (m):" in table
-    assert "Seed 5, measured d (m); the default's precision: cnn_psd learned:" in table
+    # runs that recorded none: both searched before cnn_psd learned by default, then cnn_psd
+    assert "Seed 3, measured 2026-12-05 (m); the default's precision: cnn_digits searched, " \
+           "cnn_psd searched:" in table
+    assert "Seed 4, measured 2026-12-06 (m); the default's precision: cnn_digits searched, " \
+           "cnn_psd learned:" in table
+    assert "Seed 5, measured d (m); the default's precision: cnn_digits searched, " \
+           "cnn_psd searched:" in table
     assert "| cnn_digits | 96.0 % | 0.50 | no design of ours | no design of ours | " \
            "no design of ours | <= 0.8: **missed** |" in table
     missed = render.not_yet({"targets": []}, None, None, held_out)
