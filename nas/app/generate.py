@@ -54,6 +54,8 @@ GENERATE_EPOCHS = 3
 MAX_PRIOR_LUT = 30_000
 DEFAULT_TIMEOUT_S = 900.0
 ROWS = "rows.jsonl"
+#: Seconds to wait for each killed worker to be gone.
+_REAP_S = 5.0
 
 _cache: dict = {}
 #: The space whose students calibration designs are unless another is given.
@@ -227,8 +229,14 @@ def _end_workers() -> None:
     """Kill the pool's workers with the tools they started (yosys): each leads a process
     group of its own (``os.setpgrp`` at start), so a stop sent to this process alone, which
     would otherwise wait for their designs to finish, ends them too, and a terminal's Ctrl-C
-    reaches them only through here."""
-    for worker in multiprocessing.active_children():
+    reaches them only through here. A worker still starting (no group of its own yet, no tool
+    started) is killed alone; each is reaped before the command returns."""
+    workers = multiprocessing.active_children()
+    for worker in workers:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if os.getpgid(worker.pid) == worker.pid:
                 os.killpg(worker.pid, signal.SIGKILL)
+            else:
+                worker.kill()
+    for worker in workers:
+        worker.join(_REAP_S)
