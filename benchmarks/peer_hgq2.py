@@ -96,19 +96,29 @@ def setup() -> None:
     subprocess.run(["bash", str(PEER / "setup.sh")], check=True)
 
 
+def train_arguments(schedule: Schedule, data_file: Path, port: tuple[int, int, int], seed: int,
+                    clock_mhz: float, out: Path, min_accuracy: float,
+                    input_shape: tuple[int, ...] | None) -> list[str]:
+    """``train_hgq2.py``'s arguments for ``schedule`` on the data in ``data_file``."""
+    arguments = ["--data", str(data_file), "--beta-max", str(schedule.beta_max),
+                 "--epochs", str(schedule.epochs), "--seed", str(seed),
+                 "--clock-mhz", str(clock_mhz), "--out", str(out),
+                 "--input-kif", ",".join(map(str, port)), "--min-val-accuracy", str(min_accuracy)]
+    for width in schedule.hidden:
+        arguments += ["--hidden", str(width)]
+    for conv in schedule.convs:
+        arguments += ["--conv", ",".join(map(str, conv))]
+    if schedule.convs:
+        arguments += ["--input-shape", ",".join(map(str, input_shape))]
+    return arguments
+
+
 def _train(schedule: Schedule, data_file: Path, port: tuple[int, int, int], seed: int,
            clock_mhz: float, out: Path, min_accuracy: float,
            input_shape: tuple[int, ...] | None) -> None:
-    command = [str(PYTHON), str(PEER / "train_hgq2.py"), "--data", str(data_file),
-               "--beta-max", str(schedule.beta_max), "--epochs", str(schedule.epochs),
-               "--seed", str(seed), "--clock-mhz", str(clock_mhz), "--out", str(out),
-               "--input-kif", ",".join(map(str, port)), "--min-val-accuracy", str(min_accuracy)]
-    for width in schedule.hidden:
-        command += ["--hidden", str(width)]
-    for conv in schedule.convs:
-        command += ["--conv", ",".join(map(str, conv))]
-    if schedule.convs:
-        command += ["--input-shape", ",".join(map(str, input_shape))]
+    command = [str(PYTHON), str(PEER / "train_hgq2.py"),
+               *train_arguments(schedule, data_file, port, seed, clock_mhz, out, min_accuracy,
+                                input_shape)]
     with (out.parent / f"{out.name}.log").open("w") as log:
         subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT)
 
@@ -133,6 +143,33 @@ def _train_within(schedules: tuple[Schedule, ...], budget_seconds: float | None,
         seconds += train(schedule)
         done.append(schedule)
     return done
+
+
+def synthesized_rows(checkpoints: list[tuple[Schedule, Path]], x_test: np.ndarray, jobs: int,
+                     method: str, space_name: str, seed: int) -> list[dict]:
+    """Verilator and yosys on each (schedule, checkpoint folder), ``jobs`` at a time: one
+    design row each, with the peer's ``versions``."""
+    verilator_environment()
+    yosys = yosys_version()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        synthesized = list(pool.map(lambda pair: _check(pair[1], x_test, yosys), checkpoints))
+    rows = []
+    for (schedule, ckpt), synth in zip(checkpoints, synthesized, strict=True):
+        design = json.loads((ckpt / "design.json").read_text())
+        rows.append({"method": method, "space": space_name, "seed": seed,
+                     "trial": f"{ckpt.parent.name}/{ckpt.name}",
+                     "test_accuracy": design["test_accuracy"],
+                     "val_accuracy": design["val_accuracy"], "lut": synth["lut"],
+                     "ff": synth["ff"], "dsp": synth["dsp"],
+                     "latency_cycles": synth["latency_cycles"],
+                     "bit_exact": synth["rtl_exact_fraction"] == 1.0
+                     and design["trace_exact_fraction"] == 1.0,
+                     "config": {"convs": [list(c) for c in schedule.convs],
+                                "hidden": list(schedule.hidden), "beta_max": schedule.beta_max,
+                                "epochs": schedule.epochs, "ebops": design["ebops"]},
+                     "synth_seconds": sum(synth["seconds"].values()),
+                     "versions": design["versions"]})
+    return rows
 
 
 def run_peer(data: DataSplits, space_name: str, seed: int, clock_mhz: float, root: Path,
@@ -164,26 +201,10 @@ def run_peer(data: DataSplits, space_name: str, seed: int, clock_mhz: float, roo
     checkpoints = [(schedule, ckpt) for schedule in trained
                    for ckpt in sorted((root / schedule.name).glob("ckpt_*"))
                    if json.loads((ckpt / "design.json").read_text())["val_accuracy"] >= min_accuracy]
-    verilator_environment()
-    yosys = yosys_version()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        synthesized = list(pool.map(lambda pair: _check(pair[1], data.x_test, yosys), checkpoints))
-    rows, versions = [], {}
-    for (schedule, ckpt), synth in zip(checkpoints, synthesized, strict=True):
-        design = json.loads((ckpt / "design.json").read_text())
-        versions = design["versions"]
-        rows.append({"method": method, "space": space_name, "seed": seed,
-                     "trial": f"{schedule.name}/{ckpt.name}",
-                     "test_accuracy": design["test_accuracy"],
-                     "val_accuracy": design["val_accuracy"], "lut": synth["lut"],
-                     "ff": synth["ff"], "dsp": synth["dsp"],
-                     "latency_cycles": synth["latency_cycles"],
-                     "bit_exact": synth["rtl_exact_fraction"] == 1.0
-                     and design["trace_exact_fraction"] == 1.0,
-                     "config": {"convs": [list(c) for c in schedule.convs],
-                                "hidden": list(schedule.hidden), "beta_max": schedule.beta_max,
-                                "epochs": schedule.epochs, "ebops": design["ebops"]},
-                     "synth_seconds": sum(synth["seconds"].values())})
+    rows = synthesized_rows(checkpoints, data.x_test, jobs, method, space_name, seed)
+    versions = rows[-1]["versions"] if rows else {}
+    for row in rows:
+        del row["versions"]
     seconds = sum(json.loads((root / s.name / "run.json").read_text())["train_seconds"]
                   for s in trained)
     return {"designs": rows, "versions": versions, "train_seconds": seconds,

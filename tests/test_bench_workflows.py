@@ -309,3 +309,38 @@ def test_the_second_application_runs_its_own_space_with_every_seed_held_out(tmp_
     result = bench.scored({**tuning, "tuning_seeds": list(bench.TUNED_ON["mlp_gn"])})
     assert result["targets"] and not result["tuning_targets"]
     assert [t["detail"] for t in result["targets"]] == [t["detail"] for t in tuning["tuning_targets"]]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # whichever runs first also runs the harness (quick_bench)
+def test_hgq2_as_the_trainer_inside_our_loop_screens_and_synthesizes(quick_bench, tmp_path):
+    """Issue 29 item 6's loop at a tiny budget: its first trial is our first starting plan
+    (within the quick space's widths), trained by HGQ2 past its screening (the first trials
+    always go on), its converted front synthesized bit-exact and scored level by level
+    against the quick bench's default search."""
+    result, _ = quick_bench
+    results = tmp_path / "RESULTS.json"
+    results.write_text(json.dumps(result))
+    out = tmp_path / "loop.json"
+    process = subprocess.run(
+        [sys.executable, str(BENCH / "bench_hgq2_search.py"), "--quick", "--seed", "0",
+         "--budget-seconds", "5", "--results", str(results), "--out", str(out),
+         "--workdir", str(tmp_path / "work")], capture_output=True, text=True, timeout=900)
+    assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-3000:]
+    entry = json.loads(out.read_text())["seeds"]["0"]
+    first = entry["trials"][0]
+    from nas.search.sampling import starting_plans
+    from nas.spaces import get_space
+
+    plan = starting_plans(_module("bench_workflows").quick_space(get_space("mlp_psd")).student)[0]
+    assert (first["hidden"], first["beta_max"]) == ([plan["width_1"]], plan["beta"])
+    assert first["went_on"] and first["epochs"] == entry["epochs"][1] > entry["epochs"][0]
+    assert entry["designs"] and all(d["bit_exact"] and d["method"] == "hgq2_search"
+                                    for d in entry["designs"])
+    default = [d for d in result["designs"] if d["method"] == "default" and d["seed"] == 0]
+    for row in entry["levels"]:
+        loop = [d["lut"] for d in entry["designs"] if d["val_accuracy"] >= row["level"]]
+        ours = [d["lut"] for d in default if d["bit_exact"] and d["val_accuracy"] >= row["level"]]
+        assert (row["hgq2_search"] or {}).get("lut") == (min(loop) if loop else None)
+        if ours and loop:
+            assert row["default_over_loop"] == pytest.approx(min(ours) / min(loop))

@@ -35,6 +35,7 @@ import math
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -138,8 +139,12 @@ class Progress(keras.callbacks.Callback):
                   f"beta {logs.get('beta', 0):.2e} ({time.perf_counter() - self.start:.0f} s)", flush=True)
 
 
-def train(model: keras.Model, data: dict[str, np.ndarray], beta_max: float, epochs: int,
-          pareto_dir: Path) -> None:
+def trainer(model: keras.Model, data: dict[str, np.ndarray], beta_max: float, epochs: int,
+            pareto_dir: Path) -> Callable[[int, int], dict[str, float]]:
+    """Compile ``model`` for a run of ``epochs`` and return ``fit(start, stop)``, which trains
+    epochs ``start..stop-1`` of it and returns the last epoch's logs: the learning rate, beta
+    and the Pareto front span the whole run however it is cut (a run screened after some
+    epochs goes on where it stopped)."""
     steps = math.ceil(len(data["x_train"]) / BATCH)
     lr = keras.optimizers.schedules.CosineDecayRestarts(
         LEARNING_RATE, first_decay_steps=steps * max(1, epochs // RESTART_CYCLES), t_mul=1.0,
@@ -149,8 +154,14 @@ def train(model: keras.Model, data: dict[str, np.ndarray], beta_max: float, epoc
     callbacks = [BetaScheduler(beta_schedule(epochs, beta_max)), FreeEBOPs(),
                  ParetoFront(pareto_dir, ["val_accuracy", "ebops"], [1, -1]),
                  Progress(epochs, max(1, epochs // 10))]
-    model.fit(data["x_train"], data["y_train"], batch_size=BATCH, epochs=epochs, shuffle=True,
-              validation_data=(data["x_val"], data["y_val"]), callbacks=callbacks, verbose=0)
+
+    def fit(start: int, stop: int) -> dict[str, float]:
+        history = model.fit(data["x_train"], data["y_train"], batch_size=BATCH, epochs=stop,
+                            initial_epoch=start, shuffle=True, callbacks=callbacks, verbose=0,
+                            validation_data=(data["x_val"], data["y_val"]))
+        return {name: float(values[-1]) for name, values in history.history.items()}
+
+    return fit
 
 
 def pareto_checkpoints(pareto_dir: Path) -> list[Checkpoint]:
@@ -170,11 +181,10 @@ def scanned(ckpt: Checkpoint, data: dict[str, np.ndarray]) -> tuple[float, float
     return float(np.mean(logits(model, data["x_val"]).argmax(1) == data["y_val"])), float(ebops)
 
 
-def worth_building(checkpoints: list[Checkpoint], data: dict[str, np.ndarray],
+def worth_building(points: list[tuple[Checkpoint, float, float]],
                    min_val_accuracy: float) -> list[Checkpoint]:
-    """Every checkpoint scanned; those at or above ``min_val_accuracy`` that no other scanned
-    checkpoint beats on both validation accuracy and EBOPs, by EBOPs."""
-    points = [(ckpt, *scanned(ckpt, data)) for ckpt in checkpoints]
+    """Of the scanned ``points`` (checkpoint, validation accuracy, EBOPs), those at or above
+    ``min_val_accuracy`` that no other one beats on both, by EBOPs."""
     eligible = [(c, acc, ebops) for c, acc, ebops in points if acc >= min_val_accuracy]
     return sorted((c for c, acc, ebops in eligible
                    if not any(a >= acc and e <= ebops and (a, e) != (acc, ebops)
@@ -226,6 +236,27 @@ def convert(ckpt: Checkpoint, data: dict[str, np.ndarray], args: argparse.Namesp
     return design
 
 
+def convert_front(pareto_dir: Path, data: dict[str, np.ndarray],
+                  args: argparse.Namespace) -> tuple[list[tuple[float, float]], int]:
+    """Scan every checkpoint of the run's Pareto front after ``trace_minmax``, convert those
+    worth building into ``args.out/ckpt_<k>``; the (validation accuracy, EBOPs) of every one
+    scanned, and how many were converted."""
+    front = pareto_checkpoints(pareto_dir)
+    points = [(ckpt, *scanned(ckpt, data)) for ckpt in front]
+    chosen = worth_building(points, args.min_val_accuracy)
+    print(f"Pareto front: {len(front)} checkpoints, converting the {len(chosen)} non-dominated "
+          f"ones at >= {args.min_val_accuracy:g} validation accuracy after trace_minmax", flush=True)
+    for old in args.out.glob("ckpt_*"):
+        shutil.rmtree(old)
+    for k, ckpt in enumerate(chosen):
+        design = convert(ckpt, data, args, args.out / f"ckpt_{k}")
+        print(f"ckpt_{k}: epoch {design['epoch']} val {design['val_accuracy']:.4f} "
+              f"test {design['test_accuracy']:.4f} ebops {design['ebops']:,} "
+              f"cost {design['da4ml_cost']:,.0f} latency {design['latency_cycles']} "
+              f"trace exact {design['trace_exact_fraction']:.4f}", flush=True)
+    return [(acc, ebops) for _, acc, ebops in points], len(chosen)
+
+
 def load_data(path: Path) -> dict[str, np.ndarray]:
     with np.load(path) as npz:
         data = {key: npz[key] for key in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
@@ -273,41 +304,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    start = time.perf_counter()
+def new_run(args: argparse.Namespace, data: dict[str, np.ndarray]
+            ) -> tuple[Callable[[int, int], dict[str, float]], Path]:
+    """The run ``args`` ask for, seeded, its model built and its Pareto folder emptied: its
+    ``fit(start, stop)`` (see ``trainer``) and that folder."""
     keras.utils.set_random_seed(args.seed)
-    data = load_data(args.data)
     n_classes = int(max(data["y_train"].max(), data["y_val"].max(), data["y_test"].max())) + 1
     args.out.mkdir(parents=True, exist_ok=True)
     pareto_dir = args.out / "pareto"
     if pareto_dir.exists():
         shutil.rmtree(pareto_dir)
-
     model = build_model(data["x_train"].shape[1], args.hidden, n_classes, args.input_kif,
                         tuple(args.conv), args.input_shape)
     convs = [f"c{c.filters}k{c.kernel}s{c.stride}" for c in args.conv]
     arch = "-".join(str(n) for n in (data["x_train"].shape[1], *convs, *args.hidden, n_classes))
     print(f"HGQ2 {arch}, beta_max {args.beta_max:g}, {args.epochs} epochs, seed {args.seed}", flush=True)
-    train(model, data, args.beta_max, args.epochs, pareto_dir)
+    return trainer(model, data, args.beta_max, args.epochs, pareto_dir), pareto_dir
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    data = load_data(args.data)
+    fit, pareto_dir = new_run(args, data)
+    fit(0, args.epochs)
     train_seconds = time.perf_counter() - start
 
-    front = pareto_checkpoints(pareto_dir)
-    chosen = worth_building(front, data, args.min_val_accuracy)
-    print(f"Pareto front: {len(front)} checkpoints, converting the {len(chosen)} non-dominated "
-          f"ones at >= {args.min_val_accuracy:g} validation accuracy after trace_minmax", flush=True)
-    for old in args.out.glob("ckpt_*"):
-        shutil.rmtree(old)
-    for k, ckpt in enumerate(chosen):
-        design = convert(ckpt, data, args, args.out / f"ckpt_{k}")
-        print(f"ckpt_{k}: epoch {design['epoch']} val {design['val_accuracy']:.4f} "
-              f"test {design['test_accuracy']:.4f} ebops {design['ebops']:,} "
-              f"cost {design['da4ml_cost']:,.0f} latency {design['latency_cycles']} "
-              f"trace exact {design['trace_exact_fraction']:.4f}", flush=True)
+    points, converted = convert_front(pareto_dir, data, args)
     total = time.perf_counter() - start
     (args.out / "run.json").write_text(json.dumps(
-        {"train_seconds": train_seconds, "total_seconds": total, "pareto_size": len(front),
-         "converted": len(chosen)}, indent=2) + "\n")
+        {"train_seconds": train_seconds, "total_seconds": total, "pareto_size": len(points),
+         "converted": converted}, indent=2) + "\n")
     print(f"total {total:.1f} s (training {train_seconds:.1f} s)", flush=True)
 
 
