@@ -10,6 +10,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from statistics import median_high
 
 from cnn_race import HELD_OUT_FILES, TUNING_SEEDS, race_medians, shown_ratio
 from harness import MISSED, REFERENCE_HIDDEN, SHORT_NAMES, hypervolume, median, smallest_at
@@ -31,6 +32,7 @@ PEER_REPRODUCTION = HERE / "results" / "peer_reproduction.json"
 MLP_GN = HERE / "results" / "bench_mlp_gn" / "RESULTS.json"
 CALIBRATIONS = HERE.parent / "nas" / "estimators" / "calibrations"
 TRACE_TRANSFER = HERE / "results" / "trace_transfer.json"
+HGQ2_LOOP = HERE / "results" / "hgq2_search.json"
 QUANTITY_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "latency_cycles": "latency"}
 LABELS = {"default": "default search (`nas run`)", "random": "random sampler, same space",
           "manual": "manual workflow (accuracy-only TPE, fixed 8-bit, 20 %)",
@@ -213,7 +215,8 @@ def trainer_in_loop_text(result: dict) -> list[str]:
                  f"`model/learned.py` stays.")
     else:
         text += (f"not fewer than the {unsteered} trials the search runs before TPE steers it: "
-                 f"only a run of the loop can answer.")
+                 f"only a run of the loop can answer (`bench_hgq2_search.py`: README, "
+                 f"\"HGQ2 as the trainer inside our loop\").")
     return [text]
 
 
@@ -762,6 +765,52 @@ def _read_back(result: dict) -> str:
             f"since): {', '.join(result['read_back']['methods'])}")
 
 
+def _loop_pick(design: dict | None) -> str:
+    return "none" if design is None else (f"{design['lut']:,} ({100 * design['val_accuracy']:.2f}"
+                                          f" / {100 * design['test_accuracy']:.2f} %)")
+
+
+def _loop_ratio(ratio: float) -> str:
+    return "only the default reaches it" if ratio == 0.0 else _ratio_text(ratio)
+
+
+def hgq2_loop_tables(loop: dict) -> list[str]:
+    """Issue 29 item 6, measured (``bench_hgq2_search.py``): per seed, what the loop ran in
+    its seconds, and per level the smallest bit-exact design of the default search, of HGQ2 in
+    our loop and of the HGQ2 sweep (chosen on validation), with the LUT ratios; then, per
+    level, the median of the default / loop ratios over the seeds measured."""
+    seeds = sorted(loop["seeds"], key=int)
+    last = loop["seeds"][seeds[-1]]
+    lines = [f"Measured {last['date']} ({last['machine']}; HGQ2 {last['versions']['hgq2']}, "
+             f"da4ml {last['versions']['da4ml']}; {last['epochs'][1]} epochs a trial, screened "
+             f"after {last['epochs'][0]}):", "",
+             "| seed | budget (s) | loop (s) | trials (trained on after screening) | designs "
+             "synthesized (bit-exact) | load average (start, end) |", "|---|---|---|---|---|---|"]
+    for seed in seeds:
+        entry = loop["seeds"][seed]
+        trials = entry["trials"]
+        lines.append(f"| {seed} | {entry['budget_seconds']:.0f} | {entry['search_seconds']:.0f} "
+                     f"| {len(trials)} ({sum(t['went_on'] for t in trials)}) | "
+                     f"{len(entry['designs'])} ({sum(d['bit_exact'] for d in entry['designs'])}) "
+                     f"| {entry['load_average'][0]:.1f}, {entry['load_average'][1]:.1f} |")
+    lines += ["", "| seed | level (val) | default: LUT (val / test %) | HGQ2 in our loop | HGQ2 "
+              "sweep | default / loop | loop / sweep |", "|---|---|---|---|---|---|---|"]
+    for seed in seeds:
+        for row in loop["seeds"][seed]["levels"]:
+            lines.append(f"| {seed} | {100 * row['level']:.1f} % | {_loop_pick(row['default'])} "
+                         f"| {_loop_pick(row['hgq2_search'])} | {_loop_pick(row['hgq2_sweep'])} "
+                         f"| {_loop_ratio(row['default_over_loop'])} | "
+                         f"{_dash(row['loop_over_sweep'], '{:.2f}')} |")
+    levels = [row["level"] for row in loop["seeds"][seeds[0]]["levels"]]
+    medians = [median_high([row["default_over_loop"] for seed in seeds
+                            for row in loop["seeds"][seed]["levels"] if row["level"] == level])
+               for level in levels]
+    lines += ["", "Default / HGQ2 in our loop, median of seeds " + ", ".join(seeds) + ": "
+              + ", ".join(f"{_loop_ratio(m)} at {100 * level:.1f} %"
+                          for level, m in zip(levels, medians, strict=True)) + "."]
+    return lines
+
+
 def readme_blocks() -> dict[str, str]:
     """The README's generated blocks, from the committed JSON."""
     result = json.loads((HERE / "RESULTS.json").read_text())
@@ -809,6 +858,9 @@ def readme_blocks() -> dict[str, str]:
         blocks["cnn"] = "\n".join(
             [f"Measured {cnn['date']} ({cnn['machine']}) by `benchmarks/bench_cnn.py`, seed "
              f"{cnn['seed']}:", "", *cnn_tables(cnn), *held_out_race_table(held_out)])
+    if HGQ2_LOOP.exists():
+        loop = json.loads(HGQ2_LOOP.read_text())
+        blocks["hgq2-loop"] = "\n".join(hgq2_loop_tables(loop))
     if datasets:
         blocks["datasets"] = "\n".join(
             [f"Measured {datasets['date']} ({datasets['machine']}), seed {datasets['seed']}, "

@@ -344,3 +344,31 @@ def test_hgq2_as_the_trainer_inside_our_loop_screens_and_synthesizes(quick_bench
         assert (row["hgq2_search"] or {}).get("lut") == (min(loop) if loop else None)
         if ours and loop:
             assert row["default_over_loop"] == pytest.approx(min(ours) / min(loop))
+
+
+def test_the_loop_table_scores_each_level_and_takes_the_median_over_seeds():
+    render = _module("render_results")
+
+    def pick(lut):
+        return None if lut is None else {"lut": lut, "val_accuracy": 0.985,
+                                         "test_accuracy": 0.98, "latency_cycles": 3}
+
+    def entry(levels):
+        return {"date": "2026-12-06", "machine": "m", "versions": {"hgq2": "0.2.0",
+                                                                   "da4ml": "0.6.0"},
+                "epochs": [90, 300], "budget_seconds": 900.0, "search_seconds": 950.0,
+                "load_average": [2.0, 3.0], "designs": [{"bit_exact": True}],
+                "trials": [{"went_on": True}, {"went_on": False}],
+                "levels": [{"level": level, "default": pick(ours), "hgq2_search": pick(loop),
+                            "hgq2_sweep": None, "default_over_loop": ratio,
+                            "loop_over_sweep": None}
+                           for level, ours, loop, ratio in levels]}
+
+    loop = {"seeds": {"3": entry([(0.98, 1000, 2000, 0.5), (0.989, None, 3000, 99.0)]),
+                      "4": entry([(0.98, 1500, 1000, 1.5), (0.989, 2000, None, 0.0)])}}
+    lines = render.hgq2_loop_tables(loop)
+    assert "| 3 | 900 | 950 | 2 (1) | 1 (1) | 2.0, 3.0 |" in lines
+    assert lines[-1] == ("Default / HGQ2 in our loop, median of seeds 3, 4: 1.50 at 98.0 %, "
+                         "no design of ours at 98.9 %.")
+    assert any("| 4 | 98.9 % |" in line and "only the default reaches it" in line
+               for line in lines)
