@@ -33,6 +33,7 @@ from nas.model.data import load_data
 from nas.search.front import accuracy_floor
 from nas.search.sampling import starting_plans
 from nas.search.screening import promising
+from nas.search.settings import RunSettings
 from nas.search.study import create_or_continue, make_sampler, prepare, sampler_seed
 from nas.spaces.space import StudentRanges
 
@@ -96,7 +97,7 @@ def _enqueue_plans(study: optuna.Study, ranges: StudentRanges) -> None:
                              if k in PLAN_KEYS or k.startswith("width_")})
 
 
-def search(worker: Worker, settings, budget_seconds: float, data_file: Path,
+def search(worker: Worker, settings: RunSettings, budget_seconds: float, data_file: Path,
            port: tuple[int, int, int], floor: float, root: Path) -> tuple[list[dict], float]:
     """The loop, while its seconds are under ``budget_seconds`` (the last trial started may
     end past it, as the default search's last trial may); every trial's record, the seconds."""
