@@ -64,13 +64,19 @@ def test_spaces_lists_spaces_and_parts():
         assert name in result.stdout
 
 
+#: Seconds from a trial's end to its log line's (whole-second) stamp: 1.1 s was seen with the
+#: suite's two workers beside three CPU-bound jobs on 2 cores.
+LOGGED_WITHIN_S = 3.0
+
+
 def _log_seconds(line: str) -> float:
     return datetime.datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S").timestamp()
 
 
 def _assert_logged_each_trial(lines: list[str], study) -> None:
-    """A line per finished trial, written within a second of the trial's end (the log has
-    whole seconds), after the device and stage lines."""
+    """A line per finished trial, logged as the trial ends (within ``LOGGED_WITHIN_S`` of it,
+    less than a quick trial takes: a line logged with the next trial or at the end of the run
+    fails), after the device and stage lines."""
     assert lines[0].endswith("training on the CPU (asked for)"), lines
     assert any(line.endswith("stage: searching") for line in lines)
     for trial in study.trials:
@@ -78,7 +84,7 @@ def _assert_logged_each_trial(lines: list[str], study) -> None:
             continue
         line = next(line for line in lines if f" trial {trial.number} complete: val acc " in line)
         assert f"val acc {trial.user_attrs['val_accuracy']:.4f}" in line
-        assert _log_seconds(line) - trial.datetime_complete.timestamp() <= 1.0 + 1e-6, line
+        assert _log_seconds(line) - trial.datetime_complete.timestamp() <= LOGGED_WITHIN_S, line
 
 
 @pytest.mark.slow
