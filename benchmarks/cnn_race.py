@@ -3,7 +3,9 @@ both methods reach, the smallest bit-exact design of the default search and of H
 compute, chosen on validation accuracy (as a user chooses; test accuracy is reported), and the
 default's LUTs over HGQ2's."""
 
-from harness import MISSED, lut_ratio, median, smallest_at
+from statistics import median_high
+
+from harness import MISSED, lut_ratio, smallest_at
 
 #: The seed the CNN spaces' defaults were set up on; the race's goal is scored on the others.
 TUNING_SEEDS = (0,)
@@ -68,14 +70,15 @@ def shown_ratio(row: dict) -> str:
 def race_medians(races: dict[int, list[dict]]) -> list[dict]:
     """Per space and level, the ratio of each seed's race (``races``: seed -> rows of
     ``race``) and their median (a seed where the default has no design is ``MISSED``, ranked
-    above every ratio), and, where the space has a goal, whether the median meets it."""
+    above every ratio; of an even count the higher middle, so a miss is never averaged), and,
+    where the space has a goal, whether the median meets it."""
     keys = list(dict.fromkeys((row["space"], row["level"]) for rows in races.values()
                               for row in rows))
     summary = []
     for space, level in keys:
         ratios = {seed: row["ratio"] for seed, rows in races.items() for row in rows
                   if (row["space"], row["level"]) == (space, level)}
-        middle = median(list(ratios.values()))
+        middle = median_high(list(ratios.values()))
         goal = GOALS.get(space)
         summary.append({"space": space, "level": level, "ratios": ratios, "median": middle,
                         "goal": goal, "met": None if goal is None else bool(middle <= goal)})
