@@ -43,6 +43,9 @@ METHOD = "hgq2_search"
 #: The parameters of a learned-precision plan that HGQ2 uses (it learns the input's format
 #: itself, starting at the port's).
 PLAN_KEYS = ("n_hidden", "beta")
+#: How the worker's answers start (``search_worker.ANSWER``: that module imports Keras 3, which
+#: this environment cannot).
+ANSWER = "@hgq2 "
 
 
 class Worker:
@@ -62,8 +65,8 @@ class Worker:
 
     def _answer(self, key: str) -> dict:
         for line in self._process.stdout:
-            if line.startswith("@hgq2 "):
-                return json.loads(line[len("@hgq2 "):])[key]
+            if line.startswith(ANSWER):
+                return json.loads(line[len(ANSWER):])[key]
             self._log.write(line)
             self._log.flush()
         raise RuntimeError(f"the HGQ2 worker ended (exit {self._process.wait()}): see "
@@ -192,11 +195,8 @@ def run_seed(seed: int, budget_seconds: float, runs: dict, quick: bool, jobs: in
     finally:
         worker.close()
     synth_start = time.perf_counter()
-    designs = peer_hgq2.synthesized_rows(front_checkpoints(root), data.x_test, jobs, METHOD,
-                                         settings.space.name, seed)
-    versions = designs[-1]["versions"] if designs else {}
-    for design in designs:
-        del design["versions"]
+    designs, versions = peer_hgq2.synthesized_rows(front_checkpoints(root), data.x_test, jobs,
+                                                   METHOD, settings.space.name, seed)
     return {"date": datetime.now(UTC).date().isoformat(), "machine": machine(), "seed": seed,
             "budget_seconds": budget_seconds, "search_seconds": seconds,
             "synth_seconds": time.perf_counter() - synth_start, "floor": floor,

@@ -146,16 +146,17 @@ def _train_within(schedules: tuple[Schedule, ...], budget_seconds: float | None,
 
 
 def synthesized_rows(checkpoints: list[tuple[Schedule, Path]], x_test: np.ndarray, jobs: int,
-                     method: str, space_name: str, seed: int) -> list[dict]:
+                     method: str, space_name: str, seed: int) -> tuple[list[dict], dict]:
     """Verilator and yosys on each (schedule, checkpoint folder), ``jobs`` at a time: one
-    design row each, with the peer's ``versions``."""
+    design row each, and the peer's versions (none without a checkpoint)."""
     verilator_environment()
     yosys = yosys_version()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         synthesized = list(pool.map(lambda pair: _check(pair[1], x_test, yosys), checkpoints))
-    rows = []
+    rows, versions = [], {}
     for (schedule, ckpt), synth in zip(checkpoints, synthesized, strict=True):
         design = json.loads((ckpt / "design.json").read_text())
+        versions = design["versions"]
         rows.append({"method": method, "space": space_name, "seed": seed,
                      "trial": f"{ckpt.parent.name}/{ckpt.name}",
                      "test_accuracy": design["test_accuracy"],
@@ -167,9 +168,8 @@ def synthesized_rows(checkpoints: list[tuple[Schedule, Path]], x_test: np.ndarra
                      "config": {"convs": [list(c) for c in schedule.convs],
                                 "hidden": list(schedule.hidden), "beta_max": schedule.beta_max,
                                 "epochs": schedule.epochs, "ebops": design["ebops"]},
-                     "synth_seconds": sum(synth["seconds"].values()),
-                     "versions": design["versions"]})
-    return rows
+                     "synth_seconds": sum(synth["seconds"].values())})
+    return rows, versions
 
 
 def run_peer(data: DataSplits, space_name: str, seed: int, clock_mhz: float, root: Path,
@@ -201,10 +201,7 @@ def run_peer(data: DataSplits, space_name: str, seed: int, clock_mhz: float, roo
     checkpoints = [(schedule, ckpt) for schedule in trained
                    for ckpt in sorted((root / schedule.name).glob("ckpt_*"))
                    if json.loads((ckpt / "design.json").read_text())["val_accuracy"] >= min_accuracy]
-    rows = synthesized_rows(checkpoints, data.x_test, jobs, method, space_name, seed)
-    versions = rows[-1]["versions"] if rows else {}
-    for row in rows:
-        del row["versions"]
+    rows, versions = synthesized_rows(checkpoints, data.x_test, jobs, method, space_name, seed)
     seconds = sum(json.loads((root / s.name / "run.json").read_text())["train_seconds"]
                   for s in trained)
     return {"designs": rows, "versions": versions, "train_seconds": seconds,
