@@ -372,3 +372,23 @@ def test_the_loop_table_scores_each_level_and_takes_the_median_over_seeds():
                          "no design of ours at 98.9 %.")
     assert any("| 4 | 98.9 % |" in line and "only the default reaches it" in line
                for line in lines)
+
+
+def test_the_seeded_plans_lose_at_97_5_percent_on_both_tuning_seeds():
+    # README (under the variants table): the seeded starting plans, run as make bench runs the
+    # default, give a larger smallest design at 97.5 % on seeds 0 and 1 and a larger one at
+    # 98.0 % on seed 1, about level on seed 0; the claim recomputed from the committed runs.
+    smallest_at = _module("harness").smallest_at
+    folder = BENCH / "results" / "seeded_plans"
+
+    def lut(variant: str, seed: int, level: float) -> int:
+        kept = json.loads((folder / variant / f"seed{seed}" / "default.json").read_text())
+        assert kept["budget"].startswith("100 complete trials")
+        designs = kept["run"]["designs"]
+        assert {d["seed"] for d in designs} == {seed}
+        return smallest_at(designs, level)["lut"]
+
+    for seed in (0, 1):
+        assert lut("seeded", seed, 0.975) > lut("default", seed, 0.975)
+    assert lut("seeded", 1, 0.98) > lut("default", 1, 0.98)
+    assert abs(lut("seeded", 0, 0.98) / lut("default", 0, 0.98) - 1) < 0.02
