@@ -450,11 +450,20 @@ def _latency_limits(latency: dict) -> list[str]:
             f"folder (nothing assumed; a re-synthesis of the same firmware, which the facts "
             f"table notes, reads the folder of its other version), MAPE / SMAPE %: " + ", ".join(
                 f"{QUANTITY_NAMES[q]} {full[q]['mape']:.1f} / {full[q]['smape']:.1f}"
-                for q in QUANTITY_NAMES if q in full) + ". Designs of different repositories "
+                for q in QUANTITY_NAMES if q in full) + _within_targets(full, latency["targets"])
+            + ". Designs of different repositories "
             f"that the estimator cannot tell apart (the same features): "
             f"{len(same['groups'])} group(s); the least MAPE any estimate of these features "
             f"can have over all {latency['n_designs']} designs because of them: " + ", ".join(
                 f"{QUANTITY_NAMES[q]} {v:.1f} %" for q, v in same["mape_floor"].items()) + "."]
+
+
+def _within_targets(errors: dict, targets: dict) -> str:
+    """Which quantities of ``errors`` are within the Latency-strategy MAPE targets."""
+    within = [q for q in targets if q in errors and errors[q]["mape"] <= targets[q]["goal_mape"]]
+    beyond = [q for q in targets if q in errors and q not in within]
+    return "".join(f"; {label} the targets: {', '.join(QUANTITY_NAMES[q] for q in chosen)}"
+                   for label, chosen in (("within", within), ("beyond", beyond)) if chosen)
 
 
 def _binding_table(binding: dict) -> list[str]:

@@ -112,6 +112,17 @@ def test_shipped_latency_grows_with_reuse_and_layers_as_hls4ml_does():
     assert estimator.predict_one(slow).latency_cycles < estimator.predict_one(fast).latency_cycles
 
 
+def test_shipped_latency_counts_a_register_between_two_layers():
+    # The wa-hls4ml sweep's lone layers are mostly combinational (0 cycles), the public
+    # networks pay a register where one layer hands over to the next: a second layer costs
+    # its own delays and at least one cycle more.
+    estimator = default_calibration("vitis").estimator("vendor_hls")
+    for family in ("xc7", "ultrascale"):
+        lone = estimator.predict_one(_design([_layer(32, 32, bits=2)], family)).latency_cycles
+        pair = estimator.predict_one(_design([_layer(32, 32, bits=2)] * 2, family))
+        assert pair.latency_cycles >= 2 * lone + 1, (family, lone, pair.latency_cycles)
+
+
 def _synthetic_rows(groups: int, per_group: int, seed: int = 0) -> tuple[list[dict], dict]:
     """Rows whose numbers a known set of coefficients predicts exactly."""
     rng = np.random.default_rng(seed)

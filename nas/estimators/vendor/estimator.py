@@ -7,10 +7,11 @@ less the clock uncertainty, on a part whose logic is ``delay_scale`` times a -1 
 latency model is linear in nanoseconds of delay per usable nanosecond of the clock (a
 multiplier, an adder level, an adder level per accumulator bit, the extra a level takes in
 Vitis HLS; per part family; the softmax and sigmoid/tanh tables), plus the reuse passes (one
-cycle each: fixed, not fitted), a register per layer and the interface. Its coefficients are
-delays in nanoseconds and cycles. The flip-flops are the registers such a pipeline needs:
-adder-tree and DSP-operand bits per usable nanosecond (per family), the layer outputs, the
-products that wait for a later pass.
+cycle each: fixed, not fitted), a register between two layers (a lone layer whose delays fit
+the period is combinational: the wa-hls4ml sweep reports 0 cycles for most) and the
+interface. Its coefficients are delays in nanoseconds and cycles. The flip-flops are the
+registers such a pipeline needs: adder-tree and DSP-operand bits per usable nanosecond (per
+family), the layer outputs, the products that wait for a later pass.
 
 **LUT** is linear in the adder-tree bits, the bits of the fabric multipliers (CSD digits x
 input width), the glue of each DSP product, the activations' bits, the softmax outputs, the
@@ -78,8 +79,8 @@ def fold_feature(layer: VendorLayer) -> str | None:
 #: -1 Artix-7, cycles, LUTs or FFs per counted bit, BRAM36 per table or per 36 Kib of ROM).
 #: The order of a quantity's features is the order of its coefficients in calibration files.
 PRIOR: dict[str, dict[str, float]] = {
-    "latency_cycles": {**_per_family(_FAMILY_DELAYS), "layers": 1.0, "reuse_passes": 1.0,
-                       "softmax_ns": 20.0, "table_ns": 8.0, "design": 1.0},
+    "latency_cycles": {**_per_family(_FAMILY_DELAYS), "layer_boundaries": 1.0,
+                       "reuse_passes": 1.0, "softmax_ns": 20.0, "table_ns": 8.0, "design": 1.0},
     "ff": {**_per_family(_FAMILY_REGISTERS), "output_bits": 1.0, "reuse_register_bits": 1.0,
            "resource_accum_bits": 1.0, "design": 100.0},
     "lut": {"adder_bits": 1.0, "fabric_multiplier_bits": 1.0, "dsp_products": 10.0,
@@ -108,7 +109,6 @@ def _latency_terms(design: VendorDesign, layer: VendorLayer, step: LayerPlan) ->
     values[f"level_bit_ns_{family}"] = step.levels * layer.accum_bits / usable
     if design.tool == "Vitis HLS":
         values[f"vitis_level_ns_{family}"] = step.levels / usable
-    values["layers"] = 1.0
     values["reuse_passes"] = step.passes - 1.0
     values["softmax_ns"] = float(layer.activation == "softmax") / usable
     values["table_ns"] = float(layer.activation in TABLE_ACTIVATIONS) / usable
@@ -132,7 +132,7 @@ class VendorEstimator(ResourceEstimator):
            f"(coefficient: ns per carry bit)" for f in FAMILIES},
         **{f"vitis_level_ns_{f}": f"{f}: adder-tree levels per usable ns in Vitis HLS "
            f"(coefficient: the ns per level Vitis HLS adds to Vivado HLS's)" for f in FAMILIES},
-        "layers": "dense layers (a register each)",
+        "layer_boundaries": "dense layers after the first (the register between two layers)",
         "reuse_passes": "passes beyond the first over shared multipliers, summed over layers",
         "softmax_ns": "softmax activations per usable ns (coefficient: a softmax's delay, ns)",
         "table_ns": "sigmoid and tanh activations (table lookups) per usable ns (coefficient: "
@@ -181,6 +181,7 @@ class VendorEstimator(ResourceEstimator):
             values[f"multiplier_register_ns_{family}"] += \
                 step.dsp_units * (layer.input_bits + layer.weight_bits) / usable
             _add_resources(values, layer, step)
+        values["layer_boundaries"] = len(design.layers) - 1.0
         values["design"] = 1.0
         return values
 
