@@ -123,6 +123,19 @@ def test_shipped_latency_counts_a_register_between_two_layers():
         assert pair.latency_cycles >= 2 * lone + 1, (family, lone, pair.latency_cycles)
 
 
+def test_a_period_longer_than_a_product_needs_no_multiplier_pipeline():
+    # pominiq's 4-128-3 network at 25 ns (the one public clock that is not 5 ns) reports 2,767
+    # FFs at reuse 1: its 16x16 DSP products fit the period; registers scaled by 1 / period
+    # alone estimated 15,181 there.
+    network = [_layer(4, 128), _layer(128, 3, activation="linear")]
+    stages = {period: VendorEstimator().features(_design(network, "xc7", period))
+              ["multiplier_stage_bits_xc7"] for period in (5.0, 10.0, 25.0)}
+    assert stages[5.0] > stages[10.0] > stages[25.0] == 0.0
+    shipped = default_calibration("vitis").estimator("vendor_hls")
+    ff = {period: shipped.predict_one(_design(network, "xc7", period)).ff for period in (5.0, 25.0)}
+    assert ff[25.0] < 5_000 < ff[5.0]
+
+
 def _synthetic_rows(groups: int, per_group: int, seed: int = 0) -> tuple[list[dict], dict]:
     """Rows whose numbers a known set of coefficients predicts exactly."""
     rng = np.random.default_rng(seed)

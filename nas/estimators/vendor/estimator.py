@@ -10,8 +10,9 @@ Vitis HLS; per part family; the softmax and sigmoid/tanh tables), plus the reuse
 cycle each: fixed, not fitted), a register between two layers (a lone layer whose delays fit
 the period is combinational: the wa-hls4ml sweep reports 0 cycles for most) and the
 interface. Its coefficients are delays in nanoseconds and cycles. The flip-flops are the
-registers such a pipeline needs: adder-tree and DSP-operand bits per usable nanosecond (per
-family), the layer outputs, the products that wait for a later pass.
+registers such a pipeline needs: adder-tree bits per usable nanosecond, DSP-operand bits per
+pipeline stage a product needs (none where the period is ``MULTIPLIER_NS`` or longer; both
+per family), the layer outputs, the products that wait for a later pass.
 
 **LUT** is linear in the adder-tree bits, the bits of the fabric multipliers (CSD digits x
 input width), the glue of each DSP product, the activations' bits, the softmax outputs, the
@@ -39,10 +40,13 @@ _FAMILY_DELAYS = {"xc7": {"multiplier_ns": 8.0, "level_ns": 1.0, "level_bit_ns":
                           "vitis_level_ns": 0.0},
                   "ultrascale": {"multiplier_ns": 5.0, "level_ns": 0.6, "level_bit_ns": 0.03,
                                  "vitis_level_ns": 0.0}}
-#: Per family, ns of adder delay per registered adder-tree bit and ns of multiplier pipeline
-#: held in fabric registers, before calibration.
-_FAMILY_REGISTERS = {"xc7": {"tree_register_ns": 1.0, "multiplier_register_ns": 8.0},
-                     "ultrascale": {"tree_register_ns": 0.5, "multiplier_register_ns": 1.0}}
+#: Per family, ns of adder delay per registered adder-tree bit and registered bits per DSP
+#: operand bit and pipeline stage, before calibration.
+_FAMILY_REGISTERS = {"xc7": {"tree_register_ns": 1.0, "multiplier_stage_bits": 2.0},
+                     "ultrascale": {"tree_register_ns": 0.5, "multiplier_stage_bits": 0.4}}
+#: A DSP product's delay through the slice and its routing, unregistered (ns of a -1
+#: Artix-7): a period this long or longer needs no pipeline register in it.
+MULTIPLIER_NS = 8.0
 
 
 def _per_family(values: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -142,9 +146,9 @@ class VendorEstimator(ResourceEstimator):
         "design": "one per design (interface and control)",
         **{f"tree_register_ns_{f}": f"{f}: adder-tree bits per usable ns of the clock "
            f"(coefficient: ns of adder delay per registered bit)" for f in FAMILIES},
-        **{f"multiplier_register_ns_{f}": f"{f}: DSP multipliers x operand bits per usable ns "
-           f"(coefficient: ns of multiplier pipeline held in fabric registers)"
-           for f in FAMILIES},
+        **{f"multiplier_stage_bits_{f}": f"{f}: DSP multipliers x operand bits x the pipeline "
+           f"stages a product needs, MULTIPLIER_NS / usable ns - 1 (none at a period that long; "
+           f"coefficient: registered bits per operand bit and stage)" for f in FAMILIES},
         "output_bits": "layer outputs x accumulator bits",
         "reuse_register_bits": "products waiting for a later pass x accumulator bits",
         "resource_accum_bits": "Resource strategy: outputs x accumulator bits",
@@ -178,8 +182,8 @@ class VendorEstimator(ResourceEstimator):
             if layer.strategy == "latency" or layer.reuse_factor == 1:
                 values[f"tree_register_ns_{family}"] += \
                     step.terms * layer.outputs * layer.accum_bits / usable
-            values[f"multiplier_register_ns_{family}"] += \
-                step.dsp_units * (layer.input_bits + layer.weight_bits) / usable
+            values[f"multiplier_stage_bits_{family}"] += step.dsp_units * (
+                layer.input_bits + layer.weight_bits) * max(0.0, MULTIPLIER_NS / usable - 1.0)
             _add_resources(values, layer, step)
         values["layer_boundaries"] = len(design.layers) - 1.0
         values["design"] = 1.0
