@@ -63,13 +63,16 @@ def test_dsp_slices_follow_the_families_ports():
     assert dsp_slices("xc7", 0, 16) == 0
 
 
-def test_expected_statistics_match_counting_weights_of_that_distribution():
+@pytest.mark.parametrize("distribution", ["normal", "uniform"])
+def test_expected_statistics_match_counting_weights_of_that_distribution(distribution):
     rng = np.random.default_rng(0)
     weight, n_in = FixedType(10, 1), 32
-    values = rng.normal(0.0, 1.0 / np.sqrt(n_in), 200_000)
+    scale = 1.0 / np.sqrt(n_in)
+    values = rng.normal(0.0, scale, 200_000) if distribution == "normal" else \
+        rng.uniform(-np.sqrt(3.0) * scale, np.sqrt(3.0) * scale, 200_000)
     mantissas = np.clip(np.floor(values * 2**weight.fraction), -512, 511)
     counted = WeightStats.of(mantissas)
-    expected = WeightStats.expected(counted.nonzero, weight, n_in)
+    expected = WeightStats.expected(counted.nonzero, weight, n_in, distribution)
     for name in ("multipliers", "shift_add_digits", "multiplier_digits"):
         assert getattr(expected, name) == pytest.approx(getattr(counted, name), rel=0.02), name
     # Wider weight grids leave more constants that are worth a multiplier.
@@ -443,6 +446,40 @@ def test_an_8x16_product_binds_to_dsps_where_a_4x4_product_stays_in_the_fabric()
     assert dsp[0] > 100 and dsp[1] < 10
 
 
+def test_an_unknown_weight_distribution_is_refused():
+    with pytest.raises(ValueError, match="weight distribution 'laplace'"):
+        WeightStats.expected(10, FixedType(8, 1), 4, "laplace")
+
+
+@needs_shared
+@pytest.mark.parametrize("table", ["results_latency.csv", "results_resource.csv"])
+def test_the_sweeps_untrained_layers_bind_dsps_as_a_uniform_law_says(table):
+    """The wa-hls4ml sweep's layers are never trained (Keras' lecun_uniform, within
+    +-sqrt(3 / n_in)): at 6 bits on 32 inputs every mantissa is within +-9, where no constant
+    is worth a multiplier, while a normal law's tail holds some; at 8 bits the uniform law
+    holds more (its mass is not piled near zero). The DSP slices the binding rule alone counts
+    (no fitted coefficient) are closer to the sweep's reports with the uniform law the table
+    reader gives its layers than with the normal law of trained ones."""
+    def multipliers(bits: int, law: str) -> float:
+        return WeightStats.expected(1024, FixedType(bits, 1), 32, law).multipliers
+
+    assert multipliers(6, "uniform") == 0 < multipliers(6, "normal")
+    assert multipliers(8, "uniform") > 1.1 * multipliers(8, "normal")
+    sweep = read_table(SHARED / "calibration" / "wa_hls4ml_search" / table)
+    assert {x.weight_distribution for d in sweep for x in d.layers} == {"uniform"}
+
+    def error(law: str) -> float:
+        errors = []
+        for facts in sweep:
+            layers = tuple(dataclasses.replace(x, weight_distribution=law) for x in facts.layers)
+            design = design_from_facts(dataclasses.replace(facts, layers=layers))
+            slices = sum(plan(x, design.part_family).slices for x in design.layers)
+            errors.append(abs(slices - facts.report.dsp) / max(facts.report.dsp, 1.0))
+        return float(np.mean(errors))
+
+    assert error("uniform") < 0.8 * error("normal")
+
+
 @needs_shared
 def test_inputs_of_a_qkeras_table_row_are_read_back_from_its_accumulators():
     # hls4ml infers a QKeras layer's accumulator as input + weight + ceil(log2(n_in)) + 1 bits;
@@ -528,6 +565,11 @@ def test_the_vendor_evaluation_tables_follow_from_the_committed_results():
     assert block in readme
     for line in render_results.vendor_strategy_tables(vendor):
         assert line in block
+    # The README's count of fitted coefficients is the estimator's.
+    named = sum(len(features) for features in VendorEstimator.quantity_features.values())
+    fixed = sum(len(values) for values in FIXED.values())
+    words = {2: "two", 3: "three", 4: "four"}
+    assert f"{named - fixed} coefficients ({named} less the {words[fixed]} fixed ones)" in readme
 
 
 def test_resource_strategy_luts_are_tabulated_by_fold_and_size():

@@ -205,7 +205,9 @@ def _sweep_rows(path: Path, rows: list[dict]) -> list[ProjectFacts]:
     default = FixedType.parse(DEFAULT_TYPE)
     assumed = ("tool version not recorded: Vitis HLS with its default clock uncertainty",
                f"input, accumulator and output types not recorded: hls4ml's default "
-               f"{DEFAULT_TYPE}; weights quantized_bits(prec, 0): fixed<prec,1>")
+               f"{DEFAULT_TYPE}; weights quantized_bits(prec, 0): fixed<prec,1>",
+               "weight values not recorded: untrained, lecun_uniform (the sweep's "
+               "gen_dense_models.py)")
     for row in _distinct_designs(rows):
         d_in, d_out, prec, reuse = (int(row[c]) for c in ("d_in", "d_out", "prec", "rf"))
         period = float(row["TargetClockPeriod_hls"])
@@ -213,7 +215,7 @@ def _sweep_rows(path: Path, rows: list[dict]) -> list[ProjectFacts]:
         layer = DenseFacts(name=f"dense_{d_in}x{d_out}", n_in=d_in, n_out=d_out, n_zeros=0,
                            input=default, weight=FixedType(prec, 1), accum=default,
                            output=default, reuse_factor=reuse, strategy=row["strategy"].lower(),
-                           activation="linear")
+                           activation="linear", weight_distribution="uniform")
         name = f"{row['strategy']} {d_in}x{d_out} {prec}-bit reuse {reuse}"
         record = SynthesisRecord(
             flow="hls_estimate", tool="Vitis HLS", version="", part=part,

@@ -79,7 +79,9 @@ class FixedType:
 @dataclass(frozen=True, eq=False)
 class DenseFacts:
     """One dense layer as hls4ml wrote it. ``output`` is the type after its activation (the
-    next layer's input); ``mantissas`` the integer weights (n_in x n_out) when known."""
+    next layer's input); ``mantissas`` the integer weights (n_in x n_out) when known, else
+    ``weight_distribution`` says how they are spread: "normal" (trained, or not known) or
+    "uniform" (never trained: Keras' uniform initializers)."""
 
     name: str
     n_in: int
@@ -93,6 +95,7 @@ class DenseFacts:
     strategy: str
     activation: str
     mantissas: np.ndarray | None = None
+    weight_distribution: str = "normal"
 
 
 @dataclass(frozen=True, eq=False)

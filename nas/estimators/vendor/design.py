@@ -5,9 +5,11 @@ hls4ml project's facts (``design_from_facts``) or from a student as ``nas export
 (``student_design``).
 
 **Weights.** When the weight values are known (a trained student, a project with weights),
-their integer mantissas are counted; otherwise the expected counts of weights drawn from a
-normal distribution of standard deviation ``1 / sqrt(n_in)`` (the scale of trained and
-initialized dense layers) on the weight type's grid.
+their integer mantissas are counted; otherwise the expected counts of weights of standard
+deviation ``1 / sqrt(n_in)`` (the scale of trained and initialized dense layers) on the weight
+type's grid: drawn from a normal distribution (trained weights, whose tails reach past the
+initial range), or from a uniform one where the facts say the layer was never trained
+(Keras' ``lecun_uniform``, as the wa-hls4ml sweep generates its layers).
 
 **Constant outputs.** An output whose weights are all zero is its bias, a constant that HLS
 folds (no adder, activation or register), and so is every product of it in the next layer.
@@ -17,7 +19,7 @@ a ROM at run time: nothing of it is constant.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import cache
 
@@ -35,6 +37,9 @@ from nas.hls.project_facts import (
 )
 from nas.model.config import STRATEGIES, StudentConfig, weight_mantissas
 from nas.spaces.parts import delay_scale, part_family
+
+#: How the weights of a layer whose values are not known are distributed (module docstring).
+WEIGHT_DISTRIBUTIONS = ("normal", "uniform")
 
 
 @dataclass(frozen=True)
@@ -60,25 +65,43 @@ class WeightStats:
                    float(digits[mask].sum()), int(np.percentile(bits, 99, method="higher")), True)
 
     @classmethod
-    def expected(cls, nonzero: float, weight: FixedType, n_in: int) -> "WeightStats":
+    def expected(cls, nonzero: float, weight: FixedType, n_in: int,
+                 distribution: str = "normal") -> "WeightStats":
+        """The expected counts of ``nonzero`` weights of ``distribution`` (module docstring:
+        ``WEIGHT_DISTRIBUTIONS``)."""
+        if distribution not in WEIGHT_DISTRIBUTIONS:
+            raise ValueError(f"weight distribution {distribution!r}: expected one of "
+                             f"{', '.join(WEIGHT_DISTRIBUTIONS)}")
         share, shift_add, multiplier, bits = _expected_per_weight(weight.width, weight.fraction,
-                                                                  n_in)
+                                                                  n_in, distribution)
         return cls(nonzero, nonzero * share, nonzero * shift_add, nonzero * multiplier, bits,
                    False)
 
 
+def _cdf(distribution: str, sigma: float) -> Callable[[np.ndarray], np.ndarray]:
+    """The cumulative distribution of a weight (in mantissa units) of standard deviation
+    ``sigma``: normal, or uniform on ``+-sqrt(3) sigma``."""
+    if distribution == "uniform":
+        half = math.sqrt(3.0) * sigma
+        return lambda x: np.clip((np.asarray(x, dtype=float) + half) / (2.0 * half), 0.0, 1.0)
+    return lambda x: norm.cdf(np.asarray(x, dtype=float) / sigma)
+
+
 @cache
-def _expected_per_weight(width: int, fraction: int, n_in: int) -> tuple[float, float, float, int]:
-    """Per nonzero weight of N(0, 1/n_in) on a ``width``-bit grid of ``fraction`` fractional
-    bits (truncated, saturated): the multiplier share, the expected CSD digits of the others
-    and of the multipliers, the multipliers' bits (99th percentile)."""
+def _expected_per_weight(width: int, fraction: int, n_in: int, distribution: str
+                         ) -> tuple[float, float, float, int]:
+    """Per nonzero weight of standard deviation 1/sqrt(n_in) (``distribution``) on a
+    ``width``-bit grid of ``fraction`` fractional bits (truncated, saturated): the multiplier
+    share, the expected CSD digits of the others and of the multipliers, the multipliers' bits
+    (99th percentile)."""
     sigma = 2.0 ** fraction / math.sqrt(max(n_in, 1))
+    cdf = _cdf(distribution, sigma)
     low = max(-(2 ** (width - 1)), -int(12 * sigma) - 2)
     high = min(2 ** (width - 1) - 1, int(12 * sigma) + 2)
     m = np.arange(low, high + 1)
-    p = norm.cdf((m + 1) / sigma) - norm.cdf(m / sigma)
-    p[0] += norm.cdf(low / sigma)
-    p[-1] += norm.sf((high + 1) / sigma)
+    p = cdf(m + 1) - cdf(m)
+    p[0] += cdf(low)
+    p[-1] += 1.0 - cdf(high + 1)
     p, m = p[m != 0], m[m != 0]
     if p.sum() <= 0:
         return 0.0, 1.0, 0.0, 0
@@ -162,10 +185,11 @@ class Live:
     fraction: float = 1.0
 
     def through(self, mantissas: np.ndarray | None, nonzero: float, weight: FixedType,
-                n_in: int, n_out: int, rom: bool
+                n_in: int, n_out: int, rom: bool, distribution: str = "normal"
                 ) -> tuple[WeightStats, float | None, "Live"]:
         """A layer's weight costs and live outputs given these live inputs, and its own live
-        outputs for the next layer (all of them when its weights sit in a ROM)."""
+        outputs for the next layer (all of them when its weights sit in a ROM); the
+        ``distribution`` of its weights when their values are not known."""
         if mantissas is not None:
             m = np.asarray(mantissas, dtype=np.int64).reshape(n_in, n_out)
             if self.mask is not None:
@@ -175,7 +199,7 @@ class Live:
             live = Live(mask=out) if self.fraction == 1.0 else \
                 Live(fraction=float(out.mean()) * self.fraction)
         else:
-            stats = WeightStats.expected(nonzero * self.fraction, weight, n_in)
+            stats = WeightStats.expected(nonzero * self.fraction, weight, n_in, distribution)
             density = nonzero * self.fraction / max(n_in * n_out, 1)
             live = Live(fraction=1.0 - (1.0 - density) ** n_in)
         if rom:
@@ -207,7 +231,8 @@ def design_from_facts(facts: ProjectFacts) -> VendorDesign:
                             f"strategy: the vendor estimator knows {' and '.join(STRATEGIES)}")
         nonzero = float(layer.n_in * layer.n_out - layer.n_zeros)
         stats, outputs, live = live.through(layer.mantissas, nonzero, layer.weight, layer.n_in,
-                                            layer.n_out, _rom(layer.strategy, layer.reuse_factor))
+                                            layer.n_out, _rom(layer.strategy, layer.reuse_factor),
+                                            layer.weight_distribution)
         layers.append(VendorLayer(layer.n_in, layer.n_out, layer.input.width, layer.weight.width,
                                   layer.accum.width, layer.output.width,
                                   max(1, layer.reuse_factor), layer.strategy, layer.activation,
