@@ -139,6 +139,29 @@ def test_a_period_longer_than_a_product_needs_no_multiplier_pipeline():
     assert ff[25.0] < 5_000 < ff[5.0]
 
 
+def test_a_product_over_several_dsp_slices_carries_each_slices_pipeline_registers():
+    # A 32 x 32-bit product takes four DSP48E1 slices (25 x 18 ports), each with its
+    # pipeline registers: per DSP multiplier, 4 slices x 64 operand bits against 1 x 32.
+    def stage_bits_per_multiplier(bits: int, constant: int) -> float:
+        stats = WeightStats.of(np.full(64, constant))  # alternating bits: many CSD digits
+        layer = VendorLayer(8, 8, bits, bits, bits, bits, 1, "latency", "relu", stats)
+        step = plan(layer, "xc7")
+        features = VendorEstimator().features(_design([layer], "xc7"))
+        return features["multiplier_stage_bits_xc7"] / step.dsp_units
+
+    wide, narrow = stage_bits_per_multiplier(32, 0x1555555), stage_bits_per_multiplier(16, 0x5555)
+    assert wide == pytest.approx(8 * narrow) and narrow > 0
+
+
+def test_an_activations_output_bit_is_one_lut_in_the_fit_and_in_the_shipped_model():
+    # Fitted, the coefficient took up what the adder trees miss (3.5 LUTs a bit) and the
+    # pruned designs, which keep their outputs while losing most adders, were over-estimated.
+    index = VendorEstimator.quantity_features["lut"].index("activation_bits")
+    assert FIXED["lut"]["activation_bits"] == 1.0
+    shipped = default_calibration("vitis").estimator("vendor_hls")
+    assert shipped.coefficients["lut"][index] == 1.0
+
+
 def _synthetic_rows(groups: int, per_group: int, seed: int = 0) -> tuple[list[dict], dict]:
     """Rows whose numbers a known set of coefficients predicts exactly."""
     rng = np.random.default_rng(seed)
@@ -174,8 +197,10 @@ def test_leave_one_group_out_on_data_with_a_known_answer():
     assert exact["lut"]["mape"] < 1.0 and exact["ff"]["mape"] < 1.0
     assert exact["latency_cycles"]["mape"] < 5.0  # whole cycles: rounding is the rest
     fitted = VendorEstimator().fit([VendorDesign.from_dict(r["design"]) for r in rows], measured)
-    passes = VendorEstimator.quantity_features["latency_cycles"].index("reuse_passes")
-    assert fitted.coefficients["latency_cycles"][passes] == 1.0
+    for quantity, fixed in FIXED.items():  # what structure fixes, the fit keeps
+        for name, value in fixed.items():
+            index = VendorEstimator.quantity_features[quantity].index(name)
+            assert fitted.coefficients[quantity][index] == value, (quantity, name)
     # One repository reports twice the LUTs: left out, it is predicted from the others, so
     # its error is the 50 % the others imply; fitted with them, the error would be hidden.
     doubled = [dict(row, measured={**row["measured"], "lut": 2 * row["measured"]["lut"]})
