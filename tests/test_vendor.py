@@ -5,6 +5,9 @@ part-family checks of ``nas calibrate`` and ``nas run``."""
 
 import dataclasses
 import json
+import resource
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -469,6 +472,29 @@ def test_an_8x16_product_binds_to_dsps_where_a_4x4_product_stays_in_the_fabric()
     estimator = default_calibration("vitis").estimator("vendor_hls")
     dsp = [estimator.predict_one(_design([layer])).dsp for layer in (wide, narrow)]
     assert dsp[0] > 100 and dsp[1] < 10
+
+
+def test_a_32_bit_weight_type_is_counted_in_bounded_memory():
+    # Within 12 standard deviations a fixed<32,6> grid holds billions of points: the expected
+    # statistics draw a fixed sample there instead (summed point by point, the process needed
+    # more than 20 GB). Run under a 3 GB address-space limit; compared with counting weights
+    # drawn apart.
+    code = (
+        "import numpy as np\n"
+        "from nas.estimators.vendor.design import WeightStats\n"
+        "from nas.hls.project_facts import FixedType\n"
+        "expected = WeightStats.expected(1.0, FixedType(32, 6), 8, 'uniform')\n"
+        "rng = np.random.default_rng(1)\n"
+        "values = rng.uniform(-np.sqrt(3 / 8), np.sqrt(3 / 8), 100_000) * 2.0**26\n"
+        "counted = WeightStats.of(np.floor(values))\n"
+        "print(expected.multiplier_digits, counted.multiplier_digits / counted.nonzero)\n")
+    limit = 3 << 30
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected, counted = (float(v) for v in result.stdout.split())
+    assert expected == pytest.approx(counted, rel=0.02)
 
 
 def test_an_unknown_weight_distribution_is_refused():

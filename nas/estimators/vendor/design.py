@@ -40,6 +40,9 @@ from nas.spaces.parts import delay_scale, part_family
 
 #: How the weights of a layer whose values are not known are distributed (module docstring).
 WEIGHT_DISTRIBUTIONS = ("normal", "uniform")
+#: The most grid points the expected weight statistics sum over, and the weights drawn instead
+#: on a finer grid (``_mantissa_law``).
+MAX_GRID_POINTS, GRID_SAMPLE = 1 << 20, 1 << 17
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,28 @@ def _cdf(distribution: str, sigma: float) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: norm.cdf(np.asarray(x, dtype=float) / sigma)
 
 
+def _mantissa_law(width: int, sigma: float, distribution: str) -> tuple[np.ndarray, np.ndarray]:
+    """The integer mantissas of a ``width``-bit grid a weight of standard deviation ``sigma``
+    (in mantissa units) falls on, and their probabilities; on a grid of more than
+    ``MAX_GRID_POINTS`` points within 12 sigma (fine grids: a 32-bit type would need billions),
+    ``GRID_SAMPLE`` weights drawn with a fixed seed instead, each of equal probability."""
+    low = max(-(2 ** (width - 1)), -int(12 * sigma) - 2)
+    high = min(2 ** (width - 1) - 1, int(12 * sigma) + 2)
+    if high - low + 1 > MAX_GRID_POINTS:
+        rng = np.random.default_rng(0)
+        half = math.sqrt(3.0) * sigma
+        drawn = rng.uniform(-half, half, GRID_SAMPLE) if distribution == "uniform" else \
+            rng.normal(0.0, sigma, GRID_SAMPLE)
+        m = np.clip(np.floor(drawn), low, high).astype(np.int64)
+        return m, np.full(m.size, 1.0 / m.size)
+    cdf = _cdf(distribution, sigma)
+    m = np.arange(low, high + 1)
+    p = cdf(m + 1) - cdf(m)
+    p[0] += cdf(low)
+    p[-1] += 1.0 - cdf(high + 1)
+    return m, p
+
+
 @cache
 def _expected_per_weight(width: int, fraction: int, n_in: int, distribution: str
                          ) -> tuple[float, float, float, int]:
@@ -94,14 +119,7 @@ def _expected_per_weight(width: int, fraction: int, n_in: int, distribution: str
     ``width``-bit grid of ``fraction`` fractional bits (truncated, saturated): the multiplier
     share, the expected CSD digits of the others and of the multipliers, the multipliers' bits
     (99th percentile)."""
-    sigma = 2.0 ** fraction / math.sqrt(max(n_in, 1))
-    cdf = _cdf(distribution, sigma)
-    low = max(-(2 ** (width - 1)), -int(12 * sigma) - 2)
-    high = min(2 ** (width - 1) - 1, int(12 * sigma) + 2)
-    m = np.arange(low, high + 1)
-    p = cdf(m + 1) - cdf(m)
-    p[0] += cdf(low)
-    p[-1] += 1.0 - cdf(high + 1)
+    m, p = _mantissa_law(width, 2.0 ** fraction / math.sqrt(max(n_in, 1)), distribution)
     p, m = p[m != 0], m[m != 0]
     if p.sum() <= 0:
         return 0.0, 1.0, 0.0, 0
