@@ -129,6 +129,18 @@ def test_shipped_latency_counts_a_register_between_two_layers():
         assert pair.latency_cycles >= 2 * lone + 1, (family, lone, pair.latency_cycles)
 
 
+def test_shipped_luts_count_each_further_layers_module():
+    # hls4ml's layers are modules of their own, each with its control: two layers chained
+    # cost more LUTs than the two built alone (each alone pays the design's constant once, so
+    # without a per-layer term the chain cost less than its parts).
+    estimator = default_calibration("vitis").estimator("vendor_hls")
+    first, second = _layer(8, 8), _layer(8, 4, activation="linear")
+    for family in ("xc7", "ultrascale"):
+        alone = sum(estimator.predict_one(_design([x], family)).lut for x in (first, second))
+        chained = estimator.predict_one(_design([first, second], family)).lut
+        assert chained > alone + 100, (family, chained, alone)
+
+
 def test_a_period_longer_than_a_product_needs_no_multiplier_pipeline():
     # pominiq's 4-128-3 network at 25 ns (the one public clock that is not 5 ns) reports 2,767
     # FFs at reuse 1: its 16x16 DSP products fit the period; registers scaled by 1 / period

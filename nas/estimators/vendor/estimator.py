@@ -18,7 +18,8 @@ a later pass.
 **LUT** is linear in the adder-tree bits, the bits of the fabric multipliers (CSD digits x
 input width), the glue of each DSP product, the activations' bits, the softmax outputs, the
 operand multiplexers of shared multipliers and the Resource strategy's multiplexers and
-accumulators, plus a constant for the interface and control. **BRAM** counts the softmax and
+accumulators, plus a constant for the interface and control and one for each layer after the
+first (hls4ml's layers are modules of their own, each with its control). **BRAM** counts the softmax and
 sigmoid/tanh tables and the Resource strategy's weight ROMs.
 """
 
@@ -92,7 +93,7 @@ PRIOR: dict[str, dict[str, float]] = {
             "activation_bits": 1.0, "softmax_outputs": 50.0, "reuse_mux_bits": 1.0,
             "resource_mux_bits": 1.0, "resource_accum_bits": 2.0,
             **dict.fromkeys(FOLD_FEATURES, 10.0), "resource_input_select_bits": 2.0,
-            "design": 100.0},
+            "layer_boundaries": 100.0, "design": 100.0},
     "dsp": {"dsp_slices": 1.0, "softmax": 5.0},
     "bram": {"softmax": 1.0, "table_activations": 0.5, "resource_rom_bits": 1.0 / 36864},
 }
@@ -142,7 +143,8 @@ class VendorEstimator(ResourceEstimator):
            f"(coefficient: ns per carry bit)" for f in FAMILIES},
         **{f"vitis_level_ns_{f}": f"{f}: adder-tree levels per usable ns in Vitis HLS "
            f"(coefficient: the ns per level Vitis HLS adds to Vivado HLS's)" for f in FAMILIES},
-        "layer_boundaries": "dense layers after the first (the register between two layers)",
+        "layer_boundaries": "dense layers after the first (latency: the register between two "
+                            "layers; LUT: each further layer module's control)",
         "reuse_passes": "passes beyond the first over shared multipliers, summed over layers",
         "softmax_ns": "softmax activations per usable ns (coefficient: a softmax's delay, ns)",
         "table_ns": "sigmoid and tanh activations (table lookups) per usable ns (coefficient: "
