@@ -437,6 +437,16 @@ def _per_layer_rows(latency: dict) -> list[str]:
     return rows
 
 
+def _per_layer_targets(latency: dict) -> list[str]:
+    """Which Latency-strategy targets the designs recorded per layer are within."""
+    table = latency.get("per_layer_facts", {}).get("all")
+    if not table:
+        return []
+    n = next(iter(table.values()))["n"]
+    return [f"The {n} designs whose types are recorded per layer, against the same targets"
+            f"{_within_targets(table, latency['targets'])}.", ""]
+
+
 def _met(flag: bool) -> str:
     return "met" if flag else "not met"
 
@@ -496,7 +506,7 @@ def vendor_strategy_tables(vendor: dict) -> list[str]:
                      f"{QUANTITY_NAMES[q]} {n}" for q, n in
                      latency["constant_where_reports_differ_2x"].items()) +
              f" ({_met(latency['no_constant_quantity'])}: no quantity constant where the "
-             f"reports differ).", "", *_latency_limits(latency), "",
+             f"reports differ).", "", *_per_layer_targets(latency), *_latency_limits(latency), "",
              *_binding_table(vendor["binding"]), "", *_errors_by_family(resource)]
     for name, smape in resource["wa_hls4ml_smape"].items():
         lines.append(f"| wa-hls4ml {name} (published, own test split), SMAPE % | " + " | ".join(
