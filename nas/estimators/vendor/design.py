@@ -19,12 +19,13 @@ a ROM at run time: nothing of it is constant.
 """
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.stats import norm
+from scipy.stats import norm, uniform
 
 from nas.errors import DataError
 from nas.estimators.csd import csd_digits
@@ -37,6 +38,9 @@ from nas.hls.project_facts import (
 )
 from nas.model.config import STRATEGIES, StudentConfig, weight_mantissas
 from nas.spaces.parts import delay_scale, part_family
+
+if TYPE_CHECKING:
+    from scipy.stats._distn_infrastructure import rv_continuous_frozen
 
 #: How the weights of a layer whose values are not known are distributed (module docstring).
 WEIGHT_DISTRIBUTIONS = ("normal", "uniform")
@@ -81,13 +85,13 @@ class WeightStats:
                    False)
 
 
-def _cdf(distribution: str, sigma: float) -> Callable[[np.ndarray], np.ndarray]:
-    """The cumulative distribution of a weight (in mantissa units) of standard deviation
-    ``sigma``: normal, or uniform on ``+-sqrt(3) sigma``."""
+def _weight_law(distribution: str, sigma: float) -> "rv_continuous_frozen":
+    """A weight of standard deviation ``sigma`` (in mantissa units): normal, or uniform on
+    ``+-sqrt(3) sigma``."""
     if distribution == "uniform":
         half = math.sqrt(3.0) * sigma
-        return lambda x: np.clip((np.asarray(x, dtype=float) + half) / (2.0 * half), 0.0, 1.0)
-    return lambda x: norm.cdf(np.asarray(x, dtype=float) / sigma)
+        return uniform(loc=-half, scale=2.0 * half)
+    return norm(scale=sigma)
 
 
 def _mantissa_law(width: int, sigma: float, distribution: str) -> tuple[np.ndarray, np.ndarray]:
@@ -95,20 +99,17 @@ def _mantissa_law(width: int, sigma: float, distribution: str) -> tuple[np.ndarr
     (in mantissa units) falls on, and their probabilities; on a grid of more than
     ``MAX_GRID_POINTS`` points within 12 sigma (fine grids: a 32-bit type would need billions),
     ``GRID_SAMPLE`` weights drawn with a fixed seed instead, each of equal probability."""
+    law = _weight_law(distribution, sigma)
     low = max(-(2 ** (width - 1)), -int(12 * sigma) - 2)
     high = min(2 ** (width - 1) - 1, int(12 * sigma) + 2)
     if high - low + 1 > MAX_GRID_POINTS:
-        rng = np.random.default_rng(0)
-        half = math.sqrt(3.0) * sigma
-        drawn = rng.uniform(-half, half, GRID_SAMPLE) if distribution == "uniform" else \
-            rng.normal(0.0, sigma, GRID_SAMPLE)
+        drawn = law.rvs(size=GRID_SAMPLE, random_state=np.random.default_rng(0))
         m = np.clip(np.floor(drawn), low, high).astype(np.int64)
         return m, np.full(m.size, 1.0 / m.size)
-    cdf = _cdf(distribution, sigma)
     m = np.arange(low, high + 1)
-    p = cdf(m + 1) - cdf(m)
-    p[0] += cdf(low)
-    p[-1] += 1.0 - cdf(high + 1)
+    p = law.cdf(m + 1) - law.cdf(m)
+    p[0] += law.cdf(low)
+    p[-1] += 1.0 - law.cdf(high + 1)
     return m, p
 
 

@@ -19,8 +19,8 @@ a later pass.
 input width), the glue of each DSP product, the activations' bits, the softmax outputs, the
 operand multiplexers of shared multipliers and the Resource strategy's multiplexers and
 accumulators, plus a constant for the interface and control and one for each layer after the
-first (hls4ml's layers are modules of their own, each with its control). **BRAM** counts the softmax and
-sigmoid/tanh tables and the Resource strategy's weight ROMs.
+first (hls4ml's layers are modules of their own, each with its control). **BRAM** counts the
+softmax and sigmoid/tanh tables and the Resource strategy's weight ROMs.
 """
 
 from collections.abc import Sequence
