@@ -318,6 +318,68 @@ def test_nas_estimate_bad_input(tmp_path, args, message):
     assert_user_error(run_nas("estimate", *args, cwd=tmp_path), message)
 
 
+def _hgq_project(folder, input_widths: list[int], hidden_widths: list[int]):
+    """A two-layer hls4ml project of an HGQ model (4-3-2, Vitis HLS, xcu250) whose per-element
+    quantizers (``nnet_code_gen.h``) give its inputs and the first layer's ReLU outputs these
+    widths (0: held at zero); every weight is 0.6875 (1.0110b, three CSD digits)."""
+    firmware = folder / "firmware"
+    (firmware / "nnet_utils").mkdir(parents=True)
+    (firmware / "weights").mkdir()
+    (folder / "hls4ml_config.yml").write_text(
+        "ProjectName: myproject\nPart: xcu250-figd2104-2L-e\nClockPeriod: 5\n"
+        "IOType: io_parallel\nBackend: Vitis\n")
+    (firmware / "defines.h").write_text("\n".join(f"typedef {kind} {name};" for name, kind in [
+        ("input_t", "ap_fixed<16,6>"), ("q_t", "ap_fixed<12,6>"), ("d1_t", "ap_fixed<20,8>"),
+        ("w_t", "ap_fixed<8,1>"), ("acc_t", "ap_fixed<20,8>"), ("relu_t", "ap_ufixed<10,6>"),
+        ("q1_t", "ap_ufixed<10,6>"), ("result_t", "ap_fixed<20,8>")]) + "\n")
+    (firmware / "parameters.h").write_text("".join(
+        f"struct config{n} : nnet::dense_config {{\n    static const unsigned n_in = {n_in};\n"
+        f"    static const unsigned n_out = {n_out};\n    static const unsigned reuse_factor = 1;\n"
+        f"    static const unsigned n_zeros = 0;\n    typedef acc_t accum_t;\n"
+        f"    typedef w_t weight_t;\n}};\n" for n, n_in, n_out in [(2, 4, 3), (5, 3, 2)]))
+    (firmware / "myproject.cpp").write_text(
+        "void myproject(input_t x[4], result_t y[2]) {\n"
+        "    nnet::h_quantize<input_t, q_t>(x, layer1_out);\n"
+        "    nnet::dense<q_t, d1_t, config2>(layer1_out, layer2_out, w2, b2);\n"
+        "    nnet::relu<d1_t, relu_t, relu_config3>(layer2_out, layer3_out);\n"
+        "    nnet::h_relu_quantizer<relu_t, q1_t>(layer3_out, layer4_out);\n"
+        "    nnet::dense<q1_t, result_t, config5>(layer4_out, y, w5, b5);\n}\n")
+
+    def quantizer(name: str, widths: list[int]) -> str:
+        lines = [f"    out[{i}] = 0;" if w == 0 else
+                 f"    out[{i}] = ap_ufixed<{w},6,AP_TRN,AP_WRAP>(inp[{i}]);"
+                 for i, w in enumerate(widths)]
+        return (f"template<typename input_t, typename output_t>\nvoid {name}(input_t *inp, "
+                f"output_t *out) {{\n    #pragma HLS INLINE\n\n" + "\n".join(lines) + "\n}\n")
+
+    (firmware / "nnet_utils" / "nnet_code_gen.h").write_text(
+        quantizer("h_quantize", input_widths) + quantizer("h_relu_quantizer", hidden_widths))
+    for name, count in [("w2", 12), ("w5", 6)]:
+        (firmware / "weights" / f"{name}.txt").write_text(", ".join(["0.6875"] * count))
+    return folder
+
+
+def test_an_hgq_quantizers_zero_width_inputs_are_constants_no_product_is_built_for(tmp_path):
+    """HGQ writes each element's quantizer into nnet_code_gen.h: an input held at zero is a
+    constant, and HLS folds every product of it (its weights stay nonzero in the project)."""
+    pruned = read_project(_hgq_project(tmp_path / "pruned", [4, 0, 6, 0], [5, 0, 7]))
+    assert [layer.input_widths for layer in pruned.layers] == [(4, 0, 6, 0), (5, 0, 7)]
+    design = design_from_facts(pruned)
+    assert [layer.weights.nonzero for layer in design.layers] == [6.0, 4.0]
+    full = design_from_facts(read_project(_hgq_project(tmp_path / "full", [4, 1, 6, 1],
+                                                       [5, 1, 7])))
+    assert [layer.weights.nonzero for layer in full.layers] == [12.0, 6.0]
+    estimator = default_calibration("vitis").estimator("vendor_hls")
+    assert estimator.predict_one(design).lut < 0.8 * estimator.predict_one(full).lut
+    # Without its weights, the second layer counts the expected share of live inputs.
+    (tmp_path / "pruned" / "firmware" / "weights" / "w5.txt").unlink()
+    unknown = design_from_facts(read_project(tmp_path / "pruned")).layers[1]
+    assert unknown.weights.nonzero == pytest.approx(4.0) and not unknown.weights.exact
+    # The same reader on a project without per-element quantizers records none.
+    (tmp_path / "full" / "firmware" / "nnet_utils" / "nnet_code_gen.h").unlink()
+    assert [x.input_widths for x in read_project(tmp_path / "full").layers] == [None, None]
+
+
 def test_nas_estimate_refuses_a_project_of_another_layer_kind(tmp_path):
     (tmp_path / "hls4ml_config.yml").write_text("ProjectName: myproject\nPart: xc7z020\n")
     assert_user_error(run_nas("estimate", "--project", str(tmp_path)),

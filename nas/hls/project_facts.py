@@ -4,7 +4,10 @@ activation, and per design the io type, part, clock and tool, beside its top-lev
 
 The firmware headers say what hls4ml generated, so they come first: ``parameters.h`` (each
 ``nnet::dense_config``), ``defines.h`` (the types) and ``<ProjectName>.cpp`` (the order of the
-calls, hence each dense layer's input type and the activation after it). A folder without
+calls, hence each dense layer's input type and the activation after it). An HGQ model's
+quantizers are written per element into ``nnet_utils/nnet_code_gen.h`` (``out[i] = 0;`` or
+``out[i] = ap_ufixed<W,I,...>(inp[i]);``): a dense layer fed by one records each input's width
+(``DenseFacts.input_widths``, 0 for an input held at zero). A folder without
 headers (only ``hls4ml_config.yml`` and ``keras_model.h5``) is read from the Keras model and
 the configuration instead. Weight values, when the folder has them (``weights/w*.txt`` or the
 Keras model), give each layer's integer weight mantissas.
@@ -81,7 +84,9 @@ class DenseFacts:
     """One dense layer as hls4ml wrote it. ``output`` is the type after its activation (the
     next layer's input); ``mantissas`` the integer weights (n_in x n_out) when known, else
     ``weight_distribution`` says how they are spread: "normal" (trained, or not known) or
-    "uniform" (never trained: Keras' uniform initializers)."""
+    "uniform" (never trained: Keras' uniform initializers); ``input_widths`` each input's
+    bits where a per-element quantizer (HGQ) feeds the layer, 0 where it holds the input at
+    zero."""
 
     name: str
     n_in: int
@@ -96,6 +101,7 @@ class DenseFacts:
     activation: str
     mantissas: np.ndarray | None = None
     weight_distribution: str = "normal"
+    input_widths: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,6 +239,11 @@ def _dense_configs(parameters: Path) -> dict[str, dict[str, str]]:
 
 
 _CALL = re.compile(r"nnet::(\w+)\s*<\s*([\w:]+)\s*,\s*([\w:]+)\s*,\s*(\w+)\s*>\s*\(([^;]*)\)\s*;")
+#: A call of a function with two template arguments (an HGQ quantizer): its output buffer.
+_QUANTIZER_CALL = re.compile(r"nnet::(\w+)\s*<\s*[\w:]+\s*,\s*[\w:]+\s*>\s*\(\s*\w+\s*,\s*(\w+)\s*\)\s*;")
+_QUANTIZER = re.compile(r"void\s+(\w+)\s*\(\s*input_t\s*\*\s*inp\s*,\s*output_t\s*\*\s*out\s*\)\s*"
+                        r"\{(.*?)\n\}", re.S)
+_ELEMENT = re.compile(r"out\[(\d+)\]\s*=\s*(?:0\s*;|ap_u?fixed<\s*(\d+)\s*,[^>]*>\s*\(\s*inp\[)")
 
 
 def _type(types: dict[str, FixedType], name: str, where: Path) -> FixedType:
@@ -246,10 +257,32 @@ def _strategy(text: str) -> str:
     return text.split("::")[-1].strip().lower()
 
 
+def _element_widths(code_gen: Path | None) -> dict[str, tuple[int, ...]]:
+    """Per function of ``nnet_code_gen.h`` that quantizes each element on its own (HGQ): each
+    output's width, 0 where it is held at zero."""
+    if code_gen is None:
+        return {}
+    functions = {}
+    for name, body in _QUANTIZER.findall(code_gen.read_text(errors="replace")):
+        widths = {int(index): int(width or 0) for index, width in _ELEMENT.findall(body)}
+        if widths and sorted(widths) == list(range(len(widths))):
+            functions[name] = tuple(widths[index] for index in range(len(widths)))
+    return functions
+
+
+def _quantized_buffers(top_cpp_text: str, code_gen: Path | None) -> dict[str, tuple[int, ...]]:
+    """Per buffer written by a per-element quantizer in the top function: its elements' widths."""
+    functions = _element_widths(code_gen)
+    return {buffer: functions[name] for name, buffer in _QUANTIZER_CALL.findall(top_cpp_text)
+            if name in functions}
+
+
 def _layers_from_headers(directory: Path, parameters: Path, defines: Path,
                          top_cpp: Path) -> list[DenseFacts]:
     types, configs = _typedefs(defines), _dense_configs(parameters)
-    calls = _CALL.findall(top_cpp.read_text(errors="replace"))
+    top_text = top_cpp.read_text(errors="replace")
+    calls = _CALL.findall(top_text)
+    quantized = _quantized_buffers(top_text, _find(directory, "nnet_utils/nnet_code_gen.h"))
     layers = []
     for index, (_function, in_type, out_type, config_name, args) in enumerate(calls):
         if config_name not in configs:
@@ -262,6 +295,7 @@ def _layers_from_headers(directory: Path, parameters: Path, defines: Path,
         arguments = [a.strip() for a in args.split(",")]
         n_in, n_out = int(values["n_in"]), int(values["n_out"])
         weight = _type(types, values.get("weight_t", ""), parameters)
+        widths = quantized.get(arguments[0])
         layers.append(DenseFacts(
             name=config_name, n_in=n_in, n_out=n_out, n_zeros=int(values.get("n_zeros", 0)),
             input=_type(types, in_type, top_cpp), weight=weight,
@@ -269,7 +303,8 @@ def _layers_from_headers(directory: Path, parameters: Path, defines: Path,
             reuse_factor=int(values.get("reuse_factor", 1)),
             strategy=_strategy(values.get("strategy", "nnet::latency")), activation=activation,
             mantissas=_weights_txt(directory, arguments[2] if len(arguments) > 2 else "",
-                                   weight, (n_in, n_out))))
+                                   weight, (n_in, n_out)),
+            input_widths=widths if widths and len(widths) == n_in else None))
     return layers
 
 

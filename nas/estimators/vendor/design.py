@@ -14,7 +14,8 @@ initial range), or from a uniform one where the facts say the layer was never tr
 **Constant outputs.** An output whose weights are all zero is its bias, a constant that HLS
 folds (no adder, activation or register), and so is every product of it in the next layer.
 Counted from the weights when known; otherwise each weight of a pruned layer is taken as zero
-independently (``Live``). The Resource strategy above reuse 1 reads its weights from
+independently (``Live``). So is every input an HGQ quantizer holds at zero
+(``DenseFacts.input_widths``). The Resource strategy above reuse 1 reads its weights from
 a ROM at run time: nothing of it is constant.
 """
 
@@ -203,6 +204,14 @@ class Live:
     mask: np.ndarray | None = None
     fraction: float = 1.0
 
+    def only(self, kept: np.ndarray) -> "Live":
+        """These live inputs less those ``kept`` marks False (held at a constant)."""
+        if self.mask is not None:
+            return Live(mask=self.mask & kept)
+        if self.fraction == 1.0:
+            return Live(mask=np.asarray(kept, dtype=bool))
+        return Live(fraction=self.fraction * float(np.mean(kept)))
+
     def through(self, mantissas: np.ndarray | None, nonzero: float, weight: FixedType,
                 n_in: int, n_out: int, rom: bool, distribution: str = "normal"
                 ) -> tuple[WeightStats, float | None, "Live"]:
@@ -218,8 +227,9 @@ class Live:
             live = Live(mask=out) if self.fraction == 1.0 else \
                 Live(fraction=float(out.mean()) * self.fraction)
         else:
-            stats = WeightStats.expected(nonzero * self.fraction, weight, n_in, distribution)
-            density = nonzero * self.fraction / max(n_in * n_out, 1)
+            share = self.fraction if self.mask is None else float(self.mask.mean())
+            stats = WeightStats.expected(nonzero * share, weight, n_in, distribution)
+            density = nonzero * share / max(n_in * n_out, 1)
             live = Live(fraction=1.0 - (1.0 - density) ** n_in)
         if rom:
             return stats, None, Live()
@@ -249,6 +259,8 @@ def design_from_facts(facts: ProjectFacts) -> VendorDesign:
             raise DataError(f"{facts.source}: layer {layer.name} uses the {layer.strategy} "
                             f"strategy: the vendor estimator knows {' and '.join(STRATEGIES)}")
         nonzero = float(layer.n_in * layer.n_out - layer.n_zeros)
+        if layer.input_widths is not None:
+            live = live.only(np.array(layer.input_widths) > 0)
         stats, outputs, live = live.through(layer.mantissas, nonzero, layer.weight, layer.n_in,
                                             layer.n_out, _rom(layer.strategy, layer.reuse_factor),
                                             layer.weight_distribution)
