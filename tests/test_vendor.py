@@ -371,6 +371,11 @@ def test_an_hgq_quantizers_zero_width_inputs_are_constants_no_product_is_built_f
     assert [layer.weights.nonzero for layer in full.layers] == [12.0, 6.0]
     estimator = default_calibration("vitis").estimator("vendor_hls")
     assert estimator.predict_one(design).lut < 0.8 * estimator.predict_one(full).lut
+    # The narrower widths are not modelled, and said so.
+    calibration = default_calibration("vitis")
+    assert [x for x in extrapolations(design, calibration.data, "") if "HGQ" in x] == [
+        "inputs of layer 1, 2 quantized element by element (HGQ; calibration: no such layer)"]
+    assert not extrapolations(design, {**calibration.data, "per_element_input_layers": 2}, "")
     # Without its weights, the second layer counts the expected share of live inputs.
     (tmp_path / "pruned" / "firmware" / "weights" / "w5.txt").unlink()
     unknown = design_from_facts(read_project(tmp_path / "pruned")).layers[1]

@@ -149,6 +149,7 @@ def summarize(rows: Sequence[dict]) -> dict:
                "input_bits": _span([x["input_bits"] for x in layers]),
                "layer_inputs": _span([x["n_in"] for x in layers]),
                "layer_outputs": _span([x["n_out"] for x in layers]),
+               "per_element_input_layers": sum(bool(x.get("per_element_inputs")) for x in layers),
                "lut": _span([row["measured"]["lut"] for row in rows]),
                "sources": sorted({row.get("source", "generated").split(":")[0]
                                   for row in rows if "group" not in row})}

@@ -5,12 +5,12 @@ activation, and per design the io type, part, clock and tool, beside its top-lev
 The firmware headers say what hls4ml generated, so they come first: ``parameters.h`` (each
 ``nnet::dense_config``), ``defines.h`` (the types) and ``<ProjectName>.cpp`` (the order of the
 calls, hence each dense layer's input type and the activation after it). An HGQ model's
-quantizers are written per element into ``nnet_utils/nnet_code_gen.h`` (``out[i] = 0;`` or
-``out[i] = ap_ufixed<W,I,...>(inp[i]);``): a dense layer fed by one records each input's width
-(``DenseFacts.input_widths``, 0 for an input held at zero). A folder without
-headers (only ``hls4ml_config.yml`` and ``keras_model.h5``) is read from the Keras model and
-the configuration instead. Weight values, when the folder has them (``weights/w*.txt`` or the
-Keras model), give each layer's integer weight mantissas.
+quantizers are written per element into ``nnet_utils/nnet_code_gen.h`` (hls4ml's
+``generate_mask_fn``: ``out[i] = 0;`` or ``out[i] = ap_ufixed<W,I,...>(inp[i]);``): a dense
+layer fed by one records each input's width (``DenseFacts.input_widths``, 0 for an input held
+at zero). A folder without headers (only ``hls4ml_config.yml`` and ``keras_model.h5``) is read
+from the Keras model and the configuration instead. Weight values, when the folder has them
+(``weights/w*.txt`` or the Keras model), give each layer's integer weight mantissas.
 """
 
 import json

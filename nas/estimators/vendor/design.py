@@ -153,6 +153,9 @@ class VendorLayer:
     weights: WeightStats
     #: Outputs that depend on an input (the others are constant); None: all of them.
     live_outputs: float | None = None
+    #: Its inputs pass a per-element (HGQ) quantizer: the inputs it holds at zero are folded,
+    #: but widths narrower than the input type are not modelled (an extrapolation).
+    per_element_inputs: bool = False
 
     @property
     def outputs(self) -> float:
@@ -267,7 +270,7 @@ def design_from_facts(facts: ProjectFacts) -> VendorDesign:
         layers.append(VendorLayer(layer.n_in, layer.n_out, layer.input.width, layer.weight.width,
                                   layer.accum.width, layer.output.width,
                                   max(1, layer.reuse_factor), layer.strategy, layer.activation,
-                                  stats, outputs))
+                                  stats, outputs, layer.input_widths is not None))
     return VendorDesign(tuple(layers), facts.io_type, family, delay_scale(facts.part),
                         facts.clock_period_ns, facts.clock_uncertainty_ns,
                         "Vitis HLS" if facts.tool.startswith("Vitis") else "Vivado HLS")

@@ -1,6 +1,7 @@
 """Where a vendor estimate leaves its calibration's data: a layer wider, a reuse factor larger,
 a part family, tool version or strategy absent from the reports the coefficients were fitted
-on. Each is one short phrase; an estimate with any is an extrapolation."""
+on, inputs quantized element by element (HGQ) where no calibration layer's were. Each is one
+short phrase; an estimate with any is an extrapolation."""
 
 from collections.abc import Mapping
 
@@ -40,6 +41,11 @@ def extrapolations(design: VendorDesign, data: Mapping, tool_versions: str,
         if "strategies" in data and layer.strategy not in data["strategies"]:
             found.append(f"layer {index} uses the {layer.strategy} strategy (calibration: "
                          f"{', '.join(data['strategies'])})")
+    quantized = [str(index) for index, layer in enumerate(design.layers, start=1)
+                 if layer.per_element_inputs]
+    if quantized and not data.get("per_element_input_layers"):
+        found.append(f"inputs of layer {', '.join(quantized)} quantized element by element (HGQ; "
+                     f"calibration: no such layer)")
     if "part_families" in data and design.part_family not in data["part_families"]:
         found.append(f"part family {design.part_family} (calibration: "
                      f"{', '.join(data['part_families'])})")
