@@ -25,6 +25,7 @@ from nas.estimators.calibration import (
     evaluation_folds,
     measured_matrix,
 )
+from nas.estimators.vendor import estimator as vendor_estimator
 from nas.estimators.vendor.design import (
     Live,
     VendorDesign,
@@ -34,6 +35,7 @@ from nas.estimators.vendor.design import (
 )
 from nas.estimators.vendor.estimator import FIXED, VendorEstimator
 from nas.estimators.vendor.extrapolation import extrapolations
+from nas.estimators.vendor.rows import calibration_row
 from nas.estimators.vendor.rules import (
     MIN_DSP_INPUT_BITS,
     dsp_slices,
@@ -152,6 +154,48 @@ def test_a_period_longer_than_a_product_needs_no_multiplier_pipeline():
     shipped = default_calibration("vitis").estimator("vendor_hls")
     ff = {period: shipped.predict_one(_design(network, "xc7", period)).ff for period in (5.0, 25.0)}
     assert ff[25.0] < 5_000 < ff[5.0]
+
+
+def test_ff_registers_the_partial_sums_each_pipeline_cut_through_an_adder_tree_holds():
+    """Beside each layer's outputs, every pipeline cut through a layer's adder tree holds about
+    terms / levels partial sums: cuts in proportion to the layer's delay over the usable
+    period, none for a Resource-strategy layer whose reuse loop accumulates."""
+    layer = _layer(64, 16)
+    outputs_part = layer.outputs * layer.accum_bits
+
+    def cut_part(period: float, chosen: VendorLayer = layer) -> float:
+        features = VendorEstimator().features(_design([chosen], "xc7", period))
+        return features["sum_register_bits"] - chosen.outputs * chosen.accum_bits
+
+    assert cut_part(5.0) > outputs_part > 0
+    assert cut_part(2.5) == pytest.approx(2 * cut_part(5.0))
+    # A tree of twice the terms per output has one level more: more sums per cut.
+    assert cut_part(5.0, _layer(128, 16)) > 1.5 * cut_part(5.0)
+    assert cut_part(5.0, _layer(64, 16, reuse=128, strategy="resource")) == 0.0
+
+
+@needs_shared
+def test_pipeline_cut_registers_lower_the_ff_error_left_out_by_repository(monkeypatch):
+    folders = [read_project(config.parent) for base in (TUTORIAL, PUBLIC)
+               for config in sorted(base.rglob("hls4ml_config.yml"))]
+    sweeps = [design for kind in ("latency", "resource") for design in read_table(
+        SHARED / "calibration" / "wa_hls4ml_search" / f"results_{kind}.csv")]
+    designs = merge_folders(read_table(PUBLIC / "reports.csv"), folders)
+    rows = [calibration_row(d) for d in designs + sweeps]
+    public = np.arange(len(rows)) < len(designs)
+    _, folds = evaluation_folds(rows)
+    ff = QUANTITIES.index("ff")
+
+    def ff_error() -> tuple[float, float]:
+        predicted = cross_predict("vendor_hls", rows, folds)[:, ff]
+        measured = measured_matrix(rows)[:, ff]
+        error = np.abs(predicted - measured) / measured
+        return float(error[public].mean()), float(error.mean())
+
+    with_cuts = ff_error()
+    monkeypatch.setattr(vendor_estimator, "_pipeline_cuts", lambda *args: 0.0)
+    without = ff_error()
+    assert with_cuts[0] < 0.9 * without[0] and with_cuts[1] < 0.8 * without[1]
 
 
 def test_a_product_over_several_dsp_slices_carries_each_slices_pipeline_registers():
