@@ -187,14 +187,15 @@ class VendorEstimator(ResourceEstimator):
         values = dict.fromkeys(ALL_FEATURES, 0.0)
         for layer in design.layers:
             step = plan(layer, family)
-            for name, value in _latency_terms(design, layer, step).items():
+            latency = _latency_terms(design, layer, step)
+            for name, value in latency.items():
                 values[name] += value
             values["softmax"] += float(layer.activation == "softmax")
             values["table_activations"] += float(layer.activation in TABLE_ACTIVATIONS)
             if layer.strategy == "latency" or layer.reuse_factor == 1:
                 values[f"tree_register_ns_{family}"] += \
                     step.terms * layer.outputs * layer.accum_bits / usable
-                values["sum_register_bits"] += _pipeline_cuts(layer, step, family, usable) * \
+                values["sum_register_bits"] += _pipeline_cuts(latency, family) * \
                     step.terms * layer.outputs / max(step.levels, 1) * layer.accum_bits
             values[f"multiplier_stage_bits_{family}"] += step.slices * (
                 layer.input_bits + layer.weight_bits) * max(0.0, MULTIPLIER_NS / usable - 1.0)
@@ -220,16 +221,14 @@ class VendorEstimator(ResourceEstimator):
         return self
 
 
-def _pipeline_cuts(layer: VendorLayer, step: LayerPlan, family: str, usable: float) -> float:
-    """The pipeline cuts through a layer: its delay (a DSP product, then the adder tree's
-    levels) at the prior delays of ``family`` (``_FAMILY_DELAYS``) per usable ns of the clock,
-    a fraction where the tool's cuts fall between levels (a whole number of cuts measured
-    worse: FF leave-one-repository-out 26.6 -> 28.8 % on the 28 designs whose types are
-    recorded per layer)."""
-    delays = _FAMILY_DELAYS[family]
-    delay = (delays["multiplier_ns"] if step.dsp_units else 0.0) + step.levels * (
-        delays["level_ns"] + delays["level_bit_ns"] * layer.accum_bits)
-    return delay / usable
+def _pipeline_cuts(latency: dict[str, float], family: str) -> float:
+    """The pipeline cuts through a layer: its delay per usable ns of the clock (its
+    ``_latency_terms``) at the prior delays of ``family`` (``_FAMILY_DELAYS``), a fraction where
+    the tool's cuts fall between levels (a whole number of cuts measured worse: FF
+    leave-one-repository-out 26.6 -> 28.8 % on the 28 designs whose types are recorded per
+    layer)."""
+    return sum(latency[f"{name}_{family}"] * delay
+               for name, delay in _FAMILY_DELAYS[family].items())
 
 
 def _add_resources(values: dict[str, float], layer: VendorLayer, step: LayerPlan) -> None:
