@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import REPO, SHARED, run_nas, tiny_space
+from conftest import REPO, SHARED, bench_module, run_nas, tiny_space
 from test_cli import assert_user_error
 
 from nas.errors import DataWarning
@@ -176,13 +176,10 @@ def test_ff_registers_the_partial_sums_each_pipeline_cut_through_an_adder_tree_h
 
 @needs_shared
 def test_pipeline_cut_registers_lower_the_ff_error_left_out_by_repository(monkeypatch):
-    folders = [read_project(config.parent) for base in (TUTORIAL, PUBLIC)
-               for config in sorted(base.rglob("hls4ml_config.yml"))]
-    sweeps = [design for kind in ("latency", "resource") for design in read_table(
-        SHARED / "calibration" / "wa_hls4ml_search" / f"results_{kind}.csv")]
-    designs = merge_folders(read_table(PUBLIC / "reports.csv"), folders)
-    rows = [calibration_row(d) for d in designs + sweeps]
-    public = np.arange(len(rows)) < len(designs)
+    bench = bench_module("bench_vendor_hls")
+    designs = bench.shared_designs()
+    rows = [calibration_row(d) for d in designs]
+    public = np.array([d.group != bench.SWEEPS[0].parent.name for d in designs])
     _, folds = evaluation_folds(rows)
     ff = QUANTITIES.index("ff")
 
