@@ -34,7 +34,13 @@ import numpy as np
 from harness import machine
 
 from nas.estimators.base import QUANTITIES
-from nas.estimators.calibration import cross_predict, error_table, evaluation_folds, measured_matrix
+from nas.estimators.calibration import (
+    cross_predict,
+    error_table,
+    evaluation_folds,
+    mean_over_groups,
+    measured_matrix,
+)
 from nas.estimators.vendor.design import VendorDesign
 from nas.estimators.vendor.rows import calibration_row
 from nas.estimators.vendor.rules import plan
@@ -86,12 +92,6 @@ def _subset_errors(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) ->
                                                                              strict=True) if m]))
     return {q: {k: round(v, 2) for k, v in table[q].items() if k != "r2"}
             for q in SHOWN if q in table}
-
-
-def _mean_over_groups(rows: list[dict], predicted: np.ndarray, group: np.ndarray) -> dict:
-    """Per quantity, the mean of each repository's MAPE (every repository weighs the same)."""
-    tables = [_subset_errors(rows, predicted, group == name) for name in sorted(set(group))]
-    return {q: round(float(np.mean([t[q]["mape"] for t in tables if q in t])), 2) for q in SHOWN}
 
 
 def smooth_law_floor(rows: list[dict], mask: np.ndarray) -> dict:
@@ -279,7 +279,8 @@ def main() -> None:
         "n_designs": len(rows), "n_repositories": len(folds),
         "seconds": round(time.perf_counter() - start, 1),
         "overall": overall,
-        "mean_over_repositories": _mean_over_groups(rows, predicted, group),
+        "mean_over_repositories": {q: round(mape, 2) for q, mape in mean_over_groups(
+            predicted, measured_matrix(rows), group).items() if q in SHOWN},
         "by_part_family": {f: _subset_errors(rows, predicted, family == f)
                            for f in sorted(set(family))},
         "by_data_set": {

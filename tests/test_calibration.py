@@ -15,9 +15,13 @@ from nas.estimators.base import QUANTITIES
 from nas.estimators.calibration import (
     SCHEMA,
     Calibration,
+    cross_predict,
     default_calibration,
     error_table,
+    evaluation_folds,
     fit_estimators,
+    mean_over_groups,
+    measured_matrix,
 )
 from nas.estimators.trace import TRACE_FEATURES, TraceEstimator
 from nas.estimators.vendor.design import VendorDesign, VendorLayer, WeightStats
@@ -287,6 +291,43 @@ def test_fit_estimators_holds_out_a_fifth_of_rows_without_groups():
     assert (calibration.data["n_fit"], calibration.data["n_held_out"]) == (16, 4)
     assert calibration.data["evaluation"] == "held-out fifth"
     assert calibration.estimators["vendor_hls"]["held_out_error"]["lut"]["n"] == 4
+    assert "group_mape" not in calibration.estimators["vendor_hls"]["held_out_error"]["lut"]
+
+
+def test_the_mean_over_groups_weighs_every_group_the_same():
+    measured = np.zeros((11, len(QUANTITIES)))
+    measured[:, QUANTITIES.index("lut")] = 100.0
+    estimates = measured.copy()
+    estimates[:10, QUANTITIES.index("lut")] = 110.0   # a large group missed by 10 %
+    estimates[10, QUANTITIES.index("lut")] = 200.0    # a group of one missed by 100 %
+    measured[10, QUANTITIES.index("ff")], estimates[10, QUANTITIES.index("ff")] = 50.0, 25.0
+    groups = ["large"] * 10 + ["one"]
+    assert error_table(estimates, measured)["lut"]["mape"] == pytest.approx(100 * 2.0 / 11)
+    mean = mean_over_groups(estimates, measured, groups)
+    assert mean["lut"] == pytest.approx(55.0)
+    # The large group reports no FF: only the other group's error counts.
+    assert mean["ff"] == pytest.approx(50.0) and set(mean) == {"lut", "ff"}
+
+
+def test_a_calibration_left_out_by_group_says_what_a_new_group_can_expect():
+    rng = np.random.default_rng(5)
+    stats = WeightStats.expected(64.0, FixedType(8, 1), 16)
+    sizes = {"sweep": 12, "repo_a": 2, "repo_b": 1, "repo_c": 1}
+    rows = [{"design": VendorDesign((VendorLayer(16, int(rng.integers(2, 9)), 8, 8, 16, 8, 1,
+                                                 "latency", "relu", stats),),
+                                    "io_parallel", "xc7", 1.0, 5.0, 0.6).to_dict(),
+             "measured": {"lut": float(rng.uniform(100, 1000)) * (3.0 if group != "sweep" else 1),
+                          "ff": 10.0, "dsp": 0.0, "bram": 0.0, "latency_cycles": 1.0},
+             "group": group} for group, n in sizes.items() for _ in range(n)]
+    calibration = fit_estimators("vitis", rows, 200.0, {}, {})
+    assert calibration.data["evaluation"] == "leave-one-group-out over 4 groups"
+    error = calibration.estimators["vendor_hls"]["held_out_error"]["lut"]
+    _, folds = evaluation_folds(rows)
+    predicted, measured = cross_predict("vendor_hls", rows, folds), measured_matrix(rows)
+    per_group = [error_table(predicted[fold], measured[fold])["lut"]["mape"] for fold in folds]
+    assert error["groups"] == 4 and error["group_mape"] == pytest.approx(np.mean(per_group))
+    # The twelve designs of one group make most of the MAPE over designs, not of this mean.
+    assert abs(error["group_mape"] - error["mape"]) > 5.0
 
 
 @pytest.mark.slow

@@ -463,6 +463,7 @@ def test_calibrate_refuses_mixed_families_unless_told(tmp_path):
                      str(TUTORIAL), "--mix-families", "--out", str(tmp_path / "v.json"))
     assert result.returncode == 0, result.stderr
     assert "leave-one-group-out over 12 groups" in result.stdout and "median %" in result.stdout
+    assert "MAPE per group" in result.stdout
     assert "reuse factors 1-64; strategies latency; io types io_parallel, io_stream (io_stream " \
         "designs are estimated as io_parallel" in " ".join(result.stdout.split())
     calibration = Calibration.load(tmp_path / "v.json", "vitis")

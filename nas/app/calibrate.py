@@ -13,7 +13,7 @@ from rich.table import Table
 
 from nas.app.render import err_console
 from nas.errors import DataError, InvalidValue, NasError
-from nas.estimators.calibration import Calibration, fit_estimators
+from nas.estimators.calibration import GROUP_EVALUATION, Calibration, fit_estimators
 from nas.estimators.design import trained_design
 from nas.estimators.vendor.rows import calibration_row
 from nas.hls.fact_tables import merge_folders, read_table
@@ -180,8 +180,9 @@ def held_out_table(calibration: Calibration) -> Table:
                         f"flow, {calibration.part_family}, {data['n_held_out']} of "
                         f"{data['n_designs']} designs")
     show_r2 = data["n_held_out"] >= MIN_DESIGNS_FOR_R2
-    columns = ("estimator", "quantity", "MAPE %", "median %", "worst %",
-               *(("R^2",) if show_r2 else ()), "exact", "ms/design")
+    by_group = method.startswith(GROUP_EVALUATION)
+    columns = ("estimator", "quantity", "MAPE %", *(("MAPE per group %",) if by_group else ()),
+               "median %", "worst %", *(("R^2",) if show_r2 else ()), "exact", "ms/design")
     for column in columns:
         table.add_column(column, justify="left" if column in ("estimator", "quantity") else "right")
     for name, entry in calibration.estimators.items():
@@ -191,10 +192,14 @@ def held_out_table(calibration: Calibration) -> Table:
                 continue
             median = error.get("median_ape")
             table.add_row(name, quantity, f"{error['mape']:.1f}",
+                          *((f"{error['group_mape']:.1f}",) if by_group else ()),
                           "-" if median is None else f"{median:.1f}", f"{error['worst_ape']:.1f}",
                           *((f"{error['r2']:.3f}",) if show_r2 else ()),
                           f"{100 * error['exact_fraction']:.0f}%",
                           f"{1000 * entry['seconds_per_design']:.3f}")
+    if by_group:
+        table.caption = ("MAPE per group: the mean of each group's MAPE (every group weighs the "
+                         "same): what a new group's designs can expect")
     return table
 
 

@@ -51,6 +51,8 @@ FLOWS = {"open": FlowSpec("xc7", prior="architecture", value="trace"),
 HELD_OUT_FRACTION = 0.2
 #: Fewest groups for leave-one-group-out; with fewer, each design is left out on its own.
 MIN_GROUPS = 3
+#: The evaluation that leaves each group out in turn (its label begins with this).
+GROUP_EVALUATION = "leave-one-group-out"
 
 
 def _trace(coefficients: dict | None, clock_mhz: float) -> ResourceEstimator:
@@ -106,6 +108,18 @@ def error_table(estimates: Sequence[ResourceEstimate] | np.ndarray, measured: np
             "n": int(len(truth)),
         }
     return table
+
+
+def mean_over_groups(estimates: np.ndarray, measured: np.ndarray, groups: Sequence
+                     ) -> dict[str, float]:
+    """Per quantity, the mean of each group's MAPE (``error_table`` of its designs): every
+    group (a repository) weighs the same, as in the fit (``group_weights``), however many
+    designs it holds; a group whose reports of a quantity are all zero is left out of it."""
+    groups = np.asarray(groups, dtype=object)
+    tables = [error_table(estimates[groups == name], measured[groups == name])
+              for name in sorted(set(groups))]
+    return {q: float(np.mean([t[q]["mape"] for t in tables if q in t]))
+            for q in QUANTITIES if any(q in t for t in tables)}
 
 
 def held_out_split(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -224,7 +238,7 @@ def evaluation_folds(rows: Sequence[dict], seed: int = 0) -> tuple[str, list[np.
     if all(groups):
         names = sorted(set(groups))
         if len(names) >= MIN_GROUPS:
-            return (f"leave-one-group-out over {len(names)} groups",
+            return (f"{GROUP_EVALUATION} over {len(names)} groups",
                     [np.flatnonzero([g == name for g in groups]) for name in names])
         return "leave-one-design-out", [np.array([i]) for i in range(len(rows))]
     _, held = held_out_split(len(rows), seed)
@@ -291,9 +305,22 @@ def fit_estimators(flow: str, rows: Sequence[dict], clock_mhz: float, tool_versi
                               for row in rows]))
         calibration.estimators[name] = {
             "features": dict(estimator.feature_definitions), "models": estimator.models(),
-            "held_out_error": error_table(predicted, measured[evaluated]),
+            "held_out_error": _held_out_error(rows, evaluated, predicted, measured, method),
             "seconds_per_design": seconds + view}
     return calibration
+
+
+def _held_out_error(rows: Sequence[dict], evaluated: np.ndarray, predicted: np.ndarray,
+                    measured: np.ndarray, method: str) -> dict:
+    """``error_table`` of the designs left out, with, where groups were left out one at a
+    time, each quantity's ``group_mape`` (``mean_over_groups``): the error to expect on a new
+    group's designs, which a table dominated by one large group does not tell."""
+    table = error_table(predicted, measured[evaluated])
+    if method.startswith(GROUP_EVALUATION):
+        groups = [rows[i].get("group") for i in evaluated]
+        for quantity, mape in mean_over_groups(predicted, measured[evaluated], groups).items():
+            table[quantity].update(group_mape=mape, groups=len(set(groups)))
+    return table
 
 
 def default_calibration(flow: str) -> Calibration:
