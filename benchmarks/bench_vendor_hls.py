@@ -43,7 +43,7 @@ from nas.estimators.calibration import (
 )
 from nas.estimators.vendor.design import VendorDesign
 from nas.estimators.vendor.rows import calibration_row
-from nas.estimators.vendor.rules import plan
+from nas.estimators.vendor.rules import interval, plan
 from nas.hls.fact_tables import merge_folders, read_table
 from nas.hls.project_facts import ProjectFacts, read_project
 
@@ -234,6 +234,35 @@ def resource_strategy(rows: list[dict], resource: np.ndarray) -> dict:
             "targets": targets}
 
 
+def interval_errors(rows: list[dict], sweep: np.ndarray, strategy: np.ndarray) -> dict:
+    """The initiation interval ``nas estimate`` prints (``rules.interval``: the most passes of
+    any layer, a rule with no fitted coefficient) against each report's, per data set,
+    strategy and reuse (1, or more in some layer): MAPE, the fraction exact, and how many of
+    the designs it misses report an interval of their latency + 1 (a top function that is
+    not pipelined, which the rule does not model)."""
+    estimate = np.array([interval(VendorDesign.from_dict(r["design"])) for r in rows], dtype=float)
+    reported = np.array([r["interval"] or 0 for r in rows], dtype=float)
+    latency = np.array([r["measured"]["latency_cycles"] for r in rows])
+    shared = np.array([max(layer["reuse_factor"] for layer in r["design"]["layers"]) > 1
+                       for r in rows])
+    subsets = {f"{data}, {name} strategy, reuse {'> 1' if reuse else '1'}":
+               where & (strategy == name) & (shared == reuse) & (reported > 0)
+               for data, where in (("public reports", ~sweep), ("wa-hls4ml-search sweep", sweep))
+               for name in ("latency", "resource") for reuse in (False, True)}
+    table = {}
+    for name, mask in subsets.items():
+        if not mask.any():
+            continue
+        missed = mask & (estimate != reported)
+        table[name] = {
+            "n": int(mask.sum()),
+            "mape": round(100 * float(np.mean(np.abs(estimate[mask] - reported[mask])
+                                              / reported[mask])), 1),
+            "exact": int(np.sum(mask & ~missed)),
+            "missed_unpipelined": int(np.sum(missed & (reported == latency + 1)))}
+    return table
+
+
 def _round_cycles(predicted: np.ndarray) -> None:
     column = QUANTITIES.index("latency_cycles")
     predicted[:, column] = np.maximum(1, np.floor(predicted[:, column] + 0.5))
@@ -306,6 +335,7 @@ def main() -> None:
         "binding": binding_thresholds(rows, ~sweep),
         "latency_strategy": latency_strategy(rows, predicted, ~sweep),
         "resource_strategy": resource_strategy(rows, sweep & (strategy == "resource")),
+        "interval": interval_errors(rows, sweep, strategy),
         "estimate_speed": estimate_speed(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -329,6 +359,9 @@ def main() -> None:
             print(f"  {subset:12} " + ", ".join(
                 f"{q} MAPE {table[q]['mape']:.1f} SMAPE {table[q]['smape']:.1f}"
                 for q in SHOWN if q in table))
+    print("interval (a rule): " + "; ".join(
+        f"{name} {part['exact']}/{part['n']} exact, MAPE {part['mape']:.1f}"
+        for name, part in result["interval"].items()))
     print(f"wrote {args.out}")
 
 

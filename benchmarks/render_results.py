@@ -522,7 +522,25 @@ def vendor_strategy_tables(vendor: dict) -> list[str]:
                   f"projects (copies of the project folders in ../shared; {speed['estimated']} "
                   f"estimated): {speed['seconds']:.1f} s, a new process included (target "
                   f"{speed['goal_seconds']:g} s: {_met(speed['met'])})."]
+    if "interval" in vendor:
+        lines += ["", *interval_table(vendor["interval"])]
     return lines
+
+
+def interval_table(errors: dict) -> list[str]:
+    """The initiation interval ``nas estimate`` prints (a rule) against each report's."""
+    unpipelined = sum(part["missed_unpipelined"] for part in errors.values())
+    missed = sum(part["n"] - part["exact"] for part in errors.values())
+    return ["Initiation interval (`nas estimate`'s `interval`: the most passes of any layer over "
+            "its shared multipliers, a rule with no fitted coefficient) against each report's:",
+            "", "| designs | n | exact | MAPE % |", "|---|---|---|---|",
+            *(f"| {name} | {part['n']} | {part['exact']} | {part['mape']:.1f} |"
+              for name, part in errors.items()),
+            "", f"Of the {missed} designs it misses, {unpipelined} report an interval of their "
+                f"latency + 1: a top function that is not pipelined (hls4ml's automatic "
+                f"pipeline style makes a design with a Resource-strategy layer a DATAFLOW "
+                f"region; the sweep's Latency-strategy layers that share multipliers report "
+                f"the same), which the rule does not model."]
 
 
 def _dash(value, fmt: str = "{}") -> str:

@@ -195,6 +195,27 @@ def test_pipeline_cut_registers_lower_the_ff_error_left_out_by_repository(monkey
     assert with_cuts[0] < 0.9 * without[0] and with_cuts[1] < 0.8 * without[1]
 
 
+def test_the_interval_is_scored_against_the_reports_and_an_unpipelined_top_is_named():
+    bench = bench_module("bench_vendor_hls")
+    pipelined = _design([_layer(16, 8, reuse=4)])
+    rows = [{"design": _design([_layer(16, 8)]).to_dict(), "interval": 1,
+             "measured": {"latency_cycles": 3.0}},
+            {"design": pipelined.to_dict(), "interval": interval(pipelined) + 2,
+             "measured": {"latency_cycles": 20.0}},
+            {"design": _design([_layer(32, 32, strategy="resource")]).to_dict(), "interval": 2,
+             "measured": {"latency_cycles": 1.0}}]
+    table = bench.interval_errors(rows, np.array([False, False, True]),
+                                  np.array(["latency", "latency", "resource"]))
+    assert table["public reports, latency strategy, reuse 1"] == \
+        {"n": 1, "mape": 0.0, "exact": 1, "missed_unpipelined": 0}
+    shared = table["public reports, latency strategy, reuse > 1"]
+    assert shared["exact"] == 0 and shared["missed_unpipelined"] == 0 and shared["mape"] > 0
+    # A report whose interval is its latency + 1 (the rule says 1) is counted as unpipelined.
+    assert table["wa-hls4ml-search sweep, resource strategy, reuse 1"] == \
+        {"n": 1, "mape": 50.0, "exact": 0, "missed_unpipelined": 1}
+    assert len(table) == 3
+
+
 def test_a_product_over_several_dsp_slices_carries_each_slices_pipeline_registers():
     # A 32 x 32-bit product takes four DSP48E1 slices (25 x 18 ports), each with its
     # pipeline registers: per DSP multiplier, 4 slices x 64 operand bits against 1 x 32.
