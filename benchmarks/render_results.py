@@ -531,16 +531,17 @@ def interval_table(errors: dict) -> list[str]:
     """The initiation interval ``nas estimate`` prints (a rule) against each report's."""
     unpipelined = sum(part["missed_unpipelined"] for part in errors.values())
     missed = sum(part["n"] - part["exact"] for part in errors.values())
-    return ["Initiation interval (`nas estimate`'s `interval`: the most passes of any layer over "
-            "its shared multipliers, a rule with no fitted coefficient) against each report's:",
+    return ["Initiation interval (`nas estimate`'s `interval`, the shipped calibration: in one "
+            "pipeline the most passes of any layer over its shared multipliers; in a DATAFLOW "
+            "region, which hls4ml makes of a network with a Resource-strategy layer, the "
+            "slowest layer, one without shared multipliers taking its latency + 1) against "
+            "each report's:",
             "", "| designs | n | exact | MAPE % |", "|---|---|---|---|",
             *(f"| {name} | {part['n']} | {part['exact']} | {part['mape']:.1f} |"
               for name, part in errors.items()),
             "", f"Of the {missed} designs it misses, {unpipelined} report an interval of their "
-                f"latency + 1: a top function that is not pipelined (hls4ml's automatic "
-                f"pipeline style makes a design with a Resource-strategy layer a DATAFLOW "
-                f"region; the sweep's Latency-strategy layers that share multipliers report "
-                f"the same), which the rule does not model."]
+                f"latency + 1: a top function that is not pipelined, where hls4ml's automatic "
+                f"style pipelines a network without a Resource-strategy layer."]
 
 
 def _dash(value, fmt: str = "{}") -> str:

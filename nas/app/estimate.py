@@ -13,7 +13,6 @@ from nas.estimators.vendor.design import design_from_facts
 from nas.estimators.vendor.estimator import VendorEstimator
 from nas.estimators.vendor.extrapolation import extrapolations
 from nas.estimators.vendor.rows import measured_of
-from nas.estimators.vendor.rules import interval
 from nas.hls.project_facts import read_project
 
 #: The quantities shown, in the order of the JSON and the table; BRAM in 36 Kib blocks.
@@ -35,7 +34,7 @@ def estimate_project(directory: Path, estimator: VendorEstimator,
     estimate = estimator.predict_one(design)
     entry = {"project": str(directory),
              "estimate": _rounded({**{k: getattr(estimate, k) for k in KEYS[:-1]},
-                                   "interval": interval(design)}),
+                                   "interval": estimator.interval(design)}),
              "extrapolated": extrapolations(design, calibration.data,
                                             calibration.tool_versions.get("hls", ""),
                                             facts.tool)}

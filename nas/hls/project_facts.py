@@ -113,7 +113,8 @@ class ProjectFacts:
     ``resynthesis`` says the report is of the same firmware as every other version of its
     project path (a facts table's note: identical headers, synthesized again);
     ``types_per_layer`` is false where a facts table lists distinct precisions rather than
-    each layer's."""
+    each layer's; ``dataflow`` whether the top function is a DATAFLOW region (hls4ml's
+    pipeline style), None where its source was not read."""
 
     name: str
     source: str
@@ -128,6 +129,7 @@ class ProjectFacts:
     group: str = ""
     resynthesis: bool = False
     types_per_layer: bool = True
+    dataflow: bool | None = None
 
 
 class _LenientLoader(yaml.SafeLoader):
@@ -210,7 +212,15 @@ def read_project(directory: Path) -> ProjectFacts:
     return ProjectFacts(name=top, source=str(directory), layers=tuple(layers),
                         io_type=str(config.get("IOType", "io_parallel")), part=part,
                         clock_period_ns=period, clock_uncertainty_ns=uncertainty,
-                        tool=f"{tool} {report.version}" if report else tool, report=report)
+                        tool=f"{tool} {report.version}" if report else tool, report=report,
+                        dataflow=_dataflow(headers[2]))
+
+
+def _dataflow(top_cpp: Path | None) -> bool | None:
+    """Whether the top function is a DATAFLOW region (its pragma); None without its source."""
+    if top_cpp is None:
+        return None
+    return bool(_DATAFLOW.search(top_cpp.read_text(errors="replace")))
 
 
 # --- firmware headers ---------------------------------------------------------------------
@@ -244,6 +254,8 @@ _QUANTIZER_CALL = re.compile(r"nnet::(\w+)\s*<\s*[\w:]+\s*,\s*[\w:]+\s*>\s*\(\s*
 _QUANTIZER = re.compile(r"void\s+(\w+)\s*\(\s*input_t\s*\*\s*inp\s*,\s*output_t\s*\*\s*out\s*\)\s*"
                         r"\{(.*?)\n\}", re.S)
 _ELEMENT = re.compile(r"out\[(\d+)\]\s*=\s*(?:0\s*;|ap_u?fixed<\s*(\d+)\s*,[^>]*>\s*\(\s*inp\[)")
+#: hls4ml's pipeline style in the top function: a DATAFLOW region (else a pipeline).
+_DATAFLOW = re.compile(r"^\s*#\s*pragma\s+HLS\s+DATAFLOW\b", re.I | re.M)
 
 
 def _type(types: dict[str, FixedType], name: str, where: Path) -> FixedType:

@@ -8,8 +8,8 @@ from nas.estimators.base import ResourceEstimator
 from nas.estimators.calibration import FLOWS, Calibration
 from nas.estimators.design import expected_design
 from nas.estimators.vendor.design import VendorDesign, student_design
+from nas.estimators.vendor.estimator import VendorEstimator
 from nas.estimators.vendor.extrapolation import extrapolations
-from nas.estimators.vendor.rules import interval
 from nas.model.config import StudentConfig, quantized_kernels
 from nas.model.data import DataSplits
 from nas.spaces.space import Space
@@ -31,11 +31,13 @@ class FlowEstimators:
     details: Callable = lambda design: {}
 
 
-def _vendor_details(design: VendorDesign, calibration: Calibration) -> dict:
+def _vendor_details(design: VendorDesign, calibration: Calibration,
+                    estimator: VendorEstimator) -> dict:
     """What a vendor-flow trial records beside its estimate: the interval and, when the design
     leaves the calibration's data, where (``est_extrapolated``)."""
     found = extrapolations(design, calibration.data, calibration.tool_versions.get("hls", ""))
-    return {"est_interval": interval(design), **({"est_extrapolated": found} if found else {})}
+    return {"est_interval": estimator.interval(design),
+            **({"est_extrapolated": found} if found else {})}
 
 
 def flow_estimators(calibration: Calibration, space: Space, data: DataSplits) -> FlowEstimators:
@@ -51,7 +53,8 @@ def flow_estimators(calibration: Calibration, space: Space, data: DataSplits) ->
             prior, lambda config: student_design(config, *shape, *target), value,
             lambda model, config: student_design(config, *shape, *target,
                                                  quantized_kernels(model, config)),
-            searches_directives=True, details=lambda design: _vendor_details(design, calibration))
+            searches_directives=True,
+            details=lambda design: _vendor_details(design, calibration, value))
 
     def traced(model, config: StudentConfig) -> dict[str, float]:
         from nas.estimators.trace import student_features

@@ -169,7 +169,8 @@ class VendorLayer:
 
 @dataclass(frozen=True)
 class VendorDesign:
-    """A dense network in hls4ml (io_parallel) on a part family at a clock."""
+    """A dense network in hls4ml (io_parallel) on a part family at a clock; ``dataflow``:
+    its top function is a DATAFLOW region, each layer a process (else one pipeline)."""
 
     layers: tuple[VendorLayer, ...]
     io_type: str
@@ -178,6 +179,7 @@ class VendorDesign:
     clock_period_ns: float
     clock_uncertainty_ns: float
     tool: str = "Vitis HLS"
+    dataflow: bool = False
 
     @property
     def usable_ns(self) -> float:
@@ -271,9 +273,20 @@ def design_from_facts(facts: ProjectFacts) -> VendorDesign:
                                   layer.accum.width, layer.output.width,
                                   max(1, layer.reuse_factor), layer.strategy, layer.activation,
                                   stats, outputs, layer.input_widths is not None))
+    dataflow = facts.dataflow if facts.dataflow is not None else \
+        automatic_dataflow(facts.io_type, [layer.strategy for layer in layers])
     return VendorDesign(tuple(layers), facts.io_type, family, delay_scale(facts.part),
                         facts.clock_period_ns, facts.clock_uncertainty_ns,
-                        "Vitis HLS" if facts.tool.startswith("Vitis") else "Vivado HLS")
+                        "Vitis HLS" if facts.tool.startswith("Vitis") else "Vivado HLS",
+                        dataflow)
+
+
+def automatic_dataflow(io_type: str, strategies: Sequence[str]) -> bool:
+    """hls4ml's automatic pipeline style (its ``SetPipelineStyle`` pass, the version this
+    project exports with): a DATAFLOW region for io_stream and for a network with a
+    Resource-strategy layer, else one pipeline. Taken where a project's top function was not
+    read (a facts table's row, a student)."""
+    return io_type == "io_stream" or "resource" in strategies
 
 
 def _student_layer(n_in: int, n_out: int, input_bits: int, weight_bits: int, weight_int: int,
@@ -317,4 +330,5 @@ def student_design(config: StudentConfig, n_inputs: int, n_classes: int, part: s
         layers.append(layer)
     period = 1000.0 / clock_mhz
     return VendorDesign(tuple(layers), "io_parallel", family, delay_scale(part), period,
-                        period * DEFAULT_UNCERTAINTY["Vitis HLS"], "Vitis HLS")
+                        period * DEFAULT_UNCERTAINTY["Vitis HLS"], "Vitis HLS",
+                        automatic_dataflow("io_parallel", [config.strategy]))

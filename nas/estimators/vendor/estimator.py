@@ -25,6 +25,7 @@ softmax and sigmoid/tanh tables and the Resource strategy's weight ROMs.
 """
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from nas.estimators.base import QUANTITIES, ResourceEstimator, check_fit_data
 from nas.estimators.vendor.design import VendorDesign, VendorLayer
 from nas.estimators.vendor.fit import fit_log_huber
 from nas.estimators.vendor.rules import LayerPlan, plan, tree_bits
+from nas.estimators.vendor.rules import interval as pipelined_interval
 from nas.spaces.parts import DSP_PORTS
 
 FAMILIES = tuple(DSP_PORTS)
@@ -203,6 +205,24 @@ class VendorEstimator(ResourceEstimator):
         values["layer_boundaries"] = len(design.layers) - 1.0
         values["design"] = 1.0
         return values
+
+    def interval(self, design: VendorDesign) -> int:
+        """Cycles between inputs. One pipeline (a Latency-strategy network): the most passes
+        of any layer over its shared multipliers (``rules.interval``). A DATAFLOW region: its
+        slowest layer, one that shares its multipliers taking its passes and one that does
+        not its latency + 1 (a process that is not pipelined: so the wa-hls4ml sweep's
+        Resource-strategy layers at reuse 1 report, 35 of 35)."""
+        if not design.dataflow:
+            return pipelined_interval(design)
+        return max(self._process_interval(design, layer) for layer in design.layers)
+
+    def _process_interval(self, design: VendorDesign, layer: VendorLayer) -> int:
+        passes = plan(layer, design.part_family).passes
+        if passes > 1:
+            return passes
+        matrix = self._matrices([replace(design, layers=(layer,))])["latency_cycles"]
+        cycles = float((matrix @ np.asarray(self.coefficients["latency_cycles"]))[0])
+        return int(np.floor(max(cycles, 0.0) + 0.5)) + 1
 
     def fit(self, designs: Sequence, measured: np.ndarray,
             sample_weight: Sequence[float] | None = None) -> "VendorEstimator":

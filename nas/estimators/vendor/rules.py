@@ -130,5 +130,7 @@ def tree_bits(terms: float, product_bits: int, accum_bits: int) -> float:
 
 
 def interval(design: "VendorDesign") -> int:
-    """Initiation interval: the most passes of any layer over its shared multipliers."""
+    """Initiation interval of one pipeline (hls4ml's top function without a Resource-strategy
+    layer): the most passes of any layer over its shared multipliers. A DATAFLOW region's is
+    ``VendorEstimator.interval`` (it needs the latency of its layers)."""
     return max(plan(layer, design.part_family).passes for layer in design.layers)
