@@ -522,13 +522,12 @@ def vendor_strategy_tables(vendor: dict) -> list[str]:
                   f"projects (copies of the project folders in ../shared; {speed['estimated']} "
                   f"estimated): {speed['seconds']:.1f} s, a new process included (target "
                   f"{speed['goal_seconds']:g} s: {_met(speed['met'])})."]
-    if "interval" in vendor:
-        lines += ["", *interval_table(vendor["interval"])]
-    return lines
+    return [*lines, "", *interval_table(vendor["interval"])]
 
 
 def interval_table(errors: dict) -> list[str]:
-    """The initiation interval ``nas estimate`` prints (a rule) against each report's."""
+    """The initiation interval ``nas estimate`` prints (``VendorEstimator.interval``) against
+    each report's, and how many of its misses report a top function that is not pipelined."""
     unpipelined = sum(part["missed_unpipelined"] for part in errors.values())
     missed = sum(part["n"] - part["exact"] for part in errors.values())
     return ["Initiation interval (`nas estimate`'s `interval`, the shipped calibration: in one "

@@ -117,10 +117,15 @@ class ResourceEstimator(abc.ABC):
             self.coefficients[quantity] = tuple(float(c) for c in coefficients)
         return self
 
-    def predict(self, designs: Sequence) -> list[ResourceEstimate]:
+    def _values(self, designs: Sequence) -> dict[str, np.ndarray]:
+        """Per quantity, each design's unrounded estimate (0 where a quantity has no model)."""
         values = {quantity: np.zeros(len(designs)) for quantity in QUANTITIES}
         for quantity, matrix in self._matrices(designs).items():
             values[quantity] = matrix @ np.array(self.coefficients[quantity])
+        return values
+
+    def predict(self, designs: Sequence) -> list[ResourceEstimate]:
+        values = self._values(designs)
         return [ResourceEstimate(lut=float(values["lut"][i]), ff=float(values["ff"][i]),
                                  dsp=float(values["dsp"][i]), bram=float(values["bram"][i]),
                                  latency_cycles=max(1, int(np.floor(

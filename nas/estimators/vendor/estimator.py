@@ -220,8 +220,7 @@ class VendorEstimator(ResourceEstimator):
         passes = plan(layer, design.part_family).passes
         if passes > 1:
             return passes
-        matrix = self._matrices([replace(design, layers=(layer,))])["latency_cycles"]
-        cycles = float((matrix @ np.asarray(self.coefficients["latency_cycles"]))[0])
+        cycles = float(self._values([replace(design, layers=(layer,))])["latency_cycles"][0])
         return int(np.floor(max(cycles, 0.0) + 0.5)) + 1
 
     def fit(self, designs: Sequence, measured: np.ndarray,
