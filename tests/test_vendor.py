@@ -773,6 +773,33 @@ def test_a_layer_wider_than_the_calibration_is_flagged_as_an_extrapolation():
         f"(calibration: at most {most})" in extrapolations(big, data, tools)
 
 
+def test_a_clock_the_calibration_s_part_family_never_ran_at_is_flagged_as_an_extrapolation():
+    from nas.app.calibrate import summarize
+
+    calibration = default_calibration("vitis")
+    spans = calibration.data["usable_ns"]
+    # Every UltraScale+ report in the calibration ran at 5 ns; its 7-series ones at 5 and 25.
+    assert spans["ultrascale"][1] < 8.0 < spans["xc7"][1]
+    fast = _design([_layer(16, 8)], "ultrascale", period=3.0)
+    slow = _design([_layer(16, 8)], "ultrascale", period=10.0)
+    for design in (fast, slow):
+        found = [x for x in extrapolations(design, calibration.data, "") if x.startswith("clock")]
+        assert found == [f"clock {design.clock_period_ns:g} ns less "
+                         f"{design.clock_uncertainty_ns:.3g} ns uncertainty leaves "
+                         f"{design.usable_ns:.2f} ns of -1 Artix-7 logic a cycle (calibration, "
+                         f"ultrascale: {spans['ultrascale'][0]:.2f} to "
+                         f"{spans['ultrascale'][1]:.2f})"]
+    # The same 10 ns design on a 7-series part lies between that family's reports.
+    assert not extrapolations(dataclasses.replace(slow, part_family="xc7", delay_scale=1.0),
+                              calibration.data, "")
+    # The spans are the designs' own, each end inside.
+    rows = [{"design": d.to_dict(), "measured": {"lut": 1.0}, "group": "g", "part": "p"}
+            for d in (fast, slow)]
+    assert summarize(rows)["usable_ns"]["ultrascale"][0] <= fast.usable_ns
+    assert summarize(rows)["usable_ns"]["ultrascale"][1] >= slow.usable_ns
+    assert not extrapolations(fast, summarize(rows), "")
+
+
 def test_the_vendor_evaluation_tables_follow_from_the_committed_results():
     import sys
 

@@ -1,6 +1,7 @@
 """``nas calibrate``: rows from generated designs, hls4ml projects or result tables -> fitted
 estimators -> a calibration file and its error table on designs left out of the fit."""
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from nas.app.render import err_console
 from nas.errors import DataError, InvalidValue, NasError
 from nas.estimators.calibration import GROUP_EVALUATION, Calibration, fit_estimators
 from nas.estimators.design import trained_design
+from nas.estimators.vendor.design import VendorDesign
 from nas.estimators.vendor.rows import calibration_row
 from nas.hls.fact_tables import merge_folders, read_table
 from nas.hls.project_facts import read_project
@@ -140,9 +142,22 @@ def _span(values: Sequence) -> list:
     return [min(values), max(values)]
 
 
+def _logic_spans(designs: Sequence[dict]) -> dict[str, list[float]]:
+    """Per part family, the span of the designs' logic time a cycle (``VendorDesign.usable_ns``,
+    widened to the enclosing hundredths so a design at either end lies inside)."""
+    spans: dict[str, list[float]] = {}
+    for design in designs:
+        usable = VendorDesign.from_dict(design).usable_ns
+        low, high = spans.setdefault(design["part_family"], [usable, usable])
+        spans[design["part_family"]] = [min(low, usable), max(high, usable)]
+    return {family: [math.floor(low * 100) / 100, math.ceil(high * 100) / 100]
+            for family, (low, high) in sorted(spans.items())}
+
+
 def summarize(rows: Sequence[dict]) -> dict:
     """Ranges of the data a calibration was fitted on (and, for reported designs, their part
-    families, parts, clocks, reuse factors, strategies, io types and repositories)."""
+    families, parts, clocks and logic time a cycle per family, reuse factors, strategies, io
+    types and repositories)."""
     layers = [layer for row in rows for layer in row["design"]["layers"]]
     summary = {"layers_per_design": _span([len(r["design"]["layers"]) for r in rows]),
                "weight_bits": _span([x["weight_bits"] for x in layers]),
@@ -159,6 +174,7 @@ def summarize(rows: Sequence[dict]) -> dict:
             part_families=sorted({d["part_family"] for d in designs}),
             parts=sorted({row["part"] for row in rows}),
             clock_ns=_span([d["clock_period_ns"] for d in designs]),
+            usable_ns=_logic_spans(designs),
             reuse_factors=_span([x["reuse_factor"] for x in layers]),
             latency_products=_span([x["n_in"] * x["n_out"] for x in layers
                                     if x["strategy"] == "latency"] or [0]),

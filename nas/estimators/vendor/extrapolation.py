@@ -1,6 +1,8 @@
 """Where a vendor estimate leaves its calibration's data: a layer wider, a reuse factor larger,
 a part family, tool version or strategy absent from the reports the coefficients were fitted
-on, inputs quantized element by element (HGQ) where no calibration layer's were. Each is one
+on, inputs quantized element by element (HGQ) where no calibration layer's were, a clock that
+leaves the logic of a cycle more or less time than any calibration design of its part family
+had (the pipeline and its registers follow that time: ``VendorDesign.usable_ns``). Each is one
 short phrase; an estimate with any is an extrapolation."""
 
 from collections.abc import Mapping
@@ -12,6 +14,19 @@ def _tool_known(tool: str, versions: list[str]) -> bool:
     """``tool`` ("Vitis HLS 2021.1", or "Vitis HLS" when no version is known) is among the
     calibration's ``versions`` (a tool without a version: any version of it)."""
     return any(known == tool or known.startswith(f"{tool} ") for known in versions)
+
+
+def _clock_outside(design: VendorDesign, spans: Mapping[str, list[float]]) -> list[str]:
+    """The phrase for a design whose logic time a cycle lies outside its family's span."""
+    if design.part_family not in spans:
+        return []
+    low, high = spans[design.part_family]
+    usable = design.usable_ns
+    if low <= usable <= high:
+        return []
+    return [f"clock {design.clock_period_ns:g} ns less {design.clock_uncertainty_ns:.3g} ns "
+            f"uncertainty leaves {usable:.2f} ns of -1 Artix-7 logic a cycle (calibration, "
+            f"{design.part_family}: {low:.2f} to {high:.2f})"]
 
 
 def extrapolations(design: VendorDesign, data: Mapping, tool_versions: str,
@@ -49,6 +64,7 @@ def extrapolations(design: VendorDesign, data: Mapping, tool_versions: str,
     if "part_families" in data and design.part_family not in data["part_families"]:
         found.append(f"part family {design.part_family} (calibration: "
                      f"{', '.join(data['part_families'])})")
+    found.extend(_clock_outside(design, data.get("usable_ns", {})))
     versions = [v.strip() for v in tool_versions.split(",") if v.strip()]
     tool = tool or design.tool
     if versions and not _tool_known(tool, versions):
