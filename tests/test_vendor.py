@@ -406,11 +406,17 @@ def test_nas_estimate_prints_the_estimate_beside_the_report():
     assert entry["report"]["lut"] == 84942 and entry["report"]["latency_cycles"] == 13
     assert entry["estimate"]["interval"] == 1 and entry["estimate"]["lut"] > 0
     assert entry["extrapolated"] == []  # Vivado HLS 2019.2, xcu250, reuse 1: all calibrated
+    # The error a new repository's project can expect: the calibration's, left out by group.
+    held_out = default_calibration("vitis").estimators["vendor_hls"]["held_out_error"]
+    assert entry["expected_error_percent"] == {
+        q: round(held_out[q]["group_mape"], 1) for q in ("lut", "ff", "dsp", "latency_cycles")}
+    assert entry["expected_error_percent"]["ff"] > held_out["ff"]["mape"]
     several = run_nas("estimate", "--project", str(TUTORIAL), "--json")
     entries = json.loads(several.stdout)
     assert several.returncode == 0 and len(entries) == 4 and all("report" in e for e in entries)
     table = run_nas("estimate", "--project", str(PUBLIC / "projects"))
     assert table.returncode == 0 and "116,694" in table.stdout and "40,231" in table.stdout
+    assert f"FF {round(held_out['ff']['group_mape'], 1):.1f} %" in " ".join(table.stdout.split())
 
 
 OPEN_CALIBRATION = str(REPO / "nas" / "estimators" / "calibrations" / "open.json")
