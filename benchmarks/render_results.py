@@ -469,7 +469,25 @@ def _latency_limits(latency: dict) -> list[str]:
             f"that the estimator cannot tell apart (the same features): "
             f"{len(same['groups'])} group(s); the least MAPE any estimate of these features "
             f"can have over all {latency['n_designs']} designs because of them: " + ", ".join(
-                f"{QUANTITY_NAMES[q]} {v:.1f} %" for q, v in same["mape_floor"].items()) + "."]
+                f"{QUANTITY_NAMES[q]} {v:.1f} %" for q, v in same["mape_floor"].items()) + "."
+            + _scaled_sentence(latency)]
+
+
+def _scaled_sentence(latency: dict) -> str:
+    """The error left with one scale per repository (an oracle), where the results have it."""
+    scaled = latency.get("scaled_per_repository")
+    if not scaled:
+        return ""
+    n = {"all": latency["n_designs"],
+         "per_layer_facts": next(iter(latency["per_layer_facts"]["all"].values()))["n"]}
+    return (" With each repository's estimates multiplied by the one factor that fits its own "
+            "reports best (an oracle, not an estimator: it reads the reports it is scored on), "
+            "the MAPE left (the spread within a repository) is: " + "; ".join(
+                f"on the {n[subset]} designs{' recorded per layer' if subset != 'all' else ''} "
+                + ", ".join(f"{QUANTITY_NAMES[q]} {v:.1f} %" for q, v in table.items())
+                for subset, table in scaled.items())
+            + ": the rest of the error is a scale per repository that the recorded facts do "
+              "not give.")
 
 
 def _within_targets(errors: dict, targets: dict) -> str:

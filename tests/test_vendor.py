@@ -222,6 +222,26 @@ def test_the_interval_is_scored_against_the_reports_and_an_unpipelined_top_is_na
     assert len(table) == 3
 
 
+def test_a_scale_per_repository_leaves_only_the_spread_within_each_repository():
+    bench = bench_module("bench_vendor_hls")
+    reports = [100.0, 200.0, 400.0, 1000.0, 3000.0]
+    # Repository a: every estimate half its report; b: one a third of its report, the other
+    # two thirds.
+    estimates = [50.0, 100.0, 200.0, 1000.0 / 3, 2000.0]
+    rows = [{"group": group, "measured": {q: value for q in QUANTITIES}}
+            for group, value in zip("aaabb", reports, strict=True)]
+    predicted = np.array([[value] * len(QUANTITIES) for value in estimates])
+    left = bench.scaled_per_repository(rows, predicted, np.ones(5, dtype=bool))
+    # a's factor of 2 fits all three; b's best factor is 1.5 (the weighted median: 3 would
+    # miss the other design by 100 %), which leaves its first design 50 % short: 50 / 5 designs.
+    assert left == dict.fromkeys(bench.SHOWN, 10.0)
+    raw = 100 * np.mean(np.abs(np.array(estimates) - reports) / reports)
+    assert raw > 50.0
+    # A repository left out of the mask neither counts nor moves the others' factor.
+    only_a = bench.scaled_per_repository(rows, predicted, np.array([1, 1, 1, 0, 0], dtype=bool))
+    assert only_a == dict.fromkeys(bench.SHOWN, 0.0)
+
+
 def test_a_dataflow_region_waits_for_its_slowest_layer_a_pipeline_for_its_most_passes():
     shipped = default_calibration("vitis").estimator("vendor_hls")
     resource = _design([_layer(32, 32, strategy="resource")])
