@@ -810,7 +810,7 @@ def test_a_clock_the_calibration_s_part_family_never_ran_at_is_flagged_as_an_ext
     slow = _design([_layer(16, 8)], "ultrascale", period=10.0)
     for design in (fast, slow):
         found = [x for x in extrapolations(design, calibration.data, "") if x.startswith("clock")]
-        assert found == [f"clock {design.clock_period_ns:g} ns less "
+        assert found == [f"clock {design.clock_period_ns:.3g} ns less "
                          f"{design.clock_uncertainty_ns:.3g} ns uncertainty leaves "
                          f"{design.usable_ns:.2f} ns of -1 Artix-7 logic a cycle (calibration, "
                          f"ultrascale: {spans['ultrascale'][0]:.2f} to "

@@ -24,7 +24,7 @@ def _clock_outside(design: VendorDesign, spans: Mapping[str, list[float]]) -> li
     usable = design.usable_ns
     if low <= usable <= high:
         return []
-    return [f"clock {design.clock_period_ns:g} ns less {design.clock_uncertainty_ns:.3g} ns "
+    return [f"clock {design.clock_period_ns:.3g} ns less {design.clock_uncertainty_ns:.3g} ns "
             f"uncertainty leaves {usable:.2f} ns of -1 Artix-7 logic a cycle (calibration, "
             f"{design.part_family}: {low:.2f} to {high:.2f})"]
 
