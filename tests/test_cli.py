@@ -113,6 +113,10 @@ def test_quick_run_then_show(tmp_path):
     location = ["--space", "mlp_psd", "--workdir", str(workdir), "--min-accuracy", "0"]
     table = run_nas("show", *location)
     assert table.returncode == 0 and "Pareto front of mlp_psd" in table.stdout, table.stderr
+    # Under the estimates, the error their calibration measured on designs it left out.
+    held_out = study.user_attrs["calibration"]["estimators"][study.user_attrs["estimator"]][
+        "held_out_error"]
+    assert f"LUT {round(held_out['lut']['mape'], 1):.1f} %" in " ".join(table.stdout.split())
     shown = run_nas("show", *location, "--json")
     assert shown.returncode == 0, shown.stderr
     report = json.loads(shown.stdout)

@@ -6,9 +6,9 @@ from pathlib import Path
 from rich.table import Table
 
 from nas.app.calibrate import project_dirs
-from nas.app.render import console, err_console
+from nas.app.render import console, err_console, expected_error_caption
 from nas.errors import DataError, InvalidValue, NasError
-from nas.estimators.calibration import GROUP_EVALUATION, Calibration
+from nas.estimators.calibration import Calibration, expected_error
 from nas.estimators.vendor.design import design_from_facts
 from nas.estimators.vendor.estimator import VendorEstimator
 from nas.estimators.vendor.extrapolation import extrapolations
@@ -17,8 +17,6 @@ from nas.hls.project_facts import read_project
 
 #: The quantities shown, in the order of the JSON and the table; BRAM in 36 Kib blocks.
 KEYS = ("lut", "ff", "dsp", "bram", "latency_cycles", "interval")
-#: The quantities whose expected error is said, and their names in the table's caption.
-ERROR_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "latency_cycles": "latency"}
 
 
 def _rounded(values: dict) -> dict:
@@ -26,19 +24,14 @@ def _rounded(values: dict) -> dict:
             for key in KEYS}
 
 
-def expected_errors(calibration: Calibration) -> dict[str, float]:
-    """Per quantity, the error (%) the calibration measured on designs left out of its fit:
-    the mean of each repository's MAPE where it left one repository out at a time (what a
-    new repository's project can expect), else the MAPE over the designs left out."""
-    held_out = calibration.estimators.get("vendor_hls", {}).get("held_out_error", {})
-    return {quantity: round(float(held_out[quantity].get("group_mape",
-                                                         held_out[quantity]["mape"])), 1)
-            for quantity in ERROR_NAMES if quantity in held_out}
+def _held_out(calibration: Calibration) -> dict:
+    """The vendor estimator's error on the designs its calibration left out of the fit."""
+    return calibration.estimators.get("vendor_hls", {}).get("held_out_error", {})
 
 
 def estimate_project(directory: Path, estimator: VendorEstimator,
                      calibration: Calibration) -> dict:
-    """One project's estimate, the error the calibration expects of it (``expected_errors``),
+    """One project's estimate, the error the calibration expects of it (``expected_error``),
     where it leaves ``calibration``'s data (``extrapolated``, empty when nowhere) and, when the
     folder holds its top-level report, the report's numbers (same keys) with the tool, part
     and clock it was made for."""
@@ -48,7 +41,7 @@ def estimate_project(directory: Path, estimator: VendorEstimator,
     entry = {"project": str(directory),
              "estimate": _rounded({**{k: getattr(estimate, k) for k in KEYS[:-1]},
                                    "interval": estimator.interval(design)}),
-             "expected_error_percent": expected_errors(calibration),
+             "expected_error_percent": expected_error(_held_out(calibration)),
              "extrapolated": extrapolations(design, calibration.data,
                                             calibration.tool_versions.get("hls", ""),
                                             facts.tool)}
@@ -109,11 +102,5 @@ def print_estimates(entries: list[dict], calibration: Calibration) -> None:
         table.add_row(entry["project"], *(
             f"{entry['estimate'][key]:,} / {report[key]:,}" if report
             else f"{entry['estimate'][key]:,} / -" for key in KEYS))
-    errors = expected_errors(calibration)
-    if errors:
-        basis = ("mean of each repository's MAPE" if calibration.data.get(
-            "evaluation", "").startswith(GROUP_EVALUATION) else "MAPE")
-        table.caption = (f"expected error, the calibration's on designs left out of its fit "
-                         f"({basis}): " + ", ".join(f"{ERROR_NAMES[q]} {value:.1f} %"
-                                                    for q, value in errors.items()))
+    table.caption = expected_error_caption(_held_out(calibration))
     console.print(table)

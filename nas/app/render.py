@@ -9,7 +9,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nas.search.front import Limits, evidence_lines, front_rows, pareto_front, trial_counts
+from nas.estimators.calibration import expected_error
+from nas.search.front import (
+    Limits,
+    estimator_evidence,
+    evidence_lines,
+    front_rows,
+    pareto_front,
+    trial_counts,
+)
 from nas.search.records import results
 from nas.spaces.parts import Part
 from nas.spaces.space import Space
@@ -54,6 +62,22 @@ def _limits_text(limits: Limits) -> str:
     return ", ".join(parts)
 
 
+#: Each quantity's name in an expected-error caption.
+QUANTITY_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "latency_cycles": "latency"}
+
+
+def expected_error_caption(held_out: dict) -> str | None:
+    """One line under a table of estimates: the error the calibration measured on designs left
+    out of its fit (``held_out``: an estimator's ``held_out_error``), None without one."""
+    errors = expected_error(held_out)
+    if not errors:
+        return None
+    basis = ("mean of each repository's MAPE" if any("group_mape" in held_out[q] for q in errors)
+             else "MAPE")
+    return (f"expected error, the calibration's on designs left out of its fit ({basis}): "
+            + ", ".join(f"{QUANTITY_NAMES[q]} {value:.1f} %" for q, value in errors.items()))
+
+
 def print_front(study: optuna.Study, space: Space, limits: Limits, as_json: bool = False) -> None:
     """The Pareto front of the designs within ``limits`` (the whole front stays in the study)."""
     trials = pareto_front(study, limits)
@@ -86,6 +110,7 @@ def print_front(study: optuna.Study, space: Space, limits: Limits, as_json: bool
                       f"{row['lut_equivalent']:,.0f}", f"{row['latency_cycles']:.0f}",
                       str(row["n_params"]), str(row["nonzero_params"]), row["shape"], row["bits"],
                       "-" if row["hls_exact"] is None else f"{100 * row['hls_exact']:.1f}%")
+    table.caption = expected_error_caption(estimator_evidence(study)[1])
     console.print(table)
     teacher = study.user_attrs.get("teacher_test_accuracy")
     if teacher is not None:

@@ -323,6 +323,19 @@ def _held_out_error(rows: Sequence[dict], evaluated: np.ndarray, predicted: np.n
     return table
 
 
+#: The quantities whose expected error an estimate is shown with.
+EXPECTED_QUANTITIES = ("lut", "ff", "dsp", "latency_cycles")
+
+
+def expected_error(held_out: dict) -> dict[str, float]:
+    """Per quantity of an estimator's ``held_out_error``, the error (%) to expect of its
+    estimates: the mean of the groups' MAPE where the calibration left one group out at a time
+    (what a new group's designs can expect), else the MAPE over the designs left out."""
+    return {quantity: round(float(held_out[quantity].get("group_mape",
+                                                         held_out[quantity]["mape"])), 1)
+            for quantity in EXPECTED_QUANTITIES if quantity in held_out}
+
+
 def default_calibration(flow: str) -> Calibration:
     """The calibration the project ships for ``flow``."""
     if flow not in FLOWS:
