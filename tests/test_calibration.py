@@ -349,6 +349,13 @@ def test_vitis_flow_search_uses_the_vendor_estimator(tmp_path):
     assert (config["strategy"], config["reuse_factor"]) == (trial.params["strategy"],
                                                             trial.params["reuse_factor"])
     assert trial.user_attrs["est_interval"] >= 1
+    # Its report says so, with the error a new repository's design can expect.
+    from nas.app.report import render
+
+    page = render(study, settings.space)
+    held_out = study.user_attrs["calibration"]["estimators"]["vendor_hls"]["held_out_error"]
+    assert "estimates of the vitis flow" in page and "open flow (distributed" not in page
+    assert f"FF {round(held_out['ff']['group_mape'], 1):.1f} %" in page
     again = run_nas("run", "--space", "mlp_psd", "--quick", "--trials", "1", "--workdir",
                     str(tmp_path))
     assert again.returncode == 2 and "'flow': 'vitis'" in again.stderr

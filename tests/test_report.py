@@ -29,6 +29,11 @@ def test_report_holds_the_figures_the_front_and_the_references(small_study):
                   "Hypervolume over trials", "Estimator against synthesis"):
         assert f"<h2>{title}</h2>" in page
     assert "<h2>Useful front:" in page
+    # What the estimates are estimates of, and the error their calibration measured.
+    held_out = study.user_attrs["calibration"]["estimators"][study.user_attrs["estimator"]][
+        "held_out_error"]
+    assert "estimates of the open flow" in page
+    assert f"LUT {round(held_out['lut']['mape'], 1):.1f} %" in page
     teacher = study.user_attrs["teacher_val_accuracy"]
     assert f"teacher {teacher:.4f} (validation)" in page and "xc7a35t budget" in page
     front = useful_front(study, space)

@@ -13,9 +13,11 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.app.render import expected_error_caption
 from nas.model.workdir import StudyPaths
 from nas.search.front import (
     accuracy_floor,
+    estimator_evidence,
     evidence_lines,
     front_rows,
     hypervolume_2d,
@@ -154,6 +156,23 @@ def figures(study: optuna.Study, space: Space) -> dict[str, go.Figure]:
             "Hypervolume over trials": _hypervolume_figure(study, space)}
 
 
+#: What each flow's estimates are estimates of.
+_ESTIMATED_BY = {"open": "the open flow (distributed arithmetic, 7-series logic synthesis, no "
+                         "place and route)",
+                 "vitis": "the vitis flow (what Vivado or Vitis HLS reports for the hls4ml "
+                          "project 'nas export' writes, by the vendor-HLS estimator)"}
+
+
+def _flow(study: optuna.Study) -> str:
+    return study.user_attrs.get("settings", {}).get("flow", "open")
+
+
+def _expected_error(study: optuna.Study) -> str:
+    """The calibration's error on designs left out of its fit, as a sentence (or nothing)."""
+    caption = expected_error_caption(estimator_evidence(study)[1])
+    return f" The {html.escape(caption)}." if caption else ""
+
+
 def render(study: optuna.Study, space: Space) -> str:
     part = space.part
     plots = "".join(
@@ -175,8 +194,8 @@ th{{background:#eee}}</style></head><body>
 Target {part.name} ({part.lut:,} LUT, {part.ff:,} FF, {part.dsp} DSP, {part.bram36} BRAM36) at
 {space.clock_mhz:g} MHz. Teacher test accuracy {teacher:.4f}. Trials: {counts['complete']}
 complete, {counts['rejected']} rejected before training (cannot fit), {counts['failed']} failed.</p>
-<p>Resources and latency are estimates of the open flow (distributed arithmetic, 7-series
-logic synthesis, no place and route) unless marked synthesized.</p>
+<p>Resources and latency are estimates of {_ESTIMATED_BY[_flow(study)]} unless marked
+synthesized.{_expected_error(study)}</p>
 {plots}
 <h2>Useful front: {len(rows)} designs at validation accuracy {floor:.4f} or more</h2>
 <p>The whole front has {len(pareto_front(study))} designs; 'nas show --min-accuracy A --max-lut L
