@@ -12,7 +12,7 @@ from rich.table import Table
 from nas.estimators.calibration import expected_error
 from nas.search.front import (
     Limits,
-    estimator_evidence,
+    calibration_held_out,
     evidence_lines,
     front_rows,
     pareto_front,
@@ -110,7 +110,7 @@ def print_front(study: optuna.Study, space: Space, limits: Limits, as_json: bool
                       f"{row['lut_equivalent']:,.0f}", f"{row['latency_cycles']:.0f}",
                       str(row["n_params"]), str(row["nonzero_params"]), row["shape"], row["bits"],
                       "-" if row["hls_exact"] is None else f"{100 * row['hls_exact']:.1f}%")
-    table.caption = expected_error_caption(estimator_evidence(study)[1])
+    table.caption = expected_error_caption(calibration_held_out(study))
     console.print(table)
     teacher = study.user_attrs.get("teacher_test_accuracy")
     if teacher is not None:

@@ -17,7 +17,7 @@ from nas.app.render import expected_error_caption
 from nas.model.workdir import StudyPaths
 from nas.search.front import (
     accuracy_floor,
-    estimator_evidence,
+    calibration_held_out,
     evidence_lines,
     front_rows,
     hypervolume_2d,
@@ -169,7 +169,7 @@ def _flow(study: optuna.Study) -> str:
 
 def _expected_error(study: optuna.Study) -> str:
     """The calibration's error on designs left out of its fit, as a sentence (or nothing)."""
-    caption = expected_error_caption(estimator_evidence(study)[1])
+    caption = expected_error_caption(calibration_held_out(study))
     return f" The {html.escape(caption)}." if caption else ""
 
 

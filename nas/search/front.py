@@ -146,15 +146,20 @@ def synthesized_error(records: list[dict]) -> dict:
     return error_table(estimate, measured)
 
 
+def calibration_held_out(study: optuna.Study) -> dict:
+    """The held-out error of the calibration the study's estimator used (per quantity: MAPE,
+    worst, R^2, exact fraction, n; where groups were left out, their mean MAPE)."""
+    attrs = study.user_attrs
+    estimators = attrs.get("calibration", {}).get("estimators", {})
+    return estimators.get(attrs.get("estimator", ""), {}).get("held_out_error", {})
+
+
 def estimator_evidence(study: optuna.Study) -> tuple[dict, dict]:
     """The estimator's error on this study's synthesized (bit-exact) designs, and the held-out
-    error of the calibration it used (per quantity: MAPE, worst, R^2, exact fraction, n)."""
+    error of the calibration it used (``calibration_held_out``)."""
     observed = synthesized_error([r for r in results(study, "synth").values()
                                   if r.get("status") == "ok"])
-    calibration = study.user_attrs.get("calibration", {})
-    name = study.user_attrs.get("estimator", "")
-    held_out = calibration.get("estimators", {}).get(name, {}).get("held_out_error", {})
-    return observed, held_out
+    return observed, calibration_held_out(study)
 
 
 def evidence_lines(study: optuna.Study) -> list[str]:
