@@ -1,8 +1,10 @@
 """The vendor-HLS estimator, leave-one-repository-out, on every vendor report in ../shared.
 
 Designs: the facts table of ``calibration/public_hls4ml_mlp`` (35 reports of 12 repositories;
-where a project folder of the same report is in ../shared, the folder's richer facts replace
-the row: real activation types, weight values), and the wa-hls4ml-search sweep tables (single
+where a project folder of the same report is in ../shared, or ``public_projects.py`` read it
+from its repository, the folder's richer facts replace the row: real activation types, weight
+values, each HGQ input's width; ``table_facts`` scores the table's rows alone beside), and the
+wa-hls4ml-search sweep tables (single
 layers, Latency and Resource strategy, one repository). Each repository's designs are
 predicted by the estimator fitted on all the other repositories (each repository weighing the
 same in the fit). Writes ``benchmarks/results/vendor_hls.json``: the absolute percentage
@@ -43,7 +45,7 @@ from nas.estimators.calibration import (
     measured_matrix,
 )
 from nas.estimators.vendor.design import VendorDesign
-from nas.estimators.vendor.rows import calibration_row
+from nas.estimators.vendor.rows import calibration_row, read_rows, replace_rows
 from nas.estimators.vendor.rules import plan
 from nas.hls.fact_tables import merge_folders, read_table
 from nas.hls.project_facts import ProjectFacts, read_project
@@ -55,6 +57,7 @@ FOLDERS = (SHARED / "reports" / "hls4ml_tutorial", SHARED / "calibration" / "pub
 SWEEPS = tuple(SHARED / "calibration" / "wa_hls4ml_search" / f"results_{kind}.csv"
                for kind in ("latency", "resource"))
 OUT = ROOT / "benchmarks" / "results" / "vendor_hls.json"
+PROJECT_ROWS = ROOT / "benchmarks" / "data" / "public_project_rows.json"
 #: Targets of issue 15 (MAPE %, leave-one-repository-out, everything in ../shared).
 TARGETS = {"lut": 15.0, "ff": 25.0, "dsp": 25.0, "latency_cycles": 15.0}
 #: Targets of issue 31 (a): MAPE %, Latency strategy, leave-one-repository-out.
@@ -84,6 +87,22 @@ def shared_designs() -> list[ProjectFacts]:
                for config in sorted(base.rglob("hls4ml_config.yml"))]
     return merge_folders(read_table(FACTS), folders) + [
         design for sweep in SWEEPS for design in read_table(sweep)]
+
+
+def table_facts(rows: list[dict], public: np.ndarray) -> dict:
+    """The public reports left out by repository as the facts table alone records them (each
+    folder ``public_projects.py`` read left out): the errors and constant pairs they had."""
+    predicted = cross_predict("vendor_hls", rows, evaluation_folds(rows)[1])
+    _round_cycles(predicted)
+    return {"errors": _subset_errors(rows, predicted, public),
+            "constant_where_reports_differ_2x": constant_pairs(rows, predicted, public)}
+
+
+def shared_rows() -> list[dict]:
+    """The calibration rows of ``shared_designs``, each table row whose project folder
+    ``public_projects.py`` read from its repository (``PROJECT_ROWS``) replaced by that
+    folder's row."""
+    return replace_rows([calibration_row(d) for d in shared_designs()], read_rows(PROJECT_ROWS))
 
 
 def _subset_errors(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) -> dict:
@@ -238,19 +257,26 @@ def scaled_per_repository(rows: list[dict], predicted: np.ndarray, mask: np.ndar
 
 
 def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray) -> dict:
+    """The public reports left out by repository: errors per family, and, where some designs'
+    facts are incomplete (a table row's: types not recorded per layer, weights not known),
+    the same on the designs whose facts are per layer and on those whose facts are all read."""
     errors = _by_family(rows, predicted, public)
     per_layer = public & np.array([r["types_per_layer"] for r in rows])
+    full = public & complete(rows)
     pairs = constant_pairs(rows, predicted, public)
     targets = {q: {"goal_mape": goal, "measured_mape": errors["all"][q]["mape"],
                    "met": errors["all"][q]["mape"] <= goal} for q, goal in LATENCY_TARGETS.items()}
+    partial = per_layer.sum() < public.sum()
     return {"evaluation": "public reports (Latency strategy), leave-one-repository-out",
-            "n_designs": int(public.sum()), "errors": errors,
-            "same_features": same_features_floor(rows, public),
-            "complete_facts": _subset_errors(rows, predicted, public & complete(rows)),
-            "per_layer_facts": _by_family(rows, predicted, per_layer),
+            "n_designs": int(public.sum()), "n_complete_facts": int(full.sum()),
+            "errors": errors, "same_features": same_features_floor(rows, public),
+            **({"complete_facts": _subset_errors(rows, predicted, full)}
+               if full.sum() < public.sum() else {}),
+            **({"per_layer_facts": _by_family(rows, predicted, per_layer)} if partial else {}),
             "scaled_per_repository": {
                 "all": scaled_per_repository(rows, predicted, public),
-                "per_layer_facts": scaled_per_repository(rows, predicted, per_layer)},
+                **({"per_layer_facts": scaled_per_repository(rows, predicted, per_layer)}
+                   if partial else {})},
             "constant_where_reports_differ_2x": pairs, "targets": targets,
             "no_constant_quantity": all(v == 0 for v in pairs.values())}
 
@@ -328,14 +354,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     start = time.perf_counter()
-    designs = shared_designs()
-    rows = [calibration_row(d) for d in designs]
+    rows = shared_rows()
     method, folds = evaluation_folds(rows)
     predicted = cross_predict("vendor_hls", rows, folds)
     _round_cycles(predicted)
     family = np.array([r["design"]["part_family"] for r in rows])
     group = np.array([r["group"] for r in rows])
-    sweep = np.array([d.group == SWEEPS[0].parent.name for d in designs])
+    sweep = group == SWEEPS[0].parent.name
     public = f"public_hls4ml_mlp ({(~sweep).sum()} reports, {len(set(group[~sweep]))} repositories)"
     strategy = np.array([r["design"]["layers"][0]["strategy"] for r in rows])
     everything = np.ones(len(rows), dtype=bool)
@@ -372,6 +397,7 @@ def main() -> None:
         "rule4ml": RULE4ML,
         "binding": binding_thresholds(rows, ~sweep),
         "latency_strategy": latency_strategy(rows, predicted, ~sweep),
+        "table_facts": table_facts([calibration_row(d) for d in shared_designs()], ~sweep),
         "resource_strategy": resource_strategy(rows, sweep & (strategy == "resource")),
         "interval": interval_errors(rows, sweep, strategy),
         "estimate_speed": estimate_speed(),

@@ -458,14 +458,19 @@ def _met(flag: bool) -> str:
 def _latency_limits(latency: dict) -> list[str]:
     """Where the Latency-strategy error comes from: the designs with complete facts, and the
     floor that designs the estimator cannot tell apart set."""
-    same, full = latency["same_features"], latency["complete_facts"]
-    n_full = next(iter(full.values()))["n"] if full else 0
-    return [f"On the {n_full} public designs whose facts are all read from their project "
-            f"folder (nothing assumed; a re-synthesis of the same firmware, which the facts "
-            f"table notes, reads the folder of its other version), MAPE / SMAPE %: " + ", ".join(
-                f"{QUANTITY_NAMES[q]} {full[q]['mape']:.1f} / {full[q]['smape']:.1f}"
-                for q in QUANTITY_NAMES if q in full) + _within_targets(full, latency["targets"])
-            + ". Designs of different repositories "
+    same, full = latency["same_features"], latency.get("complete_facts")
+    if full:
+        n_full = next(iter(full.values()))["n"]
+        facts = (f"On the {n_full} public designs whose facts are all read from their project "
+                 f"folder (nothing assumed; a re-synthesis of the same firmware, which the facts "
+                 f"table notes, reads the folder of its other version), MAPE / SMAPE %: "
+                 + ", ".join(f"{QUANTITY_NAMES[q]} {full[q]['mape']:.1f} / "
+                             f"{full[q]['smape']:.1f}" for q in QUANTITY_NAMES if q in full)
+                 + _within_targets(full, latency["targets"]) + ".")
+    else:
+        facts = (f"Every one of the {latency['n_designs']} public designs' facts is read from "
+                 f"its project folder (nothing assumed).")
+    return [facts + " Designs of different repositories "
             f"that the estimator cannot tell apart (the same features): "
             f"{len(same['groups'])} group(s); the least MAPE any estimate of these features "
             f"can have over all {latency['n_designs']} designs because of them: " + ", ".join(
@@ -473,13 +478,29 @@ def _latency_limits(latency: dict) -> list[str]:
             + _scaled_sentence(latency)]
 
 
+def _table_facts_sentence(vendor: dict) -> str:
+    """The same evaluation with the facts table's rows where the folders were read."""
+    table = vendor.get("table_facts")
+    if not table:
+        return ""
+    errors, pairs = table["errors"], table["constant_where_reports_differ_2x"]
+    return (" With the facts table's rows in place of the folders read from the repositories "
+            "(the table records no weights, nor which layer has which of a QKeras or HGQ "
+            "model's types, nor the inputs HGQ holds at zero), MAPE %: " + ", ".join(
+                f"{QUANTITY_NAMES[q]} {errors[q]['mape']:.1f} (worst "
+                f"{errors[q]['worst_ape']:.0f})" for q in QUANTITY_NAMES if q in errors)
+            + "; pairs with equal estimates whose reports differ more than 2x: " + ", ".join(
+                f"{QUANTITY_NAMES[q]} {n}" for q, n in pairs.items()) + ".")
+
+
 def _scaled_sentence(latency: dict) -> str:
     """The error left with one scale per repository (an oracle), where the results have it."""
     scaled = latency.get("scaled_per_repository")
     if not scaled:
         return ""
-    n = {"all": latency["n_designs"],
-         "per_layer_facts": next(iter(latency["per_layer_facts"]["all"].values()))["n"]}
+    n = {"all": latency["n_designs"], **({"per_layer_facts": next(iter(
+        latency["per_layer_facts"]["all"].values()))["n"]} if "per_layer_facts" in latency
+        else {})}
     return (" With each repository's estimates multiplied by the one factor that fits its own "
             "reports best (an oracle, not an estimator: it reads the reports it is scored on), "
             "the MAPE left (the spread within a repository) is: " + "; ".join(
@@ -528,7 +549,8 @@ def vendor_strategy_tables(vendor: dict) -> list[str]:
                      f"{QUANTITY_NAMES[q]} {n}" for q, n in
                      latency["constant_where_reports_differ_2x"].items()) +
              f" ({_met(latency['no_constant_quantity'])}: no quantity constant where the "
-             f"reports differ).", "", *_per_layer_targets(latency), *_latency_limits(latency), "",
+             f"reports differ).{_table_facts_sentence(vendor)}", "",
+             *_per_layer_targets(latency), *_latency_limits(latency), "",
              *_binding_table(vendor["binding"]), "", *_errors_by_family(resource)]
     for name, smape in resource["wa_hls4ml_smape"].items():
         lines.append(f"| wa-hls4ml {name} (published, own test split), SMAPE % | " + " | ".join(

@@ -17,7 +17,7 @@ from nas.errors import DataError, InvalidValue, NasError
 from nas.estimators.calibration import GROUP_EVALUATION, Calibration, fit_estimators
 from nas.estimators.design import trained_design
 from nas.estimators.vendor.design import VendorDesign
-from nas.estimators.vendor.rows import calibration_row
+from nas.estimators.vendor.rows import calibration_row, read_rows, replace_rows
 from nas.hls.fact_tables import merge_folders, read_table
 from nas.hls.project_facts import read_project
 from nas.model.data import load_data
@@ -51,13 +51,13 @@ def project_dirs(paths: Sequence[Path], setting: str = "reports") -> list[Path]:
     return sorted(set(found))
 
 
-def vendor_rows(reports: Sequence[Path], tables: Sequence[Path], mix_families: bool = False
-                ) -> list[dict]:
+def vendor_rows(reports: Sequence[Path], tables: Sequence[Path], mix_families: bool = False,
+                row_files: Sequence[Path] = ()) -> list[dict]:
     """Calibration rows of the designs in ``tables`` and in the hls4ml projects under
-    ``reports`` (a project folder replaces the table row of the same report). A table row
-    belongs to its repository; a project to the folder given above it. Projects without a
-    top-level report are skipped with a line; designs of several part families are refused
-    unless ``mix_families``."""
+    ``reports`` (a project folder replaces the table row of the same report, and so does a row
+    of ``row_files``: folders read elsewhere). A table row belongs to its repository; a project
+    to the folder given above it. Projects without a top-level report are skipped with a line;
+    designs of several part families are refused unless ``mix_families``."""
     designs = [design for table in tables for design in read_table(table)]
     folders, skipped = [], []
     for top in reports:
@@ -67,7 +67,8 @@ def vendor_rows(reports: Sequence[Path], tables: Sequence[Path], mix_families: b
                 skipped.append(str(directory))
             else:
                 folders.append(replace(facts, group=str(top)))
-    rows = [calibration_row(design) for design in merge_folders(designs, folders)]
+    rows = replace_rows([calibration_row(design) for design in merge_folders(designs, folders)],
+                        [row for path in row_files for row in read_rows(path)])
     if skipped:
         err_console.print(f"skipped {len(skipped)} projects without a C-synthesis report of their "
                      f"top function: {', '.join(skipped[:3])}{' ...' if len(skipped) > 3 else ''}",
@@ -222,19 +223,20 @@ def held_out_table(calibration: Calibration) -> Table:
 def calibrate(flow: str, out: Path, console: Console, *,
               generated: Sequence[GeneratedDesigns] = (), jobs: int = 1,
               timeout: float = 900.0, reports: Sequence[Path] = (), tables: Sequence[Path] = (),
-              seed: int = 0, part_name: str = "xc7a35tcpg236-1", clock_mhz: float = 200.0,
+              row_files: Sequence[Path] = (), seed: int = 0, part_name: str = "xc7a35tcpg236-1",
+              clock_mhz: float = 200.0,
               studies: Sequence[tuple[optuna.Study, RunSettings]] = (),
               mix_families: bool = False) -> Calibration:
     """Rows for ``flow`` (for the open flow: the designs the ``studies`` synthesized and the
-    ``generated`` ones; ``reports`` and ``tables`` read for vitis), the fit, the file at
-    ``out``; returns the calibration."""
+    ``generated`` ones; ``reports``, ``tables`` and ``row_files`` read for vitis), the fit, the
+    file at ``out``; returns the calibration."""
     if flow == "open":
         rows = [row for study, settings in studies for row in study_rows(study, settings)]
         for folder, space, count in generated:
             rows += generated_rows(folder, count, jobs, timeout, seed, part_name, clock_mhz,
                                    console, space)
     else:
-        rows = vendor_rows(reports, tables, mix_families)
+        rows = vendor_rows(reports, tables, mix_families, row_files)
     # A design that synthesizes to no logic is a constant classifier (training collapsed):
     # no search keeps it, and percentage errors on zero are undefined.
     constant = [row for row in rows if row["measured"]["lut"] == 0]

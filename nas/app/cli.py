@@ -183,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="vitis flow: hls4ml project directories (or folders above them)")
     calibrate.add_argument("--table", type=Path, nargs="+", default=[], metavar="CSV",
                            help="vitis flow: result tables in the wa-hls4ml-search layout")
+    calibrate.add_argument("--rows", type=Path, nargs="+", default=[], metavar="JSON",
+                           help="vitis flow: calibration rows of project folders read elsewhere "
+                                "(benchmarks/public_projects.py); each replaces the table row "
+                                "of its report")
     calibrate.add_argument("--workdir", type=Path, default=Path("studies"),
                            help="home of generated designs: <workdir>/calibration/ (default "
                                 "studies/)")

@@ -243,9 +243,9 @@ def _check_calibrate_sources(args: argparse.Namespace) -> None:
     """The open flow generates its designs or reads studies' synthesized ones; the vitis flow
     reads reports and tables."""
     if args.flow == "open":
-        if args.reports or args.table or args.mix_families:
-            raise NasError("--reports, --table and --mix-families calibrate the vendor flow: "
-                           "add --flow vitis")
+        if args.reports or args.table or args.rows or args.mix_families:
+            raise NasError("--reports, --table, --rows and --mix-families calibrate the vendor "
+                           "flow: add --flow vitis")
         if args.generate is None and not args.from_study:
             raise NasError("the open flow is calibrated on generated designs or on the designs "
                            "studies synthesized: give --generate N or --from-study DIR")
@@ -294,7 +294,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     try:
         calibrate(args.flow, out, console, generated=generated,
                   jobs=args.jobs, timeout=args.timeout, reports=args.reports, tables=args.table,
-                  seed=args.seed, studies=studies, mix_families=args.mix_families)
+                  row_files=args.rows, seed=args.seed, studies=studies,
+                  mix_families=args.mix_families)
     except KeyboardInterrupt:
         err_console.print("interrupted: the designs synthesized so far are kept; run the same "
                           "command again to continue")

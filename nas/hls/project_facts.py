@@ -235,6 +235,13 @@ def _typedefs(defines: Path) -> dict[str, FixedType]:
     return types
 
 
+def _defined_numbers(defines: Path) -> dict[str, str]:
+    """The ``#define NAME number`` lines of ``defines.h`` (older hls4ml sizes its layers so:
+    ``n_in = N_INPUT_1_1``)."""
+    return dict(re.findall(r"^\s*#\s*define\s+(\w+)\s+(\d+)\s*$", defines.read_text(errors="replace"),
+                           re.M))
+
+
 def _dense_configs(parameters: Path) -> dict[str, dict[str, str]]:
     """Per ``struct configN : nnet::dense_config``: its constants and typedefs, as text."""
     text = parameters.read_text(errors="replace")
@@ -259,6 +266,11 @@ _DATAFLOW = re.compile(r"^\s*#\s*pragma\s+HLS\s+DATAFLOW\b", re.I | re.M)
 
 
 def _type(types: dict[str, FixedType], name: str, where: Path) -> FixedType:
+    """The type named ``name`` in defines.h, or written out in place (older hls4ml:
+    ``typedef ap_fixed<16,6> accum_t;`` inside a layer's config)."""
+    written = FixedType.parse(name)
+    if written:
+        return written
     name = name.split("::")[-1]
     if name not in types:
         raise DataError(f"{where}: type '{name}' is not defined in defines.h")
@@ -291,7 +303,8 @@ def _quantized_buffers(top_cpp_text: str, code_gen: Path | None) -> dict[str, tu
 
 def _layers_from_headers(directory: Path, parameters: Path, defines: Path,
                          top_cpp: Path) -> list[DenseFacts]:
-    types, configs = _typedefs(defines), _dense_configs(parameters)
+    types, configs, numbers = _typedefs(defines), _dense_configs(parameters), \
+        _defined_numbers(defines)
     top_text = top_cpp.read_text(errors="replace")
     calls = _CALL.findall(top_text)
     quantized = _quantized_buffers(top_text, _find(directory, "nnet_utils/nnet_code_gen.h"))
@@ -299,7 +312,8 @@ def _layers_from_headers(directory: Path, parameters: Path, defines: Path,
     for index, (_function, in_type, out_type, config_name, args) in enumerate(calls):
         if config_name not in configs:
             continue
-        values = configs[config_name]
+        values = {key: numbers.get(value.strip(), value)
+                  for key, value in configs[config_name].items()}
         activation, output = "linear", _type(types, out_type, defines)
         following = calls[index + 1] if index + 1 < len(calls) else None
         if following and following[0] in ACTIVATIONS and following[1] == out_type:

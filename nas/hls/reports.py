@@ -168,11 +168,20 @@ def project_name(directory: Path) -> str:
 
 def top_csynth(directory: Path, top: str) -> list[SynthesisRecord]:
     """The C-synthesis reports of the top function ``top`` under ``directory``: its XML
-    reports, or its text reports when no XML was kept (never a per-layer report)."""
-    xmls = sorted(Path(directory).rglob(f"{top}_csynth.xml"))
+    reports, else the solution's ``csynth.xml`` (Vivado HLS's copy of the top's report), else
+    its text reports when no XML was kept; never a per-layer report, nor one of another
+    project kept in a folder below (one with its own ``hls4ml_config.yml``)."""
+    directory = Path(directory)
+    nested = [p.parent for p in directory.rglob("hls4ml_config.yml") if p.parent != directory]
+
+    def own(names: str) -> list[Path]:
+        return [p for p in sorted(directory.rglob(names))
+                if not any(folder in p.parents for folder in nested)]
+
+    xmls = own(f"{top}_csynth.xml") or own("csynth.xml")
     if xmls:
         return [parse_csynth_xml(p) for p in xmls]
-    return [parse_csynth_rpt(p) for p in sorted(Path(directory).rglob(f"{top}_csynth.rpt"))]
+    return [parse_csynth_rpt(p) for p in own(f"{top}_csynth.rpt")]
 
 
 def parse_project(directory: Path) -> list[SynthesisRecord]:

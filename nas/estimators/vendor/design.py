@@ -154,7 +154,9 @@ class VendorLayer:
     #: Outputs that depend on an input (the others are constant); None: all of them.
     live_outputs: float | None = None
     #: Its inputs pass a per-element (HGQ) quantizer: the inputs it holds at zero are folded,
-    #: but widths narrower than the input type are not modelled (an extrapolation).
+    #: but widths narrower than the input type are not modelled (the calibration's HGQ layers,
+    #: read from the public HGQ projects, carry that error; one without any flags such a layer
+    #: as an extrapolation).
     per_element_inputs: bool = False
 
     @property

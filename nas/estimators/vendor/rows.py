@@ -1,8 +1,12 @@
 """Calibration rows of reported designs: the estimator's view of a design, the report's
 numbers as calibration measures them, and where they came from."""
 
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
 from nas.errors import DataError
-from nas.estimators.vendor.design import design_from_facts
+from nas.estimators.vendor.design import VendorDesign, design_from_facts
 from nas.hls.project_facts import ProjectFacts
 
 
@@ -23,3 +27,46 @@ def calibration_row(facts: ProjectFacts) -> dict:
             "interval": facts.report.interval_max, "source": facts.source, "name": facts.name,
             "group": facts.group, "tool": facts.tool, "part": facts.part,
             "assumed": list(facts.assumed), "types_per_layer": facts.types_per_layer}
+
+
+def _report_key(row: dict) -> tuple:
+    measured = row["measured"]
+    return (str(row["part"]).lower().replace("-", ""), measured["lut"], measured["ff"],
+            measured["dsp"], measured["latency_cycles"])
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The calibration rows of a rows file (``{"rows": [...]}``: each a ``calibration_row``
+    written out, e.g. by ``benchmarks/public_projects.py`` from folders that cannot be shared:
+    their facts travel without their weights)."""
+    try:
+        rows = json.loads(Path(path).read_text())["rows"]
+        for row in rows:
+            VendorDesign.from_dict(row["design"])
+            _report_key(row)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DataError(f"{path}: not a calibration rows file ({type(error).__name__}: "
+                        f"{str(error)[:120]}): give a file written by "
+                        f"benchmarks/public_projects.py") from None
+    return rows
+
+
+def replace_rows(rows: Sequence[dict], richer: Sequence[dict]) -> list[dict]:
+    """``rows`` with each row whose report (part and numbers) is one of ``richer``'s replaced
+    by that richer row, keeping its own name and group; a richer row that matches none is
+    refused (``DataError``): it would enter the fit under a name of its own."""
+    by_report = {_report_key(row): row for row in richer}
+    matched, merged = set(), []
+    for row in rows:
+        key = _report_key(row)
+        if key in by_report:
+            matched.add(key)
+            merged.append({**by_report[key], "name": row["name"], "group": row["group"]})
+        else:
+            merged.append(row)
+    missing = [row["name"] for key, row in by_report.items() if key not in matched]
+    if missing:
+        raise DataError(f"{len(missing)} rows of the rows file match no report of the tables "
+                        f"and folders given ({missing[0]} ...): give the table they were "
+                        f"read beside")
+    return merged

@@ -37,9 +37,10 @@ if TYPE_CHECKING:
 #: Narrower inputs never go to a DSP slice (a fabric multiplier is cheaper). Tabulated from the
 #: reports: ``benchmarks/bench_vendor_hls.py`` counts the DSPs this rule gives at thresholds of
 #: 4-16 bits on every public report (Vivado HLS 2018.3-2020.1, Vitis HLS 2022.2-2025.1,
-#: 7-series and UltraScale+): from 8 bits up the error is lowest on both families and the same
-#: (no report has inputs of 7 to 15 bits), so the data place the threshold above 6 bits and no
-#: tool, version or family apart; 10 is within that range.
+#: 7-series and UltraScale+). Set at 10 when the table's rows (inputs of 6 or 16 bits) made
+#: every threshold of 8-16 bits equal; with every design read from its folder (HGQ inputs of 8
+#: to 15 bits) 8-12 bits give the least error, within 1.5 points of each other, 6 and 14 bits
+#: more, and no tool, version or family apart: 10 was kept.
 MIN_DSP_INPUT_BITS = 10
 #: A constant stays a multiplier with at least this many CSD digits and odd-part bits.
 MIN_MULTIPLIER_DIGITS, MIN_MULTIPLIER_ODD_BITS = 3, 5
