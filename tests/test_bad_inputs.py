@@ -25,6 +25,8 @@ COVERED_ELSEWHERE = {
     ("calibrate", "--reports"): ("test_calibration.py", "test_calibrate_bad_input"),
     ("calibrate", "--table"): ("test_calibration.py", "test_calibrate_bad_input"),
     ("calibrate", "--space"): ("test_calibration.py", "test_calibrate_bad_input"),
+    ("calibrate", "--rows"): ("test_public_projects.py",
+                              "test_calibrate_takes_the_rows_file_in_place_of_the_table_rows"),
 }
 
 
