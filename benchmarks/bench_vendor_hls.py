@@ -98,11 +98,13 @@ def table_facts(rows: list[dict], public: np.ndarray) -> dict:
             "constant_where_reports_differ_2x": constant_pairs(rows, predicted, public)}
 
 
-def shared_rows() -> list[dict]:
-    """The calibration rows of ``shared_designs``, each table row whose project folder
-    ``public_projects.py`` read from its repository (``PROJECT_ROWS``) replaced by that
-    folder's row."""
-    return replace_rows([calibration_row(d) for d in shared_designs()], read_rows(PROJECT_ROWS))
+def shared_rows(table_rows: list[dict] | None = None) -> list[dict]:
+    """The calibration rows of ``shared_designs`` (``table_rows`` when already made), each
+    table row whose project folder ``public_projects.py`` read from its repository
+    (``PROJECT_ROWS``) replaced by that folder's row."""
+    if table_rows is None:
+        table_rows = [calibration_row(d) for d in shared_designs()]
+    return replace_rows(table_rows, read_rows(PROJECT_ROWS))
 
 
 def _subset_errors(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) -> dict:
@@ -354,7 +356,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     start = time.perf_counter()
-    rows = shared_rows()
+    table_rows = [calibration_row(d) for d in shared_designs()]
+    rows = shared_rows(table_rows)
     method, folds = evaluation_folds(rows)
     predicted = cross_predict("vendor_hls", rows, folds)
     _round_cycles(predicted)
@@ -397,7 +400,7 @@ def main() -> None:
         "rule4ml": RULE4ML,
         "binding": binding_thresholds(rows, ~sweep),
         "latency_strategy": latency_strategy(rows, predicted, ~sweep),
-        "table_facts": table_facts([calibration_row(d) for d in shared_designs()], ~sweep),
+        "table_facts": table_facts(table_rows, ~sweep),
         "resource_strategy": resource_strategy(rows, sweep & (strategy == "resource")),
         "interval": interval_errors(rows, sweep, strategy),
         "estimate_speed": estimate_speed(),

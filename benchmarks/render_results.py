@@ -15,6 +15,7 @@ from statistics import median_high
 from cnn_race import HELD_OUT_FILES, TUNING_SEEDS, race_medians, shown_ratio
 from harness import MISSED, REFERENCE_HIDDEN, SHORT_NAMES, hypervolume, median, smallest_at
 
+from nas.app.render import QUANTITY_NAMES
 from nas.search.sampling import STARTING_PLANS
 from nas.search.study import TPE_STARTUP_TRIALS
 from nas.spaces import get_space
@@ -33,7 +34,6 @@ MLP_GN = HERE / "results" / "bench_mlp_gn" / "RESULTS.json"
 CALIBRATIONS = HERE.parent / "nas" / "estimators" / "calibrations"
 TRACE_TRANSFER = HERE / "results" / "trace_transfer.json"
 HGQ2_LOOP = HERE / "results" / "hgq2_search.json"
-QUANTITY_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "latency_cycles": "latency"}
 LABELS = {"default": "default search (`nas run`)", "random": "random sampler, same space",
           "manual": "manual workflow (accuracy-only TPE, fixed 8-bit, 20 %)",
           "hgq2": "HGQ2 + da4ml, three fixed schedules (reference row)",
@@ -498,9 +498,9 @@ def _scaled_sentence(latency: dict) -> str:
     scaled = latency.get("scaled_per_repository")
     if not scaled:
         return ""
-    n = {"all": latency["n_designs"], **({"per_layer_facts": next(iter(
-        latency["per_layer_facts"]["all"].values()))["n"]} if "per_layer_facts" in latency
-        else {})}
+    n = {"all": latency["n_designs"]}
+    if "per_layer_facts" in latency:
+        n["per_layer_facts"] = next(iter(latency["per_layer_facts"]["all"].values()))["n"]
     return (" With each repository's estimates multiplied by the one factor that fits its own "
             "reports best (an oracle, not an estimator: it reads the reports it is scored on), "
             "the MAPE left (the spread within a repository) is: " + "; ".join(
