@@ -46,7 +46,7 @@ from nas.estimators.calibration import (
 )
 from nas.estimators.vendor.design import VendorDesign
 from nas.estimators.vendor.rows import calibration_row, read_rows, replace_rows
-from nas.estimators.vendor.rules import plan
+from nas.estimators.vendor.rules import MAX_TABLE_INPUT_BITS, plan
 from nas.hls.fact_tables import merge_folders, read_table
 from nas.hls.project_facts import ProjectFacts, read_project
 
@@ -156,6 +156,66 @@ def constant_pairs(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) ->
         same = guess[:, None] == guess[None, :]
         counts[q] = int(np.triu((ratio > 2) & same, 1).sum())
     return counts
+
+
+def narrow_inputs(table_rows: list[dict]) -> dict:
+    """The narrow-input rule's width (``rules.MAX_TABLE_INPUT_BITS``: HGQ inputs of at most
+    that many bits make tables of their products) on the public reports, from the rows
+    ``public_projects.py`` made at each width it checks, by ``nested_choice`` (the width it
+    picks on all public repositories is the one shipped: a test checks it)."""
+    stored = json.loads(PROJECT_ROWS.read_text())
+    sets = {MAX_TABLE_INPUT_BITS: shared_rows(table_rows), **{
+        int(bits): replace_rows(table_rows, rows)
+        for bits, rows in stored["rows_by_table_input_bits"].items()}}
+    return nested_choice({bits: sets[bits] for bits in sorted(sets)})
+
+
+def nested_choice(variants: dict[int, list[dict]]) -> dict:
+    """A rule's variants (the same designs and reports, each variant's view of them), each
+    public repository left out (the sweep always in the fit): per variant its errors and the
+    criterion, the mean over LUT, FF, DSP and cycles of the mean of each repository's MAPE;
+    the variant the criterion picks on all public repositories; and nested, each public
+    repository scored with the variant the criterion picks on the other repositories, each
+    of them left out in turn, without it (the honest figure for a variant so chosen)."""
+    rows = next(iter(variants.values()))
+    group = np.array([r["group"] for r in rows])
+    public = group != SWEEPS[0].parent.name
+    measured = measured_matrix(rows)
+
+    def criterion(estimates: np.ndarray, where: np.ndarray) -> float:
+        errors = mean_over_groups(estimates[where], measured[where], group[where])
+        return float(np.mean([errors[q] for q in SHOWN]))
+
+    def picked(scores: dict[int, float]) -> int:
+        return min(scores, key=lambda name: (scores[name], name))
+
+    predicted = {name: _left_out_estimates(rows, np.ones(len(rows), dtype=bool))
+                 for name, rows in variants.items()}
+    nested, chosen = np.full(measured.shape, np.nan), {}
+    for left_out in sorted(str(name) for name in set(group[public])):
+        kept = group != left_out
+        chosen[left_out] = picked({name: criterion(_left_out_estimates(rows, kept),
+                                                   public & kept)
+                                   for name, rows in variants.items()})
+        nested[~kept] = predicted[chosen[left_out]][~kept]
+    on_all = {name: criterion(estimates, public) for name, estimates in predicted.items()}
+    return {"variants": {str(name): {"errors": _subset_errors(rows, predicted[name], public),
+                                   "criterion": round(on_all[name], 2)} for name in variants},
+            "chosen_on_all": picked(on_all),
+            "nested": {"chosen": chosen, "errors": _subset_errors(rows, nested, public)}}
+
+
+def _left_out_estimates(rows: list[dict], kept: np.ndarray) -> np.ndarray:
+    """Each repository of the ``kept`` rows estimated by the fit on the other kept rows
+    (cycles rounded; NaN for the rows not kept)."""
+    index = np.flatnonzero(kept)
+    groups = np.array([rows[i]["group"] for i in index])
+    estimates = np.full((len(rows), len(QUANTITIES)), np.nan)
+    estimates[index] = cross_predict("vendor_hls", [rows[i] for i in index],
+                                     [np.flatnonzero(groups == name)
+                                      for name in sorted(set(groups))])
+    _round_cycles(estimates)
+    return estimates
 
 
 #: Input widths at which the binding rule is tabulated (``binding_thresholds``).
@@ -399,6 +459,7 @@ def main() -> None:
                     for i, r in enumerate(rows) if not sweep[i]],
         "rule4ml": RULE4ML,
         "binding": binding_thresholds(rows, ~sweep),
+        "narrow_inputs": narrow_inputs(table_rows),
         "latency_strategy": latency_strategy(rows, predicted, ~sweep),
         "table_facts": table_facts(table_rows, ~sweep),
         "resource_strategy": resource_strategy(rows, sweep & (strategy == "resource")),

@@ -11,7 +11,9 @@ from a clone of its repository, checks that the folder's C-synthesis report is t
 (part, LUT, FF, DSP, latency), and writes the estimator's view of it: calibration rows
 (layer sizes, types, weight *counts*; never a weight) with the row's name, repository and the
 folder's provenance. ``bench_vendor_hls.py`` and ``nas calibrate --rows`` put them in place of
-their table rows.
+their table rows. The same rows made with each other width in ``TABLE_INPUT_BITS_CHECKED``
+for the narrow-input rule (``rules.MAX_TABLE_INPUT_BITS``) go beside them, for the benchmark's
+check of that width (``rows_by_table_input_bits``).
 
     python benchmarks/public_projects.py --clones DIR [DIR ...] [--out FILE]
 
@@ -30,6 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from nas.estimators.vendor.rows import calibration_row
+from nas.estimators.vendor.rules import MAX_TABLE_INPUT_BITS
 from nas.hls.fact_tables import merge_folders, read_table
 from nas.hls.project_facts import read_project
 
@@ -39,6 +42,8 @@ OUT = ROOT / "benchmarks" / "data" / "public_project_rows.json"
 #: The files of a project folder that ``read_project`` reads.
 NEEDED = re.compile(r"(hls4ml_config\.yml|firmware/[^/]+\.(h|cpp)|firmware/weights/[^/]+\.txt|"
                     r"nnet_code_gen\.h|syn/report/[^/]*csynth\.xml)$")
+#: Widths of the narrow-input rule the benchmark compares (0: no input makes tables).
+TABLE_INPUT_BITS_CHECKED = (0, 3, 4, 6)
 
 
 def git_dir(repo: str, clones: list[Path]) -> Path | None:
@@ -100,14 +105,17 @@ def main() -> None:
             folders.append(replace(facts, source=f"github:{project['repo']}@{project['commit']}:"
                                                  f"{project['path']}"))
         merged = merge_folders(table, folders)
-    rows = [calibration_row(facts) for facts, row in zip(merged, table, strict=False)
-            if facts is not row]
+    read = [facts for facts, row in zip(merged, table, strict=False) if facts is not row]
+    rows = [calibration_row(facts) for facts in read]
+    variants = {str(bits): [calibration_row(facts, bits) for facts in read]
+                for bits in TABLE_INPUT_BITS_CHECKED if bits != MAX_TABLE_INPUT_BITS}
     unmatched = [facts.source for facts in merged[len(table):]]
     skipped += [f"{source}: its report is no table row's" for source in unmatched]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"made_by": "benchmarks/public_projects.py",
                                     "facts_table": "calibration/public_hls4ml_mlp/reports.csv",
-                                    "rows": rows, "skipped": skipped}, indent=1) + "\n")
+                                    "rows": rows, "rows_by_table_input_bits": variants,
+                                    "skipped": skipped}, indent=1) + "\n")
     print(f"{len(rows)} of {len(table)} table rows read from their folders; "
           f"{len(skipped)} folders skipped")
     for line in skipped:

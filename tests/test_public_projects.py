@@ -15,6 +15,7 @@ from nas.errors import DataError
 from nas.estimators.calibration import Calibration
 from nas.estimators.vendor.design import VendorDesign
 from nas.estimators.vendor.rows import read_rows, replace_rows
+from nas.estimators.vendor.rules import MAX_TABLE_INPUT_BITS
 from nas.hls.project_facts import read_project
 
 PUBLIC = SHARED / "calibration" / "public_hls4ml_mlp"
@@ -52,6 +53,14 @@ def test_the_rows_file_is_the_tables_reports_read_from_their_folders():
         assert all(set(layer["weights"]) == WEIGHT_FIELDS for layer in row["design"]["layers"])
     hgq = [r for r in rows if any(x["per_element_inputs"] for x in r["design"]["layers"])]
     assert len(hgq) == 7  # the HGQ projects: each input's width is known from its folder
+    # Beside them, the same rows at each other width of the narrow-input rule the benchmark
+    # checks: only HGQ rows differ from them, and some do.
+    variants = json.loads(ROWS.read_text())["rows_by_table_input_bits"]
+    checked = bench_module("public_projects").TABLE_INPUT_BITS_CHECKED
+    assert sorted(map(int, variants)) == sorted(set(checked) - {MAX_TABLE_INPUT_BITS})
+    for bits, others in variants.items():
+        changed = [a["name"] for a, b in zip(rows, others, strict=True) if a != b]
+        assert set(changed) <= {r["name"] for r in hgq} and changed, bits
 
 
 def _row(name: str, lut: float, part: str = "xc7z020-clg400-1") -> dict:

@@ -25,8 +25,8 @@ from nas.estimators.calibration import (
     evaluation_folds,
     measured_matrix,
 )
-from nas.estimators.vendor import estimator as vendor_estimator
 from nas.estimators.vendor.design import (
+    ElementInputs,
     Live,
     VendorDesign,
     VendorLayer,
@@ -36,6 +36,7 @@ from nas.estimators.vendor.design import (
 from nas.estimators.vendor.estimator import FIXED, VendorEstimator
 from nas.estimators.vendor.extrapolation import extrapolations
 from nas.estimators.vendor.rules import (
+    MAX_TABLE_INPUT_BITS,
     MIN_DSP_INPUT_BITS,
     dsp_slices,
     interval,
@@ -153,47 +154,6 @@ def test_a_period_longer_than_a_product_needs_no_multiplier_pipeline():
     shipped = default_calibration("vitis").estimator("vendor_hls")
     ff = {period: shipped.predict_one(_design(network, "xc7", period)).ff for period in (5.0, 25.0)}
     assert ff[25.0] < 5_000 < ff[5.0]
-
-
-def test_ff_registers_the_partial_sums_each_pipeline_cut_through_an_adder_tree_holds():
-    """Beside each layer's outputs, every pipeline cut through a layer's adder tree holds about
-    terms / levels partial sums: cuts in proportion to the layer's delay over the usable
-    period, none for a Resource-strategy layer whose reuse loop accumulates."""
-    layer = _layer(64, 16)
-    outputs_part = layer.outputs * layer.accum_bits
-
-    def cut_part(period: float, chosen: VendorLayer = layer) -> float:
-        features = VendorEstimator().features(_design([chosen], "xc7", period))
-        return features["sum_register_bits"] - chosen.outputs * chosen.accum_bits
-
-    assert cut_part(5.0) > outputs_part > 0
-    assert cut_part(2.5) == pytest.approx(2 * cut_part(5.0))
-    # A tree of twice the terms per output has one level more: more sums per cut.
-    assert cut_part(5.0, _layer(128, 16)) > 1.5 * cut_part(5.0)
-    assert cut_part(5.0, _layer(64, 16, reuse=128, strategy="resource")) == 0.0
-
-
-@needs_shared
-def test_pipeline_cut_registers_lower_the_ff_error_left_out_by_repository(monkeypatch):
-    """Over all designs (the sweep's single layers most), 18.9 -> 13.9 % when this was
-    measured; on the public reports read from their folders the cuts move FF by half a point
-    (33.8 -> 34.2 %), so only the whole is asserted, and that the public ones stay close."""
-    bench = bench_module("bench_vendor_hls")
-    rows = bench.shared_rows()
-    public = np.array([r["group"] != bench.SWEEPS[0].parent.name for r in rows])
-    _, folds = evaluation_folds(rows)
-    ff = QUANTITIES.index("ff")
-
-    def ff_error() -> tuple[float, float]:
-        predicted = cross_predict("vendor_hls", rows, folds)[:, ff]
-        measured = measured_matrix(rows)[:, ff]
-        error = np.abs(predicted - measured) / measured
-        return float(error[public].mean()), float(error.mean())
-
-    with_cuts = ff_error()
-    monkeypatch.setattr(vendor_estimator, "_pipeline_cuts", lambda *args: 0.0)
-    without = ff_error()
-    assert with_cuts[1] < 0.8 * without[1] and with_cuts[0] < 1.05 * without[0]
 
 
 def test_the_interval_is_scored_against_the_reports_and_an_unpipelined_top_is_named():
@@ -453,10 +413,12 @@ def test_nas_estimate_bad_input(tmp_path, args, message):
     assert_user_error(run_nas("estimate", *args, cwd=tmp_path), message)
 
 
-def _hgq_project(folder, input_widths: list[int], hidden_widths: list[int]):
-    """A two-layer hls4ml project of an HGQ model (4-3-2, Vitis HLS, xcu250) whose per-element
-    quantizers (``nnet_code_gen.h``) give its inputs and the first layer's ReLU outputs these
-    widths (0: held at zero); every weight is 0.6875 (1.0110b, three CSD digits)."""
+def _hgq_project(folder, input_widths: list[int], hidden_widths: list[int],
+                 weight: str = "0.6875"):
+    """A two-layer hls4ml project of an HGQ model (4-3-2, Vitis HLS, xcu250, 12-bit inputs)
+    whose per-element quantizers (``nnet_code_gen.h``) give its inputs and the first layer's
+    ReLU outputs these widths (0: held at zero); every weight is ``weight`` (0.6875: 1.0110b,
+    three CSD digits)."""
     firmware = folder / "firmware"
     (firmware / "nnet_utils").mkdir(parents=True)
     (firmware / "weights").mkdir()
@@ -490,19 +452,45 @@ def _hgq_project(folder, input_widths: list[int], hidden_widths: list[int]):
     (firmware / "nnet_utils" / "nnet_code_gen.h").write_text(
         quantizer("h_quantize", input_widths) + quantizer("h_relu_quantizer", hidden_widths))
     for name, count in [("w2", 12), ("w5", 6)]:
-        (firmware / "weights" / f"{name}.txt").write_text(", ".join(["0.6875"] * count))
+        (firmware / "weights" / f"{name}.txt").write_text(", ".join([weight] * count))
     return folder
+
+
+def test_products_of_an_hgq_input_of_few_bits_are_tables_never_multipliers(tmp_path):
+    """A LUT6 computes any bit of a product of an input of up to 6 bits by a constant: the
+    products of inputs of at most MAX_TABLE_INPUT_BITS are no multiplier and no DSP, and their
+    bits (input and weight, sign included) count as fabric bits of the input type."""
+    assert 3 <= MAX_TABLE_INPUT_BITS < 12
+    # 93 (4 CSD digits, 7-bit odd part, 8 bits signed) and 45 (4 digits, 7 bits signed) are
+    # multipliers by the constant rule, 3 is two shift-add digits.
+    mantissas = np.array([[93, 45], [93, 3], [93, 0]])
+    assert WeightStats.of(mantissas).multipliers == 4
+    stats = WeightStats.of_inputs(mantissas, ElementInputs((3, 12, 2), 16, table_bits=3))
+    assert stats.nonzero == 5 and stats.multipliers == 1 and stats.multiplier_digits == 4
+    assert stats.shift_add_digits == pytest.approx(2 + ((3 + 8) + (3 + 7) + (2 + 8)) / 16)
+    # In a project (12-bit input type, at least MIN_DSP_INPUT_BITS): every weight 93/128; the
+    # first layer's inputs 1-3 bits wide bind no DSP, 12 bits wide one per product.
+    designs = [design_from_facts(read_project(_hgq_project(tmp_path / str(widths[0]), widths,
+                                                           [5, 5, 5], "0.7265625")))
+               for widths in ([3, 2, 3, 1], [12, 12, 12, 12])]
+    narrow, wide = (plan(design.layers[0], "ultrascale") for design in designs)
+    assert narrow.dsp_products == 0 and wide.dsp_products == 12
+    untabled = design_from_facts(read_project(tmp_path / "3"), table_input_bits=0)
+    assert plan(untabled.layers[0], "ultrascale").dsp_products == 12
+    assert narrow.fabric_digits == pytest.approx(3 * ((3 + 8) + (2 + 8) + (3 + 8) + (1 + 8)) / 12)
+    estimator = default_calibration("vitis").estimator("vendor_hls")
+    assert estimator.predict_one(designs[0]).dsp < estimator.predict_one(designs[1]).dsp
 
 
 def test_an_hgq_quantizers_zero_width_inputs_are_constants_no_product_is_built_for(tmp_path):
     """HGQ writes each element's quantizer into nnet_code_gen.h: an input held at zero is a
     constant, and HLS folds every product of it (its weights stay nonzero in the project)."""
-    pruned = read_project(_hgq_project(tmp_path / "pruned", [4, 0, 6, 0], [5, 0, 7]))
-    assert [layer.input_widths for layer in pruned.layers] == [(4, 0, 6, 0), (5, 0, 7)]
+    pruned = read_project(_hgq_project(tmp_path / "pruned", [8, 0, 6, 0], [5, 0, 7]))
+    assert [layer.input_widths for layer in pruned.layers] == [(8, 0, 6, 0), (5, 0, 7)]
     design = design_from_facts(pruned)
     assert [layer.weights.nonzero for layer in design.layers] == [6.0, 4.0]
-    full = design_from_facts(read_project(_hgq_project(tmp_path / "full", [4, 1, 6, 1],
-                                                       [5, 1, 7])))
+    full = design_from_facts(read_project(_hgq_project(tmp_path / "full", [8, 8, 6, 8],
+                                                       [5, 8, 7])))
     assert [layer.weights.nonzero for layer in full.layers] == [12.0, 6.0]
     estimator = default_calibration("vitis").estimator("vendor_hls")
     assert estimator.predict_one(design).lut < 0.8 * estimator.predict_one(full).lut
@@ -871,6 +859,14 @@ def test_the_vendor_evaluation_tables_follow_from_the_committed_results():
     thresholds = {int(bits): t["all"]["mape"] for bits, t in vendor["binding"]["thresholds"].items()}
     assert thresholds[MIN_DSP_INPUT_BITS] < min(thresholds[MIN_DSP_INPUT_BITS - 4],
                                                 thresholds[MIN_DSP_INPUT_BITS + 4])
+    # The narrow-input width shipped is the one the criterion picks on all public reports,
+    # and the evaluation above is of that width's rows.
+    narrow = vendor["narrow_inputs"]
+    criteria = {int(bits): row["criterion"] for bits, row in narrow["variants"].items()}
+    assert narrow["chosen_on_all"] == MAX_TABLE_INPUT_BITS == \
+        min(criteria, key=lambda bits: (criteria[bits], bits))
+    assert narrow["variants"][str(MAX_TABLE_INPUT_BITS)]["errors"] == latency["errors"]["all"]
+    assert f"keeps at {MAX_TABLE_INPUT_BITS} bits or fewer\n" in (REPO / "README.md").read_text()
     block = render_results.vendor_block(vendor)
     readme = (REPO / "README.md").read_text()
     assert block in readme

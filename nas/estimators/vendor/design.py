@@ -30,7 +30,7 @@ from scipy.stats import norm, uniform
 
 from nas.errors import DataError
 from nas.estimators.csd import csd_digits
-from nas.estimators.vendor.rules import multiplier_mask
+from nas.estimators.vendor.rules import MAX_TABLE_INPUT_BITS, multiplier_mask
 from nas.hls.project_facts import (
     DEFAULT_UNCERTAINTY,
     FixedType,
@@ -68,9 +68,26 @@ class WeightStats:
         m = np.asarray(mantissas, dtype=np.int64).ravel()
         m = m[m != 0]
         digits, mask = csd_digits(m), multiplier_mask(m)
-        bits = np.floor(np.log2(np.maximum(np.abs(m[mask]), 1))) + 2 if mask.any() else [0]
+        bits = _signed_bits(m[mask]) if mask.any() else [0]
         return cls(float(m.size), float(mask.sum()), float(digits[~mask].sum()),
                    float(digits[mask].sum()), int(np.percentile(bits, 99, method="higher")), True)
+
+    @classmethod
+    def of_inputs(cls, mantissas: np.ndarray, inputs: "ElementInputs") -> "WeightStats":
+        """The counts of a layer's ``(n_in, n_out)`` ``mantissas`` given its ``inputs``' widths:
+        the products of the inputs ``inputs.tables`` marks are tables (``rules``), no
+        multiplier and no CSD digit, each adding its bits over the input type's to the
+        shift-add digits (a digit is a shifted copy of an input of the type's width); the
+        other products follow ``of``."""
+        table = inputs.tables[:, None]
+        m = np.asarray(mantissas, dtype=np.int64)
+        stats = cls.of(np.where(table, 0, m))
+        tables = np.where(table, m, 0)
+        nonzero = tables != 0
+        widths = np.broadcast_to(np.asarray(inputs.widths)[:, None], m.shape)
+        product_bits = float((widths[nonzero] + _signed_bits(tables[nonzero])).sum())
+        return replace(stats, nonzero=stats.nonzero + float(nonzero.sum()),
+                       shift_add_digits=stats.shift_add_digits + product_bits / inputs.type_bits)
 
     @classmethod
     def expected(cls, nonzero: float, weight: FixedType, n_in: int,
@@ -84,6 +101,27 @@ class WeightStats:
                                                                   n_in, distribution)
         return cls(nonzero, nonzero * share, nonzero * shift_add, nonzero * multiplier, bits,
                    False)
+
+
+@dataclass(frozen=True)
+class ElementInputs:
+    """A layer's inputs as per-element (HGQ) quantizers set them: each one's width (0: held at
+    zero), the input type's width, and the widest input whose products are tables
+    (``rules.MAX_TABLE_INPUT_BITS``; 0: none; a parameter only to tabulate it)."""
+
+    widths: tuple[int, ...]
+    type_bits: int
+    table_bits: int = MAX_TABLE_INPUT_BITS
+
+    @property
+    def tables(self) -> np.ndarray:
+        """Which inputs make tables of their products."""
+        return np.asarray(self.widths) <= self.table_bits
+
+
+def _signed_bits(mantissas: np.ndarray) -> np.ndarray:
+    """Bits of each nonzero integer, sign included."""
+    return np.floor(np.log2(np.abs(mantissas))) + 2
 
 
 def _weight_law(distribution: str, sigma: float) -> "rv_continuous_frozen":
@@ -129,7 +167,7 @@ def _expected_per_weight(width: int, fraction: int, n_in: int, distribution: str
     digits, mask = csd_digits(m), multiplier_mask(m)
     if not mask.any():
         return 0.0, float((p * digits).sum()), 0.0, 0
-    bits = np.floor(np.log2(np.abs(m[mask]))) + 2
+    bits = _signed_bits(m[mask])
     order = np.argsort(bits)
     cumulative = np.cumsum(p[mask][order])
     top = int(bits[order][np.searchsorted(cumulative, 0.99 * cumulative[-1])])
@@ -154,7 +192,8 @@ class VendorLayer:
     #: Outputs that depend on an input (the others are constant); None: all of them.
     live_outputs: float | None = None
     #: Its inputs pass a per-element (HGQ) quantizer: the inputs it holds at zero are folded,
-    #: but widths narrower than the input type are not modelled (the calibration's HGQ layers,
+    #: those of a few bits make tables of their products (``WeightStats.of_inputs``); other
+    #: widths narrower than the input type are not modelled (the calibration's HGQ layers,
     #: read from the public HGQ projects, carry that error; one without any flags such a layer
     #: as an extrapolation).
     per_element_inputs: bool = False
@@ -220,16 +259,21 @@ class Live:
         return Live(fraction=self.fraction * float(np.mean(kept)))
 
     def through(self, mantissas: np.ndarray | None, nonzero: float, weight: FixedType,
-                n_in: int, n_out: int, rom: bool, distribution: str = "normal"
+                n_in: int, n_out: int, rom: bool, distribution: str = "normal",
+                inputs: ElementInputs | None = None
                 ) -> tuple[WeightStats, float | None, "Live"]:
         """A layer's weight costs and live outputs given these live inputs, and its own live
         outputs for the next layer (all of them when its weights sit in a ROM); the
-        ``distribution`` of its weights when their values are not known."""
+        ``distribution`` of its weights when their values are not known; ``inputs`` their
+        widths where per-element quantizers set them (``WeightStats.of_inputs``: constant
+        weights only)."""
         if mantissas is not None:
             m = np.asarray(mantissas, dtype=np.int64).reshape(n_in, n_out)
             if self.mask is not None:
                 m = m * self.mask[:, None]
-            stats = _scaled(WeightStats.of(m), self.fraction)
+            stats = WeightStats.of(m) if inputs is None or rom else \
+                WeightStats.of_inputs(m, inputs)
+            stats = _scaled(stats, self.fraction)
             out = (m != 0).any(axis=0)
             live = Live(mask=out) if self.fraction == 1.0 else \
                 Live(fraction=float(out.mean()) * self.fraction)
@@ -254,8 +298,10 @@ def _scaled(stats: WeightStats, fraction: float) -> WeightStats:
                    multiplier_digits=stats.multiplier_digits * fraction, exact=False)
 
 
-def design_from_facts(facts: ProjectFacts) -> VendorDesign:
-    """The estimator's view of an hls4ml project (``DataError`` for a part it cannot place)."""
+def design_from_facts(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INPUT_BITS
+                      ) -> VendorDesign:
+    """The estimator's view of an hls4ml project (``DataError`` for a part it cannot place);
+    ``table_input_bits`` as ``ElementInputs.table_bits``."""
     family = part_family(facts.part)
     if family is None:
         raise DataError(f"{facts.source}: part '{facts.part}' is not a 7-series or UltraScale "
@@ -266,11 +312,13 @@ def design_from_facts(facts: ProjectFacts) -> VendorDesign:
             raise DataError(f"{facts.source}: layer {layer.name} uses the {layer.strategy} "
                             f"strategy: the vendor estimator knows {' and '.join(STRATEGIES)}")
         nonzero = float(layer.n_in * layer.n_out - layer.n_zeros)
+        inputs = None
         if layer.input_widths is not None:
             live = live.only(np.array(layer.input_widths) > 0)
+            inputs = ElementInputs(layer.input_widths, layer.input.width, table_input_bits)
         stats, outputs, live = live.through(layer.mantissas, nonzero, layer.weight, layer.n_in,
                                             layer.n_out, _rom(layer.strategy, layer.reuse_factor),
-                                            layer.weight_distribution)
+                                            layer.weight_distribution, inputs)
         layers.append(VendorLayer(layer.n_in, layer.n_out, layer.input.width, layer.weight.width,
                                   layer.accum.width, layer.output.width,
                                   max(1, layer.reuse_factor), layer.strategy, layer.activation,

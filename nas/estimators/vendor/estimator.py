@@ -12,9 +12,8 @@ the period is combinational: the wa-hls4ml sweep reports 0 cycles for most) and 
 interface. Its coefficients are delays in nanoseconds and cycles. The flip-flops are the
 registers such a pipeline needs: adder-tree bits per usable nanosecond, the operand bits of
 each DSP slice per pipeline stage a product needs (none where the period is
-``MULTIPLIER_NS`` or longer; both per family), the registered sums (the layer outputs, and the
-partial sums each pipeline cut through an adder tree holds), the products that wait for a
-later pass.
+``MULTIPLIER_NS`` or longer; both per family), the registered sums (the layer outputs), the
+products that wait for a later pass.
 
 **LUT** is linear in the adder-tree bits, the bits of the fabric multipliers (CSD digits x
 input width), the glue of each DSP product, the activations' bits, the softmax outputs, the
@@ -160,9 +159,7 @@ class VendorEstimator(ResourceEstimator):
         **{f"multiplier_stage_bits_{f}": f"{f}: DSP slices x operand bits x the pipeline "
            f"stages a product needs, MULTIPLIER_NS / usable ns - 1 (none at a period that long; "
            f"coefficient: registered bits per operand bit and stage)" for f in FAMILIES},
-        "sum_register_bits": "registered sums x accumulator bits: each layer's outputs, and per "
-                             "pipeline cut through its adder tree (its delay at the prior delays "
-                             "per usable ns) the terms / levels partial sums the cut holds",
+        "sum_register_bits": "registered sums x accumulator bits: each layer's outputs",
         "reuse_register_bits": "products waiting for a later pass x accumulator bits",
         "resource_accum_bits": "Resource strategy: outputs x accumulator bits",
         "resource_input_select_bits": "Resource strategy: inputs x input bits (the multiplexer "
@@ -197,8 +194,6 @@ class VendorEstimator(ResourceEstimator):
             if layer.strategy == "latency" or layer.reuse_factor == 1:
                 values[f"tree_register_ns_{family}"] += \
                     step.terms * layer.outputs * layer.accum_bits / usable
-                values["sum_register_bits"] += _pipeline_cuts(latency, family) * \
-                    step.terms * layer.outputs / max(step.levels, 1) * layer.accum_bits
             values[f"multiplier_stage_bits_{family}"] += step.slices * (
                 layer.input_bits + layer.weight_bits) * max(0.0, MULTIPLIER_NS / usable - 1.0)
             _add_resources(values, layer, step)
@@ -238,16 +233,6 @@ class VendorEstimator(ResourceEstimator):
                 offset=matrix[:, ~free] @ coefficients[~free])
             self.coefficients[quantity] = tuple(float(c) for c in coefficients)
         return self
-
-
-def _pipeline_cuts(latency: dict[str, float], family: str) -> float:
-    """The pipeline cuts through a layer: its delay per usable ns of the clock (its
-    ``_latency_terms``) at the prior delays of ``family`` (``_FAMILY_DELAYS``), a fraction where
-    the tool's cuts fall between levels (a whole number of cuts measured worse: FF
-    leave-one-repository-out 26.6 -> 28.8 % on the 28 designs whose types are recorded per
-    layer)."""
-    return sum(latency[f"{name}_{family}"] * delay
-               for name, delay in _FAMILY_DELAYS[family].items())
 
 
 def _add_resources(values: dict[str, float], layer: VendorLayer, step: LayerPlan) -> None:

@@ -14,6 +14,13 @@ takes several slices. With a reuse factor, the multipliers (in DSPs or in the fa
 interval is the most). The Resource strategy (``nnet_dense_resource.h``) keeps the weights in
 a ROM and runs ``ceil(n_in * n_out / reuse)`` real multipliers ``reuse`` times.
 
+**Narrow inputs.** An input that an HGQ per-element quantizer keeps at a few bits makes each
+of its products with a constant a table: a LUT6 computes any bit of a product of an input of up
+to 6 bits by a constant. Such a product (input at most ``MAX_TABLE_INPUT_BITS`` wide) is never
+a multiplier nor a DSP and has no CSD digits; it costs the fabric its bits (the input's width
+plus the constant's, sign included) and enters the adder tree as that many bits of the layer's
+input type, as shift-add digits do (``WeightStats.of_inputs``).
+
 **Adder tree.** Each output adds its terms (shift-add terms and DSP products) and the bias in
 a balanced tree of ``ceil(log2(terms + 1))`` levels. A product enters the tree cast to the
 accumulator type; where that type is wider than the product (hls4ml infers the accumulator of
@@ -42,6 +49,11 @@ if TYPE_CHECKING:
 #: to 15 bits) 8-12 bits give the least error, within 1.5 points of each other, 6 and 14 bits
 #: more, and no tool, version or family apart: 10 was kept.
 MIN_DSP_INPUT_BITS = 10
+#: Inputs at most this wide make tables of their products (module docstring). Picked among
+#: none, 3, 4 and 6 bits by leave-one-repository-out on the public reports (the least mean of
+#: the four quantities' MAPEs averaged per repository: ``bench_vendor_hls.narrow_inputs``,
+#: which also scores each repository at the width picked without it).
+MAX_TABLE_INPUT_BITS = 3
 #: A constant stays a multiplier with at least this many CSD digits and odd-part bits.
 MIN_MULTIPLIER_DIGITS, MIN_MULTIPLIER_ODD_BITS = 3, 5
 
