@@ -30,10 +30,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from harness import machine
+from public_projects import SHIPPED_RULES
 
 from nas.estimators.base import QUANTITIES
 from nas.estimators.calibration import (
@@ -46,7 +48,7 @@ from nas.estimators.calibration import (
 )
 from nas.estimators.vendor.design import VendorDesign
 from nas.estimators.vendor.rows import calibration_row, read_rows, replace_rows
-from nas.estimators.vendor.rules import MAX_TABLE_INPUT_BITS, plan
+from nas.estimators.vendor.rules import plan
 from nas.hls.fact_tables import merge_folders, read_table
 from nas.hls.project_facts import ProjectFacts, read_project
 
@@ -158,19 +160,23 @@ def constant_pairs(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) ->
     return counts
 
 
-def narrow_inputs(table_rows: list[dict]) -> dict:
-    """The narrow-input rule's width (``rules.MAX_TABLE_INPUT_BITS``: HGQ inputs of at most
-    that many bits make tables of their products) on the public reports, from the rows
-    ``public_projects.py`` made at each width it checks, by ``nested_choice`` (the width it
-    picks on all public repositories is the one shipped: a test checks it)."""
-    stored = json.loads(PROJECT_ROWS.read_text())
-    sets = {MAX_TABLE_INPUT_BITS: shared_rows(table_rows), **{
-        int(bits): replace_rows(table_rows, rows)
-        for bits, rows in stored["rows_by_table_input_bits"].items()}}
-    return nested_choice({bits: sets[bits] for bits in sorted(sets)})
+def rule_choice(table_rows: list[dict], name: str) -> dict:
+    """A rule parameter's values (``public_projects.RULE_ALTERNATIVES``: the narrow-input width
+    ``table_input_bits``, ``odd_part_tools``) on the public reports, from the rows
+    ``public_projects.py`` made with each, by ``nested_choice`` (the value it picks on all
+    public repositories is the one shipped: a test checks it)."""
+    variants = json.loads(PROJECT_ROWS.read_text())["variants"]
+    sets = {_rule_label(SHIPPED_RULES[name]): shared_rows(table_rows), **{
+        _rule_label(variant["rule"][name]): replace_rows(table_rows, variant["rows"])
+        for variant in variants if name in variant["rule"]}}
+    return nested_choice({label: sets[label] for label in sorted(sets)})
 
 
-def nested_choice(variants: dict[int, list[dict]]) -> dict:
+def _rule_label(value: int | Sequence[str]) -> int | str:
+    return value if isinstance(value, int) else " and ".join(value)
+
+
+def nested_choice(variants: dict[int | str, list[dict]]) -> dict:
     """A rule's variants (the same designs and reports, each variant's view of them), each
     public repository left out (the sweep always in the fit): per variant its errors and the
     criterion, the mean over LUT, FF, DSP and cycles of the mean of each repository's MAPE;
@@ -186,7 +192,7 @@ def nested_choice(variants: dict[int, list[dict]]) -> dict:
         errors = mean_over_groups(estimates[where], measured[where], group[where])
         return float(np.mean([errors[q] for q in SHOWN]))
 
-    def picked(scores: dict[int, float]) -> int:
+    def picked(scores: dict[int | str, float]) -> int | str:
         return min(scores, key=lambda name: (scores[name], name))
 
     predicted = {name: _left_out_estimates(rows, np.ones(len(rows), dtype=bool))
@@ -459,7 +465,8 @@ def main() -> None:
                     for i, r in enumerate(rows) if not sweep[i]],
         "rule4ml": RULE4ML,
         "binding": binding_thresholds(rows, ~sweep),
-        "narrow_inputs": narrow_inputs(table_rows),
+        "narrow_inputs": rule_choice(table_rows, "table_input_bits"),
+        "odd_part_tools": rule_choice(table_rows, "odd_part_tools"),
         "latency_strategy": latency_strategy(rows, predicted, ~sweep),
         "table_facts": table_facts(table_rows, ~sweep),
         "resource_strategy": resource_strategy(rows, sweep & (strategy == "resource")),

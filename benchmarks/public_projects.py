@@ -11,9 +11,8 @@ from a clone of its repository, checks that the folder's C-synthesis report is t
 (part, LUT, FF, DSP, latency), and writes the estimator's view of it: calibration rows
 (layer sizes, types, weight *counts*; never a weight) with the row's name, repository and the
 folder's provenance. ``bench_vendor_hls.py`` and ``nas calibrate --rows`` put them in place of
-their table rows. The same rows made with each other width in ``TABLE_INPUT_BITS_CHECKED``
-for the narrow-input rule (``rules.MAX_TABLE_INPUT_BITS``) go beside them, for the benchmark's
-check of that width (``rows_by_table_input_bits``).
+their table rows. The same rows made with each alternative in ``RULE_ALTERNATIVES`` of the
+rules' parameters go beside them (``variants``), for the benchmark's check of each choice.
 
     python benchmarks/public_projects.py --clones DIR [DIR ...] [--out FILE]
 
@@ -32,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from nas.estimators.vendor.rows import calibration_row
-from nas.estimators.vendor.rules import MAX_TABLE_INPUT_BITS
+from nas.estimators.vendor.rules import MAX_TABLE_INPUT_BITS, ODD_PART_TOOLS
 from nas.hls.fact_tables import merge_folders, read_table
 from nas.hls.project_facts import read_project
 
@@ -42,8 +41,12 @@ OUT = ROOT / "benchmarks" / "data" / "public_project_rows.json"
 #: The files of a project folder that ``read_project`` reads.
 NEEDED = re.compile(r"(hls4ml_config\.yml|firmware/[^/]+\.(h|cpp)|firmware/weights/[^/]+\.txt|"
                     r"nnet_code_gen\.h|syn/report/[^/]*csynth\.xml)$")
-#: Widths of the narrow-input rule the benchmark compares (0: no input makes tables).
-TABLE_INPUT_BITS_CHECKED = (0, 3, 4, 6)
+#: The rules' parameters (of ``calibration_row``) the benchmark checks, with the value shipped
+#: and the values compared with it: the narrow-input width (0: no input makes tables) and the
+#: tools that fold constants of a narrow odd part.
+SHIPPED_RULES = {"table_input_bits": MAX_TABLE_INPUT_BITS, "odd_part_tools": ODD_PART_TOOLS}
+RULE_ALTERNATIVES = {"table_input_bits": (0, 3, 4, 6),
+                     "odd_part_tools": (("Vitis HLS",), ("Vitis HLS", "Vivado HLS"))}
 
 
 def git_dir(repo: str, clones: list[Path]) -> Path | None:
@@ -107,14 +110,16 @@ def main() -> None:
         merged = merge_folders(table, folders)
     read = [facts for facts, row in zip(merged, table, strict=False) if facts is not row]
     rows = [calibration_row(facts) for facts in read]
-    variants = {str(bits): [calibration_row(facts, bits) for facts in read]
-                for bits in TABLE_INPUT_BITS_CHECKED if bits != MAX_TABLE_INPUT_BITS}
+    variants = [{"rule": {name: value},
+                 "rows": [calibration_row(facts, **{name: value}) for facts in read]}
+                for name, values in RULE_ALTERNATIVES.items() for value in values
+                if value != SHIPPED_RULES[name]]
     unmatched = [facts.source for facts in merged[len(table):]]
     skipped += [f"{source}: its report is no table row's" for source in unmatched]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"made_by": "benchmarks/public_projects.py",
                                     "facts_table": "calibration/public_hls4ml_mlp/reports.csv",
-                                    "rows": rows, "rows_by_table_input_bits": variants,
+                                    "rows": rows, "variants": variants,
                                     "skipped": skipped}, indent=1) + "\n")
     print(f"{len(rows)} of {len(table)} table rows read from their folders; "
           f"{len(skipped)} folders skipped")

@@ -535,31 +535,35 @@ def _binding_table(binding: dict) -> list[str]:
     return lines
 
 
-def _narrow_inputs_table(narrow: dict) -> list[str]:
-    """The narrow-input rule's width against the public reports, and the nested check."""
-    chosen = narrow["nested"]["chosen"]
-    counts = ", ".join(f"{bits or 'none'} for {sum(1 for x in chosen.values() if x == bits)}"
-                       for bits in sorted(set(chosen.values())))
-    lines = ["Narrow inputs: the public reports left out by repository (MAPE %) by the widest "
-             "HGQ input whose products are tables (`MAX_TABLE_INPUT_BITS`; none: the rule "
-             "off), and the criterion that picks it (the mean of the four quantities' MAPE "
-             "averaged per repository):", "",
-             "| inputs of at most | " + " | ".join(f"{n} MAPE %" for n in
-                                                   QUANTITY_NAMES.values()) + " | criterion |",
-             "|" + "---|" * (len(QUANTITY_NAMES) + 2)]
-    for bits, row in narrow["variants"].items():
-        lines.append(f"| {bits + ' bits' if int(bits) else 'none'} | " + " | ".join(
+def _rule_choice_table(choice: dict, caption: str, row_label: str, shipped: str) -> list[str]:
+    """A rule parameter's values against the public reports (``bench_vendor_hls.rule_choice``:
+    each left out by repository, the criterion that picks one, and the nested check)."""
+    chosen = choice["nested"]["chosen"]
+    counts = ", ".join(f"{_choice_name(value)} for {sum(1 for x in chosen.values() if x == value)}"
+                       for value in sorted(set(chosen.values())))
+    lines = [f"{caption}: the public reports left out by repository (MAPE %), and the criterion "
+             f"that picks it (the mean of the four quantities' MAPE averaged per repository):",
+             "", f"| {row_label} | " + " | ".join(f"{n} MAPE %" for n in QUANTITY_NAMES.values())
+             + " | criterion |", "|" + "---|" * (len(QUANTITY_NAMES) + 2)]
+    for value, row in choice["variants"].items():
+        lines.append(f"| {_choice_name(value)} | " + " | ".join(
             f"{row['errors'][q]['mape']:.1f}" for q in QUANTITY_NAMES) +
             f" | {row['criterion']:.1f} |")
-    nested = narrow["nested"]["errors"]
+    nested = choice["nested"]["errors"]
     lines.append("| nested: picked without the scored repository | " + " | ".join(
         f"{nested[q]['mape']:.1f}" for q in QUANTITY_NAMES) + " | - |")
     return [*lines, "", f"On all {len(chosen)} repositories the criterion picks "
-                        f"{narrow['chosen_on_all']} bits, the width shipped. Nested (the "
-                        f"honest figure for a width chosen on these reports): for each "
-                        f"repository the width the criterion picks on the other "
-                        f"{len(chosen) - 1}, each left out in turn ({counts} "
-                        f"repositories), scored on it."]
+                        f"{_choice_name(choice['chosen_on_all'])}, {shipped}. Nested (the honest "
+                        f"figure for a choice made on these reports): for each repository the "
+                        f"value the criterion picks on the other {len(chosen) - 1}, each left "
+                        f"out in turn ({counts} repositories), scored on it."]
+
+
+def _choice_name(value: int | str) -> str:
+    """A rule value as a table shows it: a width in bits (0: none), else the value."""
+    if isinstance(value, str) and not value.isdigit():
+        return value
+    return f"{value} bits" if int(value) else "none"
 
 
 def vendor_strategy_tables(vendor: dict) -> list[str]:
@@ -578,7 +582,14 @@ def vendor_strategy_tables(vendor: dict) -> list[str]:
              f" ({_met(latency['no_constant_quantity'])}: no quantity constant where the "
              f"reports differ).{_table_facts_sentence(vendor)}", "",
              *_per_layer_targets(latency), *_latency_limits(latency), "",
-             *_binding_table(vendor["binding"]), "", *_narrow_inputs_table(vendor["narrow_inputs"]),
+             *_binding_table(vendor["binding"]), "", *_rule_choice_table(
+                 vendor["narrow_inputs"], "Narrow inputs, by the widest HGQ input whose products "
+                 "are tables (`MAX_TABLE_INPUT_BITS`; none: the rule off)", "inputs of at most",
+                 "the width shipped"), "", *_rule_choice_table(
+                 vendor["odd_part_tools"], "Constants of a narrow odd part (fewer than "
+                 "`MIN_MULTIPLIER_ODD_BITS`), by the tools that fold them into shifts and adds "
+                 "(`ODD_PART_TOOLS`; the others keep them as multipliers)", "folded by",
+                 "the tools shipped"),
              "", *_errors_by_family(resource)]
     for name, smape in resource["wa_hls4ml_smape"].items():
         lines.append(f"| wa-hls4ml {name} (published, own test split), SMAPE % | " + " | ".join(

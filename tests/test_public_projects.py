@@ -15,7 +15,6 @@ from nas.errors import DataError
 from nas.estimators.calibration import Calibration
 from nas.estimators.vendor.design import VendorDesign
 from nas.estimators.vendor.rows import read_rows, replace_rows
-from nas.estimators.vendor.rules import MAX_TABLE_INPUT_BITS
 from nas.hls.project_facts import read_project
 
 PUBLIC = SHARED / "calibration" / "public_hls4ml_mlp"
@@ -53,14 +52,21 @@ def test_the_rows_file_is_the_tables_reports_read_from_their_folders():
         assert all(set(layer["weights"]) == WEIGHT_FIELDS for layer in row["design"]["layers"])
     hgq = [r for r in rows if any(x["per_element_inputs"] for x in r["design"]["layers"])]
     assert len(hgq) == 7  # the HGQ projects: each input's width is known from its folder
-    # Beside them, the same rows at each other width of the narrow-input rule the benchmark
-    # checks: only HGQ rows differ from them, and some do.
-    variants = json.loads(ROWS.read_text())["rows_by_table_input_bits"]
-    checked = bench_module("public_projects").TABLE_INPUT_BITS_CHECKED
-    assert sorted(map(int, variants)) == sorted(set(checked) - {MAX_TABLE_INPUT_BITS})
-    for bits, others in variants.items():
-        changed = [a["name"] for a, b in zip(rows, others, strict=True) if a != b]
-        assert set(changed) <= {r["name"] for r in hgq} and changed, bits
+    # Beside them, the same rows with each alternative of the rules the benchmark checks:
+    # another narrow-input width changes only HGQ rows, Vivado HLS folding the constants of a
+    # narrow odd part only Vivado HLS rows; each changes some.
+    projects = bench_module("public_projects")
+    variants = json.loads(ROWS.read_text())["variants"]
+    assert sorted(json.dumps(v["rule"]) for v in variants) == sorted(
+        json.dumps({name: list(value) if isinstance(value, tuple) else value})
+        for name, values in projects.RULE_ALTERNATIVES.items() for value in values
+        if value != projects.SHIPPED_RULES[name])
+    affected = {"table_input_bits": {r["name"] for r in hgq},
+                "odd_part_tools": {r["name"] for r in rows if r["tool"].startswith("Vivado")}}
+    for variant in variants:
+        changed = {a["name"] for a, b in zip(rows, variant["rows"], strict=True) if a != b}
+        (name,) = variant["rule"]
+        assert changed and changed <= affected[name], variant["rule"]
 
 
 def _row(name: str, lut: float, part: str = "xc7z020-clg400-1") -> dict:

@@ -38,6 +38,7 @@ from nas.estimators.vendor.extrapolation import extrapolations
 from nas.estimators.vendor.rules import (
     MAX_TABLE_INPUT_BITS,
     MIN_DSP_INPUT_BITS,
+    ODD_PART_TOOLS,
     dsp_slices,
     interval,
     plan,
@@ -59,6 +60,24 @@ def test_binding_rule_counts_multipliers_by_csd_digits_and_odd_part():
     assert stats.nonzero == 7 and stats.multipliers == 3
     assert stats.shift_add_digits == 1 + 1 + 2 + 2 and stats.multiplier_digits == 3 + 4 + 4
     assert stats.exact and stats.multiplier_bits == 8  # 93 needs 7 magnitude bits and a sign
+
+
+def test_vivado_hls_keeps_a_constant_of_a_narrow_odd_part_as_a_multiplier(tmp_path):
+    """11 = 16 - 4 - 1 has three CSD digits and a 4-bit odd part: Vitis HLS folds it into
+    shifts and adds, Vivado HLS keeps it a multiplier, so it counts against the Latency
+    strategy's multiplier limit (the passes at a reuse factor) and binds a DSP."""
+    assert ODD_PART_TOOLS == ("Vitis HLS",)
+    constants = np.array([11, 13, 21, 3])  # 13 = 16 - 4 + 1; 21 = 10101b, a 5-bit odd part
+    assert WeightStats.of(constants).multipliers == 1
+    assert WeightStats.of(constants, odd_part=False).multipliers == 3
+    facts = read_project(_hgq_project(tmp_path / "p", [12] * 4, [5, 5, 5], "0.0859375"))
+    vitis, vivado = (design_from_facts(dataclasses.replace(facts, tool=tool))
+                     for tool in ("Vitis HLS 2023.2", "Vivado HLS 2019.2"))
+    assert vitis.layers[0].weights.multipliers == 0 and vivado.layers[0].weights.multipliers == 12
+    assert plan(vivado.layers[0], "ultrascale").dsp_products == 12
+    folding = design_from_facts(dataclasses.replace(facts, tool="Vivado HLS 2019.2"),
+                                odd_part_tools=("Vitis HLS", "Vivado HLS"))
+    assert folding.layers == vitis.layers
 
 
 def test_dsp_slices_follow_the_families_ports():
@@ -859,13 +878,15 @@ def test_the_vendor_evaluation_tables_follow_from_the_committed_results():
     thresholds = {int(bits): t["all"]["mape"] for bits, t in vendor["binding"]["thresholds"].items()}
     assert thresholds[MIN_DSP_INPUT_BITS] < min(thresholds[MIN_DSP_INPUT_BITS - 4],
                                                 thresholds[MIN_DSP_INPUT_BITS + 4])
-    # The narrow-input width shipped is the one the criterion picks on all public reports,
-    # and the evaluation above is of that width's rows.
-    narrow = vendor["narrow_inputs"]
-    criteria = {int(bits): row["criterion"] for bits, row in narrow["variants"].items()}
-    assert narrow["chosen_on_all"] == MAX_TABLE_INPUT_BITS == \
-        min(criteria, key=lambda bits: (criteria[bits], bits))
-    assert narrow["variants"][str(MAX_TABLE_INPUT_BITS)]["errors"] == latency["errors"]["all"]
+    # Each rule value shipped is the one the criterion picks on all public reports, and the
+    # evaluation above is of the shipped values' rows.
+    for name, shipped in (("narrow_inputs", MAX_TABLE_INPUT_BITS),
+                          ("odd_part_tools", " and ".join(ODD_PART_TOOLS))):
+        choice = vendor[name]
+        criteria = {value: row["criterion"] for value, row in choice["variants"].items()}
+        assert str(choice["chosen_on_all"]) == str(shipped) == \
+            min(criteria, key=lambda value: (criteria[value], value)), name
+        assert choice["variants"][str(shipped)]["errors"] == latency["errors"]["all"]
     assert f"keeps at {MAX_TABLE_INPUT_BITS} bits or fewer\n" in (REPO / "README.md").read_text()
     block = render_results.vendor_block(vendor)
     readme = (REPO / "README.md").read_text()

@@ -30,7 +30,11 @@ from scipy.stats import norm, uniform
 
 from nas.errors import DataError
 from nas.estimators.csd import csd_digits
-from nas.estimators.vendor.rules import MAX_TABLE_INPUT_BITS, multiplier_mask
+from nas.estimators.vendor.rules import (
+    MAX_TABLE_INPUT_BITS,
+    ODD_PART_TOOLS,
+    multiplier_mask,
+)
 from nas.hls.project_facts import (
     DEFAULT_UNCERTAINTY,
     FixedType,
@@ -64,16 +68,18 @@ class WeightStats:
     exact: bool
 
     @classmethod
-    def of(cls, mantissas: np.ndarray) -> "WeightStats":
+    def of(cls, mantissas: np.ndarray, odd_part: bool = True) -> "WeightStats":
+        """The counts of these integer weights (``odd_part`` as ``rules.multiplier_mask``)."""
         m = np.asarray(mantissas, dtype=np.int64).ravel()
         m = m[m != 0]
-        digits, mask = csd_digits(m), multiplier_mask(m)
+        digits, mask = csd_digits(m), multiplier_mask(m, odd_part)
         bits = _signed_bits(m[mask]) if mask.any() else [0]
         return cls(float(m.size), float(mask.sum()), float(digits[~mask].sum()),
                    float(digits[mask].sum()), int(np.percentile(bits, 99, method="higher")), True)
 
     @classmethod
-    def of_inputs(cls, mantissas: np.ndarray, inputs: "ElementInputs") -> "WeightStats":
+    def of_inputs(cls, mantissas: np.ndarray, inputs: "ElementInputs", odd_part: bool = True
+                  ) -> "WeightStats":
         """The counts of a layer's ``(n_in, n_out)`` ``mantissas`` given its ``inputs``' widths:
         the products of the inputs ``inputs.tables`` marks are tables (``rules``), no
         multiplier and no CSD digit, each adding its bits over the input type's to the
@@ -81,7 +87,7 @@ class WeightStats:
         other products follow ``of``."""
         table = inputs.tables[:, None]
         m = np.asarray(mantissas, dtype=np.int64)
-        stats = cls.of(np.where(table, 0, m))
+        stats = cls.of(np.where(table, 0, m), odd_part)
         tables = np.where(table, m, 0)
         nonzero = tables != 0
         widths = np.broadcast_to(np.asarray(inputs.widths)[:, None], m.shape)
@@ -91,14 +97,14 @@ class WeightStats:
 
     @classmethod
     def expected(cls, nonzero: float, weight: FixedType, n_in: int,
-                 distribution: str = "normal") -> "WeightStats":
+                 distribution: str = "normal", odd_part: bool = True) -> "WeightStats":
         """The expected counts of ``nonzero`` weights of ``distribution`` (module docstring:
-        ``WEIGHT_DISTRIBUTIONS``)."""
+        ``WEIGHT_DISTRIBUTIONS``; ``odd_part`` as ``rules.multiplier_mask``)."""
         if distribution not in WEIGHT_DISTRIBUTIONS:
             raise ValueError(f"weight distribution {distribution!r}: expected one of "
                              f"{', '.join(WEIGHT_DISTRIBUTIONS)}")
-        share, shift_add, multiplier, bits = _expected_per_weight(weight.width, weight.fraction,
-                                                                  n_in, distribution)
+        share, shift_add, multiplier, bits = _expected_per_weight(
+            weight.width, weight.fraction, n_in, distribution, odd_part)
         return cls(nonzero, nonzero * share, nonzero * shift_add, nonzero * multiplier, bits,
                    False)
 
@@ -153,8 +159,8 @@ def _mantissa_law(width: int, sigma: float, distribution: str) -> tuple[np.ndarr
 
 
 @cache
-def _expected_per_weight(width: int, fraction: int, n_in: int, distribution: str
-                         ) -> tuple[float, float, float, int]:
+def _expected_per_weight(width: int, fraction: int, n_in: int, distribution: str,
+                         odd_part: bool) -> tuple[float, float, float, int]:
     """Per nonzero weight of standard deviation 1/sqrt(n_in) (``distribution``) on a
     ``width``-bit grid of ``fraction`` fractional bits (truncated, saturated): the multiplier
     share, the expected CSD digits of the others and of the multipliers, the multipliers' bits
@@ -164,7 +170,7 @@ def _expected_per_weight(width: int, fraction: int, n_in: int, distribution: str
     if p.sum() <= 0:
         return 0.0, 1.0, 0.0, 0
     p = p / p.sum()
-    digits, mask = csd_digits(m), multiplier_mask(m)
+    digits, mask = csd_digits(m), multiplier_mask(m, odd_part)
     if not mask.any():
         return 0.0, float((p * digits).sum()), 0.0, 0
     bits = _signed_bits(m[mask])
@@ -260,26 +266,26 @@ class Live:
 
     def through(self, mantissas: np.ndarray | None, nonzero: float, weight: FixedType,
                 n_in: int, n_out: int, rom: bool, distribution: str = "normal",
-                inputs: ElementInputs | None = None
+                inputs: ElementInputs | None = None, odd_part: bool = True
                 ) -> tuple[WeightStats, float | None, "Live"]:
         """A layer's weight costs and live outputs given these live inputs, and its own live
         outputs for the next layer (all of them when its weights sit in a ROM); the
         ``distribution`` of its weights when their values are not known; ``inputs`` their
         widths where per-element quantizers set them (``WeightStats.of_inputs``: constant
-        weights only)."""
+        weights only); ``odd_part`` as ``rules.multiplier_mask``."""
         if mantissas is not None:
             m = np.asarray(mantissas, dtype=np.int64).reshape(n_in, n_out)
             if self.mask is not None:
                 m = m * self.mask[:, None]
-            stats = WeightStats.of(m) if inputs is None or rom else \
-                WeightStats.of_inputs(m, inputs)
+            stats = WeightStats.of(m, odd_part) if inputs is None or rom else \
+                WeightStats.of_inputs(m, inputs, odd_part)
             stats = _scaled(stats, self.fraction)
             out = (m != 0).any(axis=0)
             live = Live(mask=out) if self.fraction == 1.0 else \
                 Live(fraction=float(out.mean()) * self.fraction)
         else:
             share = self.fraction if self.mask is None else float(self.mask.mean())
-            stats = WeightStats.expected(nonzero * share, weight, n_in, distribution)
+            stats = WeightStats.expected(nonzero * share, weight, n_in, distribution, odd_part)
             density = nonzero * share / max(n_in * n_out, 1)
             live = Live(fraction=1.0 - (1.0 - density) ** n_in)
         if rom:
@@ -298,14 +304,16 @@ def _scaled(stats: WeightStats, fraction: float) -> WeightStats:
                    multiplier_digits=stats.multiplier_digits * fraction, exact=False)
 
 
-def design_from_facts(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INPUT_BITS
-                      ) -> VendorDesign:
+def design_from_facts(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INPUT_BITS,
+                      odd_part_tools: tuple[str, ...] = ODD_PART_TOOLS) -> VendorDesign:
     """The estimator's view of an hls4ml project (``DataError`` for a part it cannot place);
-    ``table_input_bits`` as ``ElementInputs.table_bits``."""
+    ``table_input_bits`` as ``ElementInputs.table_bits``, ``odd_part_tools`` as
+    ``rules.ODD_PART_TOOLS`` (parameters only to tabulate the rules' alternatives)."""
     family = part_family(facts.part)
     if family is None:
         raise DataError(f"{facts.source}: part '{facts.part}' is not a 7-series or UltraScale "
                         f"part: the vendor estimator knows only those")
+    tool = "Vitis HLS" if facts.tool.startswith("Vitis") else "Vivado HLS"
     layers, live = [], Live()
     for layer in facts.layers:
         if layer.strategy not in STRATEGIES:
@@ -318,7 +326,8 @@ def design_from_facts(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INP
             inputs = ElementInputs(layer.input_widths, layer.input.width, table_input_bits)
         stats, outputs, live = live.through(layer.mantissas, nonzero, layer.weight, layer.n_in,
                                             layer.n_out, _rom(layer.strategy, layer.reuse_factor),
-                                            layer.weight_distribution, inputs)
+                                            layer.weight_distribution, inputs,
+                                            tool in odd_part_tools)
         layers.append(VendorLayer(layer.n_in, layer.n_out, layer.input.width, layer.weight.width,
                                   layer.accum.width, layer.output.width,
                                   max(1, layer.reuse_factor), layer.strategy, layer.activation,
@@ -326,9 +335,7 @@ def design_from_facts(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INP
     dataflow = facts.dataflow if facts.dataflow is not None else \
         automatic_dataflow(facts.io_type, [layer.strategy for layer in layers])
     return VendorDesign(tuple(layers), facts.io_type, family, delay_scale(facts.part),
-                        facts.clock_period_ns, facts.clock_uncertainty_ns,
-                        "Vitis HLS" if facts.tool.startswith("Vitis") else "Vivado HLS",
-                        dataflow)
+                        facts.clock_period_ns, facts.clock_uncertainty_ns, tool, dataflow)
 
 
 def automatic_dataflow(io_type: str, strategies: Sequence[str]) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nas.errors import DataError
 from nas.estimators.vendor.design import VendorDesign, design_from_facts
-from nas.estimators.vendor.rules import MAX_TABLE_INPUT_BITS
+from nas.estimators.vendor.rules import MAX_TABLE_INPUT_BITS, ODD_PART_TOOLS
 from nas.hls.project_facts import ProjectFacts
 
 
@@ -19,13 +19,15 @@ def measured_of(facts: ProjectFacts) -> dict[str, float]:
             "latency_cycles": float(report.latency_worst or 0)}
 
 
-def calibration_row(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INPUT_BITS) -> dict:
-    """A calibration row of a reported design: its view (``design_from_facts``), numbers and
-    provenance."""
+def calibration_row(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INPUT_BITS,
+                    odd_part_tools: tuple[str, ...] = ODD_PART_TOOLS) -> dict:
+    """A calibration row of a reported design: its view (``design_from_facts``, with these
+    rule parameters), numbers and provenance."""
     if facts.report is None:
         raise DataError(f"{facts.source}: no C-synthesis report of the top function to "
                         f"calibrate on: build the project first")
-    return {"design": design_from_facts(facts, table_input_bits).to_dict(), "measured": measured_of(facts),
+    design = design_from_facts(facts, table_input_bits, odd_part_tools)
+    return {"design": design.to_dict(), "measured": measured_of(facts),
             "interval": facts.report.interval_max, "source": facts.source, "name": facts.name,
             "group": facts.group, "tool": facts.tool, "part": facts.part,
             "assumed": list(facts.assumed), "types_per_layer": facts.types_per_layer}

@@ -5,8 +5,9 @@ as a multiplication by a constant (``nnet_dense_latency.h``), under an ``ALLOCAT
 of ``ceil(n_in * n_out / reuse) - floor(n_zeros / reuse)`` multipliers. HLS folds a constant
 into shifts and adds when that is cheap; only the others stay multipliers. The rule used here
 (checked on the public reports whose weights are known, see README): a constant stays a
-multiplier when it has at least 3 nonzero canonical-signed-digit (CSD) digits and an odd part
-of at least 5 bits, and is bound to a DSP slice when the input is at least
+multiplier when it has at least 3 nonzero canonical-signed-digit (CSD) digits and, in Vitis
+HLS, an odd part of at least 5 bits (Vivado HLS keeps those of a narrower odd part as
+multipliers too), and is bound to a DSP slice when the input is at least
 ``MIN_DSP_INPUT_BITS`` wide; every other constant is built in the fabric from its CSD digits. A
 product wider than the DSP's ports (7-series DSP48E1 25 x 18, UltraScale DSP48E2 27 x 18)
 takes several slices. With a reuse factor, the multipliers (in DSPs or in the fabric) share
@@ -46,8 +47,8 @@ if TYPE_CHECKING:
 #: 4-16 bits on every public report (Vivado HLS 2018.3-2020.1, Vitis HLS 2022.2-2025.1,
 #: 7-series and UltraScale+). Set at 10 when the table's rows (inputs of 6 or 16 bits) made
 #: every threshold of 8-16 bits equal; with every design read from its folder (HGQ inputs of 8
-#: to 15 bits) 8-12 bits give the least error, within 1.5 points of each other, 6 and 14 bits
-#: more, and no tool, version or family apart: 10 was kept.
+#: to 15 bits) 8-12 bits give the least error, 6 and 14 bits more, and no tool, version or
+#: family apart: 10 was kept.
 MIN_DSP_INPUT_BITS = 10
 #: Inputs at most this wide make tables of their products (module docstring). Picked among
 #: none, 3, 4 and 6 bits by leave-one-repository-out on the public reports (the least mean of
@@ -56,6 +57,10 @@ MIN_DSP_INPUT_BITS = 10
 MAX_TABLE_INPUT_BITS = 3
 #: A constant stays a multiplier with at least this many CSD digits and odd-part bits.
 MIN_MULTIPLIER_DIGITS, MIN_MULTIPLIER_ODD_BITS = 3, 5
+#: The tools that fold a constant of a narrower odd part (module docstring): Vitis HLS, not
+#: Vivado HLS. Picked between these and both tools by leave-one-repository-out on the public
+#: reports (``bench_vendor_hls.odd_part_tools``, which also gives the nested check).
+ODD_PART_TOOLS = ("Vitis HLS",)
 
 
 def _odd_bits(mantissas: np.ndarray) -> np.ndarray:
@@ -66,10 +71,11 @@ def _odd_bits(mantissas: np.ndarray) -> np.ndarray:
     return np.where(odd > 0, np.floor(np.log2(np.maximum(odd, 1))) + 1, 0)
 
 
-def multiplier_mask(mantissas: np.ndarray) -> np.ndarray:
-    """Which integer constants HLS keeps as multipliers (the others become shifts and adds)."""
-    return (csd_digits(mantissas) >= MIN_MULTIPLIER_DIGITS) & \
-        (_odd_bits(mantissas) >= MIN_MULTIPLIER_ODD_BITS)
+def multiplier_mask(mantissas: np.ndarray, odd_part: bool = True) -> np.ndarray:
+    """Which integer constants HLS keeps as multipliers (the others become shifts and adds);
+    ``odd_part``: the tool folds a constant of a narrow odd part (``ODD_PART_TOOLS``)."""
+    mask = csd_digits(mantissas) >= MIN_MULTIPLIER_DIGITS
+    return mask & (_odd_bits(mantissas) >= MIN_MULTIPLIER_ODD_BITS) if odd_part else mask
 
 
 
