@@ -160,13 +160,14 @@ def constant_pairs(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) ->
     return counts
 
 
-def rule_choice(table_rows: list[dict], name: str) -> dict:
+def rule_choice(table_rows: list[dict], rows: list[dict], name: str) -> dict:
     """A rule parameter's values (``public_projects.RULE_ALTERNATIVES``: the narrow-input width
-    ``table_input_bits``, ``odd_part_tools``) on the public reports, from the rows
-    ``public_projects.py`` made with each, by ``nested_choice`` (the value it picks on all
-    public repositories is the one shipped: a test checks it)."""
+    ``table_input_bits``, ``odd_part_tools``) on the public reports: ``rows`` (``shared_rows``
+    of ``table_rows``) for the value shipped, the rows ``public_projects.py`` made with each
+    other value in their place, by ``nested_choice`` (the value it picks on all public
+    repositories is the one shipped: a test checks it)."""
     variants = json.loads(PROJECT_ROWS.read_text())["variants"]
-    sets = {_rule_label(SHIPPED_RULES[name]): shared_rows(table_rows), **{
+    sets = {_rule_label(SHIPPED_RULES[name]): rows, **{
         _rule_label(variant["rule"][name]): replace_rows(table_rows, variant["rows"])
         for variant in variants if name in variant["rule"]}}
     return nested_choice({label: sets[label] for label in sorted(sets)})
@@ -465,8 +466,8 @@ def main() -> None:
                     for i, r in enumerate(rows) if not sweep[i]],
         "rule4ml": RULE4ML,
         "binding": binding_thresholds(rows, ~sweep),
-        "narrow_inputs": rule_choice(table_rows, "table_input_bits"),
-        "odd_part_tools": rule_choice(table_rows, "odd_part_tools"),
+        "narrow_inputs": rule_choice(table_rows, rows, "table_input_bits"),
+        "odd_part_tools": rule_choice(table_rows, rows, "odd_part_tools"),
         "latency_strategy": latency_strategy(rows, predicted, ~sweep),
         "table_facts": table_facts(table_rows, ~sweep),
         "resource_strategy": resource_strategy(rows, sweep & (strategy == "resource")),

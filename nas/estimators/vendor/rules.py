@@ -52,14 +52,14 @@ if TYPE_CHECKING:
 MIN_DSP_INPUT_BITS = 10
 #: Inputs at most this wide make tables of their products (module docstring). Picked among
 #: none, 3, 4 and 6 bits by leave-one-repository-out on the public reports (the least mean of
-#: the four quantities' MAPEs averaged per repository: ``bench_vendor_hls.narrow_inputs``,
+#: the four quantities' MAPEs averaged per repository: ``bench_vendor_hls.rule_choice``,
 #: which also scores each repository at the width picked without it).
 MAX_TABLE_INPUT_BITS = 3
 #: A constant stays a multiplier with at least this many CSD digits and odd-part bits.
 MIN_MULTIPLIER_DIGITS, MIN_MULTIPLIER_ODD_BITS = 3, 5
 #: The tools that fold a constant of a narrower odd part (module docstring): Vitis HLS, not
 #: Vivado HLS. Picked between these and both tools by leave-one-repository-out on the public
-#: reports (``bench_vendor_hls.odd_part_tools``, which also gives the nested check).
+#: reports (``bench_vendor_hls.rule_choice``, which also gives the nested check).
 ODD_PART_TOOLS = ("Vitis HLS",)
 
 
