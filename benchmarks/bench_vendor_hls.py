@@ -14,7 +14,9 @@ figures for comparison; and the two evaluations of issue 31, each with MAPE and 
 quantity and part family and its targets:
 
 * ``latency_strategy``: the public reports (all Latency strategy), each repository predicted
-  by the fit on every other repository (the sweep included);
+  by the fit on every other repository (the sweep included); beside, the least in-sample
+  error of the estimator's features (``feature_floor``) and the errors split by what ``nas
+  estimate`` flags under each left-out calibration (``extrapolation_split``);
 * ``resource_strategy``: the sweep's Resource-strategy designs in five folds (seed 0), each
   predicted by the fit on everything outside the fold: in-distribution, beside the SMAPE the
   wa-hls4ml surrogates publish on their own test split.
@@ -36,7 +38,9 @@ from pathlib import Path
 import numpy as np
 from harness import machine
 from public_projects import SHIPPED_RULES
+from scipy.optimize import linprog
 
+from nas.app.calibrate import summarize, tool_versions
 from nas.estimators.base import QUANTITIES
 from nas.estimators.calibration import (
     cross_predict,
@@ -47,6 +51,8 @@ from nas.estimators.calibration import (
     measured_matrix,
 )
 from nas.estimators.vendor.design import VendorDesign
+from nas.estimators.vendor.estimator import FIXED, VendorEstimator
+from nas.estimators.vendor.extrapolation import extrapolations
 from nas.estimators.vendor.rows import calibration_row, read_rows, replace_rows
 from nas.estimators.vendor.rules import plan
 from nas.hls.fact_tables import merge_folders, read_table
@@ -283,6 +289,69 @@ def same_features_floor(rows: list[dict], mask: np.ndarray) -> dict:
             "mape_floor": floor}
 
 
+def flagged_left_out(rows: list[dict], mask: np.ndarray) -> dict[int, list[str]]:
+    """Per design of ``mask``, what ``nas estimate`` flags as an extrapolation (``extrapolations``)
+    under the calibration fitted without its repository: that calibration's data summary and
+    tool versions, as ``nas calibrate`` writes them from the other repositories' rows."""
+    group = np.array([r["group"] for r in rows])
+    flagged = {}
+    for name in sorted(set(group[mask])):
+        rest = [r for r, g in zip(rows, group, strict=True) if g != name]
+        data, versions = summarize(rest), tool_versions(rest)["hls"]
+        for i in np.flatnonzero(mask & (group == name)):
+            flagged[int(i)] = extrapolations(VendorDesign.from_dict(rows[i]["design"]), data,
+                                             versions, rows[i].get("tool"))
+    return flagged
+
+
+def extrapolation_split(rows: list[dict], predicted: np.ndarray,
+                        flagged: dict[int, list[str]]) -> dict:
+    """The designs ``flagged`` names (``flagged_left_out``: each left out with its repository)
+    split by whether ``nas estimate`` says it extrapolates there: each part's designs,
+    repositories and errors, and per kind of reason (its first word: tool, clock, layer,
+    inputs, part) the designs it flags."""
+    group = np.array([r["group"] for r in rows])
+    split = {}
+    for part, wanted in (("inside", False), ("flagged", True)):
+        chosen = np.array([i in flagged and bool(flagged[i]) == wanted for i in range(len(rows))])
+        split[part] = {"n_designs": int(chosen.sum()),
+                       "n_repositories": len(set(group[chosen])),
+                       "errors": _subset_errors(rows, predicted, chosen)}
+    kinds = [{reason.split()[0] for reason in reasons} for reasons in flagged.values()]
+    split["flagged"]["reasons"] = {kind: sum(kind in found for found in kinds)
+                                   for kind in sorted(set().union(*kinds))}
+    return split
+
+
+def feature_floor(rows: list[dict], mask: np.ndarray) -> dict[str, float]:
+    """Per quantity, the least MAPE on the designs of ``mask`` that any non-negative
+    coefficients of the estimator's features give (``FIXED`` ones held; cycles unrounded),
+    fitted on those designs themselves: a linear program over the coefficients and each
+    design's absolute relative error. In-sample, an oracle's figure: no calibration of these
+    features does better on these designs, so a target below it needs other features."""
+    chosen = np.flatnonzero(mask)
+    estimator = VendorEstimator()
+    features = [estimator.features(VendorDesign.from_dict(rows[i]["design"])) for i in chosen]
+    measured = measured_matrix([rows[i] for i in chosen])
+    floor = {}
+    for q in SHOWN:
+        held = FIXED.get(q, {})
+        free = [name for name in estimator.quantity_features[q] if name not in held]
+        matrix = np.array([[row[name] for name in free] for row in features])
+        fixed_part = np.array([sum(row[name] * value for name, value in held.items())
+                               for row in features])
+        truth = measured[:, QUANTITIES.index(q)]
+        scale = np.maximum(truth, 1.0)
+        share, target = matrix / scale[:, None], (truth - fixed_part) / scale
+        n, k = share.shape
+        # Minimize the sum of e_i with e_i >= |share_i . c - target_i|, c >= 0.
+        bounds = np.block([[share, -np.eye(n)], [-share, -np.eye(n)]])
+        solved = linprog(np.r_[np.zeros(k), np.ones(n)], A_ub=bounds,
+                         b_ub=np.r_[target, -target], bounds=(0, None), method="highs")
+        floor[q] = round(float(100 * solved.fun / n), 1)
+    return floor
+
+
 def resource_folds(rows: list[dict], mask: np.ndarray, seed: int = 0) -> list[np.ndarray]:
     """``FOLDS`` folds of the designs of ``mask`` (shuffled by ``seed``)."""
     order = np.random.default_rng(seed).permutation(np.flatnonzero(mask))
@@ -325,10 +394,12 @@ def scaled_per_repository(rows: list[dict], predicted: np.ndarray, mask: np.ndar
     return left
 
 
-def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray) -> dict:
+def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray,
+                     flagged: dict[int, list[str]]) -> dict:
     """The public reports left out by repository: errors per family, and, where some designs'
     facts are incomplete (a table row's: types not recorded per layer, weights not known),
-    the same on the designs whose facts are per layer and on those whose facts are all read."""
+    the same on the designs whose facts are per layer and on those whose facts are all read;
+    split by what ``nas estimate`` ``flagged`` (``flagged_left_out``)."""
     errors = _by_family(rows, predicted, public)
     per_layer = public & np.array([r["types_per_layer"] for r in rows])
     full = public & complete(rows)
@@ -339,6 +410,8 @@ def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray
     return {"evaluation": "public reports (Latency strategy), leave-one-repository-out",
             "n_designs": int(public.sum()), "n_complete_facts": int(full.sum()),
             "errors": errors, "same_features": same_features_floor(rows, public),
+            "feature_floor": feature_floor(rows, public),
+            "extrapolation": extrapolation_split(rows, predicted, flagged),
             **({"complete_facts": _subset_errors(rows, predicted, full)}
                if full.sum() < public.sum() else {}),
             **({"per_layer_facts": _by_family(rows, predicted, per_layer)} if partial else {}),
@@ -434,6 +507,7 @@ def main() -> None:
     public = f"public_hls4ml_mlp ({(~sweep).sum()} reports, {len(set(group[~sweep]))} repositories)"
     strategy = np.array([r["design"]["layers"][0]["strategy"] for r in rows])
     everything = np.ones(len(rows), dtype=bool)
+    flagged = flagged_left_out(rows, ~sweep)
     overall = _subset_errors(rows, predicted, everything)
     result = {
         "date": datetime.date.today().isoformat(), "machine": machine(),
@@ -462,13 +536,14 @@ def main() -> None:
                      "report": {q: r["measured"][q] for q in SHOWN},
                      "estimate": {q: round(float(predicted[i, QUANTITIES.index(q)]), 1)
                                   for q in SHOWN},
-                     "assumed": r["assumed"], "types_per_layer": r["types_per_layer"]}
+                     "assumed": r["assumed"], "types_per_layer": r["types_per_layer"],
+                     "extrapolated": flagged[i]}
                     for i, r in enumerate(rows) if not sweep[i]],
         "rule4ml": RULE4ML,
         "binding": binding_thresholds(rows, ~sweep),
         "narrow_inputs": rule_choice(table_rows, rows, "table_input_bits"),
         "odd_part_tools": rule_choice(table_rows, rows, "odd_part_tools"),
-        "latency_strategy": latency_strategy(rows, predicted, ~sweep),
+        "latency_strategy": latency_strategy(rows, predicted, ~sweep, flagged),
         "table_facts": table_facts(table_rows, ~sweep),
         "resource_strategy": resource_strategy(rows, sweep & (strategy == "resource")),
         "interval": interval_errors(rows, sweep, strategy),

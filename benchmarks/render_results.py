@@ -475,7 +475,50 @@ def _latency_limits(latency: dict) -> list[str]:
             f"{len(same['groups'])} group(s); the least MAPE any estimate of these features "
             f"can have over all {latency['n_designs']} designs because of them: " + ", ".join(
                 f"{QUANTITY_NAMES[q]} {v:.1f} %" for q, v in same["mape_floor"].items()) + "."
-            + _scaled_sentence(latency)]
+            + _scaled_sentence(latency) + _feature_floor_sentence(latency),
+            *_extrapolation_sentence(latency)]
+
+
+#: What each kind of extrapolation (the first word of ``extrapolations``' phrases) means.
+EXTRAPOLATION_KINDS = {"tool": "a tool version absent", "clock": "a logic time a cycle outside "
+                       "the family's span", "layer": "a layer beyond the calibration's sizes, "
+                       "reuse factors or strategies", "inputs": "HGQ inputs where no "
+                       "calibration layer has them", "part": "a part family absent"}
+
+
+def _feature_floor_sentence(latency: dict) -> str:
+    """The least in-sample MAPE of the estimator's features, where the results have it."""
+    floor = latency.get("feature_floor")
+    if not floor:
+        return ""
+    return (f" The least MAPE that any non-negative coefficients of the estimator's features "
+            f"give on the {latency['n_designs']} designs, fitted on those designs themselves "
+            f"(in-sample, an oracle's figure; cycles unrounded): " + ", ".join(
+                f"{QUANTITY_NAMES[q]} {v:.1f} %" for q, v in floor.items())
+            + ": a target below it needs features the estimator does not have, not another "
+              "fit.")
+
+
+def _extrapolation_sentence(latency: dict) -> list[str]:
+    """The error where ``nas estimate`` says the left-out design is inside its calibration
+    and where it says it extrapolates, as a paragraph of its own, where the results have it."""
+    split = latency.get("extrapolation")
+    if not split:
+        return []
+    inside, flagged = split["inside"], split["flagged"]
+
+    def errors(part: dict) -> str:
+        return ", ".join(f"{QUANTITY_NAMES[q]} {part['errors'][q]['mape']:.1f}"
+                         for q in QUANTITY_NAMES if q in part["errors"])
+
+    reasons = ", ".join(f"{n} for {EXTRAPOLATION_KINDS.get(kind, kind)}" for kind, n in
+                        sorted(flagged["reasons"].items(), key=lambda item: -item[1]))
+    return ["", f"By what `nas estimate` says of each public design under the calibration fitted "
+            f"without its repository (its `extrapolated` field): the {inside['n_designs']} "
+            f"designs of {inside['n_repositories']} repositories it does not flag, MAPE %: "
+            f"{errors(inside)}{_within_targets(inside['errors'], latency['targets'])}; the "
+            f"{flagged['n_designs']} of {flagged['n_repositories']} repositories it flags "
+            f"({reasons}; a design may have several), MAPE %: {errors(flagged)}."]
 
 
 def _table_facts_sentence(vendor: dict) -> str:

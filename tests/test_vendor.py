@@ -222,6 +222,54 @@ def test_a_scale_per_repository_leaves_only_the_spread_within_each_repository():
     assert only_a == dict.fromkeys(bench.SHOWN, 0.0)
 
 
+def test_the_feature_floor_is_zero_where_the_features_fit_and_counts_a_report_they_cannot():
+    bench = bench_module("bench_vendor_hls")
+    shipped = default_calibration("vitis").estimator("vendor_hls")
+    designs = [_design([_layer(n_in, n_out, reuse)], family)
+               for n_in, n_out, reuse, family in ((8, 4, 1, "xc7"), (16, 16, 1, "xc7"),
+                                                  (32, 8, 2, "xc7"), (16, 64, 1, "ultrascale"),
+                                                  (64, 32, 4, "ultrascale"), (8, 8, 1, "ultrascale"))]
+    estimates = shipped.predict(designs)
+    rows = [{"design": d.to_dict(), "measured": {q: float(getattr(e, q)) for q in QUANTITIES}}
+            for d, e in zip(designs, estimates, strict=True)]
+    everything = np.ones(len(rows), dtype=bool)
+    exact = bench.feature_floor(rows, everything)
+    # The shipped coefficients are non-negative and reproduce these reports exactly.
+    assert exact["lut"] == exact["ff"] == exact["dsp"] == 0.0
+    # One LUT report doubled: the shipped coefficients miss it by 50 %, so the least error is
+    # at most 50 % over six designs, and above zero (no coefficients fit both it and the rest).
+    rows[2]["measured"]["lut"] *= 2
+    doubled = bench.feature_floor(rows, everything)
+    assert 0.0 < doubled["lut"] <= round(50.0 / len(rows), 1)
+    assert doubled["ff"] == 0.0
+
+
+def test_the_public_designs_split_by_what_nas_estimate_flags_under_their_left_out_calibration():
+    bench = bench_module("bench_vendor_hls")
+    design = _design([_layer(16, 8)], "xc7").to_dict()
+    rows = [{"design": design, "group": group, "tool": tool, "part": "xc7a50t-csg324-1",
+             "measured": dict.fromkeys(QUANTITIES, 100.0)}
+            for group, tool in (("a1", "Vitis HLS 2023.2"), ("a2", "Vitis HLS 2023.2"),
+                                ("b", "Vivado HLS 2018.3"), ("b", "Vivado HLS 2018.3"))]
+    # Repository b's tool version is in no other repository's rows: its designs are flagged.
+    flagged = bench.flagged_left_out(rows, np.ones(4, dtype=bool))
+    assert [bool(flagged[i]) for i in range(4)] == [False, False, True, True]
+    assert all(reason.startswith("tool Vivado HLS 2018.3") for reason in flagged[2])
+    predicted = np.array([[110.0] * len(QUANTITIES), [90.0] * len(QUANTITIES),
+                          [150.0] * len(QUANTITIES), [200.0] * len(QUANTITIES)])
+    split = bench.extrapolation_split(rows, predicted, flagged)
+    assert (split["inside"]["n_designs"], split["inside"]["n_repositories"]) == (2, 2)
+    assert (split["flagged"]["n_designs"], split["flagged"]["n_repositories"]) == (2, 1)
+    assert split["inside"]["errors"]["lut"]["mape"] == 10.0
+    assert split["flagged"]["errors"]["lut"]["mape"] == 75.0
+    assert split["flagged"]["reasons"] == {"tool": 2}
+    # Only the designs of the mask count, each under the calibration without its repository.
+    only_a = bench.flagged_left_out(rows, np.array([True, True, False, False]))
+    assert sorted(only_a) == [0, 1] and not any(only_a.values())
+    split = bench.extrapolation_split(rows, predicted, only_a)
+    assert split["inside"]["n_designs"] == 2 and split["flagged"]["n_designs"] == 0
+
+
 def test_a_dataflow_region_waits_for_its_slowest_layer_a_pipeline_for_its_most_passes():
     shipped = default_calibration("vitis").estimator("vendor_hls")
     resource = _design([_layer(32, 32, strategy="resource")])
@@ -867,6 +915,10 @@ def test_the_vendor_evaluation_tables_follow_from_the_committed_results():
         subsets["per layer"] = (latency["per_layer_facts"]["all"], per_layer)
     else:
         assert "per_layer_facts" not in latency and "complete_facts" not in latency
+    split = latency["extrapolation"]
+    for part, wanted in (("inside", False), ("flagged", True)):
+        subsets[part] = (split[part]["errors"], [d for d in vendor["designs"]
+                                                 if bool(d["extrapolated"]) == wanted])
     for tables, designs in subsets.values():
         for quantity, table in tables.items():
             errors = [abs(d["estimate"][quantity] - d["report"][quantity])
