@@ -47,6 +47,7 @@ from nas.estimators.calibration import (
     default_calibration,
     error_table,
     evaluation_folds,
+    fold_estimators,
     mean_over_groups,
     measured_matrix,
 )
@@ -78,6 +79,10 @@ FOLDS = 5
 #: ``nas estimate`` on a folder of this many projects within this many seconds (issue 31).
 SPEED_PROJECTS, SPEED_GOAL_S = 100, 30.0
 SHOWN = ("lut", "ff", "dsp", "latency_cycles")
+#: The layers with the most products the per-layer latency check lists.
+LARGEST_LAYERS = 5
+#: Reported cycles from which a layer counts as deep in the per-layer latency check.
+DEEP_LAYER_CYCLES = 2
 #: rule4ml's published accuracy (arXiv:2408.05314, abstract): their own validation split.
 RULE4ML = {"source": "M. M. Rahimifar, H. E. Rahali, A. C. Therrien, 'rule4ml: An Open-Source "
                      "Tool for Resource Utilization and Latency Estimation for ML Models on "
@@ -91,7 +96,7 @@ RULE4ML = {"source": "M. M. Rahimifar, H. E. Rahali, A. C. Therrien, 'rule4ml: A
 
 def shared_designs() -> list[ProjectFacts]:
     """Every vendor design in ../shared, a project folder in place of its table row."""
-    folders = [read_project(config.parent) for base in FOLDERS
+    folders = [read_project(config.parent, layer_reports=True) for base in FOLDERS
                for config in sorted(base.rglob("hls4ml_config.yml"))]
     return merge_folders(read_table(FACTS), folders) + [
         design for sweep in SWEEPS for design in read_table(sweep)]
@@ -352,6 +357,50 @@ def feature_floor(rows: list[dict], mask: np.ndarray) -> dict[str, float]:
     return floor
 
 
+def left_out_estimators(rows: list[dict], mask: np.ndarray) -> dict[str, VendorEstimator]:
+    """Per repository of the designs of ``mask``, the estimator fitted on every other row."""
+    group = np.array([r["group"] for r in rows])
+    names = sorted(set(group[mask]))
+    return dict(zip(names, fold_estimators("vendor_hls", rows, [
+        np.flatnonzero(group == name) for name in names]), strict=True))
+
+
+def layer_latency(rows: list[dict], estimators: dict[str, VendorEstimator]) -> dict:
+    """Each dense layer's own cycles (``VendorEstimator.layer_cycles``, by the estimator of
+    its repository in ``estimators``: fitted without it) against the report of the layer's
+    function, where its project kept one (``layers_measured``): MAPE (of the report, at least
+    1), also on the layers of ``DEEP_LAYER_CYCLES`` or more (most take 0 or 1: a MAPE of such
+    counts says little), the cycles missed on average, the count exact after rounding, and
+    the layers with the most products."""
+    found = []
+    for row in rows:
+        if row["group"] not in estimators or not any(row.get("layers_measured") or []):
+            continue
+        design = VendorDesign.from_dict(row["design"])
+        cycles = estimators[row["group"]].layer_cycles(design)
+        for index, (layer, report) in enumerate(zip(design.layers, row["layers_measured"],
+                                                    strict=True), start=1):
+            if report is not None:
+                found.append({"design": row["name"], "group": row["group"], "layer": index,
+                              "n_in": layer.n_in, "n_out": layer.n_out,
+                              "report": report["latency_cycles"],
+                              "estimate": round(cycles[index - 1], 2)})
+    if not found:
+        return {}
+    truth = np.array([x["report"] for x in found])
+    guess = np.array([x["estimate"] for x in found])
+    deep = truth >= DEEP_LAYER_CYCLES
+    return {"n_layers": len(found), "n_designs": len({(x["group"], x["design"]) for x in found}),
+            "n_repositories": len({x["group"] for x in found}),
+            "mape": round(float(100 * np.mean(np.abs(guess - truth) / np.maximum(truth, 1))), 1),
+            "n_deep": int(np.sum(deep)),
+            "mape_deep": round(float(100 * np.mean(np.abs(guess - truth)[deep] / truth[deep])), 1)
+            if deep.any() else None,
+            "mean_abs_cycles": round(float(np.mean(np.abs(guess - truth))), 2),
+            "exact": int(np.sum(np.floor(guess + 0.5) == truth)),
+            "largest": sorted(found, key=lambda x: -x["n_in"] * x["n_out"])[:LARGEST_LAYERS]}
+
+
 def resource_folds(rows: list[dict], mask: np.ndarray, seed: int = 0) -> list[np.ndarray]:
     """``FOLDS`` folds of the designs of ``mask`` (shuffled by ``seed``)."""
     order = np.random.default_rng(seed).permutation(np.flatnonzero(mask))
@@ -412,6 +461,7 @@ def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray
             "errors": errors, "same_features": same_features_floor(rows, public),
             "feature_floor": feature_floor(rows, public),
             "extrapolation": extrapolation_split(rows, predicted, flagged),
+            "layer_latency": layer_latency(rows, left_out_estimators(rows, public)),
             **({"complete_facts": _subset_errors(rows, predicted, full)}
                if full.sum() < public.sum() else {}),
             **({"per_layer_facts": _by_family(rows, predicted, per_layer)} if partial else {}),

@@ -98,7 +98,7 @@ def main() -> None:
             try:
                 folder = extract(repo_dir, project["commit"], project["path"],
                                  Path(scratch) / str(n))
-                facts = read_project(folder)
+                facts = read_project(folder, layer_reports=True)
             except (subprocess.CalledProcessError, OSError, ValueError) as error:
                 skipped.append(f"{where}: {str(error).splitlines()[0][:160]}")
                 continue

@@ -476,7 +476,7 @@ def _latency_limits(latency: dict) -> list[str]:
             f"can have over all {latency['n_designs']} designs because of them: " + ", ".join(
                 f"{QUANTITY_NAMES[q]} {v:.1f} %" for q, v in same["mape_floor"].items()) + "."
             + _scaled_sentence(latency) + _feature_floor_sentence(latency),
-            *_extrapolation_sentence(latency)]
+            *_extrapolation_sentence(latency), *_layer_latency_sentence(latency)]
 
 
 #: What each kind of extrapolation (the first word of ``extrapolations``' phrases) means.
@@ -484,6 +484,27 @@ EXTRAPOLATION_KINDS = {"tool": "a tool version absent", "clock": "a logic time a
                        "the family's span", "layer": "a layer beyond the calibration's sizes, "
                        "reuse factors or strategies", "inputs": "HGQ inputs where no "
                        "calibration layer has them", "part": "a part family absent"}
+
+
+def _layer_latency_sentence(latency: dict) -> list[str]:
+    """Each layer's own cycles against its function's report, as a paragraph of its own,
+    where the results have it."""
+    check = latency.get("layer_latency")
+    if not check:
+        return []
+    largest = "; ".join(f"{x['design']} layer {x['layer']} ({x['n_in']} x {x['n_out']}): "
+                        f"{x['estimate']:.1f} against {x['report']:g}" for x in check["largest"])
+    deep = (f", on the {check['n_deep']} that take 2 cycles or more {check['mape_deep']:.1f} %"
+            if check["n_deep"] else "")
+    return ["", f"Latency per layer: each dense layer's own cycles as the estimate counts them "
+                f"(`VendorEstimator.layer_cycles`: its activation, the registers between layers "
+                f"and the interface apart), each repository's by the fit without it, against "
+                f"the report HLS wrote for the layer's function where the project kept one: "
+                f"{check['n_layers']} layers of {check['n_designs']} designs of "
+                f"{check['n_repositories']} repositories, {check['mean_abs_cycles']:.2f} cycles "
+                f"off on average, {check['exact']} exact after rounding, MAPE (of the report, at "
+                f"least 1) {check['mape']:.1f} %{deep}. The layers with the most products: "
+                f"{largest}."]
 
 
 def _feature_floor_sentence(latency: dict) -> str:

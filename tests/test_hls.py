@@ -15,7 +15,7 @@ import nas.hls.export as hls_export
 from nas._tf import set_seed
 from nas.hls.export import STUDENT_STRATEGIES, BitExactnessError, write_project
 from nas.hls.project_facts import resource_reuse_factor
-from nas.hls.reports import parse_project
+from nas.hls.reports import layer_csynths, parse_project
 from nas.model.config import StudentConfig, quantized_kernels
 from nas.model.student import train_student
 from nas.search.records import results
@@ -166,21 +166,39 @@ def test_fixture_details_and_rpt_fallback(tmp_path):
             from_rpt.interval_min, from_rpt.clock_estimate_ns) == (2532, 7969, 73, 10, 8, 4.049)
 
 
-def test_parser_reads_the_top_functions_report_not_a_layers(tmp_path):
+def test_parser_reads_the_top_functions_report_and_each_layers_by_its_config(tmp_path):
     if not REPORTS.exists():
         pytest.skip("../shared/reports is absent (project cloned alone)")
     top = (REPORTS / "hls4ml_tutorial" / "model_1__hls4ml_prj" / "myproject_csynth.xml").read_text()
     folder = tmp_path / "mynet_prj" / "solution1" / "syn" / "report"
     folder.mkdir(parents=True)
     # HLS writes one report per function; a layer's sorts before the top's.
-    (folder / "dense_latency_ap_fixed_16_6_config2_s_csynth.xml").write_text(
-        top.replace("<LUT>84942</LUT>", "<LUT>1111</LUT>"))
+    layers = {"dense_latency_ap_fixed_16_6_config2_s_csynth.xml": 1111,  # Vitis HLS's name
+              "dense_latency_ap_fixed_16_6_config20_s_csynth.xml": 2020,
+              # Vivado HLS appends a suffix per template argument.
+              "dense_latency_ap_fixed_ap_fixed_18_6_5_3_0_config4_0_0_0_csynth.xml": 4444,
+              "relu_ap_fixed_16_6_relu_config3_s_csynth.xml": 3333}
+    for name, lut in layers.items():
+        (folder / name).write_text(top.replace("<LUT>84942</LUT>", f"<LUT>{lut}</LUT>"))
     (folder / "mynet_csynth.xml").write_text(top)
     (tmp_path / "hls4ml_config.yml").write_text("OutputDir: x\nProjectName: mynet\n")
     (record,) = parse_project(tmp_path)
     assert record.lut == 84942 and record.source.endswith("mynet_csynth.xml")
     assert (record.tool, record.version, record.clock_uncertainty_ns,
             record.product_family) == ("Vivado HLS", "2019.2", 0.62, "virtexuplus")
+    # Each dense layer's own report by its config name: not the activation's, nor a layer's
+    # whose two solutions disagree, nor one of a project below.
+    other = tmp_path / "mynet_prj" / "solution2"
+    for lut in (6000, 6666):
+        (other / str(lut)).mkdir(parents=True)
+        (other / str(lut) / "dense_latency_ap_fixed_16_6_config6_s_csynth.xml").write_text(
+            top.replace("<LUT>84942</LUT>", f"<LUT>{lut}</LUT>"))
+    nested = tmp_path / "other_project"
+    nested.mkdir()
+    (nested / "hls4ml_config.yml").write_text("ProjectName: other\n")
+    (nested / "dense_latency_ap_fixed_16_6_config8_s_csynth.xml").write_text(top)
+    assert {config: r.lut for config, r in layer_csynths(tmp_path).items()} == \
+        {"config2": 1111, "config20": 2020, "config4": 4444}
     (tmp_path / "hls4ml_config.yml").write_text("ProjectName: other\n")
     with pytest.raises(Exception, match="no synthesis report"):
         parse_project(tmp_path)

@@ -50,6 +50,14 @@ def test_the_rows_file_is_the_tables_reports_read_from_their_folders():
             [int(r) for r in fact["reuse_factor"].split(";")]
         assert all(x.weights.exact for x in design.layers) and not row["assumed"]
         assert all(set(layer["weights"]) == WEIGHT_FIELDS for layer in row["design"]["layers"])
+    # Each layer's own report, where HLS kept one, is a part of its design's: together the
+    # layers take no more LUT, FF, DSP or cycles than the top function reports.
+    layered = [r for r in rows if any(r["layers_measured"])]
+    assert len(layered) >= 30
+    for row in layered:
+        assert len(row["layers_measured"]) == len(row["design"]["layers"])
+        for q in ("lut", "ff", "dsp", "latency_cycles"):
+            assert sum(x[q] for x in row["layers_measured"] if x) <= row["measured"][q], row["name"]
     hgq = [r for r in rows if any(x["per_element_inputs"] for x in r["design"]["layers"])]
     assert len(hgq) == 7  # the HGQ projects: each input's width is known from its folder
     # Beside them, the same rows with each alternative of the rules the benchmark checks:
@@ -141,7 +149,17 @@ def test_older_hls4ml_layouts_are_read(tmp_path):
     (project / "myproject_csynth.rpt").unlink()
     shutil.copytree(SHARED / "reports" / "hls4ml_tutorial" / "model_1__hls4ml_prj",
                     project / "copy" / "model_1")
+    # A layer's own report (Vivado HLS's name for the function of the layer configured by
+    # config5), read only when asked for.
+    layer_report = (report / "csynth.xml").read_text().replace("<LUT>40231</LUT>", "<LUT>123</LUT>")
+    (report / "dense_latency_ap_fixed_ap_fixed_16_6_5_3_0_config5_0_0_csynth.xml").write_text(
+        layer_report)
     facts = read_project(project)
+    assert all(x.report is None for x in facts.layers)
+    with_layers = read_project(project, layer_reports=True)
+    assert [x.report.lut if x.report else None for x in with_layers.layers] == \
+        [None, 123, None]
+    assert with_layers.layers[1].name == "config5"
     assert [(x.n_in, x.n_out) for x in facts.layers] == [(25, 32), (32, 16), (16, 10)]
     assert facts.layers[0].accum.width == 16
     assert facts.report.lut == 40231  # its own report, not the nested tutorial project's

@@ -171,7 +171,10 @@ def test_a_period_longer_than_a_product_needs_no_multiplier_pipeline():
               ["multiplier_stage_bits_xc7"] for period in (5.0, 10.0, 25.0)}
     assert stages[5.0] > stages[10.0] > stages[25.0] == 0.0
     shipped = default_calibration("vitis").estimator("vendor_hls")
-    ff = {period: shipped.predict_one(_design(network, "xc7", period)).ff for period in (5.0, 25.0)}
+    # As pominiq built it: Vivado HLS, its 12.5 % clock uncertainty.
+    ff = {period: shipped.predict_one(dataclasses.replace(
+              _design(network, "xc7", period, tool="Vivado HLS"),
+              clock_uncertainty_ns=0.125 * period)).ff for period in (5.0, 25.0)}
     assert ff[25.0] < 5_000 < ff[5.0]
 
 
@@ -268,6 +271,96 @@ def test_the_public_designs_split_by_what_nas_estimate_flags_under_their_left_ou
     assert sorted(only_a) == [0, 1] and not any(only_a.values())
     split = bench.extrapolation_split(rows, predicted, only_a)
     assert split["inside"]["n_designs"] == 2 and split["flagged"]["n_designs"] == 0
+
+
+def test_each_layers_own_cycles_are_its_share_of_the_latency_estimate():
+    shipped = default_calibration("vitis").estimator("vendor_hls")
+    coefficients = dict(zip(shipped.quantity_features["latency_cycles"],
+                            shipped.coefficients["latency_cycles"], strict=True))
+    for family in ("xc7", "ultrascale"):
+        design = _design([_layer(16, 64), _layer(64, 32, reuse=4),
+                          _layer(32, 5, activation="linear")], family)
+        cycles = shipped.layer_cycles(design)
+        assert len(cycles) == 3 and all(c > 0 for c in cycles)
+        # The layers' shares, the registers between them and the interface make the estimate.
+        total = sum(cycles) + 2 * coefficients["layer_boundaries"] + coefficients["design"]
+        assert abs(total - shipped.predict_one(design).latency_cycles) <= 0.5
+        # Each pass over shared multipliers beyond the first is one more cycle of that layer
+        # alone (reuse 4 against 1).
+        unshared = dataclasses.replace(design, layers=(design.layers[0], _layer(64, 32),
+                                                       design.layers[2]))
+        passes = plan(design.layers[1], family).passes
+        assert passes > 1
+        assert cycles[1] - shipped.layer_cycles(unshared)[1] == pytest.approx(passes - 1)
+        assert shipped.layer_cycles(unshared)[0::2] == cycles[0::2]
+        # A softmax is a function of its own: the layer's cycles leave it out.
+        softmax = dataclasses.replace(design, layers=(*design.layers[:2], _layer(
+            32, 5, activation="softmax")))
+        assert shipped.layer_cycles(softmax) == cycles
+        assert shipped.predict_one(softmax).latency_cycles > \
+            shipped.predict_one(design).latency_cycles
+
+
+def test_the_pipeline_registers_follow_the_cycles_the_fitted_latency_gives():
+    shipped = default_calibration("vitis").estimator("vendor_hls")
+
+    def depth_bits(design: VendorDesign, estimator: VendorEstimator = shipped) -> float:
+        return estimator.features(design)[f"depth_adder_bits_{design.part_family}"]
+
+    # A layer whose delays fit inside a slow clock's cycle registers a fraction of its
+    # adder-tree bits; at a fast clock, the cycles it takes times them.
+    slow = _design([_layer(8, 4)], "xc7", period=40.0)
+    fast = _design([_layer(8, 4)], "xc7", period=4.0)
+    adder_bits = shipped.features(slow)["adder_bits"]
+    assert shipped.layer_cycles(slow)[0] < 1.0
+    for design in (slow, fast):
+        assert depth_bits(design) == pytest.approx(shipped.layer_cycles(design)[0] * adder_bits)
+    assert depth_bits(slow) < adder_bits < depth_bits(fast) / 5
+    # Passes over shared multipliers are cycles of their own, not stages of the adder trees.
+    shared = _design([_layer(8, 4, reuse=4)], "xc7", period=4.0)
+    assert shipped.layer_cycles(shared)[0] > shipped.layer_cycles(fast)[0] + 1
+    assert depth_bits(shared) == pytest.approx(depth_bits(fast))
+    # The fit counts the cycles its own latency gives: reports made by the shipped model are
+    # fitted back within a few percent (with the prior's latency they were 11 to 46 % off).
+    designs = [_design([_layer(n_in, n_out, reuse)], "xc7", period=period)
+               for n_in, n_out, reuse, period in ((8, 8, 1, 4.0), (16, 16, 1, 5.0),
+                                                  (32, 16, 1, 4.0), (64, 32, 1, 5.0),
+                                                  (16, 64, 2, 3.5), (32, 32, 1, 10.0),
+                                                  (64, 64, 1, 4.0), (8, 32, 4, 5.0),
+                                                  (32, 8, 1, 6.0), (48, 24, 1, 4.5))]
+    reports = np.array([[getattr(e, q) for q in QUANTITIES] for e in shipped.predict(designs)],
+                       dtype=float)
+    refitted = VendorEstimator().fit(designs, reports)
+    ff = np.array([e.ff for e in refitted.predict(designs)])
+    assert np.max(np.abs(ff / reports[:, QUANTITIES.index("ff")] - 1)) < 0.05
+
+
+def test_the_layers_own_reports_are_scored_by_the_fit_without_their_repository():
+    bench = bench_module("bench_vendor_hls")
+    shipped = default_calibration("vitis").estimator("vendor_hls")
+    small = _design([_layer(16, 8), _layer(8, 4)], "xc7")
+    large = _design([_layer(64, 64), _layer(64, 8)], "xc7")
+    cycles = {id(d): shipped.layer_cycles(d) for d in (small, large)}
+    rows = [{"name": "small", "group": "a", "design": small.to_dict(),
+             "layers_measured": [{"latency_cycles": 2.0}, None]},
+            {"name": "large", "group": "b", "design": large.to_dict(),
+             "layers_measured": [{"latency_cycles": 4.0}, {"latency_cycles": 0.0}]},
+            {"name": "table row", "group": "c", "design": small.to_dict()},
+            {"name": "elsewhere", "group": "d", "design": large.to_dict(),
+             "layers_measured": [{"latency_cycles": 9.0}, None]}]
+    check = bench.layer_latency(rows, {"a": shipped, "b": shipped, "c": shipped})
+    # The estimates as the check records them, to the hundredth of a cycle.
+    estimates = [round(c, 2) for c in (cycles[id(small)][0], cycles[id(large)][0],
+                                       cycles[id(large)][1])]
+    reports = [2.0, 4.0, 0.0]
+    errors = [abs(e - r) / max(r, 1.0) for e, r in zip(estimates, reports, strict=True)]
+    assert (check["n_layers"], check["n_designs"], check["n_repositories"]) == (3, 2, 2)
+    assert check["mape"] == pytest.approx(100 * np.mean(errors), abs=0.1)
+    assert check["n_deep"] == 2
+    assert check["mean_abs_cycles"] == pytest.approx(
+        np.mean([abs(e - r) for e, r in zip(estimates, reports, strict=True)]), abs=0.01)
+    assert [x["n_in"] * x["n_out"] for x in check["largest"]] == [4096, 512, 128]
+    assert bench.layer_latency(rows[2:3], {"c": shipped}) == {}
 
 
 def test_a_dataflow_region_waits_for_its_slowest_layer_a_pipeline_for_its_most_passes():
@@ -458,7 +551,8 @@ def test_nas_estimate_prints_the_estimate_beside_the_report():
     held_out = default_calibration("vitis").estimators["vendor_hls"]["held_out_error"]
     assert entry["expected_error_percent"] == {
         q: round(held_out[q]["group_mape"], 1) for q in ("lut", "ff", "dsp", "latency_cycles")}
-    assert entry["expected_error_percent"]["ff"] > held_out["ff"]["mape"]
+    # (not the MAPE over all designs, which the sweep's thousand designs set)
+    assert entry["expected_error_percent"]["lut"] != round(held_out["lut"]["mape"], 1)
     several = run_nas("estimate", "--project", str(TUTORIAL), "--json")
     entries = json.loads(several.stdout)
     assert several.returncode == 0 and len(entries) == 4 and all("report" in e for e in entries)

@@ -62,7 +62,7 @@ def vendor_rows(reports: Sequence[Path], tables: Sequence[Path], mix_families: b
     folders, skipped = [], []
     for top in reports:
         for directory in project_dirs([top]):
-            facts = read_project(directory)
+            facts = read_project(directory, layer_reports=True)
             if facts.report is None:
                 skipped.append(str(directory))
             else:

@@ -47,7 +47,7 @@ def estimate_project(directory: Path, estimator: VendorEstimator,
                                             facts.tool)}
     if facts.report is not None:
         report = facts.report
-        entry["report"] = {**_rounded({**measured_of(facts),
+        entry["report"] = {**_rounded({**measured_of(report),
                                        "interval": report.interval_max or 0}),
                            "tool": facts.tool, "part": report.part,
                            "clock_ns": report.clock_target_ns, "source": report.source}

@@ -253,19 +253,29 @@ def group_weights(rows: Sequence[dict]) -> np.ndarray:
     return np.array([1.0 / counts[g] if g else 1.0 for g in groups])
 
 
-def cross_predict(name: str, rows: Sequence[dict], folds: Sequence[np.ndarray],
-                  clock_mhz: float = 200.0) -> np.ndarray:
-    """Estimates (columns of ``QUANTITIES``) of the rows of each fold by estimator ``name``
-    fitted on the rows outside it (``group_weights``); rows in no fold are NaN."""
+def fold_estimators(name: str, rows: Sequence[dict], folds: Sequence[np.ndarray],
+                    clock_mhz: float = 200.0) -> list[ResourceEstimator]:
+    """Per fold, estimator ``name`` fitted on the rows outside it (``group_weights``)."""
     make, design_of = ESTIMATORS[name]
     designs, measured = [design_of(row) for row in rows], measured_matrix(rows)
     weights = group_weights(rows)
-    predicted = np.full(measured.shape, np.nan)
+    fitted = []
     for fold in folds:
         rest = np.setdiff1d(np.arange(len(rows)), fold)
-        estimator = make(None, clock_mhz).fit([designs[i] for i in rest], measured[rest],
-                                              weights[rest])
-        predicted[fold] = estimate_matrix(estimator.predict([designs[i] for i in fold]))
+        fitted.append(make(None, clock_mhz).fit([designs[i] for i in rest], measured[rest],
+                                                weights[rest]))
+    return fitted
+
+
+def cross_predict(name: str, rows: Sequence[dict], folds: Sequence[np.ndarray],
+                  clock_mhz: float = 200.0) -> np.ndarray:
+    """Estimates (columns of ``QUANTITIES``) of the rows of each fold by estimator ``name``
+    fitted on the rows outside it (``fold_estimators``); rows in no fold are NaN."""
+    design_of = ESTIMATORS[name][1]
+    predicted = np.full((len(rows), len(QUANTITIES)), np.nan)
+    for fold, estimator in zip(folds, fold_estimators(name, rows, folds, clock_mhz),
+                               strict=True):
+        predicted[fold] = estimate_matrix(estimator.predict([design_of(rows[i]) for i in fold]))
     return predicted
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 
 from nas.errors import DataError
-from nas.hls.reports import SynthesisRecord, project_name, top_csynth
+from nas.hls.reports import SynthesisRecord, layer_csynths, project_name, top_csynth
 
 #: hls4ml's default type when a configuration names none.
 DEFAULT_TYPE = "fixed<16,6>"
@@ -86,7 +86,8 @@ class DenseFacts:
     ``weight_distribution`` says how they are spread: "normal" (trained, or not known) or
     "uniform" (never trained: Keras' uniform initializers); ``input_widths`` each input's
     bits where a per-element quantizer (HGQ) feeds the layer, 0 where it holds the input at
-    zero."""
+    zero; ``report`` the C-synthesis report of its own function (its activation apart) where
+    HLS kept one."""
 
     name: str
     n_in: int
@@ -102,6 +103,7 @@ class DenseFacts:
     mantissas: np.ndarray | None = None
     weight_distribution: str = "normal"
     input_widths: tuple[int, ...] | None = None
+    report: SynthesisRecord | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,9 +185,10 @@ def _tool(config: dict, report: SynthesisRecord | None) -> str:
     return "Vitis HLS" if str(config.get("Backend", "")).lower() == "vitis" else "Vivado HLS"
 
 
-def read_project(directory: Path) -> ProjectFacts:
+def read_project(directory: Path, layer_reports: bool = False) -> ProjectFacts:
     """The facts of the hls4ml project in ``directory`` (a folder with ``hls4ml_config.yml``)
-    and its top-level report; ``DataError`` naming what is missing otherwise."""
+    and its top-level report (with ``layer_reports``, each dense layer's own too, where HLS
+    kept one: ``DenseFacts.report``); ``DataError`` naming what is missing otherwise."""
     directory = Path(directory)
     if not (directory / "hls4ml_config.yml").is_file():
         raise DataError(f"'{directory}' is not an hls4ml project: it has no hls4ml_config.yml")
@@ -197,7 +200,8 @@ def read_project(directory: Path) -> ProjectFacts:
     headers = _find(directory, "parameters.h"), _find(directory, "defines.h"), \
         _find(directory, f"{top}.cpp")
     if all(headers):
-        layers = _layers_from_headers(directory, *headers)
+        layers = _layers_from_headers(directory, *headers,
+                                      layer_csynths(directory) if layer_reports else {})
     elif (directory / "keras_model.h5").is_file():
         layers = _layers_from_keras(directory / "keras_model.h5", config)
     else:
@@ -301,8 +305,8 @@ def _quantized_buffers(top_cpp_text: str, code_gen: Path | None) -> dict[str, tu
             if name in functions}
 
 
-def _layers_from_headers(directory: Path, parameters: Path, defines: Path,
-                         top_cpp: Path) -> list[DenseFacts]:
+def _layers_from_headers(directory: Path, parameters: Path, defines: Path, top_cpp: Path,
+                         reports: dict[str, SynthesisRecord]) -> list[DenseFacts]:
     types, configs, numbers = _typedefs(defines), _dense_configs(parameters), \
         _defined_numbers(defines)
     top_text = top_cpp.read_text(errors="replace")
@@ -330,7 +334,8 @@ def _layers_from_headers(directory: Path, parameters: Path, defines: Path,
             strategy=_strategy(values.get("strategy", "nnet::latency")), activation=activation,
             mantissas=_weights_txt(directory, arguments[2] if len(arguments) > 2 else "",
                                    weight, (n_in, n_out)),
-            input_widths=widths if widths and len(widths) == n_in else None))
+            input_widths=widths if widths and len(widths) == n_in else None,
+            report=reports.get(config_name)))
     return layers
 
 

@@ -1,7 +1,8 @@
 """Normalized records from an hls4ml project's reports: Vivado/Vitis HLS C-synthesis of the
 top function (``<ProjectName>_csynth.xml``, or the ``.rpt`` when the XML is missing) and Vivado
 logic synthesis (``vivado_synth.rpt``). ``parse_project`` finds them anywhere under the project
-directory; the per-function reports HLS writes beside the top's (one per layer) are not read.
+directory; ``layer_csynths`` reads the reports HLS writes beside the top's for the dense layers'
+functions, where it kept them.
 
 Written here rather than with ``hls4ml.report.parse_vivado_report``: that function expects
 the full project layout (``myproject_prj/solution1/...``) and returns a nested dict per report
@@ -166,22 +167,43 @@ def project_name(directory: Path) -> str:
     return "myproject"
 
 
+def _own(directory: Path, names: str) -> list[Path]:
+    """The files matching ``names`` under ``directory``, not those of another project kept in
+    a folder below (one with its own ``hls4ml_config.yml``)."""
+    nested = [p.parent for p in directory.rglob("hls4ml_config.yml") if p.parent != directory]
+    return [p for p in sorted(directory.rglob(names))
+            if not any(folder in p.parents for folder in nested)]
+
+
 def top_csynth(directory: Path, top: str) -> list[SynthesisRecord]:
     """The C-synthesis reports of the top function ``top`` under ``directory``: its XML
     reports, else the solution's ``csynth.xml`` (Vivado HLS's copy of the top's report), else
     its text reports when no XML was kept; never a per-layer report, nor one of another
     project kept in a folder below (one with its own ``hls4ml_config.yml``)."""
     directory = Path(directory)
-    nested = [p.parent for p in directory.rglob("hls4ml_config.yml") if p.parent != directory]
-
-    def own(names: str) -> list[Path]:
-        return [p for p in sorted(directory.rglob(names))
-                if not any(folder in p.parents for folder in nested)]
-
-    xmls = own(f"{top}_csynth.xml") or own("csynth.xml")
+    xmls = _own(directory, f"{top}_csynth.xml") or _own(directory, "csynth.xml")
     if xmls:
         return [parse_csynth_xml(p) for p in xmls]
-    return [parse_csynth_rpt(p) for p in own(f"{top}_csynth.rpt")]
+    return [parse_csynth_rpt(p) for p in _own(directory, f"{top}_csynth.rpt")]
+
+
+#: A dense layer's function's report: hls4ml names the function after the layer's config
+#: (``dense_<strategy>_<types>_config2_s`` in Vitis HLS, ``..._config2_0_0_0`` in Vivado HLS).
+_LAYER_REPORT = re.compile(r"^dense\w*?_(config\d+)(?:_[0-9s]+)*_csynth\.xml$")
+
+
+def layer_csynths(directory: Path) -> dict[str, SynthesisRecord]:
+    """Per dense layer's config name (``config2``), the C-synthesis report HLS wrote for the
+    layer's function under ``directory``, not one of a project below; a layer is absent where
+    HLS kept no report (it inlines small functions) or where its reports differ (two
+    solutions)."""
+    found: dict[str, list[SynthesisRecord]] = {}
+    for path in _own(Path(directory), "dense*_csynth.xml"):
+        match = _LAYER_REPORT.match(path.name)
+        if match:
+            found.setdefault(match.group(1), []).append(parse_csynth_xml(path))
+    return {config: records[0] for config, records in found.items()
+            if len({(r.latency_worst, r.lut, r.ff, r.dsp) for r in records}) == 1}
 
 
 def parse_project(directory: Path) -> list[SynthesisRecord]:

@@ -10,10 +10,14 @@ Vitis HLS; per part family; the softmax and sigmoid/tanh tables), plus the reuse
 cycle each: fixed, not fitted), a register between two layers (a lone layer whose delays fit
 the period is combinational: the wa-hls4ml sweep reports 0 cycles for most) and the
 interface. Its coefficients are delays in nanoseconds and cycles. The flip-flops are the
-registers such a pipeline needs: adder-tree bits per usable nanosecond, the operand bits of
+registers such a pipeline needs: adder-tree bits per usable nanosecond, the adder-tree bits
+times the cycles one pass through the layer takes as the fitted latency counts them,
+unrounded (a layer whose delays fit far inside a cycle registers almost nothing: the per-layer
+reports of the public projects show 0 FF for every 0-cycle layer; the latency is fitted
+first), the operand bits of
 each DSP slice per pipeline stage a product needs (none where the period is
-``MULTIPLIER_NS`` or longer; both per family), the registered sums (the layer outputs), the
-products that wait for a later pass.
+``MULTIPLIER_NS`` or longer; all three per family), the registered sums (the layer outputs),
+the products that wait for a later pass.
 
 **LUT** is linear in the adder-tree bits, the bits of the fabric multipliers (CSD digits x
 input width), the glue of each DSP product, the activations' bits, the softmax outputs, the
@@ -36,6 +40,7 @@ from nas.estimators.vendor.rules import interval as pipelined_interval
 from nas.spaces.parts import DSP_PORTS
 
 FAMILIES = tuple(DSP_PORTS)
+LATENCY = "latency_cycles"
 TABLE_ACTIVATIONS = ("sigmoid", "tanh")
 
 #: Per family, a DSP multiplier's delay, an adder level's, an adder level's per accumulator
@@ -89,7 +94,8 @@ def fold_feature(layer: VendorLayer) -> str | None:
 PRIOR: dict[str, dict[str, float]] = {
     "latency_cycles": {**_per_family(_FAMILY_DELAYS), "layer_boundaries": 1.0,
                        "reuse_passes": 1.0, "softmax_ns": 20.0, "table_ns": 8.0, "design": 1.0},
-    "ff": {**_per_family(_FAMILY_REGISTERS), "sum_register_bits": 1.0, "reuse_register_bits": 1.0,
+    "ff": {**_per_family(_FAMILY_REGISTERS), **{f"depth_adder_bits_{f}": 0.0 for f in FAMILIES},
+           "sum_register_bits": 1.0, "reuse_register_bits": 1.0,
            "resource_accum_bits": 1.0, "design": 100.0},
     "lut": {"adder_bits": 1.0, "fabric_multiplier_bits": 1.0, "dsp_products": 10.0,
             "activation_bits": 1.0, "softmax_outputs": 50.0, "reuse_mux_bits": 1.0,
@@ -116,7 +122,7 @@ ALL_FEATURES = tuple(dict.fromkeys(name for named in PRIOR.values() for name in 
 def _latency_terms(design: VendorDesign, layer: VendorLayer, step: LayerPlan) -> dict[str, float]:
     """One layer's share of each latency feature."""
     usable, family = design.usable_ns, design.part_family
-    values = dict.fromkeys(PRIOR["latency_cycles"], 0.0)
+    values = dict.fromkeys(PRIOR[LATENCY], 0.0)
     values[f"multiplier_ns_{family}"] = (1.0 if step.dsp_units else 0.0) / usable
     values[f"level_ns_{family}"] = step.levels / usable
     values[f"level_bit_ns_{family}"] = step.levels * layer.accum_bits / usable
@@ -159,6 +165,9 @@ class VendorEstimator(ResourceEstimator):
         **{f"multiplier_stage_bits_{f}": f"{f}: DSP slices x operand bits x the pipeline "
            f"stages a product needs, MULTIPLIER_NS / usable ns - 1 (none at a period that long; "
            f"coefficient: registered bits per operand bit and stage)" for f in FAMILIES},
+        **{f"depth_adder_bits_{f}": f"{f}: adder-tree bits x the cycles one pass through the "
+           f"layer takes, as the fitted latency counts them (Latency strategy or reuse 1; "
+           f"coefficient: registered bits per adder-tree bit and cycle)" for f in FAMILIES},
         "sum_register_bits": "registered sums x accumulator bits: each layer's outputs",
         "reuse_register_bits": "products waiting for a later pass x accumulator bits",
         "resource_accum_bits": "Resource strategy: outputs x accumulator bits",
@@ -194,12 +203,35 @@ class VendorEstimator(ResourceEstimator):
             if layer.strategy == "latency" or layer.reuse_factor == 1:
                 values[f"tree_register_ns_{family}"] += \
                     step.terms * layer.outputs * layer.accum_bits / usable
+                values[f"depth_adder_bits_{family}"] += \
+                    self._pipeline_depth(design, layer, step) * _adder_bits(layer, step)
             values[f"multiplier_stage_bits_{family}"] += step.slices * (
                 layer.input_bits + layer.weight_bits) * max(0.0, MULTIPLIER_NS / usable - 1.0)
             _add_resources(values, layer, step)
         values["layer_boundaries"] = len(design.layers) - 1.0
         values["design"] = 1.0
         return values
+
+    def layer_cycles(self, design: VendorDesign) -> list[float]:
+        """Each dense layer's own cycles as the latency estimate counts them, unrounded: its
+        share of the latency features (the multiplier, the adder levels, the reuse passes)
+        times their coefficients; its activation, the registers between layers and the
+        interface apart. What the report of the layer's own function says, where HLS keeps
+        one."""
+        return [self._layer_cycles(design, layer, plan(layer, design.part_family))
+                for layer in design.layers]
+
+    def _layer_cycles(self, design: VendorDesign, layer: VendorLayer, step: LayerPlan) -> float:
+        coefficients = dict(zip(self.quantity_features[LATENCY], self.coefficients[LATENCY],
+                                strict=True))
+        return sum(coefficients[name] * value for name, value in _latency_terms(
+            design, replace(layer, activation="linear"), step).items())
+
+    def _pipeline_depth(self, design: VendorDesign, layer: VendorLayer, step: LayerPlan
+                        ) -> float:
+        """The cycles one pass through the layer takes (its own cycles less its passes
+        beyond the first), none below zero: the stages its adder trees are cut into."""
+        return max(self._layer_cycles(design, layer, step) - (step.passes - 1), 0.0)
 
     def interval(self, design: VendorDesign) -> int:
         """Cycles between inputs. One pipeline (a Latency-strategy network): the most passes
@@ -215,24 +247,37 @@ class VendorEstimator(ResourceEstimator):
         passes = plan(layer, design.part_family).passes
         if passes > 1:
             return passes
-        cycles = float(self._values([replace(design, layers=(layer,))])["latency_cycles"][0])
+        cycles = float(self._values([replace(design, layers=(layer,))])[LATENCY][0])
         return int(np.floor(max(cycles, 0.0) + 0.5)) + 1
 
     def fit(self, designs: Sequence, measured: np.ndarray,
             sample_weight: Sequence[float] | None = None) -> "VendorEstimator":
         """Each quantity by ``fit_log_huber`` from the prior; the coefficients in ``FIXED``
-        keep their value."""
+        keep their value. The latency first: the pipeline-depth registers of the flip-flops
+        (``depth_adder_bits``) count the cycles its coefficients give."""
         measured, weight = check_fit_data(designs, measured, sample_weight)
+        self._fit_quantity(LATENCY, self._matrices(designs)[LATENCY], measured, weight)
         for quantity, matrix in self._matrices(designs).items():
-            names, fixed = self.quantity_features[quantity], FIXED.get(quantity, {})
-            free = np.array([name not in fixed for name in names])
-            coefficients = np.array([fixed.get(name, 0.0) for name in names])
-            coefficients[free] = fit_log_huber(
-                matrix[:, free], measured[:, QUANTITIES.index(quantity)],
-                np.asarray(self.prior[quantity])[free], weight,
-                offset=matrix[:, ~free] @ coefficients[~free])
-            self.coefficients[quantity] = tuple(float(c) for c in coefficients)
+            if quantity != LATENCY:
+                self._fit_quantity(quantity, matrix, measured, weight)
         return self
+
+    def _fit_quantity(self, quantity: str, matrix: np.ndarray, measured: np.ndarray,
+                      weight: np.ndarray) -> None:
+        names, fixed = self.quantity_features[quantity], FIXED.get(quantity, {})
+        free = np.array([name not in fixed for name in names])
+        coefficients = np.array([fixed.get(name, 0.0) for name in names])
+        coefficients[free] = fit_log_huber(
+            matrix[:, free], measured[:, QUANTITIES.index(quantity)],
+            np.asarray(self.prior[quantity])[free], weight,
+            offset=matrix[:, ~free] @ coefficients[~free])
+        self.coefficients[quantity] = tuple(float(c) for c in coefficients)
+
+
+def _adder_bits(layer: VendorLayer, step: LayerPlan) -> float:
+    """The bits of a layer's adder trees (one per live output)."""
+    return layer.outputs * tree_bits(step.terms, layer.input_bits + layer.weight_bits,
+                                     layer.accum_bits)
 
 
 def _add_resources(values: dict[str, float], layer: VendorLayer, step: LayerPlan) -> None:
@@ -252,8 +297,7 @@ def _add_resources(values: dict[str, float], layer: VendorLayer, step: LayerPlan
             values[fold] += layer.n_out * layer.accum_bits
         values["resource_rom_bits"] += layer.n_weights * layer.weight_bits
         return
-    values["adder_bits"] += layer.outputs * tree_bits(
-        step.terms, layer.input_bits + layer.weight_bits, layer.accum_bits)
+    values["adder_bits"] += _adder_bits(layer, step)
     values["fabric_multiplier_bits"] += step.fabric_digits * layer.input_bits
     values["dsp_products"] += step.dsp_products
     values["reuse_mux_bits"] += step.mux_bits

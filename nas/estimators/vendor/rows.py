@@ -9,11 +9,11 @@ from nas.errors import DataError
 from nas.estimators.vendor.design import VendorDesign, design_from_facts
 from nas.estimators.vendor.rules import MAX_TABLE_INPUT_BITS, ODD_PART_TOOLS
 from nas.hls.project_facts import ProjectFacts
+from nas.hls.reports import SynthesisRecord
 
 
-def measured_of(facts: ProjectFacts) -> dict[str, float]:
-    """The report's numbers as calibration measures them (BRAM in 36 Kib blocks)."""
-    report = facts.report
+def measured_of(report: SynthesisRecord) -> dict[str, float]:
+    """A report's numbers as calibration measures them (BRAM in 36 Kib blocks)."""
     return {"lut": float(report.lut or 0), "ff": float(report.ff or 0),
             "dsp": float(report.dsp or 0), "bram": float(report.bram18 or 0) / 2,
             "latency_cycles": float(report.latency_worst or 0)}
@@ -22,12 +22,15 @@ def measured_of(facts: ProjectFacts) -> dict[str, float]:
 def calibration_row(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INPUT_BITS,
                     odd_part_tools: tuple[str, ...] = ODD_PART_TOOLS) -> dict:
     """A calibration row of a reported design: its view (``design_from_facts``, with these
-    rule parameters), numbers and provenance."""
+    rule parameters), numbers (and each layer's own function's, where HLS kept its report)
+    and provenance."""
     if facts.report is None:
         raise DataError(f"{facts.source}: no C-synthesis report of the top function to "
                         f"calibrate on: build the project first")
     design = design_from_facts(facts, table_input_bits, odd_part_tools)
-    return {"design": design.to_dict(), "measured": measured_of(facts),
+    return {"design": design.to_dict(), "measured": measured_of(facts.report),
+            "layers_measured": [measured_of(layer.report) if layer.report else None
+                                for layer in facts.layers],
             "interval": facts.report.interval_max, "source": facts.source, "name": facts.name,
             "group": facts.group, "tool": facts.tool, "part": facts.part,
             "assumed": list(facts.assumed), "types_per_layer": facts.types_per_layer}
