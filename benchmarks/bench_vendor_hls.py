@@ -330,14 +330,17 @@ def extrapolation_split(rows: list[dict], predicted: np.ndarray,
 
 def feature_floor(rows: list[dict], mask: np.ndarray) -> dict[str, float]:
     """Per quantity, the least MAPE on the designs of ``mask`` that any non-negative
-    coefficients of the estimator's features give (``FIXED`` ones held; cycles unrounded),
-    fitted on those designs themselves: a linear program over the coefficients and each
-    design's absolute relative error. In-sample, an oracle's figure: no calibration of these
+    coefficients of the estimator's features give (``FIXED`` ones held; cycles unrounded;
+    the pipeline depths by the latency fitted on those designs), fitted on those designs
+    themselves: a linear program over the coefficients and each design's absolute relative
+    error. In-sample, an oracle's figure: no calibration of these
     features does better on these designs, so a target below it needs other features."""
     chosen = np.flatnonzero(mask)
-    estimator = VendorEstimator()
-    features = [estimator.features(VendorDesign.from_dict(rows[i]["design"])) for i in chosen]
+    designs = [VendorDesign.from_dict(rows[i]["design"]) for i in chosen]
     measured = measured_matrix([rows[i] for i in chosen])
+    # Fitted on the same designs: the pipeline depths follow the latency fitted there.
+    estimator = VendorEstimator().fit(designs, measured)
+    features = [estimator.features(design) for design in designs]
     floor = {}
     for q in SHOWN:
         held = FIXED.get(q, {})
