@@ -376,7 +376,7 @@ def layer_latency(rows: list[dict], estimators: dict[str, VendorEstimator]) -> d
     counts says little), the cycles missed on average, the count exact after rounding, and
     the layers with the most products."""
     found = []
-    for row in rows:
+    for number, row in enumerate(rows):
         if row["group"] not in estimators or not any(row.get("layers_measured") or []):
             continue
         design = VendorDesign.from_dict(row["design"])
@@ -384,8 +384,8 @@ def layer_latency(rows: list[dict], estimators: dict[str, VendorEstimator]) -> d
         for index, (layer, report) in enumerate(zip(design.layers, row["layers_measured"],
                                                     strict=True), start=1):
             if report is not None:
-                found.append({"design": row["name"], "group": row["group"], "layer": index,
-                              "n_in": layer.n_in, "n_out": layer.n_out,
+                found.append({"design": row["name"], "row": number, "group": row["group"],
+                              "layer": index, "n_in": layer.n_in, "n_out": layer.n_out,
                               "report": report["latency_cycles"],
                               "estimate": round(cycles[index - 1], 2)})
     if not found:
@@ -393,7 +393,7 @@ def layer_latency(rows: list[dict], estimators: dict[str, VendorEstimator]) -> d
     truth = np.array([x["report"] for x in found])
     guess = np.array([x["estimate"] for x in found])
     deep = truth >= DEEP_LAYER_CYCLES
-    return {"n_layers": len(found), "n_designs": len({(x["group"], x["design"]) for x in found}),
+    return {"n_layers": len(found), "n_designs": len({x["row"] for x in found}),
             "n_repositories": len({x["group"] for x in found}),
             "mape": round(float(100 * np.mean(np.abs(guess - truth) / np.maximum(truth, 1))), 1),
             "n_deep": int(np.sum(deep)),

@@ -361,6 +361,9 @@ def test_the_layers_own_reports_are_scored_by_the_fit_without_their_repository()
         np.mean([abs(e - r) for e, r in zip(estimates, reports, strict=True)]), abs=0.01)
     assert [x["n_in"] * x["n_out"] for x in check["largest"]] == [4096, 512, 128]
     assert bench.layer_latency(rows[2:3], {"c": shipped}) == {}
+    # Two reports of one project (a re-synthesis, as Hector-Plata's) are two designs.
+    again = bench.layer_latency([*rows, rows[0]], {"a": shipped, "b": shipped})
+    assert (again["n_layers"], again["n_designs"]) == (4, 3)
 
 
 def test_a_dataflow_region_waits_for_its_slowest_layer_a_pipeline_for_its_most_passes():
