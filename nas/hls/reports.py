@@ -167,10 +167,14 @@ def project_name(directory: Path) -> str:
     return "myproject"
 
 
-def _own(directory: Path, names: str) -> list[Path]:
-    """The files matching ``names`` under ``directory``, not those of another project kept in
-    a folder below (one with its own ``hls4ml_config.yml``)."""
-    nested = [p.parent for p in directory.rglob("hls4ml_config.yml") if p.parent != directory]
+def _nested(directory: Path) -> list[Path]:
+    """The folders below ``directory`` that hold another project (their own
+    ``hls4ml_config.yml``)."""
+    return [p.parent for p in directory.rglob("hls4ml_config.yml") if p.parent != directory]
+
+
+def _own(directory: Path, names: str, nested: list[Path]) -> list[Path]:
+    """The files matching ``names`` under ``directory``, not those in a ``nested`` project."""
     return [p for p in sorted(directory.rglob(names))
             if not any(folder in p.parents for folder in nested)]
 
@@ -181,10 +185,11 @@ def top_csynth(directory: Path, top: str) -> list[SynthesisRecord]:
     its text reports when no XML was kept; never a per-layer report, nor one of another
     project kept in a folder below (one with its own ``hls4ml_config.yml``)."""
     directory = Path(directory)
-    xmls = _own(directory, f"{top}_csynth.xml") or _own(directory, "csynth.xml")
+    nested = _nested(directory)
+    xmls = _own(directory, f"{top}_csynth.xml", nested) or _own(directory, "csynth.xml", nested)
     if xmls:
         return [parse_csynth_xml(p) for p in xmls]
-    return [parse_csynth_rpt(p) for p in _own(directory, f"{top}_csynth.rpt")]
+    return [parse_csynth_rpt(p) for p in _own(directory, f"{top}_csynth.rpt", nested)]
 
 
 #: A dense layer's function's report: hls4ml names the function after the layer's config
@@ -198,7 +203,8 @@ def layer_csynths(directory: Path) -> dict[str, SynthesisRecord]:
     HLS kept no report (it inlines small functions) or where its reports differ (two
     solutions)."""
     found: dict[str, list[SynthesisRecord]] = {}
-    for path in _own(Path(directory), "dense*_csynth.xml"):
+    directory = Path(directory)
+    for path in _own(directory, "dense*_csynth.xml", _nested(directory)):
         match = _LAYER_REPORT.match(path.name)
         if match:
             found.setdefault(match.group(1), []).append(parse_csynth_xml(path))

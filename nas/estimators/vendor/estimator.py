@@ -42,6 +42,8 @@ from nas.spaces.parts import DSP_PORTS
 FAMILIES = tuple(DSP_PORTS)
 LATENCY = "latency_cycles"
 TABLE_ACTIVATIONS = ("sigmoid", "tanh")
+#: The latency features of a layer's activation (HLS makes it a function of its own).
+ACTIVATION_DELAYS = ("softmax_ns", "table_ns")
 
 #: Per family, a DSP multiplier's delay, an adder level's, an adder level's per accumulator
 #: bit and the extra a level takes in Vitis HLS (ns of a -1 Artix-7), before calibration.
@@ -204,7 +206,7 @@ class VendorEstimator(ResourceEstimator):
                 values[f"tree_register_ns_{family}"] += \
                     step.terms * layer.outputs * layer.accum_bits / usable
                 values[f"depth_adder_bits_{family}"] += \
-                    self._pipeline_depth(design, layer, step) * _adder_bits(layer, step)
+                    self._pipeline_depth(latency) * _adder_bits(layer, step)
             values[f"multiplier_stage_bits_{family}"] += step.slices * (
                 layer.input_bits + layer.weight_bits) * max(0.0, MULTIPLIER_NS / usable - 1.0)
             _add_resources(values, layer, step)
@@ -218,20 +220,20 @@ class VendorEstimator(ResourceEstimator):
         times their coefficients; its activation, the registers between layers and the
         interface apart. What the report of the layer's own function says, where HLS keeps
         one."""
-        return [self._layer_cycles(design, layer, plan(layer, design.part_family))
-                for layer in design.layers]
+        return [self._cycles(_latency_terms(design, layer, plan(layer, design.part_family)),
+                             ACTIVATION_DELAYS) for layer in design.layers]
 
-    def _layer_cycles(self, design: VendorDesign, layer: VendorLayer, step: LayerPlan) -> float:
-        coefficients = dict(zip(self.quantity_features[LATENCY], self.coefficients[LATENCY],
-                                strict=True))
-        return sum(coefficients[name] * value for name, value in _latency_terms(
-            design, replace(layer, activation="linear"), step).items())
+    def _cycles(self, terms: dict[str, float], apart: tuple[str, ...]) -> float:
+        """The cycles a layer's latency ``terms`` give, those named ``apart`` left out."""
+        return sum(coefficient * terms[name] for name, coefficient in zip(
+            self.quantity_features[LATENCY], self.coefficients[LATENCY], strict=True)
+            if name not in apart)
 
-    def _pipeline_depth(self, design: VendorDesign, layer: VendorLayer, step: LayerPlan
-                        ) -> float:
-        """The cycles one pass through the layer takes (its own cycles less its passes
-        beyond the first), none below zero: the stages its adder trees are cut into."""
-        return max(self._layer_cycles(design, layer, step) - (step.passes - 1), 0.0)
+    def _pipeline_depth(self, terms: dict[str, float]) -> float:
+        """The cycles one pass through a layer of these latency ``terms`` takes (its own
+        cycles less its passes beyond the first), none below zero: the stages its adder trees
+        are cut into."""
+        return max(self._cycles(terms, (*ACTIVATION_DELAYS, "reuse_passes")), 0.0)
 
     def interval(self, design: VendorDesign) -> int:
         """Cycles between inputs. One pipeline (a Latency-strategy network): the most passes
