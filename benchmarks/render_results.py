@@ -640,7 +640,7 @@ def vendor_strategy_tables(vendor: dict) -> list[str]:
                  f"{t['goal_mape']:g} ({_met(t['met'])})"
                  for t in latency["targets"].values()) + " |",
              "", "Pairs of public designs whose reports differ by more than 2x but whose "
-                 "estimates are equal: " + ", ".join(
+                 "estimates are equal (as given, not rounded): " + ", ".join(
                      f"{QUANTITY_NAMES[q]} {n}" for q, n in
                      latency["constant_where_reports_differ_2x"].items()) +
              f" ({_met(latency['no_constant_quantity'])}: no quantity constant where the "

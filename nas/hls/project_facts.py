@@ -7,10 +7,11 @@ The firmware headers say what hls4ml generated, so they come first: ``parameters
 calls, hence each dense layer's input type and the activation after it). An HGQ model's
 quantizers are written per element into ``nnet_utils/nnet_code_gen.h`` (hls4ml's
 ``generate_mask_fn``: ``out[i] = 0;`` or ``out[i] = ap_ufixed<W,I,...>(inp[i]);``): a dense
-layer fed by one records each input's width (``DenseFacts.input_widths``, 0 for an input held
-at zero). A folder without headers (only ``hls4ml_config.yml`` and ``keras_model.h5``) is read
-from the Keras model and the configuration instead. Weight values, when the folder has them
-(``weights/w*.txt`` or the Keras model), give each layer's integer weight mantissas.
+layer fed by one records each input's width as HLS sees it (``DenseFacts.input_widths``, 0 for
+an input held at zero; ``_seen_width``). A folder without headers (only ``hls4ml_config.yml``
+and ``keras_model.h5``) is read from the Keras model and the configuration instead. Weight
+values, when the folder has them (``weights/w*.txt`` or the Keras model), give each layer's
+integer weight mantissas.
 """
 
 import json
@@ -85,9 +86,9 @@ class DenseFacts:
     next layer's input); ``mantissas`` the integer weights (n_in x n_out) when known, else
     ``weight_distribution`` says how they are spread: "normal" (trained, or not known) or
     "uniform" (never trained: Keras' uniform initializers); ``input_widths`` each input's
-    bits where a per-element quantizer (HGQ) feeds the layer, 0 where it holds the input at
-    zero; ``report`` the C-synthesis report of its own function (its activation apart) where
-    HLS kept one."""
+    bits as HLS sees them (``_seen_width``) where a per-element quantizer (HGQ) feeds the
+    layer, 0 where it holds the input at zero; ``report`` the C-synthesis report of its own
+    function (its activation apart) where HLS kept one."""
 
     name: str
     n_in: int
@@ -264,7 +265,7 @@ _CALL = re.compile(r"nnet::(\w+)\s*<\s*([\w:]+)\s*,\s*([\w:]+)\s*,\s*(\w+)\s*>\s
 _QUANTIZER_CALL = re.compile(r"nnet::(\w+)\s*<\s*[\w:]+\s*,\s*[\w:]+\s*>\s*\(\s*\w+\s*,\s*(\w+)\s*\)\s*;")
 _QUANTIZER = re.compile(r"void\s+(\w+)\s*\(\s*input_t\s*\*\s*inp\s*,\s*output_t\s*\*\s*out\s*\)\s*"
                         r"\{(.*?)\n\}", re.S)
-_ELEMENT = re.compile(r"out\[(\d+)\]\s*=\s*(?:0\s*;|ap_u?fixed<\s*(\d+)\s*,[^>]*>\s*\(\s*inp\[)")
+_ELEMENT = re.compile(r"out\[(\d+)\]\s*=\s*(?:0\s*;|(ap_u?fixed<[^>]*>)\s*\(\s*inp\[)")
 #: hls4ml's pipeline style in the top function: a DATAFLOW region (else a pipeline).
 _DATAFLOW = re.compile(r"^\s*#\s*pragma\s+HLS\s+DATAFLOW\b", re.I | re.M)
 
@@ -285,22 +286,36 @@ def _strategy(text: str) -> str:
     return text.split("::")[-1].strip().lower()
 
 
-def _element_widths(code_gen: Path | None) -> dict[str, tuple[int, ...]]:
+def _element_types(code_gen: Path | None) -> dict[str, tuple[FixedType | None, ...]]:
     """Per function of ``nnet_code_gen.h`` that quantizes each element on its own (HGQ): each
-    output's width, 0 where it is held at zero."""
+    output's quantizer type, None where it is held at zero."""
     if code_gen is None:
         return {}
     functions = {}
     for name, body in _QUANTIZER.findall(code_gen.read_text(errors="replace")):
-        widths = {int(index): int(width or 0) for index, width in _ELEMENT.findall(body)}
-        if widths and sorted(widths) == list(range(len(widths))):
-            functions[name] = tuple(widths[index] for index in range(len(widths)))
+        types = {int(index): FixedType.parse(kind) for index, kind in _ELEMENT.findall(body)}
+        if types and sorted(types) == list(range(len(types))):
+            functions[name] = tuple(types[index] for index in range(len(types)))
     return functions
 
 
-def _quantized_buffers(top_cpp_text: str, code_gen: Path | None) -> dict[str, tuple[int, ...]]:
-    """Per buffer written by a per-element quantizer in the top function: its elements' widths."""
-    functions = _element_widths(code_gen)
+def _seen_width(quantizer: FixedType | None, buffer: FixedType) -> int:
+    """The width HLS gives an element that a per-element ``quantizer`` sets and a ``buffer``
+    type holds, 0 where it is held at zero: the quantizer's integer bits, at most the buffer's,
+    and all the buffer's fractional bits (HLS drops the upper bits the quantizer's range leaves
+    constant, not the lower ones its grid leaves zero: the layers' Verilog ports of the public
+    HGQ projects are 14 bits for an ``ap_ufixed<4,12>`` element of an ``ap_fixed<15,13>`` buffer
+    and 12 for an ``ap_fixed<10,4>`` one of ``ap_fixed<13,5>``, every port so)."""
+    if quantizer is None:
+        return 0
+    return max(1, min(quantizer.integer, buffer.integer) + buffer.fraction)
+
+
+def _quantized_buffers(top_cpp_text: str, code_gen: Path | None
+                       ) -> dict[str, tuple[FixedType | None, ...]]:
+    """Per buffer written by a per-element quantizer in the top function: its elements'
+    quantizer types."""
+    functions = _element_types(code_gen)
     return {buffer: functions[name] for name, buffer in _QUANTIZER_CALL.findall(top_cpp_text)
             if name in functions}
 
@@ -325,16 +340,19 @@ def _layers_from_headers(directory: Path, parameters: Path, defines: Path, top_c
         arguments = [a.strip() for a in args.split(",")]
         n_in, n_out = int(values["n_in"]), int(values["n_out"])
         weight = _type(types, values.get("weight_t", ""), parameters)
-        widths = quantized.get(arguments[0])
+        layer_input = _type(types, in_type, top_cpp)
+        elements = quantized.get(arguments[0])
+        widths = None if not elements or len(elements) != n_in else \
+            tuple(_seen_width(element, layer_input) for element in elements)
         layers.append(DenseFacts(
             name=config_name, n_in=n_in, n_out=n_out, n_zeros=int(values.get("n_zeros", 0)),
-            input=_type(types, in_type, top_cpp), weight=weight,
+            input=layer_input, weight=weight,
             accum=_type(types, values.get("accum_t", ""), parameters), output=output,
             reuse_factor=int(values.get("reuse_factor", 1)),
             strategy=_strategy(values.get("strategy", "nnet::latency")), activation=activation,
             mantissas=_weights_txt(directory, arguments[2] if len(arguments) > 2 else "",
                                    weight, (n_in, n_out)),
-            input_widths=widths if widths and len(widths) == n_in else None,
+            input_widths=widths,
             report=reports.get(config_name)))
     return layers
 

@@ -17,6 +17,14 @@ Counted from the weights when known; otherwise each weight of a pruned layer is 
 independently (``Live``). So is every input an HGQ quantizer holds at zero
 (``DenseFacts.input_widths``). The Resource strategy above reuse 1 reads its weights from
 a ROM at run time: nothing of it is constant.
+
+**Unread outputs.** An output no later layer reads (the next layer's quantizer holds that
+input at zero, or all its weights in the next layer are zero, or it feeds only outputs that
+are themselves unread) is removed by HLS with all its logic: the Verilog of the public HGQ
+project Lrozzy/hls4ml-tutorial model_3.1 has 14, 8 and 7 outputs where its layers have 50, 26
+and 32 outputs with a nonzero weight, one for each input the next layer reads. Counted where
+the next layer's weights or quantizers are known (``read_outputs``); in an io_stream design
+each layer writes its whole output to a stream, read or not.
 """
 
 import math
@@ -304,6 +312,36 @@ def _scaled(stats: WeightStats, fraction: float) -> WeightStats:
                    multiplier_digits=stats.multiplier_digits * fraction, exact=False)
 
 
+def read_outputs(mantissas: Sequence[np.ndarray | None],
+                 input_widths: Sequence[Sequence[int] | None],
+                 rom: Sequence[bool]) -> list[np.ndarray | None]:
+    """Per layer (its ``(n_in, n_out)`` integer weights when known, its inputs' widths where
+    per-element quantizers set them, whether its weights sit in a ROM), the outputs a later
+    layer reads (module docstring); None where it reads all of them, where that is not known,
+    and for a layer whose weights sit in a ROM (it computes every output in its loop). The
+    last layer's outputs are the network's: all read."""
+    read: list[np.ndarray | None] = [None] * len(mantissas)
+    for index in range(len(mantissas) - 1, 0, -1):
+        used = None if input_widths[index] is None else np.asarray(input_widths[index]) > 0
+        if mantissas[index] is not None and not rom[index]:
+            weights = np.asarray(mantissas[index])
+            if read[index] is not None:
+                weights = weights * read[index][None, :]
+            rows = (weights != 0).any(axis=1)
+            used = rows if used is None else used & rows
+        if used is not None and not used.all() and not rom[index - 1]:
+            read[index - 1] = used
+    return read
+
+
+def _only_read(mantissas: np.ndarray | None, n_in: int, n_out: int,
+               read: np.ndarray | None) -> np.ndarray | None:
+    """A layer's weights with the columns of its unread outputs zeroed."""
+    if mantissas is None or read is None:
+        return mantissas
+    return np.asarray(mantissas).reshape(n_in, n_out) * read[None, :]
+
+
 def design_from_facts(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INPUT_BITS,
                       odd_part_tools: tuple[str, ...] = ODD_PART_TOOLS) -> VendorDesign:
     """The estimator's view of an hls4ml project (``DataError`` for a part it cannot place);
@@ -315,7 +353,12 @@ def design_from_facts(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INP
                         f"part: the vendor estimator knows only those")
     tool = "Vitis HLS" if facts.tool.startswith("Vitis") else "Vivado HLS"
     layers, live = [], Live()
-    for layer in facts.layers:
+    read = [None] * len(facts.layers) if facts.io_type == "io_stream" else read_outputs(
+        [None if layer.mantissas is None else
+         np.asarray(layer.mantissas).reshape(layer.n_in, layer.n_out) for layer in facts.layers],
+        [layer.input_widths for layer in facts.layers],
+        [_rom(layer.strategy, layer.reuse_factor) for layer in facts.layers])
+    for layer, outputs_read in zip(facts.layers, read, strict=True):
         if layer.strategy not in STRATEGIES:
             raise DataError(f"{facts.source}: layer {layer.name} uses the {layer.strategy} "
                             f"strategy: the vendor estimator knows {' and '.join(STRATEGIES)}")
@@ -324,7 +367,8 @@ def design_from_facts(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INP
         if layer.input_widths is not None:
             live = live.only(np.array(layer.input_widths) > 0)
             inputs = ElementInputs(layer.input_widths, layer.input.width, table_input_bits)
-        stats, outputs, live = live.through(layer.mantissas, nonzero, layer.weight, layer.n_in,
+        mantissas = _only_read(layer.mantissas, layer.n_in, layer.n_out, outputs_read)
+        stats, outputs, live = live.through(mantissas, nonzero, layer.weight, layer.n_in,
                                             layer.n_out, _rom(layer.strategy, layer.reuse_factor),
                                             layer.weight_distribution, inputs,
                                             tool in odd_part_tools)
@@ -347,17 +391,17 @@ def automatic_dataflow(io_type: str, strategies: Sequence[str]) -> bool:
 
 
 def _student_layer(n_in: int, n_out: int, input_bits: int, weight_bits: int, weight_int: int,
-                   output_bits: int, config: StudentConfig, kernel: np.ndarray | None,
-                   live: Live) -> tuple[VendorLayer, Live]:
+                   output_bits: int, config: StudentConfig, mantissas: np.ndarray | None,
+                   read: np.ndarray | None, live: Live) -> tuple[VendorLayer, Live]:
     """One dense layer of a student as ``nas export`` writes it (the student's strategy and
-    reuse factor, as hls4ml adjusts it) given its ``live`` inputs, and its own live outputs:
-    the accumulator holds the exact range of the sum (from the weights when known, else from
-    the widths)."""
-    reuse = (resource_reuse_factor(n_in, n_out, config.reuse_factor)
-             if config.strategy == "resource" else config.reuse_factor)
+    reuse factor, as hls4ml adjusts it) given its integer weights when known, the outputs a
+    later layer ``read`` (``read_outputs``) and its ``live`` inputs, and its own live
+    outputs: the accumulator holds the exact range of the sum (from the weights when known,
+    else from the widths)."""
+    reuse = _student_reuse(n_in, n_out, config)
     weight = FixedType(weight_bits, weight_int + 1)
-    mantissas = None if kernel is None else weight_mantissas(kernel, weight_bits, weight_int)
-    stats, outputs, after = live.through(mantissas, n_in * n_out * (1.0 - config.sparsity),
+    stats, outputs, after = live.through(_only_read(mantissas, n_in, n_out, read),
+                                         n_in * n_out * (1.0 - config.sparsity),
                                          weight, n_in, n_out, _rom(config.strategy, reuse))
     magnitude = (n_in * 2.0 ** (weight_bits - 1) if mantissas is None
                  else float(np.abs(mantissas).sum(axis=0).max()))
@@ -365,6 +409,12 @@ def _student_layer(n_in: int, n_out: int, input_bits: int, weight_bits: int, wei
     return VendorLayer(n_in, n_out, input_bits, weight_bits, accum, output_bits or accum, reuse,
                        config.strategy, "relu" if output_bits else "linear", stats,
                        outputs), after
+
+
+def _student_reuse(n_in: int, n_out: int, config: StudentConfig) -> int:
+    """A student layer's reuse factor as hls4ml adjusts it."""
+    return (resource_reuse_factor(n_in, n_out, config.reuse_factor)
+            if config.strategy == "resource" else config.reuse_factor)
 
 
 def student_design(config: StudentConfig, n_inputs: int, n_classes: int, part: str,
@@ -378,12 +428,17 @@ def student_design(config: StudentConfig, n_inputs: int, n_classes: int, part: s
                         f"estimator knows only those")
     shapes = config.layer_shapes(n_inputs, n_classes)
     kernels = list(kernels) if kernels is not None else [None] * len(shapes)
+    mantissas = [None if kernel is None else weight_mantissas(kernel, bits, integer)
+                 for kernel, bits, integer in zip(kernels, config.weight_bits,
+                                                  config.weight_int_bits, strict=True)]
+    read = read_outputs(mantissas, [None] * len(shapes),
+                        [_rom(config.strategy, _student_reuse(*shape, config)) for shape in shapes])
     layers, live = [], Live()
-    for (n_in, n_out), in_bits, w_bits, w_int, out_bits, kernel in zip(
+    for (n_in, n_out), in_bits, w_bits, w_int, out_bits, weights, outputs_read in zip(
             shapes, config.layer_input_bits(), config.weight_bits, config.weight_int_bits,
-            [*config.act_bits, 0], kernels, strict=True):
+            [*config.act_bits, 0], mantissas, read, strict=True):
         layer, live = _student_layer(n_in, n_out, in_bits, w_bits, w_int, out_bits, config,
-                                     kernel, live)
+                                     weights, outputs_read, live)
         layers.append(layer)
     period = 1000.0 / clock_mhz
     return VendorDesign(tuple(layers), "io_parallel", family, delay_scale(part), period,

@@ -16,8 +16,9 @@ unrounded (a layer whose delays fit far inside a cycle registers almost nothing:
 reports of the public projects show 0 FF for every 0-cycle layer; the latency is fitted
 first), the operand bits of
 each DSP slice per pipeline stage a product needs (none where the period is
-``MULTIPLIER_NS`` or longer; all three per family), the registered sums (the layer outputs),
-the products that wait for a later pass.
+``MULTIPLIER_NS`` or longer; all three per family), the registered sums (the layer outputs;
+a Resource-strategy layer above reuse 1 has its accumulators instead), the products that wait
+for a later pass.
 
 **LUT** is linear in the adder-tree bits, the bits of the fabric multipliers (CSD digits x
 input width), the glue of each DSP product, the activations' bits, the softmax outputs, the
@@ -170,7 +171,9 @@ class VendorEstimator(ResourceEstimator):
         **{f"depth_adder_bits_{f}": f"{f}: adder-tree bits x the cycles one pass through the "
            f"layer takes, as the fitted latency counts them (Latency strategy or reuse 1; "
            f"coefficient: registered bits per adder-tree bit and cycle)" for f in FAMILIES},
-        "sum_register_bits": "registered sums x accumulator bits: each layer's outputs",
+        "sum_register_bits": "registered sums x accumulator bits: the outputs of each layer "
+                             "but the Resource strategy's above reuse 1 (whose sums are its "
+                             "accumulators: resource_accum_bits)",
         "reuse_register_bits": "products waiting for a later pass x accumulator bits",
         "resource_accum_bits": "Resource strategy: outputs x accumulator bits",
         "resource_input_select_bits": "Resource strategy: inputs x input bits (the multiplexer "
@@ -284,7 +287,6 @@ def _adder_bits(layer: VendorLayer, step: LayerPlan) -> float:
 
 def _add_resources(values: dict[str, float], layer: VendorLayer, step: LayerPlan) -> None:
     """One layer's share of the LUT, FF, DSP and BRAM features."""
-    values["sum_register_bits"] += layer.outputs * layer.accum_bits
     if layer.activation not in ("linear", ""):
         values["activation_bits"] += layer.outputs * layer.output_bits
     if layer.activation == "softmax":
@@ -299,6 +301,7 @@ def _add_resources(values: dict[str, float], layer: VendorLayer, step: LayerPlan
             values[fold] += layer.n_out * layer.accum_bits
         values["resource_rom_bits"] += layer.n_weights * layer.weight_bits
         return
+    values["sum_register_bits"] += layer.outputs * layer.accum_bits
     values["adder_bits"] += _adder_bits(layer, step)
     values["fabric_multiplier_bits"] += step.fabric_digits * layer.input_bits
     values["dsp_products"] += step.dsp_products
