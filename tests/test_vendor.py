@@ -1035,6 +1035,11 @@ def test_the_vendor_evaluation_tables_follow_from_the_committed_results():
     assert speed["met"] == (speed["seconds"] <= speed["goal_seconds"]
                             and speed["estimated"] == speed["projects"])
     latency = vendor["latency_strategy"]
+    inside = latency["extrapolation"]["inside"]["errors"]
+    for quantity, target in latency["targets_inside_calibration"].items():
+        assert target["goal_mape"] == latency["targets"][quantity]["goal_mape"]
+        assert target["measured_mape"] == inside[quantity]["mape"]
+        assert target["met"] == (target["measured_mape"] <= target["goal_mape"])
     assert latency["no_constant_quantity"] == \
         all(n == 0 for n in latency["constant_where_reports_differ_2x"].values())
     # The errors on all designs, and on those recorded per layer where some are not, follow
