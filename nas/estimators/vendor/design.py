@@ -334,12 +334,11 @@ def read_outputs(mantissas: Sequence[np.ndarray | None],
     return read
 
 
-def _only_read(mantissas: np.ndarray | None, n_in: int, n_out: int,
-               read: np.ndarray | None) -> np.ndarray | None:
-    """A layer's weights with the columns of its unread outputs zeroed."""
+def _only_read(mantissas: np.ndarray | None, read: np.ndarray | None) -> np.ndarray | None:
+    """A layer's ``(n_in, n_out)`` weights with the columns of its unread outputs zeroed."""
     if mantissas is None or read is None:
         return mantissas
-    return np.asarray(mantissas).reshape(n_in, n_out) * read[None, :]
+    return mantissas * read[None, :]
 
 
 def design_from_facts(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INPUT_BITS,
@@ -353,12 +352,13 @@ def design_from_facts(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INP
                         f"part: the vendor estimator knows only those")
     tool = "Vitis HLS" if facts.tool.startswith("Vitis") else "Vivado HLS"
     layers, live = [], Live()
+    weights = [None if layer.mantissas is None else
+               np.asarray(layer.mantissas).reshape(layer.n_in, layer.n_out)
+               for layer in facts.layers]
     read = [None] * len(facts.layers) if facts.io_type == "io_stream" else read_outputs(
-        [None if layer.mantissas is None else
-         np.asarray(layer.mantissas).reshape(layer.n_in, layer.n_out) for layer in facts.layers],
-        [layer.input_widths for layer in facts.layers],
+        weights, [layer.input_widths for layer in facts.layers],
         [_rom(layer.strategy, layer.reuse_factor) for layer in facts.layers])
-    for layer, outputs_read in zip(facts.layers, read, strict=True):
+    for layer, mantissas, outputs_read in zip(facts.layers, weights, read, strict=True):
         if layer.strategy not in STRATEGIES:
             raise DataError(f"{facts.source}: layer {layer.name} uses the {layer.strategy} "
                             f"strategy: the vendor estimator knows {' and '.join(STRATEGIES)}")
@@ -367,9 +367,9 @@ def design_from_facts(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INP
         if layer.input_widths is not None:
             live = live.only(np.array(layer.input_widths) > 0)
             inputs = ElementInputs(layer.input_widths, layer.input.width, table_input_bits)
-        mantissas = _only_read(layer.mantissas, layer.n_in, layer.n_out, outputs_read)
-        stats, outputs, live = live.through(mantissas, nonzero, layer.weight, layer.n_in,
-                                            layer.n_out, _rom(layer.strategy, layer.reuse_factor),
+        stats, outputs, live = live.through(_only_read(mantissas, outputs_read), nonzero,
+                                            layer.weight, layer.n_in, layer.n_out,
+                                            _rom(layer.strategy, layer.reuse_factor),
                                             layer.weight_distribution, inputs,
                                             tool in odd_part_tools)
         layers.append(VendorLayer(layer.n_in, layer.n_out, layer.input.width, layer.weight.width,
@@ -400,7 +400,7 @@ def _student_layer(n_in: int, n_out: int, input_bits: int, weight_bits: int, wei
     else from the widths)."""
     reuse = _student_reuse(n_in, n_out, config)
     weight = FixedType(weight_bits, weight_int + 1)
-    stats, outputs, after = live.through(_only_read(mantissas, n_in, n_out, read),
+    stats, outputs, after = live.through(_only_read(mantissas, read),
                                          n_in * n_out * (1.0 - config.sparsity),
                                          weight, n_in, n_out, _rom(config.strategy, reuse))
     magnitude = (n_in * 2.0 ** (weight_bits - 1) if mantissas is None
