@@ -32,6 +32,7 @@ from nas.estimators.vendor.design import (
     VendorLayer,
     WeightStats,
     design_from_facts,
+    multiplied_bits,
     read_outputs,
 )
 from nas.estimators.vendor.estimator import FIXED, VendorEstimator
@@ -46,7 +47,7 @@ from nas.estimators.vendor.rules import (
     tree_bits,
 )
 from nas.hls.fact_tables import merge_folders, read_table
-from nas.hls.project_facts import FixedType, read_project
+from nas.hls.project_facts import DenseFacts, FixedType, ProjectFacts, read_project
 
 PUBLIC = SHARED / "calibration" / "public_hls4ml_mlp"
 TUTORIAL = SHARED / "reports" / "hls4ml_tutorial"
@@ -1175,6 +1176,32 @@ def test_an_output_no_later_layer_reads_costs_nothing():
     assert [x.weights.nonzero for x in pruned.layers] == [30 * 7, 7 * 4]
     estimator = default_calibration("vitis").estimator("vendor_hls")
     assert estimator.predict_one(pruned).lut < estimator.predict_one(full).lut
+
+
+def test_an_input_bit_whose_products_all_wrap_out_of_the_accumulator_is_not_built():
+    """freaksie/ML-on-Chip tmp/lbnl: an ``ap_fixed<32,32>`` input times ``ap_fixed<18,4>``
+    weights into an ``ap_fixed<18,4>`` accumulator: its products are 18 bits wide, one
+    DSP48E1 each (the report: 16 DSPs for 16 products); into an accumulator wide enough for
+    every product bit they are 32 bits, two slices each."""
+    weights = np.array([[1234, -1701], [2011, 877]])  # 12 bits, 4+ CSD digits: multipliers
+
+    def design(input_type: FixedType, accum: FixedType):
+        layer = DenseFacts("dense", 2, 2, 0, input_type, FixedType(18, 4), accum,
+                           FixedType(18, 4), 1, "latency", "linear", mantissas=weights)
+        return design_from_facts(ProjectFacts("p", "p", (layer,), "io_parallel",
+                                              "xc7vx485tffg1761-2", 5.0, 0.625,
+                                              "Vivado HLS 2018.3"))
+
+    wrapped, wide = (design(FixedType(32, 32), accum) for accum in (FixedType(18, 4),
+                                                                    FixedType(50, 36)))
+    assert [wrapped.layers[0].input_bits, wide.layers[0].input_bits] == [18, 32]
+    assert plan(wrapped.layers[0], "xc7").slices == 4 and plan(wide.layers[0], "xc7").slices == 8
+    # An input's fractional bits all reach the accumulator, whatever the range: kept.
+    assert design(FixedType(20, 4), FixedType(18, 4)).layers[0].input_bits == 20
+    # 20 integer bits into 2 with 7-bit weight fractions: 9 of them and the 4 fractional.
+    assert multiplied_bits(DenseFacts("d", 1, 1, 0, FixedType(24, 20), FixedType(8, 1),
+                                      FixedType(10, 2), FixedType(8, 1), 1, "latency",
+                                      "linear")) == 9 + 4
 
 
 def test_adders_grow_from_the_product_width_up_to_the_accumulator():

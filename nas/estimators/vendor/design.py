@@ -25,6 +25,12 @@ project Lrozzy/hls4ml-tutorial model_3.1 has 14, 8 and 7 outputs where its layer
 and 32 outputs with a nonzero weight, one for each input the next layer reads. Counted where
 the next layer's weights or quantizers are known (``read_outputs``); in an io_stream design
 each layer writes its whole output to a stream, read or not.
+
+**Wrapped products.** hls4ml assigns each product to the accumulator type, which wraps: an
+input bit whose product with the weight type's lowest bit lands above the accumulator's top
+bit reaches no result, and HLS drops it (``multiplied_bits``). freaksie/ML-on-Chip's
+``ap_fixed<32,32>`` input times ``ap_fixed<18,4>`` weights into ``ap_fixed<18,4>`` is an 18-bit
+product on one DSP48E1 (its report: 16 DSPs for 16 products), not a 32-bit one on two.
 """
 
 import math
@@ -45,6 +51,7 @@ from nas.estimators.vendor.rules import (
 )
 from nas.hls.project_facts import (
     DEFAULT_UNCERTAINTY,
+    DenseFacts,
     FixedType,
     ProjectFacts,
     resource_reuse_factor,
@@ -341,6 +348,14 @@ def _only_read(mantissas: np.ndarray | None, read: np.ndarray | None) -> np.ndar
     return mantissas * read[None, :]
 
 
+def multiplied_bits(layer: DenseFacts) -> int:
+    """The bits of the layer's input type its products use: its fractional bits and its
+    integer bits up to the accumulator's integer bits plus the weight's fractional bits
+    (above those an input bit's products all wrap out of the accumulator)."""
+    kept = min(layer.input.integer, layer.accum.integer + layer.weight.fraction)
+    return max(1, kept + layer.input.fraction)
+
+
 def design_from_facts(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INPUT_BITS,
                       odd_part_tools: tuple[str, ...] = ODD_PART_TOOLS) -> VendorDesign:
     """The estimator's view of an hls4ml project (``DataError`` for a part it cannot place);
@@ -363,16 +378,17 @@ def design_from_facts(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INP
             raise DataError(f"{facts.source}: layer {layer.name} uses the {layer.strategy} "
                             f"strategy: the vendor estimator knows {' and '.join(STRATEGIES)}")
         nonzero = float(layer.n_in * layer.n_out - layer.n_zeros)
-        inputs = None
+        inputs, input_bits = None, multiplied_bits(layer)
         if layer.input_widths is not None:
             live = live.only(np.array(layer.input_widths) > 0)
-            inputs = ElementInputs(layer.input_widths, layer.input.width, table_input_bits)
+            inputs = ElementInputs(tuple(min(width, input_bits) for width in layer.input_widths),
+                                   input_bits, table_input_bits)
         stats, outputs, live = live.through(_only_read(mantissas, outputs_read), nonzero,
                                             layer.weight, layer.n_in, layer.n_out,
                                             _rom(layer.strategy, layer.reuse_factor),
                                             layer.weight_distribution, inputs,
                                             tool in odd_part_tools)
-        layers.append(VendorLayer(layer.n_in, layer.n_out, layer.input.width, layer.weight.width,
+        layers.append(VendorLayer(layer.n_in, layer.n_out, input_bits, layer.weight.width,
                                   layer.accum.width, layer.output.width,
                                   max(1, layer.reuse_factor), layer.strategy, layer.activation,
                                   stats, outputs, layer.input_widths is not None))
