@@ -162,6 +162,11 @@ def test_every_method_and_seed_delivers_synthesized_designs(quick_bench):
     assert all(d["bit_exact"] for d in peer)  # HGQ2's RTL equals its model in Verilator
     sweep = result["runs"]["0"]["hgq2_sweep"]
     assert sweep["budget_seconds"] == result["runs"]["0"]["default"]["search_seconds"]
+    # The sweep's first schedule is the fixed one: it takes up that run and its synthesis (the
+    # same record, seconds included), trained and synthesized once.
+    fixed = {d["trial"]: d for d in peer if d["method"] == "hgq2"}
+    taken = [d for d in peer if d["method"] == "hgq2_sweep" and d["trial"] in fixed]
+    assert taken and all(d == {**fixed[d["trial"]], "method": "hgq2_sweep"} for d in taken)
     assert 1 <= len(sweep["schedules"]) <= len(bench.peer_hgq2.QUICK_SWEEP)
     assert result["peer_tools"]["hgq2"] == "0.2.0" and "yosys" not in result["peer_tools"]
     assert _module("render_results").render(result) == text
