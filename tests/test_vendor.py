@@ -1196,6 +1196,10 @@ def test_an_input_bit_whose_products_all_wrap_out_of_the_accumulator_is_not_buil
                                                                     FixedType(50, 36)))
     assert [wrapped.layers[0].input_bits, wide.layers[0].input_bits] == [18, 32]
     assert plan(wrapped.layers[0], "xc7").slices == 4 and plan(wide.layers[0], "xc7").slices == 8
+    # A saturating accumulator reads every input bit (each decides whether it saturates).
+    saturating = FixedType.parse("ap_fixed<18,4,AP_RND,AP_SAT>")
+    assert not saturating.wraps and FixedType.parse("fixed<18,4,RND_CONV,WRAP>").wraps
+    assert design(FixedType(32, 32), saturating).layers[0].input_bits == 32
     # An input's fractional bits all reach the accumulator, whatever the range: kept.
     assert design(FixedType(20, 4), FixedType(18, 4)).layers[0].input_bits == 20
     # 20 integer bits into 2 with 7-bit weight fractions: 9 of them and the 4 fractional.

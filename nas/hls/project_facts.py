@@ -57,11 +57,14 @@ def resource_reuse_factor(n_in: int, n_out: int, asked: int) -> int:
 
 @dataclass(frozen=True)
 class FixedType:
-    """An ``ap_fixed``/``ap_ufixed``/``ap_int``/``ap_uint`` type: total and integer bits."""
+    """An ``ap_fixed``/``ap_ufixed``/``ap_int``/``ap_uint`` type: total and integer bits;
+    ``wraps`` false where it saturates on overflow (an ``AP_SAT`` mode, ``SAT`` in hls4ml's
+    precision strings)."""
 
     width: int
     integer: int
     signed: bool = True
+    wraps: bool = True
 
     @property
     def fraction(self) -> int:
@@ -71,9 +74,10 @@ class FixedType:
     def parse(cls, text: str) -> "FixedType | None":
         """The type written as ``ap_fixed<16,6,...>``, ``ufixed<6,0>``, ``ap_int<8>``, or inside
         ``nnet::array<...>``; None when ``text`` holds none."""
-        match = re.search(r"(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)", text or "")
+        match = re.search(r"(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)([^>]*)", text or "")
         if match:
-            return cls(int(match.group(2)), int(match.group(3)), not match.group(1))
+            return cls(int(match.group(2)), int(match.group(3)), not match.group(1),
+                       "SAT" not in match.group(4).upper())
         match = re.search(r"ap_(u?)int<\s*(\d+)\s*>", text or "")
         if match:
             return cls(int(match.group(2)), int(match.group(2)), not match.group(1))

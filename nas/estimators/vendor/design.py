@@ -351,7 +351,10 @@ def _only_read(mantissas: np.ndarray | None, read: np.ndarray | None) -> np.ndar
 def multiplied_bits(layer: DenseFacts) -> int:
     """The bits of the layer's input type its products use: its fractional bits and its
     integer bits up to the accumulator's integer bits plus the weight's fractional bits
-    (above those an input bit's products all wrap out of the accumulator)."""
+    (above those an input bit's products all wrap out of the accumulator); all of them where
+    the accumulator saturates (each bit decides whether it does)."""
+    if not layer.accum.wraps:
+        return layer.input.width
     kept = min(layer.input.integer, layer.accum.integer + layer.weight.fraction)
     return max(1, kept + layer.input.fraction)
 
