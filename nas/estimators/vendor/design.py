@@ -331,10 +331,7 @@ def read_outputs(mantissas: Sequence[np.ndarray | None],
     for index in range(len(mantissas) - 1, 0, -1):
         used = None if input_widths[index] is None else np.asarray(input_widths[index]) > 0
         if mantissas[index] is not None and not rom[index]:
-            weights = np.asarray(mantissas[index])
-            if read[index] is not None:
-                weights = weights * read[index][None, :]
-            rows = (weights != 0).any(axis=1)
+            rows = (_only_read(np.asarray(mantissas[index]), read[index]) != 0).any(axis=1)
             used = rows if used is None else used & rows
         if used is not None and not used.all() and not rom[index - 1]:
             read[index - 1] = used
@@ -373,10 +370,11 @@ def design_from_facts(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INP
     weights = [None if layer.mantissas is None else
                np.asarray(layer.mantissas).reshape(layer.n_in, layer.n_out)
                for layer in facts.layers]
+    roms = [_rom(layer.strategy, layer.reuse_factor) for layer in facts.layers]
     read = [None] * len(facts.layers) if facts.io_type == "io_stream" else read_outputs(
-        weights, [layer.input_widths for layer in facts.layers],
-        [_rom(layer.strategy, layer.reuse_factor) for layer in facts.layers])
-    for layer, mantissas, outputs_read in zip(facts.layers, weights, read, strict=True):
+        weights, [layer.input_widths for layer in facts.layers], roms)
+    for layer, mantissas, outputs_read, rom in zip(facts.layers, weights, read, roms,
+                                                   strict=True):
         if layer.strategy not in STRATEGIES:
             raise DataError(f"{facts.source}: layer {layer.name} uses the {layer.strategy} "
                             f"strategy: the vendor estimator knows {' and '.join(STRATEGIES)}")
@@ -387,8 +385,7 @@ def design_from_facts(facts: ProjectFacts, table_input_bits: int = MAX_TABLE_INP
             inputs = ElementInputs(tuple(min(width, input_bits) for width in layer.input_widths),
                                    input_bits, table_input_bits)
         stats, outputs, live = live.through(_only_read(mantissas, outputs_read), nonzero,
-                                            layer.weight, layer.n_in, layer.n_out,
-                                            _rom(layer.strategy, layer.reuse_factor),
+                                            layer.weight, layer.n_in, layer.n_out, rom,
                                             layer.weight_distribution, inputs,
                                             tool in odd_part_tools)
         layers.append(VendorLayer(layer.n_in, layer.n_out, input_bits, layer.weight.width,
@@ -410,14 +407,14 @@ def automatic_dataflow(io_type: str, strategies: Sequence[str]) -> bool:
 
 
 def _student_layer(n_in: int, n_out: int, input_bits: int, weight_bits: int, weight_int: int,
-                   output_bits: int, config: StudentConfig, mantissas: np.ndarray | None,
-                   read: np.ndarray | None, live: Live) -> tuple[VendorLayer, Live]:
-    """One dense layer of a student as ``nas export`` writes it (the student's strategy and
-    reuse factor, as hls4ml adjusts it) given its integer weights when known, the outputs a
-    later layer ``read`` (``read_outputs``) and its ``live`` inputs, and its own live
+                   output_bits: int, config: StudentConfig, reuse: int,
+                   mantissas: np.ndarray | None, read: np.ndarray | None,
+                   live: Live) -> tuple[VendorLayer, Live]:
+    """One dense layer of a student as ``nas export`` writes it (the student's strategy, the
+    ``reuse`` factor as hls4ml adjusts it) given its integer weights when known, the outputs
+    a later layer ``read`` (``read_outputs``) and its ``live`` inputs, and its own live
     outputs: the accumulator holds the exact range of the sum (from the weights when known,
     else from the widths)."""
-    reuse = _student_reuse(n_in, n_out, config)
     weight = FixedType(weight_bits, weight_int + 1)
     stats, outputs, after = live.through(_only_read(mantissas, read),
                                          n_in * n_out * (1.0 - config.sparsity),
@@ -428,12 +425,6 @@ def _student_layer(n_in: int, n_out: int, input_bits: int, weight_bits: int, wei
     return VendorLayer(n_in, n_out, input_bits, weight_bits, accum, output_bits or accum, reuse,
                        config.strategy, "relu" if output_bits else "linear", stats,
                        outputs), after
-
-
-def _student_reuse(n_in: int, n_out: int, config: StudentConfig) -> int:
-    """A student layer's reuse factor as hls4ml adjusts it."""
-    return (resource_reuse_factor(n_in, n_out, config.reuse_factor)
-            if config.strategy == "resource" else config.reuse_factor)
 
 
 def student_design(config: StudentConfig, n_inputs: int, n_classes: int, part: str,
@@ -450,14 +441,16 @@ def student_design(config: StudentConfig, n_inputs: int, n_classes: int, part: s
     mantissas = [None if kernel is None else weight_mantissas(kernel, bits, integer)
                  for kernel, bits, integer in zip(kernels, config.weight_bits,
                                                   config.weight_int_bits, strict=True)]
+    reuses = [resource_reuse_factor(n_in, n_out, config.reuse_factor)
+              if config.strategy == "resource" else config.reuse_factor for n_in, n_out in shapes]
     read = read_outputs(mantissas, [None] * len(shapes),
-                        [_rom(config.strategy, _student_reuse(*shape, config)) for shape in shapes])
+                        [_rom(config.strategy, reuse) for reuse in reuses])
     layers, live = [], Live()
-    for (n_in, n_out), in_bits, w_bits, w_int, out_bits, weights, outputs_read in zip(
+    for (n_in, n_out), in_bits, w_bits, w_int, out_bits, reuse, weights, outputs_read in zip(
             shapes, config.layer_input_bits(), config.weight_bits, config.weight_int_bits,
-            [*config.act_bits, 0], mantissas, read, strict=True):
+            [*config.act_bits, 0], reuses, mantissas, read, strict=True):
         layer, live = _student_layer(n_in, n_out, in_bits, w_bits, w_int, out_bits, config,
-                                     weights, outputs_read, live)
+                                     reuse, weights, outputs_read, live)
         layers.append(layer)
     period = 1000.0 / clock_mhz
     return VendorDesign(tuple(layers), "io_parallel", family, delay_scale(part), period,
