@@ -52,6 +52,7 @@ import optuna
 import peer_hgq2
 from harness import (
     HV_REFERENCE,
+    QUICK_REFERENCE_HIDDEN,
     REFERENCE_HIDDEN,
     SHORT_NAMES,
     lut_ratio,
@@ -96,11 +97,12 @@ LUT_GOALS = {"hgq2_sweep": 0.7, "random": 0.8, "manual": 0.3}
 RUN_MINUTES_GOAL = 12.0
 
 
-def reference_recipe() -> StudentConfig:
+def reference_recipe(hidden: int = REFERENCE_HIDDEN) -> StudentConfig:
     """The published workflow's student (DESIGN.md): 30-15-4, 8-bit weights, activations and
     input, 20% sparsity, trained by distillation. Integer bits: weights 1 (range +-2),
-    activations 2, input 4 of 8 (the ADC counts exactly, over the divisor 16)."""
-    return StudentConfig(widths=(REFERENCE_HIDDEN,), weight_bits=(8, 8), weight_int_bits=(1, 1),
+    activations 2, input 4 of 8 (the ADC counts exactly, over the divisor 16). ``hidden``:
+    its hidden layer's width (``--quick`` narrows it)."""
+    return StudentConfig(widths=(hidden,), weight_bits=(8, 8), weight_int_bits=(1, 1),
                          act_bits=(8,), act_int_bits=(2,), input_bits=8, input_int_bits=4,
                          sparsity=0.2)
 
@@ -198,7 +200,8 @@ def most_accurate(study: optuna.Study) -> int:
 
 def run_reference(settings: RunSettings, out: Path) -> dict:
     """The reference recipe, trained as the trials are, synthesized by the same open flow."""
-    space, config = settings.space, reference_recipe()
+    space = settings.space
+    config = reference_recipe(QUICK_REFERENCE_HIDDEN if settings.quick else REFERENCE_HIDDEN)
     data = load_data(space, settings.seed, settings.paths)
     teacher = load_teacher(space, data, settings.seed, settings.paths)
     set_seed(settings.seed)

@@ -13,7 +13,7 @@ from pathlib import Path
 from statistics import median_high
 
 from cnn_race import HELD_OUT_FILES, TUNING_SEEDS, race_medians, shown_ratio
-from harness import MISSED, REFERENCE_HIDDEN, SHORT_NAMES, hypervolume, median, smallest_at
+from harness import MISSED, SHORT_NAMES, hypervolume, median, smallest_at
 
 from nas.app.render import QUANTITY_NAMES
 from nas.search.sampling import STARTING_PLANS
@@ -96,12 +96,16 @@ def _measured(target: dict | None) -> str:
 
 
 def _label(result: dict, method: str) -> str:
-    """How the tables name ``method``; the reference recipe by its shape on the result's space
-    (every design carries its space)."""
+    """How the tables name ``method``; the reference recipe by the shape it was measured at
+    (every design carries its space and configuration)."""
     if method != "reference":
         return LABELS[method]
-    space = get_space(result["designs"][0]["space"])
-    return f"reference recipe {space.n_inputs}-{REFERENCE_HIDDEN}-{space.n_classes}"
+    design = next((d for d in result["designs"] if d["method"] == "reference"), None)
+    if design is None:
+        return "reference recipe"
+    space = get_space(design["space"])
+    shape = (space.n_inputs, *design["config"]["widths"], space.n_classes)
+    return f"reference recipe {'-'.join(map(str, shape))}"
 
 
 def methods_table(result: dict) -> list[str]:

@@ -178,7 +178,8 @@ def test_manual_workflow_searches_layers_only_at_the_fixed_precision(quick_bench
     from nas.model.config import StudentConfig
 
     result, _ = quick_bench
-    reference = _module("bench_workflows").reference_recipe()
+    bench = _module("bench_workflows")
+    reference = bench.reference_recipe(bench.QUICK_REFERENCE_HIDDEN)
     for seed in result["seeds"]:
         manual = [d for d in result["designs"] if d["method"] == "manual" and d["seed"] == seed]
         assert result["runs"][str(seed)]["manual"]["delivered_trial"] in [d["trial"] for d in manual]

@@ -28,16 +28,19 @@ class StreamIP:
     cost: dict | None
 
 
-def wrapper_cost(src: Path, part_name: str) -> dict:
+def wrapper_cost(src: Path, part_name: str, bare: dict | None = None) -> dict:
     """yosys counts of ``MODULE`` and of the bare da4ml top in ``src`` and their difference
-    (synthesized in a copy: yosys writes its logs beside the sources)."""
+    (synthesized in a copy: yosys writes its logs beside the sources). ``bare``: the bare
+    top's counts (an earlier call's ``"bare"``) where the same top was measured with another
+    wrapper; it is then not synthesized again."""
     family = get_part(part_name).family
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "src"
         shutil.copytree(src, copy)
         files = [str(p.relative_to(copy)) for p in rtl_sources(copy)]
         wrapped = synthesize(copy, files, MODULE, family=family)
-        bare = synthesize(copy, [f for f in files if f != f"{MODULE}.v"], TOP, family=family)
+        if bare is None:
+            bare = synthesize(copy, [f for f in files if f != f"{MODULE}.v"], TOP, family=family)
     keys = ("lut", "ff", "carry4", "dsp", "bram")
     return {"wrapped": {k: wrapped[k] for k in keys}, "bare": {k: bare[k] for k in keys},
             "wrapper": {k: wrapped[k] - bare[k] for k in keys}}
