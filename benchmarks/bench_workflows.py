@@ -12,7 +12,8 @@ on the whole test set, yosys ``synth_xilinx``):
    (single-objective TPE) over the student's layers and widths, every candidate at the
    reference recipe's fixed 8-bit precision and 20 % sparsity, the same distillation; its
    useful front and the design it would deliver (its most accurate) are synthesized;
-4. ``reference``: the reference recipe alone (DESIGN.md: 30-15-4, 8-bit, 20 %, distillation);
+4. ``reference``: the reference recipe alone (DESIGN.md: 30-15-4, 8-bit, 20 %, distillation;
+   30-8-4 with ``--quick``);
 5. ``hgq2``: HGQ2 + da4ml in its own environment (``peer_hgq2.py``), three fixed penalty
    schedules on 30-16-4 and 30-32-16-4, its Pareto checkpoints above the same accuracy floor
    (a reference row, no targets);
