@@ -170,6 +170,7 @@ def test_every_method_and_seed_delivers_synthesized_designs(quick_bench):
     assert 1 <= len(sweep["schedules"]) <= len(bench.peer_hgq2.QUICK_SWEEP)
     assert result["peer_tools"]["hgq2"] == "0.2.0" and "yosys" not in result["peer_tools"]
     assert _module("render_results").render(result) == text
+    assert "| reference recipe 30-8-4 |" in text  # named by the shape it was measured at
 
 
 @pytest.mark.slow
