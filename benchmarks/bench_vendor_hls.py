@@ -26,13 +26,15 @@ quantity and part family and its targets:
 
 import argparse
 import datetime
+import itertools
 import json
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -447,6 +449,82 @@ def scaled_per_repository(rows: list[dict], predicted: np.ndarray, mask: np.ndar
     return left
 
 
+def _tool_year(row: dict) -> float:
+    """The year of the tool version a report names (``Vivado HLS 2019.2`` -> 2019)."""
+    found = re.search(r"\b(20\d\d)", row.get("tool", ""))
+    if not found:
+        raise ValueError(f"{row.get('name', 'a row')}: no tool version in {row.get('tool')!r}")
+    return float(found.group(1))
+
+
+def _uniform_16_bit(row: dict) -> float:
+    return float(all(layer["input_bits"] == layer["weight_bits"] == 16
+                     for layer in row["design"]["layers"]))
+
+
+#: What a project records of how it was built, one number per design: what a calibration
+#: could learn a left-out repository's scale from (``scale_from_facts``).
+REPOSITORY_FACTS: dict[str, Callable[[dict], float]] = {
+    "7-series part": lambda row: float(row["design"]["part_family"] == "xc7"),
+    "Vitis HLS": lambda row: float(row["design"]["tool"] == "Vitis HLS"),
+    "tool year": _tool_year,
+    "part speed (delay scale)": lambda row: float(row["design"]["delay_scale"]),
+    "clock uncertainty / period": lambda row: (row["design"]["clock_uncertainty_ns"]
+                                               / row["design"]["clock_period_ns"]),
+    "usable ns": lambda row: VendorDesign.from_dict(row["design"]).usable_ns,
+    "uniform 16-bit types": _uniform_16_bit,
+    "reuse above 1": lambda row: float(max(layer["reuse_factor"]
+                                           for layer in row["design"]["layers"]) > 1),
+    "dense layers": lambda row: float(len(row["design"]["layers"])),
+}
+
+
+def _fact_scaled_mape(log_ratio: np.ndarray, group: np.ndarray, facts: np.ndarray) -> float:
+    """MAPE of estimates whose log ratio to their reports is ``log_ratio`` when each
+    repository's are divided by the scale a line in ``facts`` (columns), fitted by least
+    squares to the other repositories' log ratios (each repository weighing the same), gives
+    it."""
+    design = np.column_stack([np.ones(len(group)), facts])
+    corrected = np.empty(len(group))
+    for name in set(group):
+        out = group == name
+        rest = ~out
+        counts = {g: np.sum(group[rest] == g) for g in set(group[rest])}
+        weight = np.sqrt([1.0 / counts[g] for g in group[rest]])
+        line, *_ = np.linalg.lstsq(design[rest] * weight[:, None], log_ratio[rest] * weight,
+                                   rcond=None)
+        corrected[out] = log_ratio[out] - design[out] @ line
+    return round(float(100 * np.mean(np.abs(np.exp(corrected) - 1.0))), 1)
+
+
+def scale_from_facts(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) -> dict:
+    """Whether a repository's scale (``scaled_per_repository``: the error an oracle of it
+    removes) follows from what its projects record. Per quantity, the MAPE on the designs of
+    ``mask`` when each repository's estimates are divided by the scale the other
+    repositories give it through one fact of ``REPOSITORY_FACTS`` (the log ratio of estimate
+    to report as a line in the fact), beside the MAPE without it; and the pair of facts that
+    does best, picked on these designs (a bound: no pair does better here). A fact that gives
+    the scale brings the MAPE down towards the oracle's."""
+    chosen = np.flatnonzero(mask)
+    group = np.array([rows[i]["group"] for i in chosen])
+    facts = {name: np.array([fact(rows[i]) for i in chosen])
+             for name, fact in REPOSITORY_FACTS.items()}
+    measured = measured_matrix([rows[i] for i in chosen])
+    result = {}
+    for q in SHOWN:
+        j = QUANTITIES.index(q)
+        log_ratio = np.log(np.maximum(predicted[chosen, j], 1.0)
+                           / np.maximum(measured[:, j], 1.0))
+        pairs = {pair: _fact_scaled_mape(log_ratio, group, np.column_stack(
+            [facts[pair[0]], facts[pair[1]]])) for pair in itertools.combinations(facts, 2)}
+        best = min(pairs, key=pairs.get)
+        result[q] = {"left_out": round(float(100 * np.mean(np.abs(np.exp(log_ratio) - 1.0))), 1),
+                     "one_fact": {name: _fact_scaled_mape(log_ratio, group, values[:, None])
+                                  for name, values in facts.items()},
+                     "best_pair": {"facts": list(best), "mape": pairs[best]}}
+    return result
+
+
 def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray,
                      flagged: dict[int, list[str]]) -> dict:
     """The public reports left out by repository: errors per family, and, where some designs'
@@ -472,6 +550,7 @@ def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray
                 "all": scaled_per_repository(rows, predicted, public),
                 **({"per_layer_facts": scaled_per_repository(rows, predicted, per_layer)}
                    if partial else {})},
+            "scale_from_facts": scale_from_facts(rows, predicted, public),
             "constant_where_reports_differ_2x": pairs,
             "targets": _latency_targets(errors["all"]),
             "targets_inside_calibration": _latency_targets(split["inside"]["errors"]),

@@ -575,8 +575,37 @@ def _scaled_sentence(latency: dict) -> str:
                 f"on the {n[subset]} designs{' recorded per layer' if subset != 'all' else ''} "
                 + ", ".join(f"{QUANTITY_NAMES[q]} {v:.1f} %" for q, v in table.items())
                 for subset, table in scaled.items())
-            + ": the rest of the error is a scale per repository that the recorded facts do "
-              "not give.")
+            + ": the rest of the error is a scale per repository." + _scale_facts_sentence(latency))
+
+
+def _and(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join(filter(None, (", ".join(items[:-1]), items[-1])))
+
+
+def _scale_facts_sentence(latency: dict) -> str:
+    """How far the facts a project records give a left-out repository's scale, where the
+    results have it (``bench_vendor_hls.scale_from_facts``)."""
+    found = latency.get("scale_from_facts")
+    if not found:
+        return ""
+    facts = next(iter(found.values()))["one_fact"]
+    least = {q: min(min(t["one_fact"].values()), t["best_pair"]["mape"])
+             for q, t in found.items()}
+    none = [QUANTITY_NAMES[q] for q, t in found.items() if least[q] >= t["left_out"]]
+    some = [f"{QUANTITY_NAMES[q]} by {t['left_out'] - least[q]:.1f} points"
+            for q, t in found.items() if least[q] < t["left_out"]]
+    verdict = "; ".join(part for part in (
+        f"no recorded fact gives the scale of {_and(none)}" if none else "",
+        f"the best lowers {_and(some)}" if some else "") if part)
+    return (f" Each left-out repository's scale predicted by the other repositories through "
+            f"what its projects record ({len(facts)} facts: {', '.join(facts)}; the log ratio "
+            f"of estimate to report as a line in one fact, or in the pair that does best, "
+            f"picked on these designs) leaves these MAPEs (the best fact / the best pair / "
+            f"no scale): " + ", ".join(
+                f"{QUANTITY_NAMES[q]} {min(t['one_fact'].values()):.1f} / "
+                f"{t['best_pair']['mape']:.1f} / {t['left_out']:.1f} %" for q, t in found.items())
+            + f": {verdict}.")
 
 
 def _inside_target_row(latency: dict) -> list[str]:

@@ -230,6 +230,24 @@ def test_a_scale_per_repository_leaves_only_the_spread_within_each_repository():
     assert only_a == dict.fromkeys(bench.SHOWN, 0.0)
 
 
+def test_a_repository_scale_that_follows_a_recorded_fact_is_learned_from_the_others():
+    bench = bench_module("bench_vendor_hls")
+    design = _design([_layer(16, 8)]).to_dict()
+    # Five repositories, two designs each, all reports 1000; each repository's estimates
+    # 10 % higher per year of its tool: the tool year gives every left-out repository's scale.
+    years = [year for year in range(2018, 2023) for _ in range(2)]
+    rows = [{"group": f"r{year}", "tool": f"Vitis HLS {year}.1", "design": design,
+             "measured": dict.fromkeys(QUANTITIES, 1000.0)} for year in years]
+    predicted = np.array([[1000.0 * np.exp(0.1 * (year - 2020))] * len(QUANTITIES)
+                          for year in years])
+    found = bench.scale_from_facts(rows, predicted, np.ones(len(rows), dtype=bool))["ff"]
+    assert found["left_out"] > 10.0
+    assert found["one_fact"]["tool year"] == 0.0
+    assert "tool year" in found["best_pair"]["facts"] and found["best_pair"]["mape"] == 0.0
+    # A fact every repository shares gives only the others' mean scale: no better than none.
+    assert found["one_fact"]["Vitis HLS"] >= found["left_out"]
+
+
 def test_the_feature_floor_is_zero_where_the_features_fit_and_counts_a_report_they_cannot():
     bench = bench_module("bench_vendor_hls")
     shipped = default_calibration("vitis").estimator("vendor_hls")
