@@ -15,8 +15,9 @@ quantity and part family and its targets:
 
 * ``latency_strategy``: the public reports (all Latency strategy), each repository predicted
   by the fit on every other repository (the sweep included); beside, the least in-sample
-  error of the estimator's features (``feature_floor``) and the errors split by what ``nas
-  estimate`` flags under each left-out calibration (``extrapolation_split``);
+  error of the estimator's features (``feature_floor``), the errors split by what ``nas
+  estimate`` flags under each left-out calibration (``extrapolation_split``) and how far what
+  a left-out repository's projects record gives its scale (``scale_from_facts``);
 * ``resource_strategy``: the sweep's Resource-strategy designs in five folds (seed 0), each
   predicted by the fit on everything outside the fold: in-distribution, beside the SMAPE the
   wa-hls4ml surrogates publish on their own test split.
