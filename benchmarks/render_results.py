@@ -210,13 +210,14 @@ def trainer_in_loop_text(result: dict) -> list[str]:
     if max(trainings) < unsteered:
         ratios = [f"{_measured(t)} {t['name'].split(':')[0]}" for t in result["targets"]
                   if f"/ {SHORT_NAMES['hgq2_sweep']}'s" in t["name"]]
+        measured = (f"the default needs {', '.join(ratios)} of its LUTs (median of the "
+                    f"held-out seeds, the targets above)" if ratios
+                    else "the targets above (no held-out seed measured yet)")
         text += (f"fewer than the {unsteered} trials the search runs before TPE steers it "
                  f"({len(STARTING_PLANS)} starting plans, HGQ2's own shapes, then "
                  f"{TPE_STARTUP_TRIALS} random draws). In our loop HGQ2 would train those "
                  f"plans and draws: the sweep above under another order, so the sweep's "
-                 f"ratios are the measurement: the default needs {', '.join(ratios)} of its "
-                 f"LUTs (median of the held-out seeds, the targets above), and "
-                 f"`model/learned.py` stays.")
+                 f"ratios are the measurement: {measured}, and `model/learned.py` stays.")
     else:
         text += (f"not fewer than the {unsteered} trials the search runs before TPE steers it: "
                  f"only a run of the loop can answer (`bench_hgq2_search.py`: README, "
