@@ -51,6 +51,7 @@ from nas.estimators.calibration import (
     error_table,
     evaluation_folds,
     fold_estimators,
+    group_weights,
     mean_over_groups,
     measured_matrix,
 )
@@ -480,22 +481,27 @@ REPOSITORY_FACTS: dict[str, Callable[[dict], float]] = {
 }
 
 
-def _fact_scaled_mape(log_ratio: np.ndarray, group: np.ndarray, facts: np.ndarray) -> float:
+def _mape_of_log_ratios(log_ratio: np.ndarray) -> float:
+    """MAPE (%, one decimal) of estimates whose log ratios to their reports are these."""
+    return round(float(100 * np.mean(np.abs(np.exp(log_ratio) - 1.0))), 1)
+
+
+def _fact_scaled_mape(log_ratio: np.ndarray, group: np.ndarray, weight: np.ndarray,
+                      facts: np.ndarray) -> float:
     """MAPE of estimates whose log ratio to their reports is ``log_ratio`` when each
     repository's are divided by the scale a line in ``facts`` (columns), fitted by least
-    squares to the other repositories' log ratios (each repository weighing the same), gives
-    it."""
+    squares to the other repositories' log ratios (``weight``: ``group_weights``, each
+    repository weighing the same), gives it."""
     design = np.column_stack([np.ones(len(group)), facts])
+    root = np.sqrt(weight)
     corrected = np.empty(len(group))
     for name in set(group):
         out = group == name
         rest = ~out
-        counts = {g: np.sum(group[rest] == g) for g in set(group[rest])}
-        weight = np.sqrt([1.0 / counts[g] for g in group[rest]])
-        line, *_ = np.linalg.lstsq(design[rest] * weight[:, None], log_ratio[rest] * weight,
+        line, *_ = np.linalg.lstsq(design[rest] * root[rest, None], log_ratio[rest] * root[rest],
                                    rcond=None)
         corrected[out] = log_ratio[out] - design[out] @ line
-    return round(float(100 * np.mean(np.abs(np.exp(corrected) - 1.0))), 1)
+    return _mape_of_log_ratios(corrected)
 
 
 def scale_from_facts(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) -> dict:
@@ -508,6 +514,7 @@ def scale_from_facts(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) 
     the scale brings the MAPE down towards the oracle's."""
     chosen = np.flatnonzero(mask)
     group = np.array([rows[i]["group"] for i in chosen])
+    weight = group_weights([rows[i] for i in chosen])
     facts = {name: np.array([fact(rows[i]) for i in chosen])
              for name, fact in REPOSITORY_FACTS.items()}
     measured = measured_matrix([rows[i] for i in chosen])
@@ -516,11 +523,12 @@ def scale_from_facts(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) 
         j = QUANTITIES.index(q)
         log_ratio = np.log(np.maximum(predicted[chosen, j], 1.0)
                            / np.maximum(measured[:, j], 1.0))
-        pairs = {pair: _fact_scaled_mape(log_ratio, group, np.column_stack(
+        pairs = {pair: _fact_scaled_mape(log_ratio, group, weight, np.column_stack(
             [facts[pair[0]], facts[pair[1]]])) for pair in itertools.combinations(facts, 2)}
         best = min(pairs, key=pairs.get)
-        result[q] = {"left_out": round(float(100 * np.mean(np.abs(np.exp(log_ratio) - 1.0))), 1),
-                     "one_fact": {name: _fact_scaled_mape(log_ratio, group, values[:, None])
+        result[q] = {"left_out": _mape_of_log_ratios(log_ratio),
+                     "one_fact": {name: _fact_scaled_mape(log_ratio, group, weight,
+                                                          values[:, None])
                                   for name, values in facts.items()},
                      "best_pair": {"facts": list(best), "mape": pairs[best]}}
     return result
