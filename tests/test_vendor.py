@@ -172,9 +172,14 @@ def test_a_period_longer_than_a_product_needs_no_multiplier_pipeline():
     # FFs at reuse 1: its 16x16 DSP products fit the period; registers scaled by 1 / period
     # alone estimated 15,181 there.
     network = [_layer(4, 128), _layer(128, 3, activation="linear")]
-    stages = {period: VendorEstimator().features(_design(network, "xc7", period))
-              ["multiplier_stage_bits_xc7"] for period in (5.0, 10.0, 25.0)}
-    assert stages[5.0] > stages[10.0] > stages[25.0] == 0.0
+    registers = {period: tuple(VendorEstimator().features(_design(network, "xc7", period))[name]
+                               for name in ("multiplier_pipeline_bits_xc7",
+                                            "multiplier_stage_bits_xc7"))
+                 for period in (5.0, 10.0, 25.0)}
+    # 3.65 usable ns: the DSP48E1's whole pipeline; 7.3: one register; 18.25: none
+    assert registers[5.0][0] > 0.0 == registers[5.0][1]
+    assert registers[10.0][1] > 0.0 == registers[10.0][0]
+    assert registers[25.0] == (0.0, 0.0)
     shipped = default_calibration("vitis").estimator("vendor_hls")
     # As pominiq built it: Vivado HLS, its 12.5 % clock uncertainty.
     ff = {period: shipped.predict_one(dataclasses.replace(
@@ -444,6 +449,25 @@ def test_the_pipeline_style_is_read_from_the_top_function_else_hls4ml_s_automati
     assert design_from_facts(dataclasses.replace(unread, io_type="io_stream")).dataflow is True
 
 
+def test_a_7_series_dsp_product_fills_the_slices_pipeline_below_a_usable_period():
+    # The per-layer reports: 20-30 FF per DSP at 5.86-6.61 usable ns (a -2 Virtex-7, a -3),
+    # 101-117 at 3.65-4.38 (-1 Zynq and Artix parts at 5 ns). The fit, free to give the two
+    # regimes any coefficients, finds the same step; a line in the clock (MULTIPLIER_NS /
+    # usable - 1: 0.37 and 0.83 stages) would give them about 2.3x, not 4x.
+    shipped = default_calibration("vitis").estimator("vendor_hls")
+    named = dict(zip(shipped.quantity_features["ff"], shipped.coefficients["ff"], strict=True))
+    one_register, whole_pipeline = (named["multiplier_stage_bits_xc7"],
+                                    named["multiplier_pipeline_bits_xc7"])
+    assert 0.3 < one_register < 1.5 and whole_pipeline > 3 * one_register, named
+    layer = _layer(16, 4)
+    per_dsp = {}
+    for part, delay_scale in (("-1 Zynq", 1.0), ("-2 Virtex-7", 0.85 * 0.88)):
+        design = dataclasses.replace(_design([layer], "xc7", tool="Vivado HLS"),
+                                     delay_scale=delay_scale, clock_uncertainty_ns=0.62)
+        per_dsp[part] = shipped.predict_one(design).ff / plan(layer, "xc7").dsp_units
+    assert per_dsp["-1 Zynq"] > 2.5 * per_dsp["-2 Virtex-7"], per_dsp
+
+
 def test_a_product_over_several_dsp_slices_carries_each_slices_pipeline_registers():
     # A 32 x 32-bit product takes four DSP48E1 slices (25 x 18 ports), each with its
     # pipeline registers: per DSP multiplier, 4 slices x 64 operand bits against 1 x 32.
@@ -452,7 +476,8 @@ def test_a_product_over_several_dsp_slices_carries_each_slices_pipeline_register
         layer = VendorLayer(8, 8, bits, bits, bits, bits, 1, "latency", "relu", stats)
         step = plan(layer, "xc7")
         features = VendorEstimator().features(_design([layer], "xc7"))
-        return features["multiplier_stage_bits_xc7"] / step.dsp_units
+        return (features["multiplier_stage_bits_xc7"]
+                + features["multiplier_pipeline_bits_xc7"]) / step.dsp_units
 
     wide, narrow = stage_bits_per_multiplier(32, 0x1555555), stage_bits_per_multiplier(16, 0x5555)
     assert wide == pytest.approx(8 * narrow) and narrow > 0

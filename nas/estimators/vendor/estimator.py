@@ -10,15 +10,14 @@ Vitis HLS; per part family; the softmax and sigmoid/tanh tables), plus the reuse
 cycle each: fixed, not fitted), a register between two layers (a lone layer whose delays fit
 the period is combinational: the wa-hls4ml sweep reports 0 cycles for most) and the
 interface. Its coefficients are delays in nanoseconds and cycles. The flip-flops are the
-registers such a pipeline needs: adder-tree bits per usable nanosecond, the adder-tree bits
-times the cycles one pass through the layer takes as the fitted latency counts them,
-unrounded (a layer whose delays fit far inside a cycle registers almost nothing: the per-layer
-reports of the public projects show 0 FF for every 0-cycle layer; the latency is fitted
-first), the operand bits of
-each DSP slice per pipeline stage a product needs (none where the period is
-``MULTIPLIER_NS`` or longer; all three per family), the registered sums (the layer outputs;
-a Resource-strategy layer above reuse 1 has its accumulators instead), the products that wait
-for a later pass.
+registers such a pipeline needs: the adder-tree bits times the cycles one pass through the
+layer takes as the fitted latency counts them, unrounded (a layer whose delays fit far inside
+a cycle registers almost nothing: the per-layer reports of the public projects show 0 FF for
+every 0-cycle layer; the latency is fitted first), on UltraScale also the adder-tree bits per
+usable nanosecond; the operand bits of each DSP slice times the pipeline registers its product
+needs (``_multiplier_registers``: on 7-series a step, on UltraScale a line in the clock), the
+registered sums (the layer outputs; a Resource-strategy layer above reuse 1 has its
+accumulators instead), the products that wait for a later pass.
 
 **LUT** is linear in the adder-tree bits, the bits of the fabric multipliers (CSD digits x
 input width), the glue of each DSP product, the activations' bits, the softmax outputs, the
@@ -52,13 +51,24 @@ _FAMILY_DELAYS = {"xc7": {"multiplier_ns": 8.0, "level_ns": 1.0, "level_bit_ns":
                           "vitis_level_ns": 0.0},
                   "ultrascale": {"multiplier_ns": 5.0, "level_ns": 0.6, "level_bit_ns": 0.03,
                                  "vitis_level_ns": 0.0}}
-#: Per family, ns of adder delay per registered adder-tree bit and registered bits per DSP
-#: operand bit and pipeline stage, before calibration.
-_FAMILY_REGISTERS = {"xc7": {"tree_register_ns": 1.0, "multiplier_stage_bits": 2.0},
+#: Per family, registered bits per DSP operand bit (UltraScale: per pipeline stage; 7-series:
+#: with one register, with the slice's whole pipeline) and, on UltraScale, ns of adder delay
+#: per registered adder-tree bit, before calibration. 7-series counts its adder-tree
+#: registers by depth alone: fitted beside the depth count, the per-ns count was 0 on all
+#: the reports and traded places with it when a repository was left out (MinhNguy3n's deep
+#: fabric pipeline: 0 and 2.1 FF per bit-ns against 0.14 and 0 per bit-cycle).
+_FAMILY_REGISTERS = {"xc7": {"multiplier_stage_bits": 1.0, "multiplier_pipeline_bits": 3.0},
                      "ultrascale": {"tree_register_ns": 0.5, "multiplier_stage_bits": 0.4}}
 #: A DSP product's delay through the slice and its routing, unregistered (ns of a -1
 #: Artix-7): a period this long or longer needs no pipeline register in it.
 MULTIPLIER_NS = 8.0
+#: 7-series: below this usable period (ns of a -1 Artix-7) HLS fills the DSP48E1's own
+#: pipeline (input, multiplier and output registers) rather than registering the product once.
+#: The per-layer reports step there rather than follow the clock: 20-30 FF per DSP where
+#: 5.86 and 6.61 ns are usable (a -2 Virtex-7, a -3), 101-117 where 3.65 and 4.38 are (-1
+#: Zynq and Artix parts at 5 ns), about 2 at 21.9 ns (pominiq's 25 ns). Any value between
+#: 4.38 and 5.86 counts these reports alike.
+FULL_PIPELINE_NS = 5.0
 
 
 def _per_family(values: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -163,11 +173,19 @@ class VendorEstimator(ResourceEstimator):
         "softmax": "softmax activations",
         "table_activations": "sigmoid and tanh activations (table lookups)",
         "design": "one per design (interface and control)",
-        **{f"tree_register_ns_{f}": f"{f}: adder-tree bits per usable ns of the clock "
-           f"(coefficient: ns of adder delay per registered bit)" for f in FAMILIES},
-        **{f"multiplier_stage_bits_{f}": f"{f}: DSP slices x operand bits x the pipeline "
-           f"stages a product needs, MULTIPLIER_NS / usable ns - 1 (none at a period that long; "
-           f"coefficient: registered bits per operand bit and stage)" for f in FAMILIES},
+        "tree_register_ns_ultrascale": "ultrascale: adder-tree bits per usable ns of the clock "
+                                       "(coefficient: ns of adder delay per registered bit)",
+        "multiplier_stage_bits_ultrascale": "ultrascale: DSP slices x operand bits x the "
+                                            "pipeline stages a product needs, MULTIPLIER_NS / "
+                                            "usable ns - 1 (none at a period that long; "
+                                            "coefficient: registered bits per operand bit and "
+                                            "stage)",
+        "multiplier_stage_bits_xc7": "xc7: DSP slices x operand bits where the usable period is "
+                                     "FULL_PIPELINE_NS or more and under MULTIPLIER_NS (one "
+                                     "register; coefficient: registered bits per operand bit)",
+        "multiplier_pipeline_bits_xc7": "xc7: DSP slices x operand bits where the usable period "
+                                        "is under FULL_PIPELINE_NS (the slice's whole pipeline; "
+                                        "coefficient: registered bits per operand bit)",
         **{f"depth_adder_bits_{f}": f"{f}: adder-tree bits x the cycles one pass through the "
            f"layer takes, as the fitted latency counts them (Latency strategy or reuse 1; "
            f"coefficient: registered bits per adder-tree bit and cycle)" for f in FAMILIES},
@@ -206,12 +224,13 @@ class VendorEstimator(ResourceEstimator):
             values["softmax"] += float(layer.activation == "softmax")
             values["table_activations"] += float(layer.activation in TABLE_ACTIVATIONS)
             if layer.strategy == "latency" or layer.reuse_factor == 1:
-                values[f"tree_register_ns_{family}"] += \
-                    step.terms * layer.outputs * layer.accum_bits / usable
+                if f"tree_register_ns_{family}" in values:
+                    values[f"tree_register_ns_{family}"] += \
+                        step.terms * layer.outputs * layer.accum_bits / usable
                 values[f"depth_adder_bits_{family}"] += \
                     self._pipeline_depth(latency) * _adder_bits(layer, step)
-            values[f"multiplier_stage_bits_{family}"] += step.slices * (
-                layer.input_bits + layer.weight_bits) * max(0.0, MULTIPLIER_NS / usable - 1.0)
+            for name, registers in _multiplier_registers(family, usable).items():
+                values[name] += step.slices * (layer.input_bits + layer.weight_bits) * registers
             _add_resources(values, layer, step)
         values["layer_boundaries"] = len(design.layers) - 1.0
         values["design"] = 1.0
@@ -277,6 +296,18 @@ class VendorEstimator(ResourceEstimator):
             np.asarray(self.prior[quantity])[free], weight,
             offset=matrix[:, ~free] @ coefficients[~free])
         self.coefficients[quantity] = tuple(float(c) for c in coefficients)
+
+
+def _multiplier_registers(family: str, usable: float) -> dict[str, float]:
+    """Per DSP operand bit, the FF features a product's pipeline registers count in at a
+    ``usable`` period (ns of a -1 Artix-7): on 7-series one register from ``MULTIPLIER_NS``
+    down to ``FULL_PIPELINE_NS`` and the slice's whole pipeline below (a step, as the
+    per-layer reports show), on UltraScale ``MULTIPLIER_NS / usable - 1`` stages (its reports,
+    at 5.2-7.1 usable ns, follow that line; the step fitted there was worse)."""
+    if family != "xc7":
+        return {f"multiplier_stage_bits_{family}": max(0.0, MULTIPLIER_NS / usable - 1.0)}
+    return {"multiplier_stage_bits_xc7": float(FULL_PIPELINE_NS <= usable < MULTIPLIER_NS),
+            "multiplier_pipeline_bits_xc7": float(usable < FULL_PIPELINE_NS)}
 
 
 def _adder_bits(layer: VendorLayer, step: LayerPlan) -> float:
