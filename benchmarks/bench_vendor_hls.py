@@ -16,8 +16,9 @@ quantity and part family and its targets:
 * ``latency_strategy``: the public reports (all Latency strategy), each repository predicted
   by the fit on every other repository (the sweep included); beside, the least in-sample
   error of the estimator's features (``feature_floor``), the errors split by what ``nas
-  estimate`` flags under each left-out calibration (``extrapolation_split``) and how far what
-  a left-out repository's projects record gives its scale (``scale_from_facts``);
+  estimate`` flags under each left-out calibration (``extrapolation_split``), how far what
+  a left-out repository's projects record gives its scale (``scale_from_facts``) and what
+  one of its own reports in the fit does for its other designs (``one_report_in``);
 * ``resource_strategy``: the sweep's Resource-strategy designs in five folds (seed 0), each
   predicted by the fit on everything outside the fold: in-distribution, beside the SMAPE the
   wa-hls4ml surrogates publish on their own test split.
@@ -49,6 +50,7 @@ from nas.estimators.calibration import (
     cross_predict,
     default_calibration,
     error_table,
+    estimate_matrix,
     evaluation_folds,
     fold_estimators,
     group_weights,
@@ -534,6 +536,33 @@ def scale_from_facts(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) 
     return result
 
 
+def one_report_in(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) -> dict:
+    """What one of a repository's own reports in the fit does for its other designs, as a
+    user's ``nas calibrate --reports`` with one synthesized project of their tool and part
+    would: per repository of ``mask`` with two designs or more, each design in turn joins the
+    fit of the other repositories' rows (a group of its own, weighing as one repository), and
+    its repository's other designs are estimated. Per quantity, the MAPE over every such
+    (report in the fit, design estimated) pair, beside the MAPE of the same pairs'
+    ``predicted`` estimates (their repository left out whole)."""
+    group = np.array([r["group"] for r in rows])
+    named = sorted(name for name in set(group[mask]) if (mask & (group == name)).sum() > 1)
+    folds = [np.setdiff1d(members, [report])
+             for members in (np.flatnonzero(mask & (group == name)) for name in named)
+             for report in members]
+    with_report = np.vstack([estimate_matrix(estimator.predict(
+        [VendorDesign.from_dict(rows[i]["design"]) for i in fold]))
+        for fold, estimator in zip(folds, fold_estimators("vendor_hls", rows, folds),
+                                   strict=True)])
+    index = np.concatenate(folds)
+    measured = measured_matrix([rows[i] for i in index])
+    mapes = {way: error_table(estimates, measured)
+             for way, estimates in (("left_out", predicted[index]), ("one_report_in",
+                                                                     with_report))}
+    return {"n_repositories": len(named), "n_pairs": len(index),
+            **{way: {q: round(table[q]["mape"], 1) for q in SHOWN if q in table}
+               for way, table in mapes.items()}}
+
+
 def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray,
                      flagged: dict[int, list[str]]) -> dict:
     """The public reports left out by repository: errors per family, and, where some designs'
@@ -560,6 +589,7 @@ def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray
                 **({"per_layer_facts": scaled_per_repository(rows, predicted, per_layer)}
                    if partial else {})},
             "scale_from_facts": scale_from_facts(rows, predicted, public),
+            "one_report_in": one_report_in(rows, predicted, public),
             "constant_where_reports_differ_2x": pairs,
             "targets": _latency_targets(errors["all"]),
             "targets_inside_calibration": _latency_targets(split["inside"]["errors"]),

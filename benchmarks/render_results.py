@@ -544,7 +544,22 @@ def _extrapolation_sentence(latency: dict) -> list[str]:
             f"designs of {inside['n_repositories']} repositories it does not flag, MAPE %: "
             f"{errors(inside)}{_within_targets(inside['errors'], latency['targets'])}; the "
             f"{flagged['n_designs']} of {flagged['n_repositories']} repositories it flags "
-            f"({reasons}; a design may have several), MAPE %: {errors(flagged)}."]
+            f"({reasons}; a design may have several), MAPE %: {errors(flagged)}."
+            + _one_report_sentence(latency)]
+
+
+def _one_report_sentence(latency: dict) -> str:
+    """What one of a repository's reports in the fit does for its other designs, where the
+    results have it (``bench_vendor_hls.one_report_in``)."""
+    found = latency.get("one_report_in")
+    if not found:
+        return ""
+    return (f" One report of the repository in the fit (as `nas calibrate --reports` with one "
+            f"of a user's projects; each design of the {found['n_repositories']} repositories "
+            f"with two or more in turn, {found['n_pairs']} pairs of a report in the fit and a "
+            f"design estimated), MAPE % on its other designs, with it / left out whole: "
+            + ", ".join(f"{QUANTITY_NAMES[q]} {found['one_report_in'][q]:.1f} / {v:.1f}"
+                        for q, v in found["left_out"].items()) + ".")
 
 
 def _table_facts_sentence(vendor: dict) -> str:

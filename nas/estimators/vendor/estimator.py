@@ -64,10 +64,10 @@ _FAMILY_REGISTERS = {"xc7": {"multiplier_stage_bits": 1.0, "multiplier_pipeline_
 MULTIPLIER_NS = 8.0
 #: 7-series: below this usable period (ns of a -1 Artix-7) HLS fills the DSP48E1's own
 #: pipeline (input, multiplier and output registers) rather than registering the product once.
-#: The per-layer reports step there rather than follow the clock: 20-30 FF per DSP where
-#: 5.86 and 6.61 ns are usable (a -2 Virtex-7, a -3), 101-117 where 3.65 and 4.38 are (-1
-#: Zynq and Artix parts at 5 ns), about 2 at 21.9 ns (pominiq's 25 ns). Any value between
-#: 4.38 and 5.86 counts these reports alike.
+#: The per-layer reports (products of up to 18 bits) step there rather than follow the
+#: clock: 25-38 FF per DSP where 5.86 and 6.61 ns are usable (a -2 Virtex-7, a -3), 108-117
+#: where 3.65 and 4.38 are (-1 Zynq parts at 5 ns), about 2 at 21.9 ns (pominiq's 25 ns).
+#: Any value between 4.38 and 5.86 counts these reports alike.
 FULL_PIPELINE_NS = 5.0
 
 
