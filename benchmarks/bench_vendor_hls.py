@@ -17,8 +17,10 @@ quantity and part family and its targets:
   by the fit on every other repository (the sweep included); beside, the least in-sample
   error of the estimator's features (``feature_floor``), the errors split by what ``nas
   estimate`` flags under each left-out calibration (``extrapolation_split``), how far what
-  a left-out repository's projects record gives its scale (``scale_from_facts``) and what
-  one of its own reports in the fit does for its other designs (``one_report_in``);
+  a left-out repository's projects record gives its scale (``scale_from_facts``), what
+  one of its own reports in the fit does for its other designs (``one_report_in``) and
+  whether the other repositories choose the form of a DSP product's registers a left-out
+  one is scored with (``register_form_choice``);
 * ``resource_strategy``: the sweep's Resource-strategy designs in five folds (seed 0), each
   predicted by the fit on everything outside the fold: in-distribution, beside the SMAPE the
   wa-hls4ml surrogates publish on their own test split.
@@ -58,7 +60,7 @@ from nas.estimators.calibration import (
     measured_matrix,
 )
 from nas.estimators.vendor.design import VendorDesign
-from nas.estimators.vendor.estimator import FIXED, VendorEstimator
+from nas.estimators.vendor.estimator import FIXED, MULTIPLIER_NS, VendorEstimator
 from nas.estimators.vendor.extrapolation import extrapolations
 from nas.estimators.vendor.rows import calibration_row, read_rows, replace_rows
 from nas.estimators.vendor.rules import plan
@@ -563,6 +565,62 @@ def one_report_in(rows: list[dict], predicted: np.ndarray, mask: np.ndarray) -> 
                for way, table in mapes.items()}}
 
 
+class LineRegisterEstimator(VendorEstimator):
+    """The estimator with a DSP product's registers a line in the clock on both families
+    (``MULTIPLIER_NS / usable - 1`` stages), the form the 7-series step replaced (its other
+    features as shipped: the 7-series adder-tree registers counted by depth alone)."""
+
+    def multiplier_registers(self, family: str, usable: float) -> dict[str, float]:
+        return {f"multiplier_stage_bits_{family}": max(0.0, MULTIPLIER_NS / usable - 1.0)}
+
+
+#: The forms of a DSP product's FF ``register_form_choice`` chooses between.
+REGISTER_FORMS: dict[str, type[VendorEstimator]] = {"step": VendorEstimator,
+                                                    "line": LineRegisterEstimator}
+
+
+def _ff_left_out(form: type[VendorEstimator], rows: list[dict], left_out: set[str],
+                 targets: np.ndarray) -> np.ndarray:
+    """FF of the designs ``targets`` by ``form`` fitted on the rows of no group in
+    ``left_out`` (``group_weights``)."""
+    kept = [i for i, row in enumerate(rows) if row["group"] not in left_out]
+    estimator = form().fit([VendorDesign.from_dict(rows[i]["design"]) for i in kept],
+                           measured_matrix([rows[i] for i in kept]),
+                           group_weights([rows[i] for i in kept]))
+    return np.array([e.ff for e in estimator.predict(
+        [VendorDesign.from_dict(rows[i]["design"]) for i in targets])])
+
+
+def register_form_choice(rows: list[dict], mask: np.ndarray) -> dict:
+    """Whether the repositories a repository is scored without choose the form of a DSP
+    product's FF (``REGISTER_FORMS``) it is scored with: per repository of ``mask``, each
+    form's FF MAPE on the other repositories of ``mask``, each left out in turn with it; the
+    lower picked, and the repository estimated by that form fitted without it (nested). FF
+    MAPE on the designs of ``mask`` of each form (leave-one-repository-out) and of the picks."""
+    group = np.array([r["group"] for r in rows])
+    names = sorted(str(name) for name in set(group[mask]))
+    members = {name: np.flatnonzero(mask & (group == name)) for name in names}
+    truth = np.maximum(measured_matrix(rows)[:, QUANTITIES.index("ff")], 1.0)
+
+    def ape(estimates: np.ndarray, name: str) -> np.ndarray:
+        return np.abs(estimates - truth[members[name]]) / truth[members[name]]
+
+    outer = {form: {name: ape(_ff_left_out(make, rows, {name}, members[name]), name)
+                    for name in names} for form, make in REGISTER_FORMS.items()}
+    picked = {}
+    for name in names:
+        inner = {form: np.mean(np.concatenate([ape(_ff_left_out(make, rows, {name, other},
+                                                                members[other]), other)
+                                               for other in names if other != name]))
+                 for form, make in REGISTER_FORMS.items()}
+        picked[name] = min(inner, key=inner.get)
+    return {"forms": {form: round(float(100 * np.mean(np.concatenate(list(errors.values())))), 1)
+                      for form, errors in outer.items()},
+            "nested": round(float(100 * np.mean(np.concatenate(
+                [outer[form][name] for name, form in picked.items()]))), 1),
+            "picked": picked}
+
+
 def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray,
                      flagged: dict[int, list[str]]) -> dict:
     """The public reports left out by repository: errors per family, and, where some designs'
@@ -590,6 +648,7 @@ def latency_strategy(rows: list[dict], predicted: np.ndarray, public: np.ndarray
                    if partial else {})},
             "scale_from_facts": scale_from_facts(rows, predicted, public),
             "one_report_in": one_report_in(rows, predicted, public),
+            "register_form_choice": register_form_choice(rows, public),
             "constant_where_reports_differ_2x": pairs,
             "targets": _latency_targets(errors["all"]),
             "targets_inside_calibration": _latency_targets(split["inside"]["errors"]),

@@ -545,7 +545,28 @@ def _extrapolation_sentence(latency: dict) -> list[str]:
             f"{errors(inside)}{_within_targets(inside['errors'], latency['targets'])}; the "
             f"{flagged['n_designs']} of {flagged['n_repositories']} repositories it flags "
             f"({reasons}; a design may have several), MAPE %: {errors(flagged)}."
-            + _one_report_sentence(latency)]
+            + _one_report_sentence(latency) + _register_form_sentence(latency)]
+
+
+def _register_form_sentence(latency: dict) -> str:
+    """The 7-series step in a DSP product's registers against the line it replaced, chosen
+    for each repository by the others, where the results have it
+    (``bench_vendor_hls.register_form_choice``)."""
+    found = latency.get("register_form_choice")
+    if not found:
+        return ""
+    forms, picked = found["forms"], found["picked"]
+    line = sorted(name for name, form in picked.items() if form == "line")
+    verdict = ("the other repositories choose the form each is scored with"
+               if found["nested"] <= min(forms.values()) else
+               "the choice is not confirmed without the repositories whose per-layer reports "
+               "show the step (it was read off them)")
+    return (f" The form of a DSP product's registers, the 7-series step against the line in "
+            f"the clock it replaced, each repository estimated by the form the others choose "
+            f"(by their own leave-one-repository-out FF), FF MAPE %: step {forms['step']:.1f}, "
+            f"line {forms['line']:.1f}, chosen so {found['nested']:.1f} (the step for "
+            f"{len(picked) - len(line)} of {len(picked)} repositories"
+            + (f"; the line for {', '.join(line)}" if line else "") + f"): {verdict}.")
 
 
 def _one_report_sentence(latency: dict) -> str:

@@ -278,6 +278,16 @@ def test_one_report_of_a_repository_in_the_fit_is_scored_on_its_other_designs():
     assert bench.one_report_in(rows, predicted, lone | ~in_repo3)["n_repositories"] == 3
 
 
+def test_the_register_form_a_repository_is_scored_with_is_chosen_by_the_others():
+    bench = bench_module("bench_vendor_hls")
+    for form, make in bench.REGISTER_FORMS.items():
+        rows, _ = _synthetic_rows(groups=4, per_group=12, form=make)
+        found = bench.register_form_choice(rows, np.ones(len(rows), dtype=bool))
+        other = next(name for name in bench.REGISTER_FORMS if name != form)
+        assert set(found["picked"].values()) == {form}, found
+        assert found["nested"] == found["forms"][form] < found["forms"][other], found
+
+
 def test_the_feature_floor_is_zero_where_the_features_fit_and_counts_a_report_they_cannot():
     bench = bench_module("bench_vendor_hls")
     shipped = default_calibration("vitis").estimator("vendor_hls")
@@ -542,8 +552,9 @@ def test_an_activations_output_bit_is_one_lut_in_the_fit_and_in_the_shipped_mode
     assert shipped.coefficients["lut"][index] == 1.0
 
 
-def _synthetic_rows(groups: int, per_group: int, seed: int = 0) -> tuple[list[dict], dict]:
-    """Rows whose numbers a known set of coefficients predicts exactly."""
+def _synthetic_rows(groups: int, per_group: int, seed: int = 0,
+                    form: type[VendorEstimator] = VendorEstimator) -> tuple[list[dict], dict]:
+    """Rows whose numbers a known set of coefficients predicts exactly (by ``form``)."""
     rng = np.random.default_rng(seed)
     coefficients = {q: np.array(c) * rng.uniform(0.5, 2.0, len(c))
                     for q, c in VendorEstimator.prior.items()}
@@ -551,7 +562,7 @@ def _synthetic_rows(groups: int, per_group: int, seed: int = 0) -> tuple[list[di
         names = VendorEstimator.quantity_features[quantity]
         for name, value in fixed.items():
             coefficients[quantity][names.index(name)] = value
-    truth = VendorEstimator(coefficients)
+    truth = form(coefficients)
     rows = []
     for index in range(groups * per_group):
         layers = [_layer(int(rng.integers(4, 64)), int(rng.integers(2, 64)),
