@@ -485,10 +485,10 @@ def test_the_pipeline_style_is_read_from_the_top_function_else_hls4ml_s_automati
 
 
 def test_a_7_series_dsp_product_fills_the_slices_pipeline_below_a_usable_period():
-    # The per-layer reports: 20-30 FF per DSP at 5.86-6.61 usable ns (a -2 Virtex-7, a -3),
-    # 101-117 at 3.65-4.38 (-1 Zynq and Artix parts at 5 ns). The fit, free to give the two
-    # regimes any coefficients, finds the same step; a line in the clock (MULTIPLIER_NS /
-    # usable - 1: 0.37 and 0.83 stages) would give them about 2.3x, not 4x.
+    # The per-layer reports: 25-38 FF per DSP at 5.86-6.61 usable ns (a -2 Virtex-7, a -3),
+    # 108-117 at 3.65-4.38 (-1 Zynq parts at 5 ns; the next test reads them). The fit, free to
+    # give the two regimes any coefficients, finds the same step; a line in the clock
+    # (MULTIPLIER_NS / usable - 1: 0.37 and 0.83 stages) would give them about 2.3x.
     shipped = default_calibration("vitis").estimator("vendor_hls")
     named = dict(zip(shipped.quantity_features["ff"], shipped.coefficients["ff"], strict=True))
     one_register, whole_pipeline = (named["multiplier_stage_bits_xc7"],
