@@ -30,6 +30,7 @@ quantity and part family and its targets:
 
 import argparse
 import datetime
+import functools
 import itertools
 import json
 import re
@@ -60,7 +61,7 @@ from nas.estimators.calibration import (
     measured_matrix,
 )
 from nas.estimators.vendor.design import VendorDesign
-from nas.estimators.vendor.estimator import FIXED, MULTIPLIER_NS, VendorEstimator
+from nas.estimators.vendor.estimator import FIXED, VendorEstimator, multiplier_stages
 from nas.estimators.vendor.extrapolation import extrapolations
 from nas.estimators.vendor.rows import calibration_row, read_rows, replace_rows
 from nas.estimators.vendor.rules import plan
@@ -571,7 +572,7 @@ class LineRegisterEstimator(VendorEstimator):
     features as shipped: the 7-series adder-tree registers counted by depth alone)."""
 
     def multiplier_registers(self, family: str, usable: float) -> dict[str, float]:
-        return {f"multiplier_stage_bits_{family}": max(0.0, MULTIPLIER_NS / usable - 1.0)}
+        return {f"multiplier_stage_bits_{family}": multiplier_stages(usable)}
 
 
 #: The forms of a DSP product's FF ``register_form_choice`` chooses between.
@@ -579,40 +580,38 @@ REGISTER_FORMS: dict[str, type[VendorEstimator]] = {"step": VendorEstimator,
                                                     "line": LineRegisterEstimator}
 
 
-def _ff_left_out(form: type[VendorEstimator], rows: list[dict], left_out: set[str],
-                 targets: np.ndarray) -> np.ndarray:
-    """FF of the designs ``targets`` by ``form`` fitted on the rows of no group in
-    ``left_out`` (``group_weights``)."""
-    kept = [i for i, row in enumerate(rows) if row["group"] not in left_out]
-    estimator = form().fit([VendorDesign.from_dict(rows[i]["design"]) for i in kept],
-                           measured_matrix([rows[i] for i in kept]),
-                           group_weights([rows[i] for i in kept]))
-    return np.array([e.ff for e in estimator.predict(
-        [VendorDesign.from_dict(rows[i]["design"]) for i in targets])])
-
-
 def register_form_choice(rows: list[dict], mask: np.ndarray) -> dict:
     """Whether the repositories a repository is scored without choose the form of a DSP
     product's FF (``REGISTER_FORMS``) it is scored with: per repository of ``mask``, each
     form's FF MAPE on the other repositories of ``mask``, each left out in turn with it; the
     lower picked, and the repository estimated by that form fitted without it (nested). FF
-    MAPE on the designs of ``mask`` of each form (leave-one-repository-out) and of the picks."""
+    MAPE on the designs of ``mask`` of each form (leave-one-repository-out) and of the picks.
+    A fit without two repositories serves both orders of the pair (fitted once)."""
     group = np.array([r["group"] for r in rows])
     names = sorted(str(name) for name in set(group[mask]))
     members = {name: np.flatnonzero(mask & (group == name)) for name in names}
-    truth = np.maximum(measured_matrix(rows)[:, QUANTITIES.index("ff")], 1.0)
+    designs = [VendorDesign.from_dict(row["design"]) for row in rows]
+    measured = measured_matrix(rows)
+    truth = np.maximum(measured[:, QUANTITIES.index("ff")], 1.0)
 
-    def ape(estimates: np.ndarray, name: str) -> np.ndarray:
+    @functools.cache
+    def fitted(form: str, left_out: frozenset[str]) -> VendorEstimator:
+        kept = np.flatnonzero(~np.isin(group, list(left_out)))
+        return REGISTER_FORMS[form]().fit([designs[i] for i in kept], measured[kept],
+                                          group_weights([rows[i] for i in kept]))
+
+    def ape(form: str, name: str, left_out: frozenset[str]) -> np.ndarray:
+        estimates = np.array([e.ff for e in fitted(form, left_out).predict(
+            [designs[i] for i in members[name]])])
         return np.abs(estimates - truth[members[name]]) / truth[members[name]]
 
-    outer = {form: {name: ape(_ff_left_out(make, rows, {name}, members[name]), name)
-                    for name in names} for form, make in REGISTER_FORMS.items()}
+    outer = {form: {name: ape(form, name, frozenset({name})) for name in names}
+             for form in REGISTER_FORMS}
     picked = {}
     for name in names:
-        inner = {form: np.mean(np.concatenate([ape(_ff_left_out(make, rows, {name, other},
-                                                                members[other]), other)
+        inner = {form: np.mean(np.concatenate([ape(form, other, frozenset({name, other}))
                                                for other in names if other != name]))
-                 for form, make in REGISTER_FORMS.items()}
+                 for form in REGISTER_FORMS}
         picked[name] = min(inner, key=inner.get)
     return {"forms": {form: round(float(100 * np.mean(np.concatenate(list(errors.values())))), 1)
                       for form, errors in outer.items()},

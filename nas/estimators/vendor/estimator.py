@@ -304,6 +304,12 @@ class VendorEstimator(ResourceEstimator):
         self.coefficients[quantity] = tuple(float(c) for c in coefficients)
 
 
+def multiplier_stages(usable: float) -> float:
+    """The pipeline stages a DSP product needs at a ``usable`` period as a line in the clock,
+    ``MULTIPLIER_NS / usable - 1``, none at ``MULTIPLIER_NS`` or longer."""
+    return max(0.0, MULTIPLIER_NS / usable - 1.0)
+
+
 def _multiplier_registers(family: str, usable: float) -> dict[str, float]:
     """Per DSP operand bit, the FF features a product's pipeline registers count in at a
     ``usable`` period (ns of a -1 Artix-7): on 7-series one register from ``MULTIPLIER_NS``
@@ -311,7 +317,7 @@ def _multiplier_registers(family: str, usable: float) -> dict[str, float]:
     per-layer reports show), on UltraScale ``MULTIPLIER_NS / usable - 1`` stages (its reports,
     at 5.2-7.1 usable ns, follow that line; the step fitted there was worse)."""
     if family != "xc7":
-        return {f"multiplier_stage_bits_{family}": max(0.0, MULTIPLIER_NS / usable - 1.0)}
+        return {f"multiplier_stage_bits_{family}": multiplier_stages(usable)}
     return {"multiplier_stage_bits_xc7": float(FULL_PIPELINE_NS <= usable < MULTIPLIER_NS),
             "multiplier_pipeline_bits_xc7": float(usable < FULL_PIPELINE_NS)}
 
